@@ -1,0 +1,47 @@
+#pragma once
+// The NDJSON export (docs/record-format.md): a header line with the site and its public
+// keys, then one line per record with its canonical bytes, hash and signature.
+// write_export writes what a journal holds; verify_export checks a file without
+// trusting anything in it but the keys the verifier pins.
+#include <cstdint>
+#include <filesystem>
+#include <istream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mrv/core/crypto.hpp"
+#include "mrv/core/journal.hpp"
+
+namespace mrv::agent {
+
+struct ExportSummary {
+  uint64_t first_seq = 0, last_seq = 0, records = 0;
+};
+
+// Writes the records of the contiguous seq range holding every reading with
+// from_ms <= ts_ms < to_ms to `out` (through a temporary file and a rename).
+[[nodiscard]] Result<ExportSummary> write_export(Journal& journal, const std::string& site_id,
+                                                 int64_t from_ms, int64_t to_ms,
+                                                 const std::filesystem::path& out);
+
+struct VerifyReport {
+  uint64_t records = 0, first_seq = 0, last_seq = 0;
+  std::vector<std::string> declared_breaks;  // chain-segment records: "seq N: reason"
+  std::optional<std::string> failure;        // the first failure, naming line and seq
+  bool keys_from_file = false;               // no key pinned: the file's own keys were used
+  bool ok() const { return !failure; }
+};
+
+// `pinned` may be empty: the export's own keys are then used, which proves integrity
+// but not origin (the report says so).
+VerifyReport verify_export(std::istream& in, const std::vector<PublicKey>& pinned);
+
+// Exit codes of `verify`: 0 all holds, 1 a check failed, 3 all holds but the chain has
+// declared breaks (chain-segment records) a verifier must look at.
+inline constexpr int kVerifyOk = 0, kVerifyFailed = 1, kVerifyDeclaredBreaks = 3;
+
+// "2026-11-25", "2026-11-25T10:00:00Z", "2026-11-25T19:00:00.250+09:00" or epoch ms.
+[[nodiscard]] Result<int64_t> parse_time_ms(std::string_view text);
+
+}  // namespace mrv::agent

@@ -1,0 +1,86 @@
+// run: the daemon. One io_context runs the sources; the journal writer has its own
+// thread; SIGINT/SIGTERM stop the sources, commit what is queued and exit.
+#include <optional>
+
+#include "commands.hpp"
+#include "mrv/collector/simulated_source.hpp"
+#include "mrv/core/asio.hpp"
+#include "mrv/core/clock.hpp"
+#include "mrv/core/config.hpp"
+#include "mrv/core/journal_writer.hpp"
+#include "mrv/core/log.hpp"
+
+namespace mrv::agent {
+
+int run_daemon(const std::filesystem::path& config_path, double duration_s) {
+  auto config = load_config(config_path);
+  if (!config) {
+    for (const Error& e : config.error()) log::error(e.to_string());
+    return kExitUsage;
+  }
+  auto signer = Signer::load(config->signing.key_file);
+  if (!signer) {
+    log::error(signer.error().to_string());
+    return kExitFailure;
+  }
+  log::info("site " + config->site_id + ", config " + config->hash_hex + ", key " +
+            signer->key_id_hex() + " (" + std::string(to_string(signer->algorithm())) + ")");
+
+  JournalOptions options{config->journal.path,         config->journal.synchronous,
+                         config->journal.quota_bytes,  config->journal.on_chain_break,
+                         config->site_id,              config->hash_hex,
+                         config->text,                 read_boot_id()};
+  auto journal = Journal::open_for_writing(options, std::move(*signer));
+  if (!journal) {
+    log::error("cannot open the journal: " + journal.error().to_string());
+    return kExitFailure;
+  }
+  if (!journal->chain_check_at_open().intact)
+    log::error("chain break found at start, new chain segment opened at seq " +
+               std::to_string(journal->last_seq()) + ": " + journal->chain_check_at_open().problem);
+  log::info("journal " + config->journal.path.string() + " at seq " +
+            std::to_string(journal->last_seq()));
+
+  SystemClock clock;
+  JournalWriter writer(std::move(*journal),
+                       WriterOptions{std::chrono::milliseconds(config->journal.commit_interval_ms),
+                                     static_cast<size_t>(config->journal.max_batch),
+                                     static_cast<size_t>(config->journal.queue_capacity)},
+                       clock, [](int priority, const std::string& m) { log::write(priority, m); });
+
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<collector::SimulatedSource>> sources;
+  for (const auto& s : config->simulated_sources) {
+    std::vector<PointConfig> points;
+    for (const auto& id : s.points) points.push_back(*config->find_point(id));
+    sources.push_back(std::make_unique<collector::SimulatedSource>(io, s, std::move(points), writer));
+    sources.back()->start();
+  }
+  auto shutdown = [&] {
+    for (auto& s : sources) s->stop();
+    io.stop();
+  };
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) log::notice("signal " + std::to_string(signal) + ": stopping");
+    shutdown();
+  });
+  std::optional<boost::asio::steady_timer> deadline;
+  if (duration_s > 0) {
+    deadline.emplace(io, std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000)));
+    deadline->async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) shutdown();
+    });
+  }
+  log::notice("running: " + std::to_string(sources.size()) + " source(s), " +
+              std::to_string(config->points.size()) + " point(s)");
+  io.run();
+  writer.stop();
+  WriterStats st = writer.stats();
+  log::notice("stopped: " + std::to_string(st.stored) + " readings stored, " +
+              std::to_string(st.duplicates) + " duplicates, " + std::to_string(st.refused) +
+              " refused, last seq " + std::to_string(st.last_seq));
+  return st.commit_failures == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace mrv::agent

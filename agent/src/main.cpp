@@ -1,0 +1,66 @@
+// mrv-agent: one binary, one subcommand per job.
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace mrv::agent;
+  CLI::App app{"mrv-agent: signed, hash-chained meter readings for MRV (JCM and alike)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mrv-agent 0.1.0");
+
+  std::filesystem::path config, out, file;
+  std::string algorithm = "ed25519", from, to;
+  std::vector<std::filesystem::path> public_keys;
+  bool json = false;
+  double duration_s = 0;
+
+  auto* run = app.add_subcommand("run", "Collect, sign and journal readings until SIGINT/SIGTERM");
+  run->add_option("--config", config, "Agent config file (TOML)")->required()->check(CLI::ExistingFile);
+  run->add_option("--duration", duration_s, "Stop by itself after this many seconds (demos, tests)")
+      ->check(CLI::NonNegativeNumber);
+
+  auto* check = app.add_subcommand("check-config", "Validate a config file; print every error");
+  check->add_option("--config", config, "Config file to check")->required();
+
+  auto* kg = app.add_subcommand("keygen", "Create a signing key (mode 0600); print its public key");
+  kg->add_option("--out", out, "Private key file to create (never overwritten)")->required();
+  kg->add_option("--algorithm", algorithm, "ed25519 (default) or ecdsa-p256")
+      ->check(CLI::IsMember({"ed25519", "ecdsa-p256"}));
+
+  auto* st = app.add_subcommand("status", "Journal, chain and per-point state");
+  st->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
+  st->add_flag("--json", json, "Machine-readable output");
+
+  auto* ex = app.add_subcommand("export", "Write the signed records of a time range as NDJSON");
+  ex->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
+  ex->add_option("--from", from, "Start, inclusive (YYYY-MM-DD, RFC 3339 or epoch ms)")->required();
+  ex->add_option("--to", to, "End, exclusive")->required();
+  ex->add_option("--out", out, "Export file to write")->required();
+
+  auto* vf = app.add_subcommand("verify", "Check an export's signatures, chain and sequence");
+  vf->add_option("file", file, "Export file (NDJSON)")->required()->check(CLI::ExistingFile);
+  vf->add_option("--public-key", public_keys, "Pinned public key (PEM); repeatable")
+      ->check(CLI::ExistingFile);
+  vf->add_flag("--json", json, "Machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  if (*run) return run_daemon(config, duration_s);
+  if (*check) return check_config(config);
+  if (*kg) return keygen(out, algorithm);
+  if (*st) return status(config, json);
+  if (*ex) return export_records(config, from, to, out);
+  if (*vf) return verify(file, public_keys, json);
+  return kExitUsage;
+}

@@ -1,0 +1,31 @@
+#pragma once
+// The canonical bytes of a record: the exact bytes that are hashed, signed, stored and
+// exported. docs/record-format.md specifies them; tests/vectors/ pins them.
+#include <string>
+
+#include "mrv/core/error.hpp"
+#include "mrv/core/reading.hpp"
+
+namespace mrv {
+
+inline constexpr int kRecordFormatVersion = 1;
+inline constexpr std::string_view kGenesisPrevHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// Appends the canonical encoding of `fields` to `out` (which is cleared first), so a hot
+// loop can reuse one buffer. Fails when a text field is not valid UTF-8 or a value is
+// not decimal text.
+[[nodiscard]] Result<void> encode_record(const RecordFields& fields, std::string& out);
+
+// Checks what encode_record would refuse in a reading (UTF-8 text, decimal value, a
+// point id), so a collector's bad reading is refused at the door, not at commit.
+[[nodiscard]] Result<void> validate_reading(const Reading& reading);
+
+// Parses canonical bytes back into fields; fails (naming the field) on anything that
+// encode_record would not have produced.
+[[nodiscard]] Result<RecordFields> decode_record(std::string_view bytes);
+
+// JSON string escaping as the format defines it (RFC 8259 minimal escaping).
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace mrv

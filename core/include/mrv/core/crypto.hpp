@@ -1,0 +1,77 @@
+#pragma once
+// Hashing and the two signature profiles, on OpenSSL 3 EVP. Keys are held behind
+// pimpl so no OpenSSL type leaks into our headers.
+//   ed25519            PureEdDSA over the record bytes, 64-byte signature
+//   ecdsa-p256-sha256  ECDSA P-256 over SHA-256(record bytes), DER signature
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mrv/core/error.hpp"
+
+namespace mrv {
+
+using Sha256 = std::array<uint8_t, 32>;
+
+Sha256 sha256(std::string_view bytes);
+std::string to_hex(const uint8_t* data, size_t size);
+inline std::string to_hex(const Sha256& h) { return to_hex(h.data(), h.size()); }
+inline std::string to_hex(std::string_view bytes) {
+  return to_hex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+[[nodiscard]] Result<std::string> from_hex(std::string_view hex);
+std::string to_base64(std::string_view bytes);
+[[nodiscard]] Result<std::string> from_base64(std::string_view text);
+
+enum class Algorithm { ed25519, ecdsa_p256_sha256 };
+std::string_view to_string(Algorithm a);
+[[nodiscard]] Result<Algorithm> parse_algorithm(std::string_view name);
+
+// A public key: verifies signatures. Immutable, cheap to share between threads.
+class PublicKey {
+ public:
+  [[nodiscard]] static Result<PublicKey> from_pem(std::string_view pem);
+  [[nodiscard]] static Result<PublicKey> load(const std::filesystem::path& pem_file);
+  PublicKey(PublicKey&&) noexcept;
+  PublicKey& operator=(PublicKey&&) noexcept;
+  ~PublicKey();
+
+  Algorithm algorithm() const;
+  const std::string& key_id_hex() const;  // SHA-256 of the SubjectPublicKeyInfo DER
+  const std::string& pem() const;
+  bool verify(std::string_view message, std::string_view signature) const;
+
+ private:
+  struct Impl;
+  explicit PublicKey(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A private key: signs. Not thread-safe (it keeps its OpenSSL context for speed); give
+// each signing thread its own.
+class Signer {
+ public:
+  // Refuses a file that group or others may read, and never puts key bytes in errors.
+  [[nodiscard]] static Result<Signer> load(const std::filesystem::path& key_file);
+  [[nodiscard]] static Result<Signer> generate(Algorithm algorithm);
+  Signer(Signer&&) noexcept;
+  Signer& operator=(Signer&&) noexcept;
+  ~Signer();
+
+  Algorithm algorithm() const;
+  const std::string& key_id_hex() const;
+  const std::string& public_pem() const;
+  [[nodiscard]] Result<std::string> sign(std::string_view message);
+  // Writes the private key as PKCS#8 PEM with mode 0600; refuses to overwrite.
+  [[nodiscard]] Result<void> save(const std::filesystem::path& key_file) const;
+
+ private:
+  struct Impl;
+  explicit Signer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mrv

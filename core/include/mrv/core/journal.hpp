@@ -1,0 +1,123 @@
+#pragma once
+// The journal: the durable, signed, hash-chained sequence of records in one SQLite file
+// (WAL mode). One Journal object is the only writer of its file; readers (status,
+// export) open their own read-only Journal. Not thread-safe: JournalWriter owns the
+// writing one on its own thread.
+//
+// Durability (docs/journal.md): a record is durable once append() returns. kill -9
+// loses nothing committed. Power loss loses nothing committed with synchronous=full;
+// with synchronous=normal it may roll back the last commits, which the head anchor
+// file then exposes as a chain break at the next start.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mrv/core/config.hpp"
+#include "mrv/core/crypto.hpp"
+#include "mrv/core/error.hpp"
+#include "mrv/core/reading.hpp"
+
+namespace mrv {
+
+struct JournalOptions {
+  std::filesystem::path path;
+  Synchronous synchronous = Synchronous::full;
+  uint64_t quota_bytes = 1024ull << 20;
+  ChainBreakPolicy on_chain_break = ChainBreakPolicy::new_segment;
+  std::string site_id;
+  std::string config_hash_hex;
+  std::string config_text;  // stored once per hash so records can name their config
+  std::string boot_id;
+};
+
+// A reading as the agent accepted it: what the collector saw plus our clock then.
+struct AcceptedReading {
+  Reading reading;
+  ClockSample received;
+};
+
+// A record as stored: its canonical bytes verbatim, their SHA-256 and the signature.
+struct StoredRecord {
+  uint64_t seq = 0;
+  std::string canonical;
+  std::string hash;       // 32 raw bytes
+  std::string signature;  // raw bytes
+};
+
+// What the start-up check of the chain's tail found.
+struct ChainCheck {
+  bool intact = true;
+  std::string problem;  // why not, naming the record
+};
+
+struct AppendOutcome {
+  size_t stored = 0;
+  size_t duplicates = 0;  // same point, timestamp, value and source already held
+};
+
+struct PointLast {
+  std::string point_id;
+  uint64_t seq = 0;
+  std::string value, unit, quality;
+  int64_t ts_ms = 0;
+};
+
+struct JournalStats {
+  uint64_t first_seq = 0, last_seq = 0, record_count = 0;
+  uint64_t used_bytes = 0, file_bytes = 0, quota_bytes = 0;
+  uint64_t upload_cursor = 0;  // highest seq the registry has receipted
+  std::string head_hash_hex;
+};
+
+class Journal {
+ public:
+  // Opens or creates the journal, migrates its schema, checks the chain's tail against
+  // the head anchor and applies the chain-break policy: refuse (error) or open a new
+  // chain segment whose first record names the old head and the reason.
+  [[nodiscard]] static Result<Journal> open_for_writing(const JournalOptions& options,
+                                                        Signer signer);
+  [[nodiscard]] static Result<Journal> open_read_only(const std::filesystem::path& path);
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  ~Journal();
+
+  // Signs, chains and commits the readings in one transaction. On failure nothing of the
+  // batch is stored and the chain state is as before. Moves from `batch`.
+  [[nodiscard]] Result<AppendOutcome> append(std::span<AcceptedReading> batch);
+
+  // Prunes receipted records, oldest first, while over quota. Returns true when the
+  // journal is then under its quota (new readings may be accepted).
+  [[nodiscard]] Result<bool> enforce_quota();
+  [[nodiscard]] Result<void> set_upload_cursor(uint64_t seq);
+
+  const ChainCheck& chain_check_at_open() const;
+  uint64_t last_seq() const;
+  [[nodiscard]] Result<JournalStats> stats();
+  [[nodiscard]] Result<std::optional<PointLast>> last_reading(const std::string& point_id);
+  // Records with from_seq <= seq <= to_seq, in order.
+  [[nodiscard]] Result<void> for_each_record(uint64_t from_seq, uint64_t to_seq,
+                                             const std::function<void(const StoredRecord&)>& fn);
+  // The smallest seq range holding every reading with from_ms <= ts_ms < to_ms.
+  [[nodiscard]] Result<std::optional<std::pair<uint64_t, uint64_t>>> seq_range_for_time(
+      int64_t from_ms, int64_t to_ms);
+  // Every public key that has signed records here: (key id, algorithm, PEM).
+  struct KeyInfo {
+    std::string key_id_hex, algorithm, pem;
+  };
+  [[nodiscard]] Result<std::vector<KeyInfo>> public_keys();
+  // Re-checks every record's hash, signature, seq and link (the offline verifier's work).
+  [[nodiscard]] Result<ChainCheck> check_tail(size_t max_records);
+
+  struct Impl;  // private state; named here so the implementation files can share it
+
+ private:
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mrv

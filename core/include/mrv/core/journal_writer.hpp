@@ -1,0 +1,82 @@
+#pragma once
+// The journal's single writer thread. Collectors submit readings from any thread; the
+// writer signs and commits them in batches, each reading within commit_interval_ms of
+// its submission (or sooner, when a batch fills). A submitter that must not acknowledge
+// before the reading is durable (MQTT QoS 1/2) waits for its ticket.
+//
+// Back-pressure, never loss: when the queue is full, or the journal is over quota with
+// nothing receipted left to prune, or the disk is full, submit() refuses with
+// ErrorCode::busy / storage_full and the collector keeps the reading (or, for polled
+// sources, records the missed poll). A batch that fails to commit stays queued and is
+// retried; it is never dropped.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "mrv/core/clock.hpp"
+#include "mrv/core/journal.hpp"
+
+namespace mrv {
+
+struct WriterOptions {
+  std::chrono::milliseconds commit_interval{50};
+  size_t max_batch = 4096;
+  size_t queue_capacity = 65536;
+  std::chrono::milliseconds retry_interval{1000};  // after a failed commit or when full
+};
+
+struct WriterStats {
+  uint64_t submitted = 0, stored = 0, duplicates = 0, refused = 0, commit_failures = 0;
+  uint64_t last_seq = 0;
+  bool accepting = true;
+  std::string last_error;
+};
+
+class JournalWriter {
+ public:
+  using Ticket = uint64_t;
+  // Logs are passed in so core stays free of any logging choice. May be called from
+  // the writer thread.
+  using LogFn = std::function<void(int priority, const std::string& message)>;
+
+  JournalWriter(Journal journal, WriterOptions options, Clock& clock, LogFn log);
+  ~JournalWriter();  // stop()s
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  // Thread-safe. Stamps the reading with the agent's clock and queues it.
+  [[nodiscard]] Result<Ticket> submit(Reading reading);
+  // Blocks until the reading of `ticket` is committed (true) or the timeout passes.
+  bool wait_committed(Ticket ticket, std::chrono::milliseconds timeout);
+  // Commits everything queued, then stops the thread. Idempotent.
+  void stop();
+  WriterStats stats() const;
+
+ private:
+  void run();
+  void commit_batch(std::unique_lock<std::mutex>& lock);
+
+  Journal journal_;
+  WriterOptions options_;
+  Clock& clock_;
+  LogFn log_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;  // writer waits: something queued or stop
+  std::condition_variable committed_;   // submitters wait: a batch committed
+  std::deque<std::pair<AcceptedReading, std::chrono::steady_clock::time_point>> queue_;
+  Ticket next_ticket_ = 1;
+  Ticket committed_through_ = 0;
+  bool stopping_ = false;
+  bool over_quota_ = false;      // stop accepting; keep committing what was accepted
+  bool commit_failing_ = false;  // the last commit failed: retry it after a pause
+  WriterStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace mrv

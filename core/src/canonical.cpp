@@ -1,0 +1,195 @@
+#include "mrv/core/canonical.hpp"
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+namespace mrv {
+namespace {
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// Appends ,"key": (or {"key": for the first field).
+void key(std::string& out, std::string_view name) {
+  out += out.empty() ? '{' : ',';
+  out += '"';
+  out += name;
+  out += "\":";
+}
+
+bool is_lower_hex(std::string_view s, size_t size) {
+  if (s.size() != size) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+Result<void> encode_record(const RecordFields& f, std::string& out) {
+  const Reading& r = f.reading;
+  for (auto [name, text] : {std::pair<const char*, std::string_view>{"site", f.site_id},
+                            {"point", r.point_id}, {"unit", r.unit}, {"reason", r.reason},
+                            {"source", r.source}, {"boot_id", f.boot_id}}) {
+    if (!is_valid_utf8(text))
+      return fail(ErrorCode::invalid_argument, name, "text is not valid UTF-8");
+  }
+  if (!r.value.empty() && !is_decimal_text(r.value))
+    return fail(ErrorCode::invalid_argument, "value", "'" + r.value + "' is not decimal text");
+  if (!is_lower_hex(f.prev_hash_hex, 64))
+    return fail(ErrorCode::invalid_argument, "prev", "not 64 lowercase hex digits");
+
+  out.clear();
+  auto str = [&out](std::string_view name, std::string_view value) {
+    key(out, name);
+    append_json_string(out, value);
+  };
+  key(out, "v");
+  append_int(out, kRecordFormatVersion);
+  str("type", to_string(f.type));
+  str("site", f.site_id);
+  key(out, "seq");
+  append_uint(out, f.seq);
+  str("prev", f.prev_hash_hex);
+  str("point", r.point_id);
+  str("value", r.value);
+  str("unit", r.unit);
+  key(out, "ts_ms");
+  append_int(out, r.ts_ms);
+  str("time_source", to_string(r.time_source));
+  str("quality", to_string(r.quality));
+  str("reason", r.reason);
+  str("source", r.source);
+  key(out, "recv_ms");
+  append_int(out, f.received.utc_ms);
+  key(out, "mono_ms");
+  append_int(out, f.received.mono_ms);
+  str("clock", to_string(f.received.sync));
+  str("boot_id", f.boot_id);
+  str("config", f.config_hash_hex);
+  str("key_id", f.key_id_hex);
+  str("alg", f.algorithm);
+  out += '}';
+  return {};
+}
+
+Result<void> validate_reading(const Reading& r) {
+  if (r.point_id.empty()) return fail(ErrorCode::invalid_argument, "point", "empty point id");
+  for (auto [name, text] : {std::pair<const char*, std::string_view>{"point", r.point_id},
+                            {"unit", r.unit}, {"reason", r.reason}, {"source", r.source}}) {
+    if (!is_valid_utf8(text))
+      return fail(ErrorCode::invalid_argument, name, "text is not valid UTF-8");
+  }
+  if (!r.value.empty() && !is_decimal_text(r.value))
+    return fail(ErrorCode::invalid_argument, "value", "'" + r.value + "' is not decimal text");
+  return {};
+}
+
+Result<RecordFields> decode_record(std::string_view bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return fail(ErrorCode::corruption, "", "record is not a JSON object");
+  RecordFields f;
+  std::string missing;
+  auto text = [&](const char* name) -> std::string {
+    auto it = j.find(name);
+    if (it == j.end() || !it->is_string()) {
+      if (missing.empty()) missing = name;
+      return {};
+    }
+    return it->get<std::string>();
+  };
+  auto integer = [&](const char* name) -> int64_t {
+    auto it = j.find(name);
+    if (it == j.end() || !it->is_number_integer()) {
+      if (missing.empty()) missing = name;
+      return 0;
+    }
+    return it->get<int64_t>();
+  };
+  if (integer("v") != kRecordFormatVersion && missing.empty())
+    return fail(ErrorCode::corruption, "v", "unsupported record format version");
+  std::string type = text("type");
+  f.type = type == "chain-segment" ? RecordType::chain_segment : RecordType::reading;
+  f.site_id = text("site");
+  f.seq = static_cast<uint64_t>(integer("seq"));
+  f.prev_hash_hex = text("prev");
+  f.reading.point_id = text("point");
+  f.reading.value = text("value");
+  f.reading.unit = text("unit");
+  f.reading.ts_ms = integer("ts_ms");
+  f.reading.time_source = text("time_source") == "device" ? TimeSource::device : TimeSource::agent;
+  auto quality = parse_quality(text("quality"));
+  f.reading.quality = quality.value_or(Quality::bad);
+  f.reading.reason = text("reason");
+  f.reading.source = text("source");
+  f.received.utc_ms = integer("recv_ms");
+  f.received.mono_ms = integer("mono_ms");
+  f.received.sync =
+      text("clock") == "synchronised" ? ClockSync::synchronised : ClockSync::unsynchronised;
+  f.boot_id = text("boot_id");
+  f.config_hash_hex = text("config");
+  f.key_id_hex = text("key_id");
+  f.algorithm = text("alg");
+  if (!missing.empty()) return fail(ErrorCode::corruption, missing, "field missing or mistyped");
+  // The strictest check there is: the bytes must be exactly what we would encode.
+  std::string again;
+  if (auto r = encode_record(f, again); !r) return tl::unexpected(r.error());
+  if (again != bytes) return fail(ErrorCode::corruption, "", "record bytes are not canonical");
+  return f;
+}
+
+}  // namespace mrv

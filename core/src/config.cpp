@@ -1,0 +1,269 @@
+#include "mrv/core/config.hpp"
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "mrv/core/crypto.hpp"
+#include "mrv/core/reading.hpp"
+
+namespace mrv {
+namespace {
+
+// Collects every error with file:line and key path while the typed structs are filled.
+class ConfigReader {
+ public:
+  ConfigReader(std::string file) : file_(std::move(file)) {}
+
+  void error(const toml::node* node, const std::string& path, const std::string& message) {
+    std::string where = file_;
+    if (node && node->source().begin.line > 0)
+      where += ":" + std::to_string(node->source().begin.line);
+    where += ": " + path;
+    errors_.push_back(Error{ErrorCode::config, where, message});
+  }
+
+  // Unknown keys are errors: a misspelt key must not silently fall back to a default.
+  void only_keys(const toml::table& table, const std::string& path,
+                 std::initializer_list<std::string_view> allowed) {
+    for (auto&& [k, v] : table) {
+      bool known = false;
+      for (auto a : allowed) known = known || a == k.str();
+      if (!known) error(&v, join(path, std::string(k.str())), "unknown key");
+    }
+  }
+
+  const toml::table* table(const toml::table& parent, const std::string& path,
+                           std::string_view key, bool required) {
+    const toml::node* n = parent.get(key);
+    if (!n) {
+      if (required) error(&parent, join(path, std::string(key)), "missing required table");
+      return nullptr;
+    }
+    if (!n->is_table()) {
+      error(n, join(path, std::string(key)), "must be a table");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  std::string string(const toml::table& t, const std::string& path, std::string_view key,
+                     bool required, std::string fallback = {}) {
+    const toml::node* n = t.get(key);
+    if (!n) {
+      if (required) error(&t, join(path, std::string(key)), "missing required key");
+      return fallback;
+    }
+    if (auto v = n->value<std::string>()) {
+      if (required && v->empty()) error(n, join(path, std::string(key)), "must not be empty");
+      return *v;
+    }
+    error(n, join(path, std::string(key)), "must be a string");
+    return fallback;
+  }
+
+  int64_t integer(const toml::table& t, const std::string& path, std::string_view key,
+                  int64_t fallback, int64_t min, int64_t max) {
+    const toml::node* n = t.get(key);
+    if (!n) return fallback;
+    auto v = n->value_exact<int64_t>();
+    if (!v) {
+      error(n, join(path, std::string(key)), "must be an integer");
+      return fallback;
+    }
+    if (*v < min || *v > max) {
+      error(n, join(path, std::string(key)),
+            "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return fallback;
+    }
+    return *v;
+  }
+
+  // A string that must be one of `choices`.
+  std::string choice(const toml::table& t, const std::string& path, std::string_view key,
+                     std::initializer_list<std::string_view> choices, std::string fallback) {
+    std::string v = string(t, path, key, false, fallback);
+    for (auto c : choices)
+      if (c == v) return v;
+    std::string list;
+    for (auto c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
+    error(t.get(key), join(path, std::string(key)), "must be one of: " + list);
+    return fallback;
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  std::vector<Error> errors_;
+
+ private:
+  std::string file_;
+};
+
+std::filesystem::path resolve(const std::filesystem::path& config_file, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_absolute() || p.empty()) return path;
+  return config_file.parent_path() / path;
+}
+
+bool is_valid_id(const std::string& id) {
+  static const std::regex kId("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
+  return std::regex_match(id, kId);
+}
+
+void read_points(ConfigReader& r, const toml::table& root, Config& c) {
+  const toml::node* n = root.get("points");
+  if (!n) {
+    r.error(&root, "points", "at least one [[points]] entry is required");
+    return;
+  }
+  const toml::array* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    r.error(n, "points", "must be an array of tables ([[points]])");
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "points[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"id", "unit", "kind", "meter_serial", "accuracy_class",
+                          "calibration_valid_until", "description"});
+    PointConfig p;
+    p.id = r.string(t, path, "id", true);
+    if (!p.id.empty() && !is_valid_id(p.id))
+      r.error(t.get("id"), path + ".id", "'" + p.id + "' may hold only A-Z a-z 0-9 . _ : / -");
+    if (!p.id.empty() && !seen.insert(p.id).second)
+      r.error(t.get("id"), path + ".id", "duplicate point id '" + p.id + "'");
+    p.unit = r.string(t, path, "unit", true);
+    p.kind = r.choice(t, path, "kind", {"cumulative", "gauge"}, "gauge") == "cumulative"
+                 ? PointKind::cumulative
+                 : PointKind::gauge;
+    p.meter_serial = r.string(t, path, "meter_serial", false);
+    p.accuracy_class = r.string(t, path, "accuracy_class", false);
+    if (const toml::node* d = t.get("calibration_valid_until")) {
+      if (auto date = d->value<toml::date>()) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", date->year, date->month, date->day);
+        p.calibration_valid_until = buf;
+      } else {
+        r.error(d, path + ".calibration_valid_until", "must be a date (YYYY-MM-DD)");
+      }
+    }
+    c.points.push_back(std::move(p));
+  }
+}
+
+void read_sources(ConfigReader& r, const toml::table& root, Config& c) {
+  const toml::table* sources = r.table(root, "", "sources", false);
+  if (!sources) return;
+  r.only_keys(*sources, "sources", {"simulated"});
+  const toml::node* n = sources->get("simulated");
+  if (!n) return;
+  const toml::array* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    r.error(n, "sources.simulated", "must be an array of tables ([[sources.simulated]])");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "sources.simulated[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"name", "interval_ms", "points"});
+    SimulatedSourceConfig s;
+    s.name = r.string(t, path, "name", true);
+    s.interval_ms = static_cast<int>(r.integer(t, path, "interval_ms", 1000, 1, 86'400'000));
+    const toml::node* pts = t.get("points");
+    if (!pts || !pts->is_array()) {
+      r.error(pts ? pts : &t, path + ".points", "must be an array of point ids");
+    } else {
+      const toml::array& a = *pts->as_array();
+      for (size_t k = 0; k < a.size(); ++k) {
+        auto id = a.get(k)->value<std::string>();
+        std::string ipath = path + ".points[" + std::to_string(k) + "]";
+        if (!id) r.error(a.get(k), ipath, "must be a string");
+        else if (!c.find_point(*id)) r.error(a.get(k), ipath, "no [[points]] entry with id '" + *id + "'");
+        else s.points.push_back(*id);
+      }
+    }
+    c.simulated_sources.push_back(std::move(s));
+  }
+}
+
+}  // namespace
+
+const PointConfig* Config::find_point(std::string_view id) const {
+  for (const auto& p : points)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+tl::expected<Config, ConfigErrors> parse_config(std::string text,
+                                                const std::filesystem::path& file) {
+  ConfigReader r(file.string());
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    return tl::unexpected(ConfigErrors{Error{
+        ErrorCode::config,
+        file.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+            std::to_string(e.source().begin.column),
+        std::string(e.description())}});
+  }
+  Config c;
+  c.file = file;
+  c.hash_hex = to_hex(sha256(text));
+  c.text = std::move(text);
+  r.only_keys(root, "", {"site", "journal", "signing", "points", "sources"});
+
+  if (const toml::table* site = r.table(root, "", "site", true)) {
+    r.only_keys(*site, "site", {"id", "name", "timezone"});
+    c.site_id = r.string(*site, "site", "id", true);
+    if (!c.site_id.empty() && !is_valid_id(c.site_id))
+      r.error(site->get("id"), "site.id", "may hold only A-Z a-z 0-9 . _ : / -");
+  }
+  if (const toml::table* j = r.table(root, "", "journal", true)) {
+    r.only_keys(*j, "journal", {"path", "commit_interval_ms", "max_batch", "queue_capacity",
+                                "synchronous", "quota_mb", "on_chain_break"});
+    c.journal.path = resolve(file, r.string(*j, "journal", "path", true));
+    c.journal.commit_interval_ms =
+        static_cast<int>(r.integer(*j, "journal", "commit_interval_ms", 50, 1, 10'000));
+    c.journal.max_batch = static_cast<int>(r.integer(*j, "journal", "max_batch", 4096, 1, 1'000'000));
+    c.journal.queue_capacity =
+        static_cast<int>(r.integer(*j, "journal", "queue_capacity", 65536, 1, 10'000'000));
+    c.journal.synchronous =
+        r.choice(*j, "journal", "synchronous", {"full", "normal"}, "full") == "normal"
+            ? Synchronous::normal
+            : Synchronous::full;
+    c.journal.quota_bytes =
+        static_cast<uint64_t>(r.integer(*j, "journal", "quota_mb", 1024, 1, 1'000'000)) << 20;
+    c.journal.on_chain_break =
+        r.choice(*j, "journal", "on_chain_break", {"refuse", "new-segment"}, "new-segment") ==
+                "refuse"
+            ? ChainBreakPolicy::refuse
+            : ChainBreakPolicy::new_segment;
+  }
+  if (const toml::table* s = r.table(root, "", "signing", true)) {
+    r.only_keys(*s, "signing", {"key_file"});
+    c.signing.key_file = resolve(file, r.string(*s, "signing", "key_file", true));
+  }
+  read_points(r, root, c);
+  read_sources(r, root, c);
+  if (!r.errors_.empty()) return tl::unexpected(std::move(r.errors_));
+  return c;
+}
+
+tl::expected<Config, ConfigErrors> load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    return tl::unexpected(
+        ConfigErrors{Error{ErrorCode::io, file.string(), "cannot read config file"}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), file);
+}
+
+}  // namespace mrv

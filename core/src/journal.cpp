@@ -1,0 +1,175 @@
+#include "mrv/core/journal.hpp"
+
+#include "head_anchor.hpp"
+#include "journal_impl.hpp"
+#include "journal_schema.hpp"
+#include "mrv/core/clock.hpp"
+
+namespace mrv {
+
+Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Journal::Journal(Journal&&) noexcept = default;
+Journal& Journal::operator=(Journal&&) noexcept = default;
+Journal::~Journal() = default;
+
+namespace {
+Result<sqlite3*> open_db(const std::filesystem::path& path, int flags) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = sqlite::error_of(db, rc, path.string());
+    sqlite3_close_v2(db);
+    return tl::unexpected(std::move(e));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  return db;
+}
+}  // namespace
+
+Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer signer) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.path.parent_path(), ec);
+  auto db = open_db(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db) return tl::unexpected(db.error());
+  auto impl = std::make_unique<Impl>();
+  impl->db = *db;
+  impl->options = options;
+  impl->algorithm_name = std::string(to_string(signer.algorithm()));
+  impl->signer.emplace(std::move(signer));
+  std::string pragmas = "PRAGMA journal_mode = WAL; PRAGMA cache_size = -2048; PRAGMA synchronous = ";
+  pragmas += options.synchronous == Synchronous::full ? "FULL;" : "NORMAL;";
+  if (auto r = sqlite::exec(impl->db, pragmas.c_str(), options.path.string()); !r)
+    return tl::unexpected(r.error());
+  if (auto r = migrate_journal(impl->db); !r) {
+    r.error().where = options.path.string() + ": " + r.error().where;
+    return tl::unexpected(r.error());
+  }
+  int64_t now = utc_now_ms();
+  {
+    sqlite::Statement k(impl->db,
+                        "INSERT OR IGNORE INTO keys VALUES (?1, ?2, ?3, ?4)");
+    k.bind(1, impl->signer->key_id_hex()).bind(2, impl->algorithm_name)
+        .bind(3, impl->signer->public_pem()).bind(4, now);
+    sqlite::Statement c(impl->db, "INSERT OR IGNORE INTO configs VALUES (?1, ?2, ?3)");
+    c.bind(1, options.config_hash_hex).bind_blob(2, options.config_text).bind(3, now);
+    int rk = k.step(), rc = c.step();
+    if (rk != SQLITE_DONE || rc != SQLITE_DONE)
+      return tl::unexpected(sqlite::error_of(impl->db, rk != SQLITE_DONE ? rk : rc,
+                                             "register key and config"));
+  }
+  impl->fields.site_id = options.site_id;
+  impl->fields.boot_id = options.boot_id;
+  impl->fields.config_hash_hex = options.config_hash_hex;
+  impl->fields.key_id_hex = impl->signer->key_id_hex();
+  impl->fields.algorithm = impl->algorithm_name;
+  impl->prepare_writer_statements();
+  if (auto r = impl->load_head(); !r) return tl::unexpected(r.error());
+  if (auto r = impl->apply_chain_policy(); !r) return tl::unexpected(r.error());
+  return Journal(std::move(impl));
+}
+
+Result<void> Journal::Impl::apply_chain_policy() {
+  auto tail = check_chain_tail(*this, 256);
+  if (!tail) return tl::unexpected(tail.error());
+  chain_check = *tail;
+
+  auto anchor = read_head_anchor(options.path);
+  uint64_t old_head_seq = last_seq;
+  std::string old_head_hash = last_hash_hex;
+  if (chain_check.intact && anchor) {
+    if (anchor->seq > last_seq) {
+      chain_check = {false, "journal ends at seq " + std::to_string(last_seq) +
+                                " but its head anchor names seq " + std::to_string(anchor->seq) +
+                                " hash " + anchor->hash_hex +
+                                ": the journal was rolled back or replaced"};
+      old_head_seq = anchor->seq;
+      old_head_hash = anchor->hash_hex;
+    } else {
+      sqlite::Statement s(db, "SELECT hash FROM records WHERE seq = ?1");
+      s.bind(1, static_cast<int64_t>(anchor->seq));
+      if (s.step() == SQLITE_ROW && to_hex(s.blob(0)) != anchor->hash_hex)
+        chain_check = {false, "record " + std::to_string(anchor->seq) +
+                                  " differs from the head anchor's hash " + anchor->hash_hex};
+    }
+  }
+  if (chain_check.intact) return {};
+  if (options.on_chain_break == ChainBreakPolicy::refuse)
+    return fail(ErrorCode::corruption, options.path.string(),
+                chain_check.problem + " (on_chain_break = \"refuse\"; see docs/journal.md)");
+
+  // New chain segment: seq continues past the highest seq ever used, prev names the old
+  // head, and the reason is in the record itself so every verifier sees it.
+  AcceptedReading segment;
+  segment.reading.ts_ms = utc_now_ms();
+  segment.reading.quality = Quality::bad;
+  segment.reading.reason = "new chain segment: " + chain_check.problem;
+  segment.reading.source = "agent";
+  segment.received = SystemClock().now();
+  last_seq = old_head_seq;
+  last_hash_hex = old_head_hash;
+  if (begin.step() != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, SQLITE_ERROR, "begin"));
+  begin.reset();
+  if (auto r = insert_record(RecordType::chain_segment, segment); !r) {
+    rollback.step();
+    rollback.reset();
+    return r;
+  }
+  int rc = commit.step();
+  commit.reset();
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "commit chain segment"));
+  write_head_anchor(options.path, {last_seq, last_hash_hex});
+  return {};
+}
+
+Result<Journal> Journal::open_read_only(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path))
+    return fail(ErrorCode::not_found, path.string(), "no journal here (has the agent run?)");
+  auto db = open_db(path, SQLITE_OPEN_READONLY);
+  if (!db) return tl::unexpected(db.error());
+  auto impl = std::make_unique<Impl>();
+  impl->db = *db;
+  impl->read_only = true;
+  impl->options.path = path;
+  if (auto r = impl->load_head(); !r) return tl::unexpected(r.error());
+  return Journal(std::move(impl));
+}
+
+Result<AppendOutcome> Journal::append(std::span<AcceptedReading> batch) {
+  Impl& j = *impl_;
+  AppendOutcome out;
+  uint64_t seq_before = j.last_seq;
+  std::string hash_before = j.last_hash_hex;
+  int rc = j.begin.step();
+  j.begin.reset();
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "begin batch"));
+  auto undo = [&](Error e) -> Result<AppendOutcome> {
+    j.rollback.step();
+    j.rollback.reset();
+    j.last_seq = seq_before;
+    j.last_hash_hex = std::move(hash_before);
+    return tl::unexpected(std::move(e));
+  };
+  for (AcceptedReading& a : batch) {
+    if (j.is_duplicate(a.reading)) {
+      ++out.duplicates;
+      continue;
+    }
+    if (auto r = j.insert_record(RecordType::reading, a); !r) {
+      // JournalWriter::submit validated it, so only storage or crypto fails here: the
+      // whole batch is undone and retried, never partly stored.
+      return undo(r.error());
+    }
+    ++out.stored;
+  }
+  rc = j.commit.step();
+  j.commit.reset();
+  if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "commit batch"));
+  if (out.stored > 0) write_head_anchor(j.options.path, {j.last_seq, j.last_hash_hex});
+  return out;
+}
+
+const ChainCheck& Journal::chain_check_at_open() const { return impl_->chain_check; }
+uint64_t Journal::last_seq() const { return impl_->last_seq; }
+
+}  // namespace mrv

@@ -1,0 +1,158 @@
+// Journal queries (status, export) and storage housekeeping (quota, upload cursor).
+#include "journal_impl.hpp"
+
+namespace mrv {
+namespace {
+constexpr const char* kUploadCursor = "registry";
+constexpr int64_t kPruneChunk = 10'000;  // records per prune transaction
+
+Result<int64_t> pragma_int(sqlite3* db, const char* pragma) {
+  sqlite::Statement s(db, pragma);
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(db, rc, pragma));
+  return s.int64(0);
+}
+
+Result<uint64_t> used_bytes(sqlite3* db) {
+  auto pages = pragma_int(db, "PRAGMA page_count");
+  auto free_pages = pragma_int(db, "PRAGMA freelist_count");
+  auto page_size = pragma_int(db, "PRAGMA page_size");
+  if (!pages) return tl::unexpected(pages.error());
+  if (!free_pages) return tl::unexpected(free_pages.error());
+  if (!page_size) return tl::unexpected(page_size.error());
+  return static_cast<uint64_t>((*pages - *free_pages) * *page_size);
+}
+
+Result<uint64_t> upload_cursor(sqlite3* db) {
+  sqlite::Statement s(db, "SELECT seq FROM cursors WHERE name = ?1");
+  s.bind(1, std::string_view(kUploadCursor));
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(s.int64(0));
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  return tl::unexpected(sqlite::error_of(db, rc, "read upload cursor"));
+}
+}  // namespace
+
+Result<void> Journal::set_upload_cursor(uint64_t seq) {
+  sqlite::Statement s(impl_->db,
+                      "INSERT INTO cursors VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
+                      "seq = max(seq, excluded.seq)");
+  s.bind(1, std::string_view(kUploadCursor)).bind(2, static_cast<int64_t>(seq));
+  int rc = s.step();
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "set upload cursor"));
+  return {};
+}
+
+Result<bool> Journal::enforce_quota() {
+  Impl& j = *impl_;
+  for (;;) {
+    auto used = used_bytes(j.db);
+    if (!used) return tl::unexpected(used.error());
+    if (*used <= j.options.quota_bytes) return true;
+    auto cursor = upload_cursor(j.db);
+    if (!cursor) return tl::unexpected(cursor.error());
+    // Only receipted records may go, oldest first, a chunk per transaction.
+    sqlite::Statement oldest(j.db, "SELECT min(seq) FROM records");
+    if (oldest.step() != SQLITE_ROW || oldest.is_null(0)) return false;
+    auto first = static_cast<uint64_t>(oldest.int64(0));
+    if (first > *cursor) return false;  // nothing receipted is left to prune
+    uint64_t through = std::min<uint64_t>(*cursor, first + kPruneChunk - 1);
+    sqlite::Statement head(j.db, "SELECT hash FROM records WHERE seq = ?1");
+    head.bind(1, static_cast<int64_t>(through));
+    if (head.step() != SQLITE_ROW) return false;
+    std::string through_hash = to_hex(head.blob(0));
+    std::string sql = "BEGIN IMMEDIATE; DELETE FROM records WHERE seq <= " +
+                      std::to_string(through) +
+                      "; INSERT OR REPLACE INTO meta VALUES ('pruned_through_seq', '" +
+                      std::to_string(through) +
+                      "'); INSERT OR REPLACE INTO meta VALUES ('pruned_head_hash', '" +
+                      through_hash + "'); COMMIT;";
+    if (auto r = sqlite::exec(j.db, sql.c_str(), "prune receipted records"); !r) {
+      (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
+      return tl::unexpected(r.error());
+    }
+  }
+}
+
+Result<JournalStats> Journal::stats() {
+  Impl& j = *impl_;
+  JournalStats st;
+  sqlite::Statement s(j.db, "SELECT min(seq), max(seq), count(*) FROM records");
+  if (s.step() == SQLITE_ROW && !s.is_null(0)) {
+    st.first_seq = static_cast<uint64_t>(s.int64(0));
+    st.last_seq = static_cast<uint64_t>(s.int64(1));
+    st.record_count = static_cast<uint64_t>(s.int64(2));
+  }
+  if (auto load = j.load_head(); !load) return tl::unexpected(load.error());
+  st.last_seq = j.last_seq;
+  st.head_hash_hex = j.last_hash_hex;
+  auto used = used_bytes(j.db);
+  if (!used) return tl::unexpected(used.error());
+  st.used_bytes = *used;
+  std::error_code ec;
+  st.file_bytes = std::filesystem::file_size(j.options.path, ec);
+  auto wal = std::filesystem::file_size(j.options.path.string() + "-wal", ec);
+  if (!ec) st.file_bytes += wal;
+  st.quota_bytes = j.options.quota_bytes;
+  auto cursor = upload_cursor(j.db);
+  if (!cursor) return tl::unexpected(cursor.error());
+  st.upload_cursor = *cursor;
+  return st;
+}
+
+Result<std::optional<PointLast>> Journal::last_reading(const std::string& point_id) {
+  sqlite::Statement s(impl_->db,
+                      "SELECT canonical FROM records WHERE point = ?1 "
+                      "ORDER BY ts_ms DESC LIMIT 1");
+  s.bind(1, point_id);
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<PointLast>();
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "last reading"));
+  auto f = decode_record(s.blob(0));
+  if (!f) return tl::unexpected(f.error());
+  return PointLast{point_id, f->seq, f->reading.value, f->reading.unit,
+                   std::string(to_string(f->reading.quality)), f->reading.ts_ms};
+}
+
+Result<void> Journal::for_each_record(uint64_t from_seq, uint64_t to_seq,
+                                      const std::function<void(const StoredRecord&)>& fn) {
+  sqlite::Statement s(impl_->db,
+                      "SELECT seq, canonical, hash, sig FROM records WHERE seq BETWEEN ?1 AND ?2 "
+                      "ORDER BY seq");
+  s.bind(1, static_cast<int64_t>(from_seq)).bind(2, static_cast<int64_t>(to_seq));
+  StoredRecord r;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    r.seq = static_cast<uint64_t>(s.int64(0));
+    r.canonical.assign(s.blob(1));
+    r.hash.assign(s.blob(2));
+    r.signature.assign(s.blob(3));
+    fn(r);
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read records"));
+  return {};
+}
+
+Result<std::optional<std::pair<uint64_t, uint64_t>>> Journal::seq_range_for_time(int64_t from_ms,
+                                                                                 int64_t to_ms) {
+  sqlite::Statement s(impl_->db,
+                      "SELECT min(seq), max(seq) FROM records WHERE ts_ms >= ?1 AND ts_ms < ?2");
+  s.bind(1, from_ms).bind(2, to_ms);
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "find time range"));
+  if (s.is_null(0)) return std::optional<std::pair<uint64_t, uint64_t>>();
+  return std::optional(std::pair{static_cast<uint64_t>(s.int64(0)),
+                                 static_cast<uint64_t>(s.int64(1))});
+}
+
+Result<std::vector<Journal::KeyInfo>> Journal::public_keys() {
+  sqlite::Statement s(impl_->db, "SELECT key_id, algorithm, public_pem FROM keys ORDER BY first_used_ms");
+  std::vector<KeyInfo> keys;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    keys.push_back({std::string(s.text(0)), std::string(s.text(1)), std::string(s.text(2))});
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read keys"));
+  return keys;
+}
+
+}  // namespace mrv

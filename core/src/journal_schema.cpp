@@ -1,0 +1,70 @@
+#include "journal_schema.hpp"
+
+#include <string>
+
+#include "sqlite.hpp"
+
+namespace mrv {
+namespace {
+
+// Step i takes a journal from schema version i to i + 1. Append, never edit.
+constexpr const char* kMigrations[] = {
+    R"sql(
+    -- One row per record. canonical holds the signed bytes verbatim; the other columns
+    -- are copies of its fields for queries and the duplicate check.
+    CREATE TABLE records (
+      seq       INTEGER PRIMARY KEY,
+      point     TEXT    NOT NULL,
+      source    TEXT    NOT NULL,
+      ts_ms     INTEGER NOT NULL,
+      value     TEXT    NOT NULL,
+      canonical BLOB    NOT NULL,
+      hash      BLOB    NOT NULL,
+      sig       BLOB    NOT NULL
+    );
+    -- A reading redelivered by its source (same point, time, value, source) is stored once.
+    CREATE UNIQUE INDEX records_by_point_time ON records (point, ts_ms, source, value);
+    CREATE TABLE keys (
+      key_id     TEXT PRIMARY KEY,
+      algorithm  TEXT NOT NULL,
+      public_pem TEXT NOT NULL,
+      first_used_ms INTEGER NOT NULL
+    );
+    CREATE TABLE configs (
+      hash TEXT PRIMARY KEY,
+      text BLOB NOT NULL,
+      first_used_ms INTEGER NOT NULL
+    );
+    -- Upload cursors: the highest seq a registry has receipted, per destination.
+    CREATE TABLE cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    -- pruned_through_seq / pruned_head_hash: where the chain continues after pruning.
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    )sql",
+};
+
+int user_version(sqlite3* db) {
+  sqlite::Statement s(db, "PRAGMA user_version");
+  return s.step() == SQLITE_ROW ? static_cast<int>(s.int64(0)) : -1;
+}
+
+}  // namespace
+
+Result<void> migrate_journal(sqlite3* db) {
+  int version = user_version(db);
+  if (version > kJournalSchemaVersion)
+    return fail(ErrorCode::storage, "schema",
+                "journal schema version " + std::to_string(version) +
+                    " is newer than this agent understands (" +
+                    std::to_string(kJournalSchemaVersion) + ")");
+  for (int v = version; v < kJournalSchemaVersion; ++v) {
+    std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
+                      "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
+    if (auto r = sqlite::exec(db, sql.c_str(), "schema migration"); !r) {
+      (void)sqlite::exec(db, "ROLLBACK", "rollback");
+      return r;
+    }
+  }
+  return {};
+}
+
+}  // namespace mrv

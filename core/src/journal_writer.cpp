@@ -1,0 +1,134 @@
+#include "mrv/core/journal_writer.hpp"
+
+#include <sys/syslog.h>
+
+#include <vector>
+
+#include "mrv/core/canonical.hpp"
+
+namespace mrv {
+
+JournalWriter::JournalWriter(Journal journal, WriterOptions options, Clock& clock, LogFn log)
+    : journal_(std::move(journal)), options_(options), clock_(clock), log_(std::move(log)) {
+  stats_.last_seq = journal_.last_seq();
+  thread_ = std::thread([this] { run(); });
+}
+
+JournalWriter::~JournalWriter() { stop(); }
+
+Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) {
+  if (auto v = validate_reading(reading); !v) {
+    v.error().where = reading.source + " " + v.error().where;
+    return tl::unexpected(v.error());
+  }
+  ClockSample received = clock_.now();
+  std::lock_guard lock(mutex_);
+  if (stopping_) return fail(ErrorCode::busy, reading.source, "journal writer is stopping");
+  if (!stats_.accepting || queue_.size() >= options_.queue_capacity) {
+    ++stats_.refused;
+    return fail(stats_.accepting ? ErrorCode::busy : ErrorCode::storage_full, reading.source,
+                stats_.accepting ? "journal queue is full" : "journal is full: " + stats_.last_error);
+  }
+  queue_.emplace_back(AcceptedReading{std::move(reading), received},
+                      std::chrono::steady_clock::now());
+  ++stats_.submitted;
+  if (queue_.size() == 1 || queue_.size() >= options_.max_batch) work_ready_.notify_one();
+  return next_ticket_++;
+}
+
+bool JournalWriter::wait_committed(Ticket ticket, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return committed_.wait_for(lock, timeout, [&] { return committed_through_ >= ticket; });
+}
+
+void JournalWriter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  work_ready_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+WriterStats JournalWriter::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void JournalWriter::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty() || over_quota_; });
+    if (!queue_.empty() && !commit_failing_) {
+      // Wait for the oldest reading's deadline, a full batch, or stop.
+      auto deadline = queue_.front().second + options_.commit_interval;
+      work_ready_.wait_until(lock, deadline,
+                             [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+      commit_batch(lock);
+      continue;
+    }
+    if (queue_.empty() && stopping_) return;
+    // Failing commits or over quota: retry after a pause, waking at once to stop.
+    bool stop_now = work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
+    if (commit_failing_) {
+      commit_batch(lock);
+    } else {
+      lock.unlock();
+      auto under = journal_.enforce_quota();
+      lock.lock();
+      if (under && *under) {
+        log_(LOG_NOTICE, "journal is under its quota again: accepting readings");
+        over_quota_ = false;
+        stats_.accepting = true;
+      }
+    }
+    if (stop_now && commit_failing_) {
+      log_(LOG_ERR, std::to_string(queue_.size()) +
+                        " accepted readings could not be committed before stop: " +
+                        stats_.last_error);
+      return;
+    }
+  }
+}
+
+void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
+  size_t n = std::min(queue_.size(), options_.max_batch);
+  std::vector<AcceptedReading> batch;
+  batch.reserve(n);
+  for (size_t i = 0; i < n; ++i) batch.push_back(queue_[i].first);  // copy: kept until durable
+  lock.unlock();
+  auto outcome = journal_.append(batch);
+  Result<bool> under_quota = true;
+  if (outcome) under_quota = journal_.enforce_quota();
+  lock.lock();
+  if (!outcome) {
+    ++stats_.commit_failures;
+    stats_.last_error = outcome.error().to_string();
+    if (!commit_failing_)
+      log_(LOG_ERR, "journal commit failed, " + std::to_string(queue_.size()) +
+                        " readings held for retry: " + stats_.last_error);
+    commit_failing_ = true;
+    stats_.accepting = false;  // take no more until a commit succeeds again
+    return;
+  }
+  if (commit_failing_) log_(LOG_NOTICE, "journal commits succeed again");
+  commit_failing_ = false;
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  committed_through_ += n;
+  stats_.stored += outcome->stored;
+  stats_.duplicates += outcome->duplicates;
+  stats_.last_seq = journal_.last_seq();
+  bool over = !under_quota || !*under_quota;
+  if (over && !over_quota_) {
+    stats_.last_error = under_quota ? "quota reached and no uploaded records left to prune"
+                                    : under_quota.error().to_string();
+    log_(LOG_CRIT, "journal is full (" + stats_.last_error +
+                       "): refusing new readings until space frees");
+  }
+  over_quota_ = over;
+  stats_.accepting = !over;
+  committed_.notify_all();
+}
+
+}  // namespace mrv
