@@ -24,32 +24,29 @@ Result<ChainCheck> check_chain_tail(Journal::Impl& j, size_t max_records) {
   auto broken = [](uint64_t seq, const std::string& why) {
     return ChainCheck{false, "record " + std::to_string(seq) + ": " + why};
   };
-  std::vector<RecordFields> decoded(tail.size());
-  size_t first = tail.size() > max_records ? 1 : 0;  // tail[0] only anchors the link
-  for (size_t i = 0; i < tail.size(); ++i) {
+  // Damage before the newest chain segment was declared by it: check from there on.
+  // tail[0] is only the link anchor when the window is full.
+  size_t first = tail.size() > max_records ? 1 : 0;
+  for (size_t i = tail.size(); i-- > first;) {
+    auto f = decode_record(tail[i].canonical);
+    if (f && f->type == RecordType::chain_segment) {
+      first = i;
+      break;
+    }
+  }
+  for (size_t i = first; i < tail.size(); ++i) {
     const StoredRecord& r = tail[i];
     if (to_hex(sha256(r.canonical)) != to_hex(r.hash)) return broken(r.seq, "hash mismatch");
     auto f = decode_record(r.canonical);
     if (!f) return broken(r.seq, f.error().to_string());
     if (f->seq != r.seq) return broken(r.seq, "stored under another seq");
-    decoded[i] = std::move(*f);
-  }
-  // Damage before the newest chain segment was declared by it: check from there on.
-  for (size_t i = tail.size(); i-- > first;)
-    if (decoded[i].type == RecordType::chain_segment) {
-      first = i;
-      break;
-    }
-  for (size_t i = first; i < tail.size(); ++i) {
-    const StoredRecord& r = tail[i];
-    const RecordFields& f = decoded[i];
-    auto key = keys->find(f.key_id_hex);
-    if (key == keys->end()) return broken(r.seq, "signed by unknown key " + f.key_id_hex);
+    auto key = keys->find(f->key_id_hex);
+    if (key == keys->end()) return broken(r.seq, "signed by unknown key " + f->key_id_hex);
     if (!key->second.verify(r.canonical, r.signature)) return broken(r.seq, "bad signature");
-    if (i == 0 || f.type == RecordType::chain_segment) continue;
-    if (f.seq != tail[i - 1].seq + 1)
+    if (i == 0 || f->type == RecordType::chain_segment) continue;
+    if (f->seq != tail[i - 1].seq + 1)
       return broken(r.seq, "follows seq " + std::to_string(tail[i - 1].seq));
-    if (f.prev_hash_hex != to_hex(tail[i - 1].hash))
+    if (f->prev_hash_hex != to_hex(tail[i - 1].hash))
       return broken(r.seq, "prev does not match the hash of record " +
                                std::to_string(tail[i - 1].seq));
   }

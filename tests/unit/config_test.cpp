@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include "mrv/core/config.hpp"
+
+using namespace mrv;
+
+namespace {
+const char* kValid = R"(
+[site]
+id = "s1"
+[journal]
+path = "state/j.db"
+quota_mb = 10
+[signing]
+key_file = "/etc/mrv/agent.key"
+[[points]]
+id = "m1.energy_kwh"
+unit = "kWh"
+kind = "cumulative"
+calibration_valid_until = 2027-01-31
+[[sources.simulated]]
+name = "sim"
+points = ["m1.energy_kwh"]
+)";
+
+std::vector<std::string> errors_of(const std::string& text) {
+  auto c = parse_config(text, "/cfg/site.toml");
+  std::vector<std::string> out;
+  if (!c)
+    for (const auto& e : c.error()) out.push_back(e.to_string());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("config: a valid file gives typed values and resolves relative paths", "[config]") {
+  auto c = parse_config(kValid, "/cfg/site.toml");
+  REQUIRE(c);
+  CHECK(c->site_id == "s1");
+  CHECK(c->journal.path == "/cfg/state/j.db");
+  CHECK(c->signing.key_file == "/etc/mrv/agent.key");
+  CHECK(c->journal.quota_bytes == 10u << 20);
+  CHECK(c->journal.commit_interval_ms == 50);
+  REQUIRE(c->points.size() == 1);
+  CHECK(c->points[0].kind == PointKind::cumulative);
+  CHECK(c->points[0].calibration_valid_until == "2027-01-31");
+  CHECK(c->simulated_sources.at(0).points.at(0) == "m1.energy_kwh");
+  CHECK(c->hash_hex.size() == 64);
+}
+
+TEST_CASE("config: a syntax error names file, line and column", "[config]") {
+  auto e = errors_of("[site]\nid = \"s1\"\nbroken = \n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].rfind("/cfg/site.toml:3:", 0) == 0);
+}
+
+TEST_CASE("config: every error is reported, each with file:line and key path", "[config]") {
+  std::string text = kValid;
+  text += "[[points]]\nid = \"m1.energy_kwh\"\nunit = 5\nkind = \"meter\"\ncolour = \"red\"\n";
+  auto e = errors_of(text);
+  REQUIRE(e.size() == 4);
+  CHECK(e[0] == "/cfg/site.toml:21: points[1].colour: unknown key");
+  CHECK(e[1] == "/cfg/site.toml:18: points[1].id: duplicate point id 'm1.energy_kwh'");
+  CHECK(e[2] == "/cfg/site.toml:19: points[1].unit: must be a string");
+  CHECK(e[3] == "/cfg/site.toml:20: points[1].kind: must be one of: cumulative, gauge");
+}
+
+TEST_CASE("config: missing sections, bad ranges and dangling point references are errors", "[config]") {
+  auto e = errors_of(R"(
+[journal]
+commit_interval_ms = 0
+synchronous = "sometimes"
+[[sources.simulated]]
+name = "sim"
+points = ["nope"]
+)");
+  auto has = [&](const std::string& s) {
+    return std::any_of(e.begin(), e.end(), [&](const std::string& x) { return x.find(s) != std::string::npos; });
+  };
+  CHECK(has("site: missing required table"));
+  CHECK(has("signing: missing required table"));
+  CHECK(has(":3: journal.commit_interval_ms: must be between 1 and 10000"));
+  CHECK(has(":4: journal.synchronous: must be one of: full, normal"));
+  CHECK(has("journal.path: missing required key"));
+  CHECK(has("points: at least one [[points]] entry is required"));
+  CHECK(has(":7: sources.simulated[0].points[0]: no [[points]] entry with id 'nope'"));
+}
+
+TEST_CASE("config: an unreadable file is an error naming it", "[config]") {
+  auto c = load_config("/nonexistent/agent.toml");
+  REQUIRE_FALSE(c);
+  CHECK(c.error().at(0).to_string() == "/nonexistent/agent.toml: cannot read config file");
+}

@@ -1,0 +1,124 @@
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+
+#include "mrv/core/journal_writer.hpp"
+#include "test_support.hpp"
+
+using namespace mrv;
+using namespace std::chrono_literals;
+
+namespace {
+struct FixedClock : Clock {
+  ClockSample now() override { return {1'000'000, 42, ClockSync::synchronised}; }
+};
+struct Logged {
+  std::mutex m;
+  std::vector<std::string> lines;
+  JournalWriter::LogFn fn() {
+    return [this](int, const std::string& s) {
+      std::lock_guard l(m);
+      lines.push_back(s);
+    };
+  }
+};
+}  // namespace
+
+TEST_CASE("writer: a submitted reading is committed within the commit interval", "[writer]") {
+  test::TempDir dir;
+  FixedClock clock;
+  Logged log;
+  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+  REQUIRE(j);
+  JournalWriter w(std::move(*j), WriterOptions{20ms, 100, 1000}, clock, log.fn());
+  auto t = w.submit(test::reading("m1", 1, "1.5"));
+  REQUIRE(t);
+  CHECK(w.wait_committed(*t, 5s));
+  auto ro = Journal::open_read_only(dir / "journal.db");
+  REQUIRE(ro);
+  CHECK(ro->stats()->last_seq == 1);
+}
+
+TEST_CASE("writer: stop commits everything already accepted", "[writer]") {
+  test::TempDir dir;
+  FixedClock clock;
+  Logged log;
+  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+  REQUIRE(j);
+  JournalWriter w(std::move(*j), WriterOptions{10s, 100000, 100000}, clock, log.fn());
+  for (int i = 0; i < 2500; ++i) REQUIRE(w.submit(test::reading("m1", i, std::to_string(i))));
+  w.stop();
+  CHECK(w.stats().stored == 2500);
+  CHECK_FALSE(w.submit(test::reading("m1", 99999, "1")));
+  CHECK(Journal::open_read_only(dir / "journal.db")->stats()->last_seq == 2500);
+}
+
+TEST_CASE("writer: a full queue pushes back instead of dropping", "[writer]") {
+  test::TempDir dir;
+  FixedClock clock;
+  Logged log;
+  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+  REQUIRE(j);
+  JournalWriter w(std::move(*j), WriterOptions{10s, 100000, 10}, clock, log.fn());
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto t = w.submit(test::reading("m1", i, "1"));
+    if (t) ++accepted;
+    else {
+      ++refused;
+      CHECK(t.error().code == ErrorCode::busy);
+    }
+  }
+  CHECK(accepted == 10);
+  CHECK(refused == 10);
+  w.stop();
+  CHECK(w.stats().stored == 10);
+  CHECK(w.stats().refused == 10);
+}
+
+TEST_CASE("writer: an invalid reading is refused at submit with its source named", "[writer]") {
+  test::TempDir dir;
+  FixedClock clock;
+  Logged log;
+  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+  REQUIRE(j);
+  JournalWriter w(std::move(*j), WriterOptions{}, clock, log.fn());
+  auto t = w.submit(test::reading("m1", 1, "NaN"));
+  REQUIRE_FALSE(t);
+  CHECK(t.error().to_string() == "test:m1 value: 'NaN' is not decimal text");
+}
+
+TEST_CASE("writer: over quota with nothing uploaded, it refuses new readings and says so", "[writer][quota]") {
+  test::TempDir dir;
+  FixedClock clock;
+  Logged log;
+  auto o = test::journal_options(dir);
+  o.quota_bytes = 64 * 1024;
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  JournalWriter w(std::move(*j), WriterOptions{5ms, 100, 100000, 50ms}, clock, log.fn());
+  JournalWriter::Ticket last = 0;
+  for (int i = 0; i < 1000; ++i) last = *w.submit(test::reading("m1", i, std::to_string(i)));
+  REQUIRE(w.wait_committed(last, 10s));
+  auto refused = w.submit(test::reading("m1", 5000, "1"));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::storage_full);
+  CHECK_FALSE(w.stats().accepting);
+  {
+    std::lock_guard l(log.m);
+    CHECK(std::any_of(log.lines.begin(), log.lines.end(),
+                      [](auto& s) { return s.find("journal is full") != std::string::npos; }));
+  }
+  // The registry receipts everything: space can be freed, and the writer resumes.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "journal.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  REQUIRE(sqlite3_exec(db, "INSERT INTO cursors VALUES ('registry', 1000)", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  for (int i = 0; i < 200 && !w.stats().accepting; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(w.stats().accepting);
+  CHECK(w.submit(test::reading("m1", 6000, "1")));
+  w.stop();
+  CHECK(w.stats().stored == 1001);  // everything accepted was kept
+}
