@@ -103,17 +103,19 @@ VerifyReport verify_export(std::istream& in, const std::vector<PublicKey>& pinne
     if (key == by_id.end()) return failure(seq, "signed by key " + f->key_id_hex + ", not a pinned key");
     auto sig = from_base64(j["signature"].get<std::string>());
     if (!sig || !key->second->verify(bytes, *sig)) return failure(seq, "bad signature");
-    if (report.records == 0) {
-      report.first_seq = seq;
-    } else if (f->type == RecordType::chain_segment) {
-      if (seq <= prev_seq) return failure(seq, "seq does not increase");
+    if (f->type == RecordType::chain_segment) {
+      if (report.records > 0 && seq <= prev_seq) return failure(seq, "seq does not increase");
       report.declared_breaks.push_back("seq " + std::to_string(seq) + ": " + f->reading.reason);
+    } else if (report.records == 0) {
+      if (seq == 1 && f->prev_hash_hex != kGenesisPrevHash)
+        return failure(seq, "the first record's prev is not all zeros");
     } else {
       if (seq != prev_seq + 1)
         return failure(seq, "sequence gap or reorder: expected seq " + std::to_string(prev_seq + 1));
       if (f->prev_hash_hex != prev_hash)
         return failure(seq, "prev does not match the hash of seq " + std::to_string(prev_seq));
     }
+    if (report.records == 0) report.first_seq = seq;
     prev_seq = seq;
     prev_hash = std::move(hash);
     ++report.records;

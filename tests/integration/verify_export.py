@@ -2,7 +2,8 @@
 """Independent verifier for mrv-agent NDJSON exports, written from docs/record-format.md only.
 
 Usage: verify_export.py EXPORT.ndjson --public-key PUB.pem [--public-key ...] [--expect-records N]
-Exit:  0 verified, 2 verified but with declared chain breaks (chain-segment records), 1 failure.
+Exit:  0 verified, 3 verified but with declared chain breaks (chain-segment records),
+       1 failure, 2 usage error (the same codes as `mrv-agent verify`).
 Needs only the Python standard library and `cryptography` (Debian python3-cryptography 38 is fine).
 """
 import argparse
@@ -17,40 +18,33 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-# The 20 record fields in canonical order (spec 1.1); True = integer, False = string.
-FIELDS = [("v", True), ("type", False), ("site", False), ("seq", True), ("prev", False),
-          ("point", False), ("value", False), ("unit", False), ("ts_ms", True),
-          ("time_source", False), ("quality", False), ("reason", False), ("source", False),
-          ("recv_ms", True), ("mono_ms", True), ("clock", False), ("boot_id", False),
-          ("config", False), ("key_id", False), ("alg", False)]
+# The 20 record fields in canonical order (spec 1.1), and which of them are integers.
+FIELDS = ("v type site seq prev point value unit ts_ms time_source quality reason source "
+          "recv_ms mono_ms clock boot_id config key_id alg").split()
+INTEGERS = {"v", "seq", "ts_ms", "recv_ms", "mono_ms"}
 CHOICES = {"type": {"reading", "chain-segment"}, "time_source": {"device", "agent"},
            "quality": {"good", "uncertain", "bad", "substitute"},
            "clock": {"synchronised", "unsynchronised"}, "alg": {"ed25519", "ecdsa-p256-sha256"}}
 HEX64 = re.compile(r"[0-9a-f]{64}")
 DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-GENESIS = "0" * 64
 
 
 class Failure(Exception):
     pass
 
 
-def json_string(text):  # spec 1.2: escape " and \, bytes below 0x20 as \u00xx, rest literal
-    out = []
-    for ch in text:
-        out.append("\\" + ch if ch in '"\\' else "\\u%04x" % ord(ch) if ord(ch) < 0x20 else ch)
-    return '"' + "".join(out) + '"'
+def json_string(text):  # spec 1.2: escape " and \, below 0x20 as \u00xx (lowercase), rest literal
+    return '"' + "".join("\\" + c if c in '"\\' else "\\u%04x" % ord(c) if ord(c) < 0x20 else c
+                         for c in text) + '"'
 
 
-def check_canonical(rec, data):  # spec 4.1 check 4
-    for name, is_int in FIELDS:
-        if name not in rec:
-            raise Failure("record has no '%s' field" % name)
-        val = rec[name]
-        if is_int and not (type(val) is int and -2**63 <= val < 2**63):
-            raise Failure("record field '%s' is not a 64-bit integer" % name)
-        if not is_int and type(val) is not str:
-            raise Failure("record field '%s' is not a string" % name)
+def check_canonical(rec, data):  # spec 4.1 check 4: field types and rules, then re-encode
+    for name in FIELDS:
+        val = rec.get(name)
+        if name in INTEGERS and not (type(val) is int and -2**63 <= val < 2**63):
+            raise Failure("record field '%s' is missing or not a 64-bit integer" % name)
+        if name not in INTEGERS and type(val) is not str:
+            raise Failure("record field '%s' is missing or not a string" % name)
         if name in CHOICES and val not in CHOICES[name]:
             raise Failure("record field '%s' has unknown value %r" % (name, val))
     if rec["v"] != 1 or rec["seq"] < 1:
@@ -61,28 +55,32 @@ def check_canonical(rec, data):  # spec 4.1 check 4
         raise Failure("value %r is not decimal text" % rec["value"])
     if rec["type"] == "reading" and not rec["point"]:
         raise Failure("reading record with an empty point")
-    if rec["type"] == "chain-segment" and (rec["point"], rec["value"], rec["unit"], rec["quality"],
-                                           rec["source"]) != ("", "", "", "bad", "agent"):
+    segment = (rec["point"], rec["value"], rec["unit"], rec["quality"], rec["source"])
+    if rec["type"] == "chain-segment" and segment != ("", "", "", "bad", "agent"):
         raise Failure("chain-segment record with reading content")
     try:
-        again = ("{" + ",".join('"%s":%s' % (n, rec[n] if i else json_string(rec[n]))
-                                for n, i in FIELDS) + "}").encode("utf-8")
+        again = ("{" + ",".join('"%s":%s' % (n, rec[n] if n in INTEGERS else json_string(rec[n]))
+                                for n in FIELDS) + "}").encode("utf-8")
     except UnicodeEncodeError:
         raise Failure("record text is not valid UTF-8")
     if again != data:
         raise Failure("record bytes are not canonical (re-encoding differs)")
 
 
-def load_key(path):
+def load_key(path):  # returns (key id, (key, alg)); key id = SHA-256 of the SPKI DER (spec 1.5)
     with open(path, "rb") as fh:
-        key = serialization.load_pem_public_key(fh.read())
+        try:
+            key = serialization.load_pem_public_key(fh.read())
+        except ValueError:
+            raise ValueError("%s: not a PEM public key" % path)
     if isinstance(key, ed25519.Ed25519PublicKey):
         alg = "ed25519"
     elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         alg = "ecdsa-p256-sha256"
     else:
         raise ValueError("%s: not an Ed25519 or EC P-256 public key" % path)
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = key.public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest(), (key, alg)
 
 
@@ -99,7 +97,7 @@ def parse_line(text):  # spec 4.1 check 1
 
 def check_record(line, keys):  # spec 4.1 checks 2-5; returns (record fields, record hash)
     try:
-        data = line["record"].encode("utf-8")
+        data = line["record"].encode("utf-8")  # the canonical bytes (spec 3.3)
     except UnicodeEncodeError:
         raise Failure("record text is not valid UTF-8")
     digest = hashlib.sha256(data).hexdigest()
@@ -110,7 +108,8 @@ def check_record(line, keys):  # spec 4.1 checks 2-5; returns (record fields, re
     except ValueError:
         raise Failure("record bytes are not JSON")
     if not isinstance(rec, dict) or rec.get("seq") != line["seq"]:
-        raise Failure("record's own seq is %r" % (rec.get("seq") if isinstance(rec, dict) else None))
+        raise Failure("the record itself says seq %r"
+                      % (rec.get("seq") if isinstance(rec, dict) else None))
     check_canonical(rec, data)
     if rec["key_id"] not in keys:
         raise Failure("signed by key %s, which is not pinned" % rec["key_id"])
@@ -129,12 +128,13 @@ def check_record(line, keys):  # spec 4.1 checks 2-5; returns (record fields, re
 
 
 def verify(path, keys, expect_records):
-    """Returns the exit code; prints the verdict and the first failure."""
+    """Checks the export (spec 4.1), prints the verdict, returns the exit code."""
     with open(path, "rb") as fh:
         raw = fh.read().split(b"\n")
-    if raw and raw[-1] == b"":
-        raw.pop()  # the final newline
-    lineno, seq, prev, breaks = 1, None, None, []
+    if raw[-1] == b"":
+        raw.pop()  # the newline that ends the last line
+    lineno, seq, first, breaks = 1, None, None, []
+    prev = None  # (seq, hash) of the record line before
     try:
         try:
             lines = [r.decode("utf-8") for r in raw]
@@ -148,20 +148,21 @@ def verify(path, keys, expect_records):
             line = parse_line(text)
             seq = line["seq"]
             rec, digest = check_record(line, keys)
-            if rec["type"] == "chain-segment":
-                if prev is not None and seq <= prev[0]:
-                    raise Failure("chain-segment seq does not follow seq %d" % prev[0])
+            if rec["type"] == "chain-segment":  # spec 4.1 check 6
+                if prev and seq <= prev[0]:
+                    raise Failure("chain-segment does not follow seq %d" % prev[0])
                 breaks.append("line %d, seq %d: %s" % (lineno, seq, rec["reason"]))
-            elif prev is None:
-                if seq == 1 and rec["prev"] != GENESIS:
+            elif not prev:
+                if seq == 1 and rec["prev"] != "0" * 64:
                     raise Failure("seq 1 does not start from the all-zero prev")
             elif seq != prev[0] + 1:
                 raise Failure("follows seq %d (expected seq %d)" % (prev[0], prev[0] + 1))
             elif rec["prev"] != prev[1]:
                 raise Failure("prev does not match the hash of seq %d" % prev[0])
+            first = seq if first is None else first
             prev = (seq, digest)
-        count, first = len(lines) - 1, json.loads(lines[1])["seq"] if len(lines) > 1 else 0
-        lineno, seq, last = 1, None, prev[0] if prev else 0
+        lineno, seq = 1, None
+        count, first, last = len(lines) - 1, first or 0, prev[0] if prev else 0
         if (header.get("first_seq"), header.get("last_seq")) != (first, last):
             raise Failure("header names seq %r..%r but the records hold %d..%d" % (
                 header.get("first_seq"), header.get("last_seq"), first, last))
@@ -173,22 +174,23 @@ def verify(path, keys, expect_records):
     print("VERIFIED: %d records, seq %d..%d, site %r" % (count, first, last, header.get("site")))
     for b in breaks:
         print("DECLARED CHAIN BREAK: " + b)
-    return 2 if breaks else 0
+    return 3 if breaks else 0
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message):  # usage errors exit 1: exit code 2 means "declared breaks"
+    def error(self, message):  # usage errors exit 2, as mrv-agent's do
         self.print_usage(sys.stderr)
         print("%s: error: %s" % (self.prog, message), file=sys.stderr)
-        sys.exit(1)
+        sys.exit(2)
 
 
 def main():
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("export")
     p.add_argument("--public-key", action="append", required=True,
-                   help="pinned public key (PEM), obtained out of band; repeatable")
-    p.add_argument("--expect-records", type=int, help="fail unless the export holds N records")
+                   help="pinned public key (PEM) obtained out of band; repeatable")
+    p.add_argument("--expect-records", type=int, metavar="N",
+                   help="fail unless the export holds exactly N records")
     args = p.parse_args()
     try:
         keys = dict(load_key(path) for path in args.public_key)

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""CLI behaviour of the real binary: check-config on shipped and broken configs, keygen,
+the key-file mode check, --help and usage exit codes. Usage: cli_test.py AGENT REPO MODE"""
+import hashlib
+import os
+import pathlib
+import stat
+import subprocess
+import sys
+
+from harness import Site, check, fail
+
+agent, repo, mode = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+
+
+def run(*args):
+    return subprocess.run([agent, *args], capture_output=True, text=True, timeout=60)
+
+
+if mode == "configs":
+    configs = sorted((repo / "configs").glob("*.toml"))
+    check(len(configs) > 0, "configs/ ships example configs")
+    for c in configs:
+        p = run("check-config", "--config", str(c))
+        check(p.returncode == 0, f"{c.name} is valid: {p.stdout.strip()} {p.stderr.strip()}")
+
+elif mode == "config-errors":
+    site = Site(agent)
+    bad = site.dir / "bad.toml"
+    bad.write_text(site.config.read_text().replace('unit = "kWh"', 'unit = 3', 1)
+                   + '[journal2]\nx = 1\n')
+    p = run("check-config", "--config", str(bad))
+    check(p.returncode == 1, f"an invalid config exits 1 (got {p.returncode})")
+    lines = p.stderr.strip().splitlines()
+    check(any(l.startswith(f"{bad}:11: points[0].unit: must be a string") for l in lines),
+          f"the wrong type is named with file:line and key path: {lines}")
+    check(any(l.startswith(f"{bad}:") and "journal2: unknown key" in l for l in lines),
+          "the unknown table is named with file:line")
+    check(lines[-1] == f"2 error(s) in {bad}", "every error is counted")
+    p = run("check-config", "--config", str(site.dir / "missing.toml"))
+    check(p.returncode == 1 and "cannot read config file" in p.stderr, "a missing file is an error")
+
+elif mode == "keygen":
+    site = Site(agent)
+    for alg in ("ed25519", "ecdsa-p256"):
+        key = site.dir / f"{alg}.key"
+        p = run("keygen", "--out", str(key), "--algorithm", alg)
+        check(p.returncode == 0, f"keygen {alg} succeeds")
+        check(stat.S_IMODE(os.stat(key).st_mode) == 0o600, f"{alg} key file is mode 0600")
+        pem = p.stdout.split("key id:")[0]
+        key_id = p.stdout.split("key id:")[1].split()[0]
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pem.encode(),
+                             capture_output=True, check=True).stdout
+        check(hashlib.sha256(der).hexdigest() == key_id,
+              f"{alg} key id is SHA-256 of the SPKI DER as openssl computes it")
+        before = key.read_bytes()
+        p = run("keygen", "--out", str(key), "--algorithm", alg)
+        check(p.returncode == 1 and "refusing to overwrite" in p.stderr, "keygen refuses to overwrite")
+        check(key.read_bytes() == before, "the existing key is untouched")
+
+elif mode == "key-mode":
+    site = Site(agent)
+    os.chmod(site.key, 0o644)
+    p = run("run", "--config", str(site.config), "--duration", "1")
+    check(p.returncode == 1, f"run refuses a 0644 key (exit {p.returncode})")
+    check("readable by group or others" in p.stderr and str(site.key) in p.stderr,
+          "the error names the key file and the reason")
+    check("PRIVATE KEY" not in p.stderr, "no key material is logged")
+
+elif mode == "help":
+    for sub in ("", "run", "check-config", "keygen", "status", "export", "verify"):
+        p = run(*([sub] if sub else []), "--help")
+        check(p.returncode == 0 and "Usage" in p.stdout, f"'{sub} --help' prints usage and exits 0")
+    p = run("export", "--config")
+    check(p.returncode == 2, f"a usage error exits 2 (got {p.returncode})")
+    p = run("frobnicate")
+    check(p.returncode == 2, "an unknown subcommand exits 2")
+else:
+    fail("unknown mode " + mode)
+print("1 passed, 0 failed")
