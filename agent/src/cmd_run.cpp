@@ -80,7 +80,12 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   log::notice("stopped: " + std::to_string(st.stored) + " readings stored, " +
               std::to_string(st.duplicates) + " duplicates, " + std::to_string(st.refused) +
               " refused, last seq " + std::to_string(st.last_seq));
-  return st.commit_failures == 0 ? kExitOk : kExitFailure;
+  if (st.held > 0) {
+    log::error(std::to_string(st.held) + " accepted readings could not be committed: " +
+               st.last_error);
+    return kExitFailure;
+  }
+  return kExitOk;
 }
 
 }  // namespace mrv::agent

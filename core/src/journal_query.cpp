@@ -43,36 +43,43 @@ Result<void> Journal::set_upload_cursor(uint64_t seq) {
   return {};
 }
 
+// Deletes the oldest receipted records, at most kPruneChunk, in one transaction, keeping
+// the hash of the last one deleted so the chain continues. Returns how many went.
+static Result<uint64_t> prune_receipted_chunk(Journal::Impl& j) {
+  auto cursor = upload_cursor(j.db);
+  if (!cursor) return tl::unexpected(cursor.error());
+  sqlite::Statement oldest(j.db, "SELECT min(seq) FROM records");
+  if (oldest.step() != SQLITE_ROW || oldest.is_null(0)) return uint64_t{0};
+  auto first = static_cast<uint64_t>(oldest.int64(0));
+  if (first > *cursor) return uint64_t{0};  // nothing receipted is left
+  uint64_t through = std::min<uint64_t>(*cursor, first + kPruneChunk - 1);
+  sqlite::Statement head(j.db, "SELECT hash FROM records WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1");
+  head.bind(1, static_cast<int64_t>(through));
+  if (head.step() != SQLITE_ROW) return uint64_t{0};
+  std::string sql = "BEGIN IMMEDIATE; DELETE FROM records WHERE seq <= " + std::to_string(through) +
+                    "; INSERT OR REPLACE INTO meta VALUES ('pruned_through_seq', '" +
+                    std::to_string(through) +
+                    "'); INSERT OR REPLACE INTO meta VALUES ('pruned_head_hash', '" +
+                    to_hex(head.blob(0)) + "'); COMMIT;";
+  if (auto r = sqlite::exec(j.db, sql.c_str(), "prune receipted records"); !r) {
+    (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
+    return tl::unexpected(r.error());
+  }
+  return through - first + 1;
+}
+
 Result<bool> Journal::enforce_quota() {
-  Impl& j = *impl_;
   for (;;) {
-    auto used = used_bytes(j.db);
+    auto used = used_bytes(impl_->db);
     if (!used) return tl::unexpected(used.error());
-    if (*used <= j.options.quota_bytes) return true;
-    auto cursor = upload_cursor(j.db);
-    if (!cursor) return tl::unexpected(cursor.error());
-    // Only receipted records may go, oldest first, a chunk per transaction.
-    sqlite::Statement oldest(j.db, "SELECT min(seq) FROM records");
-    if (oldest.step() != SQLITE_ROW || oldest.is_null(0)) return false;
-    auto first = static_cast<uint64_t>(oldest.int64(0));
-    if (first > *cursor) return false;  // nothing receipted is left to prune
-    uint64_t through = std::min<uint64_t>(*cursor, first + kPruneChunk - 1);
-    sqlite::Statement head(j.db, "SELECT hash FROM records WHERE seq = ?1");
-    head.bind(1, static_cast<int64_t>(through));
-    if (head.step() != SQLITE_ROW) return false;
-    std::string through_hash = to_hex(head.blob(0));
-    std::string sql = "BEGIN IMMEDIATE; DELETE FROM records WHERE seq <= " +
-                      std::to_string(through) +
-                      "; INSERT OR REPLACE INTO meta VALUES ('pruned_through_seq', '" +
-                      std::to_string(through) +
-                      "'); INSERT OR REPLACE INTO meta VALUES ('pruned_head_hash', '" +
-                      through_hash + "'); COMMIT;";
-    if (auto r = sqlite::exec(j.db, sql.c_str(), "prune receipted records"); !r) {
-      (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
-      return tl::unexpected(r.error());
-    }
+    if (*used <= impl_->options.quota_bytes) return true;
+    auto pruned = prune_receipted_chunk(*impl_);
+    if (!pruned) return tl::unexpected(pruned.error());
+    if (*pruned == 0) return false;
   }
 }
+
+Result<uint64_t> Journal::prune_receipted() { return prune_receipted_chunk(*impl_); }
 
 Result<JournalStats> Journal::stats() {
   Impl& j = *impl_;

@@ -53,7 +53,9 @@ void JournalWriter::stop() {
 
 WriterStats JournalWriter::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  WriterStats st = stats_;
+  st.held = queue_.size();
+  return st;
 }
 
 void JournalWriter::run() {
@@ -72,6 +74,11 @@ void JournalWriter::run() {
     // Failing commits or over quota: retry after a pause, waking at once to stop.
     bool stop_now = work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
     if (commit_failing_) {
+      if (last_failure_ == ErrorCode::storage_full) {
+        lock.unlock();
+        (void)journal_.prune_receipted();  // make room for the retry where we may
+        lock.lock();
+      }
       commit_batch(lock);
     } else {
       lock.unlock();
@@ -83,12 +90,7 @@ void JournalWriter::run() {
         stats_.accepting = true;
       }
     }
-    if (stop_now && commit_failing_) {
-      log_(LOG_ERR, std::to_string(queue_.size()) +
-                        " accepted readings could not be committed before stop: " +
-                        stats_.last_error);
-      return;
-    }
+    if (stop_now && commit_failing_) return;  // stats().held says what could not be kept
   }
 }
 
@@ -99,10 +101,16 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
   for (size_t i = 0; i < n; ++i) batch.push_back(queue_[i].first);  // copy: kept until durable
   lock.unlock();
   auto outcome = journal_.append(batch);
-  Result<bool> under_quota = true;
-  if (outcome) under_quota = journal_.enforce_quota();
+  // The quota is checked about once a second, not at every commit: three PRAGMAs each.
+  Result<bool> under_quota = !over_quota_;
+  auto now = std::chrono::steady_clock::now();
+  if (outcome && now - last_quota_check_ >= std::chrono::seconds(1)) {
+    under_quota = journal_.enforce_quota();
+    last_quota_check_ = now;
+  }
   lock.lock();
   if (!outcome) {
+    last_failure_ = outcome.error().code;
     ++stats_.commit_failures;
     stats_.last_error = outcome.error().to_string();
     if (!commit_failing_)

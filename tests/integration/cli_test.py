@@ -75,6 +75,18 @@ elif mode == "help":
     check(p.returncode == 2, f"a usage error exits 2 (got {p.returncode})")
     p = run("frobnicate")
     check(p.returncode == 2, "an unknown subcommand exits 2")
+elif mode == "sigterm":
+    import signal, time
+    site = Site(agent, interval_ms=20, points=5)
+    proc = site.start()
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    check(proc.returncode == 0, f"SIGTERM stops the agent with exit 0 (got {proc.returncode})")
+    check("signal 15: stopping" in err, "the stop is logged")
+    stored = int(err.split("stopped: ")[1].split()[0])
+    check(stored > 50 and stored == len(site.records()),
+          f"every accepted reading was committed before exit ({stored})")
 else:
     fail("unknown mode " + mode)
 print("1 passed, 0 failed")

@@ -93,6 +93,9 @@ class Journal {
   // Prunes receipted records, oldest first, while over quota. Returns true when the
   // journal is then under its quota (new readings may be accepted).
   [[nodiscard]] Result<bool> enforce_quota();
+  // Prunes one chunk of receipted records, oldest first, whatever the quota: room for a
+  // retry when the disk is full. Returns how many records went (0: none receipted).
+  [[nodiscard]] Result<uint64_t> prune_receipted();
   [[nodiscard]] Result<void> set_upload_cursor(uint64_t seq);
 
   const ChainCheck& chain_check_at_open() const;

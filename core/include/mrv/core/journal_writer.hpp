@@ -33,6 +33,7 @@ struct WriterOptions {
 struct WriterStats {
   uint64_t submitted = 0, stored = 0, duplicates = 0, refused = 0, commit_failures = 0;
   uint64_t last_seq = 0;
+  uint64_t held = 0;  // accepted but not yet committed (after stop: could not be committed)
   bool accepting = true;
   std::string last_error;
 };
@@ -75,6 +76,8 @@ class JournalWriter {
   bool stopping_ = false;
   bool over_quota_ = false;      // stop accepting; keep committing what was accepted
   bool commit_failing_ = false;  // the last commit failed: retry it after a pause
+  ErrorCode last_failure_ = ErrorCode::storage;
+  std::chrono::steady_clock::time_point last_quota_check_{};  // writer thread only
   WriterStats stats_;
   std::thread thread_;
 };
