@@ -97,7 +97,10 @@ double writer_rate(const std::filesystem::path& dir, Algorithm alg, Synchronous 
 
 int main(int argc, char** argv) {
   int n = 200'000;
+  bool journal_only = false;  // for profiling: one ed25519 journal run, nothing else
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "mrv-journal-bench";
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--journal-only") == 0) journal_only = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--readings") == 0) n = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
@@ -107,6 +110,10 @@ int main(int argc, char** argv) {
   CPU_SET(0, &one);
   sched_setaffinity(0, sizeof one, &one);  // threads started later inherit it
 
+  if (journal_only) {
+    std::printf("ed25519 journal/s: %.0f\n", writer_rate(dir, Algorithm::ed25519, Synchronous::full, n));
+    return 0;
+  }
   auto [openssl_ed, openssl_ec] = openssl_speed();
   std::string sample_record(430, 'x');  // about the size of a canonical record
   std::printf("mrv-journal-bench: %d readings per run, one core, record ~430 bytes\n\n", n);

@@ -75,8 +75,10 @@ std::string read_file(const std::filesystem::path& path, bool& ok) {
 }  // namespace
 
 Sha256 sha256(std::string_view bytes) {
+  // Fetched once: an implicit fetch per call costs locks and a lookup (OpenSSL 3).
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   Sha256 out;
-  EVP_Digest(bytes.data(), bytes.size(), out.data(), nullptr, EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), out.data(), nullptr, kSha256, nullptr);
   return out;
 }
 
@@ -272,6 +274,10 @@ const std::string& Signer::key_id_hex() const { return impl_->key_id_hex; }
 const std::string& Signer::public_pem() const { return impl_->public_pem; }
 
 Result<std::string> Signer::sign(std::string_view message) {
+  return sign(message, impl_->algorithm == Algorithm::ed25519 ? Sha256{} : sha256(message));
+}
+
+Result<std::string> Signer::sign(std::string_view message, const Sha256& message_sha256) {
   std::string sig;
   if (impl_->algorithm == Algorithm::ed25519) {
     sig.resize(64);
@@ -283,11 +289,10 @@ Result<std::string> Signer::sign(std::string_view message) {
     sig.resize(len);
     return sig;
   }
-  Sha256 digest = sha256(message);
   sig.resize(80);  // a P-256 DER signature is at most 72 bytes
   size_t len = sig.size();
   if (EVP_PKEY_sign(impl_->ecdsa_ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                    digest.data(), digest.size()) != 1)
+                    message_sha256.data(), message_sha256.size()) != 1)
     return fail(ErrorCode::crypto, "", "ecdsa sign failed: " + openssl_error());
   sig.resize(len);
   return sig;

@@ -113,7 +113,7 @@ Result<void> Journal::Impl::apply_chain_policy() {
   if (auto r = insert_record(RecordType::chain_segment, segment); !r) {
     rollback.step();
     rollback.reset();
-    return r;
+    return tl::unexpected(r.error());
   }
   int rc = commit.step();
   commit.reset();
@@ -135,7 +135,7 @@ Result<Journal> Journal::open_read_only(const std::filesystem::path& path) {
   return Journal(std::move(impl));
 }
 
-Result<AppendOutcome> Journal::append(std::span<AcceptedReading> batch) {
+Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch) {
   Impl& j = *impl_;
   AppendOutcome out;
   uint64_t seq_before = j.last_seq;
@@ -150,17 +150,25 @@ Result<AppendOutcome> Journal::append(std::span<AcceptedReading> batch) {
     j.last_hash_hex = std::move(hash_before);
     return tl::unexpected(std::move(e));
   };
-  for (AcceptedReading& a : batch) {
-    if (j.is_duplicate(a.reading)) {
+  j.batch_heads.clear();
+  for (const AcceptedReading& a : batch) {
+    // JournalWriter::submit validated the reading, so only storage or crypto fails here:
+    // the whole batch is undone and retried, never partly stored.
+    auto stored = j.insert_record(RecordType::reading, a);
+    if (!stored) return undo(stored.error());
+    if (!*stored) {
       ++out.duplicates;
       continue;
     }
-    if (auto r = j.insert_record(RecordType::reading, a); !r) {
-      // JournalWriter::submit validated it, so only storage or crypto fails here: the
-      // whole batch is undone and retried, never partly stored.
-      return undo(r.error());
-    }
     ++out.stored;
+    auto [it, fresh] = j.batch_heads.try_emplace(a.reading.point_id, j.last_seq, a.reading.ts_ms);
+    if (!fresh && a.reading.ts_ms >= it->second.second) it->second = {j.last_seq, a.reading.ts_ms};
+  }
+  for (const auto& [point, head] : j.batch_heads) {
+    j.upsert_point_head.bind(1, point).bind(2, static_cast<int64_t>(head.first)).bind(3, head.second);
+    rc = j.upsert_point_head.step();
+    j.upsert_point_head.reset();
+    if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "update point heads"));
   }
   rc = j.commit.step();
   j.commit.reset();

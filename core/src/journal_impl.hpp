@@ -1,6 +1,8 @@
 #pragma once
 // The journal's private state, shared by the files that implement Journal.
 #include <map>
+#include <string_view>
+#include <unordered_map>
 #include <optional>
 
 #include "mrv/core/canonical.hpp"
@@ -20,7 +22,10 @@ struct Journal::Impl {
   uint64_t last_seq = 0;
   std::string last_hash_hex{kGenesisPrevHash};
 
-  sqlite::Statement begin, commit, rollback, insert, find_duplicate;
+  sqlite::Statement begin, commit, rollback, insert, upsert_point_head;
+  // The newest stored reading of each point in the batch being appended (status reads
+  // point_heads instead of searching the records). Reused between batches.
+  std::unordered_map<std::string_view, std::pair<uint64_t, int64_t>> batch_heads;
   std::string canonical;  // reused encode buffer
   RecordFields fields;    // reused between records: keeps string capacity
 
@@ -30,12 +35,16 @@ struct Journal::Impl {
     begin = sqlite::Statement(db, "BEGIN IMMEDIATE");
     commit = sqlite::Statement(db, "COMMIT");
     rollback = sqlite::Statement(db, "ROLLBACK");
+    // A redelivered reading (same time, point, source and value) hits the unique index
+    // and changes nothing: one B-tree search instead of a lookup and an insert.
     insert = sqlite::Statement(
         db, "INSERT INTO records (seq, point, source, ts_ms, value, canonical, hash, sig) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    find_duplicate = sqlite::Statement(
-        db, "SELECT 1 FROM records WHERE point = ?1 AND ts_ms = ?2 AND source = ?3 "
-            "AND value = ?4");
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+            "ON CONFLICT (ts_ms, point, source, value) DO NOTHING");
+    upsert_point_head = sqlite::Statement(
+        db, "INSERT INTO point_heads (point, seq, ts_ms) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (point) DO UPDATE SET seq = excluded.seq, ts_ms = excluded.ts_ms "
+            "WHERE excluded.ts_ms >= point_heads.ts_ms");
   }
 
   Result<std::string> meta(const char* key) {
@@ -68,19 +77,20 @@ struct Journal::Impl {
     return {};
   }
 
-  // One signed, chained record into the open transaction. Advances the head on success.
-  Result<void> insert_record(RecordType type, AcceptedReading& accepted) {
+  // One signed, chained record into the open transaction. Advances the head and returns
+  // true when stored; false (head unchanged) when the journal already holds the reading.
+  Result<bool> insert_record(RecordType type, const AcceptedReading& accepted) {
     fields.type = type;
     fields.seq = last_seq + 1;
     fields.prev_hash_hex = last_hash_hex;
-    fields.reading = std::move(accepted.reading);
+    fields.reading = accepted.reading;  // copy-assign: reuses the strings' capacity
     fields.received = accepted.received;
     if (auto r = encode_record(fields, canonical); !r) {
       r.error().where = "record " + std::to_string(fields.seq) + " " + r.error().where;
-      return r;
+      return tl::unexpected(r.error());
     }
     Sha256 hash = sha256(canonical);
-    auto signature = signer->sign(canonical);
+    auto signature = signer->sign(canonical, hash);
     if (!signature) return tl::unexpected(signature.error());
     const Reading& rd = fields.reading;
     insert.bind(1, static_cast<int64_t>(fields.seq))
@@ -94,16 +104,10 @@ struct Journal::Impl {
     int rc = insert.step();
     insert.reset();
     if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "insert record"));
+    if (sqlite3_changes(db) == 0) return false;
     last_seq = fields.seq;
     last_hash_hex = to_hex(hash);
-    return {};
-  }
-
-  bool is_duplicate(const Reading& r) {
-    find_duplicate.bind(1, r.point_id).bind(2, r.ts_ms).bind(3, r.source).bind(4, r.value);
-    bool found = find_duplicate.step() == SQLITE_ROW;
-    find_duplicate.reset();
-    return found;
+    return true;
   }
 
   Result<std::map<std::string, PublicKey>> load_keys() {

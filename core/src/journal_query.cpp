@@ -109,8 +109,8 @@ Result<JournalStats> Journal::stats() {
 
 Result<std::optional<PointLast>> Journal::last_reading(const std::string& point_id) {
   sqlite::Statement s(impl_->db,
-                      "SELECT canonical FROM records WHERE point = ?1 "
-                      "ORDER BY ts_ms DESC LIMIT 1");
+                      "SELECT r.canonical FROM point_heads h JOIN records r ON r.seq = h.seq "
+                      "WHERE h.point = ?1");
   s.bind(1, point_id);
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<PointLast>();

@@ -22,8 +22,16 @@ constexpr const char* kMigrations[] = {
       hash      BLOB    NOT NULL,
       sig       BLOB    NOT NULL
     );
-    -- A reading redelivered by its source (same point, time, value, source) is stored once.
-    CREATE UNIQUE INDEX records_by_point_time ON records (point, ts_ms, source, value);
+    -- A reading redelivered by its source (same time, point, source, value) is stored
+    -- once. Time first: new entries land at the right edge (few hot pages), and an
+    -- export by time range is an index range scan.
+    CREATE UNIQUE INDEX records_by_time ON records (ts_ms, point, source, value);
+    -- The newest reading (by ts_ms) of each point, for status.
+    CREATE TABLE point_heads (
+      point TEXT PRIMARY KEY,
+      seq   INTEGER NOT NULL,
+      ts_ms INTEGER NOT NULL
+    );
     CREATE TABLE keys (
       key_id     TEXT PRIMARY KEY,
       algorithm  TEXT NOT NULL,

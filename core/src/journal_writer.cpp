@@ -24,7 +24,7 @@ Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) {
   ClockSample received = clock_.now();
   std::lock_guard lock(mutex_);
   if (stopping_) return fail(ErrorCode::busy, reading.source, "journal writer is stopping");
-  if (!stats_.accepting || queue_.size() >= options_.queue_capacity) {
+  if (!stats_.accepting || queue_.size() + inflight_.size() >= options_.queue_capacity) {
     ++stats_.refused;
     return fail(stats_.accepting ? ErrorCode::busy : ErrorCode::storage_full, reading.source,
                 stats_.accepting ? "journal queue is full" : "journal is full: " + stats_.last_error);
@@ -54,7 +54,7 @@ void JournalWriter::stop() {
 WriterStats JournalWriter::stats() const {
   std::lock_guard lock(mutex_);
   WriterStats st = stats_;
-  st.held = queue_.size();
+  st.held = queue_.size() + inflight_.size();
   return st;
 }
 
@@ -70,7 +70,7 @@ void JournalWriter::run() {
       commit_batch(lock);
       continue;
     }
-    if (queue_.empty() && stopping_) return;
+    if (queue_.empty() && inflight_.empty() && stopping_) return;
     // Failing commits or over quota: retry after a pause, waking at once to stop.
     bool stop_now = work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
     if (commit_failing_) {
@@ -95,12 +95,15 @@ void JournalWriter::run() {
 }
 
 void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
-  size_t n = std::min(queue_.size(), options_.max_batch);
-  std::vector<AcceptedReading> batch;
-  batch.reserve(n);
-  for (size_t i = 0; i < n; ++i) batch.push_back(queue_[i].first);  // copy: kept until durable
+  if (inflight_.empty()) {  // else: the batch that failed, retried as it was
+    size_t n = std::min(queue_.size(), options_.max_batch);
+    for (size_t i = 0; i < n; ++i) {
+      inflight_.push_back(std::move(queue_.front().first));
+      queue_.pop_front();
+    }
+  }
   lock.unlock();
-  auto outcome = journal_.append(batch);
+  auto outcome = journal_.append(inflight_);
   // The quota is checked about once a second, not at every commit: three PRAGMAs each.
   Result<bool> under_quota = !over_quota_;
   auto now = std::chrono::steady_clock::now();
@@ -122,8 +125,8 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
   }
   if (commit_failing_) log_(LOG_NOTICE, "journal commits succeed again");
   commit_failing_ = false;
-  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-  committed_through_ += n;
+  committed_through_ += inflight_.size();
+  inflight_.clear();
   stats_.stored += outcome->stored;
   stats_.duplicates += outcome->duplicates;
   stats_.last_seq = journal_.last_seq();

@@ -65,6 +65,9 @@ class Signer {
   const std::string& key_id_hex() const;
   const std::string& public_pem() const;
   [[nodiscard]] Result<std::string> sign(std::string_view message);
+  // The same, for a caller that already has SHA-256(message): ECDSA then skips hashing
+  // it again (Ed25519 signs the message itself either way).
+  [[nodiscard]] Result<std::string> sign(std::string_view message, const Sha256& message_sha256);
   // Writes the private key as PKCS#8 PEM with mode 0600; refuses to overwrite.
   [[nodiscard]] Result<void> save(const std::filesystem::path& key_file) const;
 

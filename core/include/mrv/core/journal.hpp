@@ -87,8 +87,8 @@ class Journal {
   ~Journal();
 
   // Signs, chains and commits the readings in one transaction. On failure nothing of the
-  // batch is stored and the chain state is as before. Moves from `batch`.
-  [[nodiscard]] Result<AppendOutcome> append(std::span<AcceptedReading> batch);
+  // batch is stored and the chain state is as before.
+  [[nodiscard]] Result<AppendOutcome> append(std::span<const AcceptedReading> batch);
 
   // Prunes receipted records, oldest first, while over quota. Returns true when the
   // journal is then under its quota (new readings may be accepted).

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mrv/core/clock.hpp"
 #include "mrv/core/journal.hpp"
@@ -71,6 +72,9 @@ class JournalWriter {
   std::condition_variable work_ready_;  // writer waits: something queued or stop
   std::condition_variable committed_;   // submitters wait: a batch committed
   std::deque<std::pair<AcceptedReading, std::chrono::steady_clock::time_point>> queue_;
+  // The batch being committed, moved out of queue_; kept until it is durable (a failed
+  // commit is retried with exactly these readings). Writer thread only, outside the lock.
+  std::vector<AcceptedReading> inflight_;
   Ticket next_ticket_ = 1;
   Ticket committed_through_ = 0;
   bool stopping_ = false;
