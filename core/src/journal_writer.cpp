@@ -61,7 +61,9 @@ WriterStats JournalWriter::stats() const {
 void JournalWriter::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty() || over_quota_; });
+    work_ready_.wait(lock, [&] {
+      return stopping_ || !queue_.empty() || !inflight_.empty() || over_quota_;
+    });
     if (!queue_.empty() && !commit_failing_) {
       // Wait for the oldest reading's deadline, a full batch, or stop.
       auto deadline = queue_.front().second + options_.commit_interval;
@@ -117,7 +119,7 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
     ++stats_.commit_failures;
     stats_.last_error = outcome.error().to_string();
     if (!commit_failing_)
-      log_(LOG_ERR, "journal commit failed, " + std::to_string(queue_.size()) +
+      log_(LOG_ERR, "journal commit failed, " + std::to_string(queue_.size() + inflight_.size()) +
                         " readings held for retry: " + stats_.last_error);
     commit_failing_ = true;
     stats_.accepting = false;  // take no more until a commit succeeds again
