@@ -1,5 +1,6 @@
 // mrv-agent: one binary, one subcommand per job.
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "commands.hpp"
 
@@ -40,7 +41,9 @@ int main(int argc, char** argv) {
 
   auto* vf = app.add_subcommand("verify", "Check an export's signatures, chain and sequence");
   vf->add_option("file", file, "Export file (NDJSON)")->required()->check(CLI::ExistingFile);
-  vf->add_option("--public-key", public_keys, "Pinned public key (PEM); repeatable")
+  vf->add_option("--public-key", public_keys,
+                 "Public key (PEM) obtained out of band, never from the file; repeatable")
+      ->required()
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
 
@@ -56,11 +59,17 @@ int main(int argc, char** argv) {
     app.exit(e);
     return kExitUsage;
   }
-  if (*run) return run_daemon(config, duration_s);
-  if (*check) return check_config(config);
-  if (*kg) return keygen(out, algorithm);
-  if (*st) return status(config, json);
-  if (*ex) return export_records(config, from, to, out);
-  if (*vf) return verify(file, public_keys, json);
+  try {
+    if (*run) return run_daemon(config, duration_s);
+    if (*check) return check_config(config);
+    if (*kg) return keygen(out, algorithm);
+    if (*st) return status(config, json);
+    if (*ex) return export_records(config, from, to, out);
+    if (*vf) return verify(file, public_keys, json);
+  } catch (const std::exception& e) {
+    // Expected failures return results; this is a bug, but still a clean exit.
+    std::cerr << "mrv-agent: internal error: " << e.what() << "\n";
+    return kExitFailure;
+  }
   return kExitUsage;
 }

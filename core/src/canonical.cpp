@@ -189,6 +189,17 @@ Result<RecordFields> decode_record(std::string_view bytes) {
   std::string again;
   if (auto r = encode_record(f, again); !r) return tl::unexpected(r.error());
   if (again != bytes) return fail(ErrorCode::corruption, "", "record bytes are not canonical");
+  // What the encoding allows but no agent writes.
+  if (f.seq < 1) return fail(ErrorCode::corruption, "seq", "must be at least 1");
+  if (f.algorithm != "ed25519" && f.algorithm != "ecdsa-p256-sha256")
+    return fail(ErrorCode::corruption, "alg", "unknown algorithm '" + f.algorithm + "'");
+  if (!is_lower_hex(f.key_id_hex, 64)) return fail(ErrorCode::corruption, "key_id", "not 64 hex digits");
+  if (!is_lower_hex(f.config_hash_hex, 64)) return fail(ErrorCode::corruption, "config", "not 64 hex digits");
+  if (f.type == RecordType::reading && f.reading.point_id.empty())
+    return fail(ErrorCode::corruption, "point", "a reading must name its point");
+  if (f.type == RecordType::chain_segment &&
+      !(f.reading.point_id.empty() && f.reading.value.empty() && f.reading.unit.empty()))
+    return fail(ErrorCode::corruption, "point", "a chain-segment record holds no reading");
   return f;
 }
 

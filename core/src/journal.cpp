@@ -1,5 +1,10 @@
 #include "mrv/core/journal.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <cstring>
+
 #include "head_anchor.hpp"
 #include "journal_impl.hpp"
 #include "journal_schema.hpp"
@@ -25,14 +30,33 @@ Result<sqlite3*> open_db(const std::filesystem::path& path, int flags) {
   sqlite3_extended_result_codes(db, 1);
   return db;
 }
+
+// Two writers would each number records from their own idea of the head: refuse the
+// second one. The lock goes with the process, so kill -9 never leaves it stale.
+Result<int> lock_journal(const std::filesystem::path& journal_path) {
+  std::string path = journal_path.string() + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(ErrorCode::io, path, std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    return fail(err == EWOULDBLOCK ? ErrorCode::busy : ErrorCode::io, journal_path.string(),
+                err == EWOULDBLOCK ? "another mrv-agent is writing this journal"
+                                   : std::strerror(err));
+  }
+  return fd;
+}
 }  // namespace
 
 Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer signer) {
   std::error_code ec;
   std::filesystem::create_directories(options.path.parent_path(), ec);
+  auto lock_fd = lock_journal(options.path);
+  if (!lock_fd) return tl::unexpected(lock_fd.error());
+  auto impl = std::make_unique<Impl>();
+  impl->lock_fd = *lock_fd;
   auto db = open_db(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) return tl::unexpected(db.error());
-  auto impl = std::make_unique<Impl>();
   impl->db = *db;
   impl->options = options;
   impl->algorithm_name = std::string(to_string(signer.algorithm()));
@@ -72,28 +96,30 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
 Result<void> Journal::Impl::apply_chain_policy() {
   auto tail = check_chain_tail(*this, 256);
   if (!tail) return tl::unexpected(tail.error());
-  chain_check = *tail;
+  std::vector<std::string> problems;
+  if (!tail->intact) problems.push_back(tail->problem);
 
-  auto anchor = read_head_anchor(options.path);
+  // The old head: the journal's own, or the anchored one when the journal is behind it.
   uint64_t old_head_seq = last_seq;
   std::string old_head_hash = last_hash_hex;
-  if (chain_check.intact && anchor) {
+  if (auto anchor = read_head_anchor(options.path)) {
     if (anchor->seq > last_seq) {
-      chain_check = {false, "journal ends at seq " + std::to_string(last_seq) +
-                                " but its head anchor names seq " + std::to_string(anchor->seq) +
-                                " hash " + anchor->hash_hex +
-                                ": the journal was rolled back or replaced"};
+      problems.push_back("journal ends at seq " + std::to_string(last_seq) +
+                         " but its head anchor names seq " + std::to_string(anchor->seq) +
+                         " hash " + anchor->hash_hex + ": the journal was rolled back or replaced");
       old_head_seq = anchor->seq;
       old_head_hash = anchor->hash_hex;
     } else {
       sqlite::Statement s(db, "SELECT hash FROM records WHERE seq = ?1");
       s.bind(1, static_cast<int64_t>(anchor->seq));
       if (s.step() == SQLITE_ROW && to_hex(s.blob(0)) != anchor->hash_hex)
-        chain_check = {false, "record " + std::to_string(anchor->seq) +
-                                  " differs from the head anchor's hash " + anchor->hash_hex};
+        problems.push_back("record " + std::to_string(anchor->seq) +
+                           " differs from the head anchor's hash " + anchor->hash_hex);
     }
   }
-  if (chain_check.intact) return {};
+  if (problems.empty()) return {};
+  chain_check.intact = false;
+  for (const auto& p : problems) chain_check.problem += (chain_check.problem.empty() ? "" : "; ") + p;
   if (options.on_chain_break == ChainBreakPolicy::refuse)
     return fail(ErrorCode::corruption, options.path.string(),
                 chain_check.problem + " (on_chain_break = \"refuse\"; see docs/journal.md)");
@@ -108,14 +134,17 @@ Result<void> Journal::Impl::apply_chain_policy() {
   segment.received = SystemClock().now();
   last_seq = old_head_seq;
   last_hash_hex = old_head_hash;
-  if (begin.step() != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, SQLITE_ERROR, "begin"));
+  int rc = begin.step();
   begin.reset();
-  if (auto r = insert_record(RecordType::chain_segment, segment); !r) {
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "begin chain segment"));
+  auto stored = insert_record(RecordType::chain_segment, segment);
+  if (!stored || !*stored) {
     rollback.step();
     rollback.reset();
-    return tl::unexpected(r.error());
+    if (!stored) return tl::unexpected(stored.error());
+    return fail(ErrorCode::storage, options.path.string(), "chain-segment record not stored");
   }
-  int rc = commit.step();
+  rc = commit.step();
   commit.reset();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "commit chain segment"));
   write_head_anchor(options.path, {last_seq, last_hash_hex});
@@ -129,7 +158,6 @@ Result<Journal> Journal::open_read_only(const std::filesystem::path& path) {
   if (!db) return tl::unexpected(db.error());
   auto impl = std::make_unique<Impl>();
   impl->db = *db;
-  impl->read_only = true;
   impl->options.path = path;
   if (auto r = impl->load_head(); !r) return tl::unexpected(r.error());
   return Journal(std::move(impl));
@@ -173,7 +201,8 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch) {
   rc = j.commit.step();
   j.commit.reset();
   if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "commit batch"));
-  if (out.stored > 0) write_head_anchor(j.options.path, {j.last_seq, j.last_hash_hex});
+  if (out.stored > 0)
+    out.head_anchor_written = write_head_anchor(j.options.path, {j.last_seq, j.last_hash_hex});
   return out;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 // The journal's private state, shared by the files that implement Journal.
+#include <unistd.h>
+
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -14,7 +16,6 @@ namespace mrv {
 struct Journal::Impl {
   sqlite3* db = nullptr;
   JournalOptions options;
-  bool read_only = false;
   std::optional<Signer> signer;
   std::string algorithm_name;
   ChainCheck chain_check;
@@ -29,7 +30,12 @@ struct Journal::Impl {
   std::string canonical;  // reused encode buffer
   RecordFields fields;    // reused between records: keeps string capacity
 
-  ~Impl() { sqlite3_close_v2(db); }
+  int lock_fd = -1;  // flock()ed <journal>.lock: one writing agent per journal
+
+  ~Impl() {
+    sqlite3_close_v2(db);
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
 
   void prepare_writer_statements() {
     begin = sqlite::Statement(db, "BEGIN IMMEDIATE");
@@ -110,13 +116,16 @@ struct Journal::Impl {
     return true;
   }
 
-  Result<std::map<std::string, PublicKey>> load_keys() {
-    std::map<std::string, PublicKey> keys;
-    sqlite::Statement s(db, "SELECT key_id, public_pem FROM keys");
-    while (s.step() == SQLITE_ROW) {
-      auto key = PublicKey::from_pem(s.text(1));
-      if (key) keys.emplace(std::string(s.text(0)), std::move(*key));
+  // Every key that has signed records in this journal.
+  Result<std::vector<PublicKey>> load_keys() {
+    std::vector<PublicKey> keys;
+    sqlite::Statement s(db, "SELECT public_pem FROM keys");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      auto key = PublicKey::from_pem(s.text(0));
+      if (key) keys.push_back(std::move(*key));
     }
+    if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read keys"));
     return keys;
   }
 

@@ -37,6 +37,7 @@ Result<void> Journal::set_upload_cursor(uint64_t seq) {
   sqlite::Statement s(impl_->db,
                       "INSERT INTO cursors VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
                       "seq = max(seq, excluded.seq)");
+  seq = std::min(seq, impl_->last_seq);  // a receipt can only cover what exists
   s.bind(1, std::string_view(kUploadCursor)).bind(2, static_cast<int64_t>(seq));
   int rc = s.step();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "set upload cursor"));
@@ -53,14 +54,17 @@ static Result<uint64_t> prune_receipted_chunk(Journal::Impl& j) {
   auto first = static_cast<uint64_t>(oldest.int64(0));
   if (first > *cursor) return uint64_t{0};  // nothing receipted is left
   uint64_t through = std::min<uint64_t>(*cursor, first + kPruneChunk - 1);
-  sqlite::Statement head(j.db, "SELECT hash FROM records WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1");
+  // The newest record that goes: its seq and hash are where the chain continues.
+  sqlite::Statement head(j.db,
+                         "SELECT seq, hash FROM records WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1");
   head.bind(1, static_cast<int64_t>(through));
   if (head.step() != SQLITE_ROW) return uint64_t{0};
+  through = static_cast<uint64_t>(head.int64(0));
   std::string sql = "BEGIN IMMEDIATE; DELETE FROM records WHERE seq <= " + std::to_string(through) +
                     "; INSERT OR REPLACE INTO meta VALUES ('pruned_through_seq', '" +
                     std::to_string(through) +
                     "'); INSERT OR REPLACE INTO meta VALUES ('pruned_head_hash', '" +
-                    to_hex(head.blob(0)) + "'); COMMIT;";
+                    to_hex(head.blob(1)) + "'); COMMIT;";
   if (auto r = sqlite::exec(j.db, sql.c_str(), "prune receipted records"); !r) {
     (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
     return tl::unexpected(r.error());
@@ -109,24 +113,28 @@ Result<JournalStats> Journal::stats() {
 
 Result<std::optional<PointLast>> Journal::last_reading(const std::string& point_id) {
   sqlite::Statement s(impl_->db,
-                      "SELECT r.canonical FROM point_heads h JOIN records r ON r.seq = h.seq "
-                      "WHERE h.point = ?1");
+                      "SELECT h.seq, h.ts_ms, r.canonical FROM point_heads h "
+                      "LEFT JOIN records r ON r.seq = h.seq WHERE h.point = ?1");
   s.bind(1, point_id);
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<PointLast>();
   if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "last reading"));
-  auto f = decode_record(s.blob(0));
+  if (s.is_null(2))  // uploaded and pruned since: its seq and time are still known
+    return PointLast{point_id, static_cast<uint64_t>(s.int64(0)), "", "", "pruned", s.int64(1)};
+  auto f = decode_record(s.blob(2));
   if (!f) return tl::unexpected(f.error());
   return PointLast{point_id, f->seq, f->reading.value, f->reading.unit,
                    std::string(to_string(f->reading.quality)), f->reading.ts_ms};
 }
 
 Result<void> Journal::for_each_record(uint64_t from_seq, uint64_t to_seq,
-                                      const std::function<void(const StoredRecord&)>& fn) {
+                                      const std::function<void(const StoredRecord&)>& fn,
+                                      uint64_t max_records) {
   sqlite::Statement s(impl_->db,
                       "SELECT seq, canonical, hash, sig FROM records WHERE seq BETWEEN ?1 AND ?2 "
-                      "ORDER BY seq");
-  s.bind(1, static_cast<int64_t>(from_seq)).bind(2, static_cast<int64_t>(to_seq));
+                      "ORDER BY seq LIMIT ?3");
+  auto clamp = [](uint64_t v) { return static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX)); };
+  s.bind(1, clamp(from_seq)).bind(2, clamp(to_seq)).bind(3, max_records ? clamp(max_records) : -1);
   StoredRecord r;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -138,6 +146,13 @@ Result<void> Journal::for_each_record(uint64_t from_seq, uint64_t to_seq,
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read records"));
   return {};
+}
+
+Result<void> Journal::read_snapshot(const std::function<Result<void>()>& fn) {
+  if (auto r = sqlite::exec(impl_->db, "BEGIN", "begin read snapshot"); !r) return r;
+  auto result = fn();
+  (void)sqlite::exec(impl_->db, "COMMIT", "end read snapshot");
+  return result;
 }
 
 Result<std::optional<std::pair<uint64_t, uint64_t>>> Journal::seq_range_for_time(int64_t from_ms,

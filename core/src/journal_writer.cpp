@@ -26,8 +26,9 @@ Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) {
   if (stopping_) return fail(ErrorCode::busy, reading.source, "journal writer is stopping");
   if (!stats_.accepting || queue_.size() + inflight_.size() >= options_.queue_capacity) {
     ++stats_.refused;
-    return fail(stats_.accepting ? ErrorCode::busy : ErrorCode::storage_full, reading.source,
-                stats_.accepting ? "journal queue is full" : "journal is full: " + stats_.last_error);
+    if (stats_.accepting) return fail(ErrorCode::busy, reading.source, "journal queue is full");
+    ErrorCode why = commit_failing_ ? last_failure_ : ErrorCode::storage_full;
+    return fail(why, reading.source, "journal is not accepting readings: " + stats_.last_error);
   }
   queue_.emplace_back(AcceptedReading{std::move(reading), received},
                       std::chrono::steady_clock::now());
@@ -126,6 +127,12 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
     return;
   }
   if (commit_failing_) log_(LOG_NOTICE, "journal commits succeed again");
+  if (outcome->head_anchor_written != head_anchor_ok_)
+    log_(outcome->head_anchor_written ? LOG_NOTICE : LOG_WARNING,
+         outcome->head_anchor_written
+             ? "head anchor file written again"
+             : "cannot write the journal's head anchor file: rollback detection is weakened");
+  head_anchor_ok_ = outcome->head_anchor_written;
   commit_failing_ = false;
   committed_through_ += inflight_.size();
   inflight_.clear();

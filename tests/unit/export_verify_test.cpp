@@ -44,7 +44,6 @@ TEST_CASE("export: an untouched export verifies with the pinned key", "[export]"
   CHECK(r.records == 6);
   CHECK(r.first_seq == 1);
   CHECK(r.last_seq == 6);
-  CHECK_FALSE(r.keys_from_file);
 }
 
 TEST_CASE("verify: one byte changed in a record fails, naming the record", "[export]") {
@@ -90,14 +89,33 @@ TEST_CASE("verify: a wrong public key fails on the first record", "[export]") {
   CHECK(r.failure->rfind("line 2 (seq 1): signed by key ", 0) == 0);
 }
 
-TEST_CASE("verify: garbage and an empty file fail without a crash", "[export]") {
-  std::istringstream empty("");
-  CHECK_FALSE(verify_export(empty, {}).ok());
-  std::istringstream garbage(std::string("\x00\xff{{{\n[1,2]\n", 11));
-  CHECK_FALSE(verify_export(garbage, {}).ok());
+TEST_CASE("verify: garbage, hostile headers and an empty file fail without a crash", "[export]") {
   ExportFixture f;
+  auto verify_text = [&](const std::string& text) {
+    std::istringstream in(text);
+    return verify_export(in, f.pinned);
+  };
+  CHECK(*verify_text("").failure == "line 0: empty file: no export header");
+  CHECK_FALSE(verify_text(std::string("\x00\xff{{{\n[1,2]\n", 11)).ok());
+  for (const char* header : {"{\"format\":1}", "{\"format\":\"mrv-export/1\",\"keys\":[1]}",
+                             "{\"format\":\"mrv-export/1\",\"first_seq\":\"x\",\"last_seq\":1}",
+                             "[]", "null"})
+    CHECK(*verify_text(std::string(header) + "\n").failure == "line 1: not an mrv-export/1 header");
+  std::istringstream in(f.lines[0] + "\n");
+  CHECK(*verify_export(in, {}).failure == "line 0: no public key pinned: nothing to verify against");
   f.lines[2] = "{\"seq\":2,\"record\":5}";
   CHECK(*f.verify().failure == "line 3: not a record line (seq, record, hash, signature)");
+  f.lines[2] = "{\"seq\":2,\"record\":\"x\",\"hash\":\"y\",\"signature\":\"***\"}";
+  CHECK(*f.verify().failure == "line 3 (seq 2): signature is not base64");
+}
+
+TEST_CASE("verify: the failure report counts only what verified before it", "[export]") {
+  ExportFixture f;
+  f.lines.erase(f.lines.begin() + 4);
+  auto r = f.verify();
+  CHECK(r.records == 3);
+  CHECK(r.first_seq == 1);
+  CHECK(r.last_seq == 3);
 }
 
 TEST_CASE("time: export bounds parse as dates, RFC 3339 and epoch ms", "[export]") {
@@ -105,6 +123,7 @@ TEST_CASE("time: export bounds parse as dates, RFC 3339 and epoch ms", "[export]
   CHECK(*parse_time_ms("2026-01-01T00:00:00Z") == 1767225600000);
   CHECK(*parse_time_ms("2026-01-01T09:00:00.250+09:00") == 1767225600250);
   CHECK(*parse_time_ms("1767225600000") == 1767225600000);
-  for (const char* bad : {"", "yesterday", "2026-13-01", "2026-01-01T00:00:00", "2026-01-01 00:00Z"})
+  for (const char* bad : {"", "yesterday", "2026-13-01", "2026-01-01T00:00:00", "2026-01-01 00:00Z",
+                          "2026-01-01T00:00:00+ab:cd", "99999999999999999999999"})
     CHECK_FALSE(parse_time_ms(bad));
 }

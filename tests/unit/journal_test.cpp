@@ -117,16 +117,19 @@ TEST_CASE("journal: an edited record is found at open and declared in a new segm
     auto j = Journal::open_for_writing(o, test::test_signer(dir));
     REQUIRE_FALSE(j);
     CHECK(j.error().code == ErrorCode::corruption);
-    CHECK(j.error().message.find("record 4: hash mismatch") != std::string::npos);
+    CHECK(j.error().message.find("record 4: hash does not match the record") != std::string::npos);
   }
   SECTION("policy new-segment: a chain-segment record names the problem") {
-    Journal j = open_journal(dir);
-    CHECK_FALSE(j.chain_check_at_open().intact);
-    auto recs = all_records(j);
-    REQUIRE(recs.size() == 6);
-    CHECK(recs[5].type == RecordType::chain_segment);
-    CHECK(recs[5].seq == 6);
-    CHECK(recs[5].reading.reason.find("record 4: hash mismatch") != std::string::npos);
+    {
+      Journal j = open_journal(dir);
+      CHECK_FALSE(j.chain_check_at_open().intact);
+      auto recs = all_records(j);
+      REQUIRE(recs.size() == 6);
+      CHECK(recs[5].type == RecordType::chain_segment);
+      CHECK(recs[5].seq == 6);
+      CHECK(recs[5].reading.reason.find("record 4: hash does not match the record") !=
+            std::string::npos);
+    }
     // The damage is declared once: the next open finds the chain intact from there.
     Journal again = open_journal(dir);
     CHECK(again.chain_check_at_open().intact);
@@ -215,4 +218,14 @@ TEST_CASE("journal: status reads the last reading of a point by its time", "[jou
   REQUIRE(*range);
   CHECK((*range)->first == 1);
   CHECK((*range)->second == 3);
+}
+
+TEST_CASE("journal: a second writer on the same journal is refused", "[journal]") {
+  test::TempDir dir;
+  Journal first = open_journal(dir);
+  auto second = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == ErrorCode::busy);
+  CHECK(second.error().message == "another mrv-agent is writing this journal");
+  CHECK(Journal::open_read_only(dir / "journal.db"));  // readers are welcome
 }

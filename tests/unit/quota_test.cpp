@@ -50,6 +50,7 @@ TEST_CASE("quota: uploaded records are pruned oldest first until under quota", "
 
   // The chain goes on from the pruned head, also after a reopen.
   auto head = st->head_hash_hex;
+  j = tl::unexpected(Error{ErrorCode::not_found, "", "closed"});  // release the writer lock
   j = Journal::open_for_writing(o, test::test_signer(dir));
   REQUIRE(j);
   CHECK(j->chain_check_at_open().intact);
@@ -65,10 +66,11 @@ TEST_CASE("quota: when everything was uploaded and pruned the chain continues fr
   int64_t ts = 0;
   fill(*j, ts, 1);
   std::string head = j->stats()->head_hash_hex;
-  REQUIRE(j->set_upload_cursor(500));
+  REQUIRE(j->set_upload_cursor(1'000'000));  // capped at the head: 500
   auto under = j->enforce_quota();
   REQUIRE(under);
   CHECK(j->stats()->record_count == 0);
+  j = tl::unexpected(Error{ErrorCode::not_found, "", "closed"});  // release the writer lock
   j = Journal::open_for_writing(o, test::test_signer(dir));
   REQUIRE(j);
   CHECK(j->chain_check_at_open().intact);

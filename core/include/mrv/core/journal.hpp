@@ -58,6 +58,7 @@ struct ChainCheck {
 struct AppendOutcome {
   size_t stored = 0;
   size_t duplicates = 0;  // same point, timestamp, value and source already held
+  bool head_anchor_written = true;  // false: rollback detection is weakened until it is
 };
 
 struct PointLast {
@@ -96,15 +97,20 @@ class Journal {
   // Prunes one chunk of receipted records, oldest first, whatever the quota: room for a
   // retry when the disk is full. Returns how many records went (0: none receipted).
   [[nodiscard]] Result<uint64_t> prune_receipted();
+  // Records the registry's receipt through `seq` (never beyond the head, never backwards).
   [[nodiscard]] Result<void> set_upload_cursor(uint64_t seq);
 
   const ChainCheck& chain_check_at_open() const;
   uint64_t last_seq() const;
   [[nodiscard]] Result<JournalStats> stats();
   [[nodiscard]] Result<std::optional<PointLast>> last_reading(const std::string& point_id);
-  // Records with from_seq <= seq <= to_seq, in order.
+  // Records with from_seq <= seq <= to_seq, in order; at most max_records when not 0.
   [[nodiscard]] Result<void> for_each_record(uint64_t from_seq, uint64_t to_seq,
-                                             const std::function<void(const StoredRecord&)>& fn);
+                                             const std::function<void(const StoredRecord&)>& fn,
+                                             uint64_t max_records = 0);
+  // Runs `fn` inside one read transaction: every query in it sees the same snapshot,
+  // whatever the writer commits or prunes meanwhile.
+  [[nodiscard]] Result<void> read_snapshot(const std::function<Result<void>()>& fn);
   // The smallest seq range holding every reading with from_ms <= ts_ms < to_ms.
   [[nodiscard]] Result<std::optional<std::pair<uint64_t, uint64_t>>> seq_range_for_time(
       int64_t from_ms, int64_t to_ms);

@@ -4,11 +4,12 @@
 // its submission (or sooner, when a batch fills). A submitter that must not acknowledge
 // before the reading is durable (MQTT QoS 1/2) waits for its ticket.
 //
-// Back-pressure, never loss: when the queue is full, or the journal is over quota with
-// nothing receipted left to prune, or the disk is full, submit() refuses with
-// ErrorCode::busy / storage_full and the collector keeps the reading (or, for polled
-// sources, records the missed poll). A batch that fails to commit stays queued and is
-// retried; it is never dropped.
+// Back-pressure, never silent loss: when the queue is full, or the journal is over quota
+// with nothing receipted left to prune, or commits fail (disk full, I/O error), submit()
+// refuses (busy, storage_full, storage) and the collector keeps the reading (or, for
+// polled sources, records the missed poll). A batch that fails to commit stays in memory
+// and is retried every retry_interval. stop() retries it once more; what still cannot be
+// committed is counted in stats().held, which the caller must report.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -42,8 +43,8 @@ struct WriterStats {
 class JournalWriter {
  public:
   using Ticket = uint64_t;
-  // Logs are passed in so core stays free of any logging choice. May be called from
-  // the writer thread.
+  // Logs are passed in so core stays free of any logging choice. Called from the writer
+  // thread with the writer's lock held: it must not call back into the writer.
   using LogFn = std::function<void(int priority, const std::string& message)>;
 
   JournalWriter(Journal journal, WriterOptions options, Clock& clock, LogFn log);
@@ -81,6 +82,7 @@ class JournalWriter {
   bool over_quota_ = false;      // stop accepting; keep committing what was accepted
   bool commit_failing_ = false;  // the last commit failed: retry it after a pause
   ErrorCode last_failure_ = ErrorCode::storage;
+  bool head_anchor_ok_ = true;
   std::chrono::steady_clock::time_point last_quota_check_{};  // writer thread only
   WriterStats stats_;
   std::thread thread_;
