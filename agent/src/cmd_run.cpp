@@ -1,5 +1,7 @@
 // run: the daemon. One io_context runs the sources; the journal writer has its own
 // thread; SIGINT/SIGTERM stop the sources, commit what is queued and exit.
+#include <sys/stat.h>
+
 #include <optional>
 
 #include "commands.hpp"
@@ -13,6 +15,7 @@
 namespace mrv::agent {
 
 int run_daemon(const std::filesystem::path& config_path, double duration_s) {
+  ::umask(027);  // the journal holds the config text: not for every local user
   auto config = load_config(config_path);
   if (!config) {
     for (const Error& e : config.error()) log::error(e.to_string());

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -10,15 +9,11 @@
 
 namespace mrv::log {
 namespace {
-std::atomic<int> max_priority{LOG_INFO};
 const bool under_journald = std::getenv("JOURNAL_STREAM") != nullptr;
 constexpr const char* kNames[] = {"EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG"};
 }  // namespace
 
-void set_max_priority(int priority) { max_priority = priority; }
-
 void write(int priority, std::string_view message) {
-  if (priority > max_priority.load(std::memory_order_relaxed)) return;
   std::string line;
   line.reserve(message.size() + 40);
   if (under_journald) {

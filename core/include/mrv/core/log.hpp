@@ -12,13 +12,11 @@
 
 namespace mrv::log {
 
-void set_max_priority(int priority);  // messages above it (less important) are dropped
 void write(int priority, std::string_view message);
 
 inline void error(std::string_view m) { write(LOG_ERR, m); }
 inline void warning(std::string_view m) { write(LOG_WARNING, m); }
 inline void notice(std::string_view m) { write(LOG_NOTICE, m); }
 inline void info(std::string_view m) { write(LOG_INFO, m); }
-inline void debug(std::string_view m) { write(LOG_DEBUG, m); }
 
 }  // namespace mrv::log
