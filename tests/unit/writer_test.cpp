@@ -22,44 +22,47 @@ struct Logged {
     };
   }
 };
-}  // namespace
-
-TEST_CASE("writer: a submitted reading is committed within the commit interval", "[writer]") {
+// A journal in a temporary folder with its writer, a fixed clock and captured logs.
+struct WriterSetup {
   test::TempDir dir;
   FixedClock clock;
   Logged log;
-  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
-  REQUIRE(j);
-  JournalWriter w(std::move(*j), WriterOptions{20ms, 100, 1000}, clock, log.fn());
+  std::optional<JournalWriter> writer;
+
+  explicit WriterSetup(WriterOptions options, uint64_t quota_bytes = 1ull << 30) {
+    auto o = test::journal_options(dir);
+    o.quota_bytes = quota_bytes;
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    writer.emplace(std::move(*j), options, clock, log.fn());
+  }
+};
+}  // namespace
+
+TEST_CASE("writer: a submitted reading is committed within the commit interval", "[writer]") {
+  WriterSetup setup(WriterOptions{20ms, 100, 1000});
+  JournalWriter& w = *setup.writer;
   auto t = w.submit(test::reading("m1", 1, "1.5"));
   REQUIRE(t);
   CHECK(w.wait_committed(*t, 5s));
-  auto ro = Journal::open_read_only(dir / "journal.db");
+  auto ro = Journal::open_read_only(setup.dir / "journal.db");
   REQUIRE(ro);
   CHECK(ro->stats()->last_seq == 1);
 }
 
 TEST_CASE("writer: stop commits everything already accepted", "[writer]") {
-  test::TempDir dir;
-  FixedClock clock;
-  Logged log;
-  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
-  REQUIRE(j);
-  JournalWriter w(std::move(*j), WriterOptions{10s, 100000, 100000}, clock, log.fn());
+  WriterSetup setup(WriterOptions{10s, 100000, 100000});
+  JournalWriter& w = *setup.writer;
   for (int i = 0; i < 2500; ++i) REQUIRE(w.submit(test::reading("m1", i, std::to_string(i))));
   w.stop();
   CHECK(w.stats().stored == 2500);
   CHECK_FALSE(w.submit(test::reading("m1", 99999, "1")));
-  CHECK(Journal::open_read_only(dir / "journal.db")->stats()->last_seq == 2500);
+  CHECK(Journal::open_read_only(setup.dir / "journal.db")->stats()->last_seq == 2500);
 }
 
 TEST_CASE("writer: a full queue pushes back instead of dropping", "[writer]") {
-  test::TempDir dir;
-  FixedClock clock;
-  Logged log;
-  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
-  REQUIRE(j);
-  JournalWriter w(std::move(*j), WriterOptions{10s, 100000, 10}, clock, log.fn());
+  WriterSetup setup(WriterOptions{10s, 100000, 10});
+  JournalWriter& w = *setup.writer;
   int accepted = 0, refused = 0;
   for (int i = 0; i < 20; ++i) {
     auto t = w.submit(test::reading("m1", i, "1"));
@@ -77,26 +80,16 @@ TEST_CASE("writer: a full queue pushes back instead of dropping", "[writer]") {
 }
 
 TEST_CASE("writer: an invalid reading is refused at submit with its source named", "[writer]") {
-  test::TempDir dir;
-  FixedClock clock;
-  Logged log;
-  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
-  REQUIRE(j);
-  JournalWriter w(std::move(*j), WriterOptions{}, clock, log.fn());
+  WriterSetup setup(WriterOptions{});
+  JournalWriter& w = *setup.writer;
   auto t = w.submit(test::reading("m1", 1, "NaN"));
   REQUIRE_FALSE(t);
   CHECK(t.error().to_string() == "test:m1 value: 'NaN' is not decimal text");
 }
 
 TEST_CASE("writer: over quota with nothing uploaded, it refuses new readings and says so", "[writer][quota]") {
-  test::TempDir dir;
-  FixedClock clock;
-  Logged log;
-  auto o = test::journal_options(dir);
-  o.quota_bytes = 64 * 1024;
-  auto j = Journal::open_for_writing(o, test::test_signer(dir));
-  REQUIRE(j);
-  JournalWriter w(std::move(*j), WriterOptions{5ms, 100, 100000, 50ms}, clock, log.fn());
+  WriterSetup setup(WriterOptions{5ms, 100, 100000, 50ms}, 64 * 1024);
+  JournalWriter& w = *setup.writer;
   JournalWriter::Ticket last = 0;
   for (int i = 0; i < 1000; ++i) last = *w.submit(test::reading("m1", i, std::to_string(i)));
   REQUIRE(w.wait_committed(last, 10s));
@@ -110,13 +103,13 @@ TEST_CASE("writer: over quota with nothing uploaded, it refuses new readings and
   CHECK(refused.error().code == ErrorCode::storage_full);
   CHECK_FALSE(w.stats().accepting);
   {
-    std::lock_guard l(log.m);
-    CHECK(std::any_of(log.lines.begin(), log.lines.end(),
+    std::lock_guard l(setup.log.m);
+    CHECK(std::any_of(setup.log.lines.begin(), setup.log.lines.end(),
                       [](auto& s) { return s.find("journal is full") != std::string::npos; }));
   }
   // The registry receipts everything: space can be freed, and the writer resumes.
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir / "journal.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_open((setup.dir / "journal.db").c_str(), &db) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
   REQUIRE(sqlite3_exec(db, "INSERT INTO cursors VALUES ('registry', 1000)", nullptr, nullptr, nullptr) ==
           SQLITE_OK);
