@@ -9,6 +9,7 @@
 #include "mrv/core/clock.hpp"
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal.hpp"
+#include "mrv/core/time_text.hpp"
 
 namespace mrv::agent {
 namespace {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mrv/agent/export_file.hpp"
+#include "mrv/core/time_text.hpp"
 #include "test_support.hpp"
 
 using namespace mrv;

@@ -41,7 +41,4 @@ VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned);
 // declared breaks (chain-segment records) a verifier must look at.
 inline constexpr int kVerifyOk = 0, kVerifyFailed = 1, kVerifyDeclaredBreaks = 3;
 
-// "2026-11-25", "2026-11-25T10:00:00Z", "2026-11-25T19:00:00.250+09:00" or epoch ms.
-[[nodiscard]] Result<int64_t> parse_time_ms(std::string_view text);
-
 }  // namespace mrv::agent
