@@ -7,7 +7,8 @@
 namespace mrv {
 namespace {
 
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+}  // namespace
+
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -31,6 +32,8 @@ bool is_valid_utf8(std::string_view s) {
   }
   return true;
 }
+
+namespace {
 
 void append_uint(std::string& out, uint64_t v) {
   char buf[24];

@@ -25,6 +25,9 @@ inline constexpr std::string_view kGenesisPrevHash =
 // encode_record would not have produced.
 [[nodiscard]] Result<RecordFields> decode_record(std::string_view bytes);
 
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool is_valid_utf8(std::string_view text);
+
 // JSON string escaping as the format defines it (RFC 8259 minimal escaping).
 void append_json_string(std::string& out, std::string_view text);
 
