@@ -157,10 +157,13 @@ void read_points(ConfigReader& r, const toml::table& root, Config& c) {
   }
 }
 
+void read_mqtt_sources(ConfigReader& r, const toml::table& sources, Config& c);
+
 void read_sources(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* sources = r.table(root, "", "sources", false);
   if (!sources) return;
-  r.only_keys(*sources, "sources", {"simulated"});
+  r.only_keys(*sources, "sources", {"simulated", "mqtt"});
+  read_mqtt_sources(r, *sources, c);
   const toml::node* n = sources->get("simulated");
   if (!n) return;
   const toml::array* arr = n->as_array();
@@ -189,6 +192,116 @@ void read_sources(ConfigReader& r, const toml::table& root, Config& c) {
       }
     }
     c.simulated_sources.push_back(std::move(s));
+  }
+}
+
+// Topic template levels: {name} captures whole levels, + and # as MQTT, # only last.
+std::string topic_template_error(const std::string& topic, const std::string& point,
+                                 PayloadFormat format) {
+  if (topic.empty()) return "must not be empty";
+  std::set<std::string> names;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = topic.find('/', start);
+    std::string level = topic.substr(start, slash == std::string::npos ? slash : slash - start);
+    bool last = slash == std::string::npos;
+    if (level.size() > 2 && level.front() == '{' && level.back() == '}') {
+      if (!names.insert(level.substr(1, level.size() - 2)).second) return "names " + level + " twice";
+    } else if (level.find_first_of("+#{}") != std::string::npos && level != "+" &&
+               !(level == "#" && last)) {
+      return "level '" + level + "': + and {name} take a whole level, # only the last";
+    }
+    if (last) break;
+    start = slash + 1;
+  }
+  if (format == PayloadFormat::senml) names.insert("n");
+  for (size_t open = point.find('{'); open != std::string::npos; open = point.find('{', open + 1)) {
+    size_t close = point.find('}', open);
+    if (close == std::string::npos) return "point '" + point + "' has an unclosed {";
+    std::string name = point.substr(open + 1, close - open - 1);
+    if (!names.count(name)) return "point '" + point + "' uses {" + name + "}, which the topic does not capture";
+  }
+  return {};
+}
+
+void read_mqtt_sources(ConfigReader& r, const toml::table& sources, Config& c) {
+  const toml::node* n = sources.get("mqtt");
+  if (!n) return;
+  const toml::array* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    r.error(n, "sources.mqtt", "must be an array of tables ([[sources.mqtt]])");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "sources.mqtt[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"name", "url", "client_id", "mqtt_version", "keepalive_s", "session_expiry_s",
+                          "username", "password_file", "password_env", "ca_file", "cert_file",
+                          "key_file", "reconnect_min_ms", "reconnect_max_ms", "subscriptions"});
+    MqttSourceConfig m;
+    m.name = r.string(t, path, "name", true);
+    m.url = r.string(t, path, "url", true);
+    if (!m.url.empty() && m.url.rfind("tcp://", 0) != 0 && m.url.rfind("ssl://", 0) != 0)
+      r.error(t.get("url"), path + ".url", "must start with tcp:// or ssl://");
+    m.client_id = r.string(t, path, "client_id", false, "mrv-agent-" + c.site_id + "-" + m.name);
+    m.mqtt_version = static_cast<int>(r.integer(t, path, "mqtt_version", 4, 4, 5));
+    m.keepalive_s = static_cast<int>(r.integer(t, path, "keepalive_s", 30, 5, 3600));
+    m.session_expiry_s =
+        static_cast<int>(r.integer(t, path, "session_expiry_s", 7 * 24 * 3600, 60, INT32_MAX));
+    m.username = r.string(t, path, "username", false);
+    m.password_env = r.string(t, path, "password_env", false);
+    m.reconnect_min_ms = static_cast<int>(r.integer(t, path, "reconnect_min_ms", 500, 10, 3'600'000));
+    m.reconnect_max_ms = static_cast<int>(r.integer(t, path, "reconnect_max_ms", 60'000, 10, 3'600'000));
+    // Secrets and certificates come from files that must exist now, not at 3 a.m.
+    for (auto [key, field] : {std::pair{"password_file", &m.password_file}, {"ca_file", &m.ca_file},
+                              {"cert_file", &m.cert_file}, {"key_file", &m.key_file}}) {
+      std::string value = r.string(t, path, key, false);
+      if (value.empty()) continue;
+      *field = resolve(c.file, value);
+      if (!std::ifstream(*field))
+        r.error(t.get(key), path + "." + key, "cannot read " + field->string());
+    }
+    if (!m.cert_file.empty() != !m.key_file.empty())
+      r.error(&t, path, "cert_file and key_file go together");
+    const toml::node* subs = t.get("subscriptions");
+    const toml::array* sarr = subs ? subs->as_array() : nullptr;
+    if (!sarr || !sarr->is_array_of_tables() || sarr->empty()) {
+      r.error(subs ? subs : &t, path + ".subscriptions",
+              "at least one [[sources.mqtt.subscriptions]] entry is required");
+    } else {
+      for (size_t k = 0; k < sarr->size(); ++k) {
+        const toml::table& st = *sarr->get(k)->as_table();
+        std::string spath = path + ".subscriptions[" + std::to_string(k) + "]";
+        r.only_keys(st, spath, {"topic", "point", "qos", "format", "value", "timestamp", "unit",
+                                "status", "timestamp_format", "max_payload_bytes"});
+        MqttSubscriptionConfig s;
+        s.topic = r.string(st, spath, "topic", true);
+        s.point = r.string(st, spath, "point", true);
+        s.qos = static_cast<int>(r.integer(st, spath, "qos", 1, 0, 2));
+        std::string format = r.choice(st, spath, "format", {"number", "json", "senml"}, "number");
+        s.format = format == "json" ? PayloadFormat::json
+                   : format == "senml" ? PayloadFormat::senml : PayloadFormat::number;
+        for (auto [key, field] : {std::pair{"value", &s.json.value}, {"timestamp", &s.json.timestamp},
+                                  {"unit", &s.json.unit}, {"status", &s.json.status}}) {
+          *field = r.string(st, spath, key, false, *field);
+          if (!field->empty() && field->front() != '/')
+            r.error(st.get(key), spath + "." + key, "must be a JSON Pointer (starting with /)");
+        }
+        std::string ts = r.choice(st, spath, "timestamp_format",
+                                  {"auto", "epoch_s", "epoch_ms", "rfc3339"}, "auto");
+        s.timestamp_format = ts == "epoch_s" ? TimestampFormat::epoch_s
+                             : ts == "epoch_ms" ? TimestampFormat::epoch_ms
+                             : ts == "rfc3339" ? TimestampFormat::rfc3339
+                                               : TimestampFormat::auto_detect;
+        s.max_payload_bytes = static_cast<size_t>(
+            r.integer(st, spath, "max_payload_bytes", 64 * 1024, 16, 16 * 1024 * 1024));
+        if (!s.topic.empty() && !s.point.empty())
+          if (auto e = topic_template_error(s.topic, s.point, s.format); !e.empty())
+            r.error(st.get("topic"), spath + ".topic", e);
+        m.subscriptions.push_back(std::move(s));
+      }
+    }
+    c.mqtt_sources.push_back(std::move(m));
   }
 }
 
@@ -227,7 +340,8 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
   }
   if (const toml::table* j = r.table(root, "", "journal", true)) {
     r.only_keys(*j, "journal", {"path", "commit_interval_ms", "max_batch", "queue_capacity",
-                                "synchronous", "quota_mb", "on_chain_break"});
+                                "synchronous", "quota_mb", "on_chain_break",
+                                "quarantine_max_rows"});
     c.journal.path = resolve(file, r.string(*j, "journal", "path", true));
     c.journal.commit_interval_ms =
         static_cast<int>(r.integer(*j, "journal", "commit_interval_ms", 50, 1, 10'000));
@@ -240,6 +354,8 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
             : Synchronous::full;
     c.journal.quota_bytes =
         static_cast<uint64_t>(r.integer(*j, "journal", "quota_mb", 1024, 1, 1'000'000)) << 20;
+    c.journal.quarantine_max_rows = static_cast<int>(
+        r.integer(*j, "journal", "quarantine_max_rows", 10'000, 0, 10'000'000));
     c.journal.on_chain_break =
         r.choice(*j, "journal", "on_chain_break", {"refuse", "new-segment"}, "new-segment") ==
                 "refuse"

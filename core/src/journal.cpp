@@ -163,7 +163,8 @@ Result<Journal> Journal::open_read_only(const std::filesystem::path& path) {
   return Journal(std::move(impl));
 }
 
-Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch) {
+Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
+                                      std::span<const QuarantinedMessage> quarantined) {
   Impl& j = *impl_;
   AppendOutcome out;
   uint64_t seq_before = j.last_seq;
@@ -197,6 +198,19 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch) {
     rc = j.upsert_point_head.step();
     j.upsert_point_head.reset();
     if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "update point heads"));
+  }
+  for (const QuarantinedMessage& q : quarantined) {
+    j.insert_quarantine.bind(1, q.received_ms).bind(2, q.source).bind(3, q.subscription)
+        .bind(4, q.topic).bind(5, q.reason).bind(6, q.detail).bind_blob(7, q.payload);
+    rc = j.insert_quarantine.step();
+    j.insert_quarantine.reset();
+    if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "quarantine a message"));
+  }
+  if (!quarantined.empty()) {
+    j.trim_quarantine.bind(1, j.options.quarantine_max_rows);
+    rc = j.trim_quarantine.step();
+    j.trim_quarantine.reset();
+    if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "trim quarantine"));
   }
   rc = j.commit.step();
   j.commit.reset();

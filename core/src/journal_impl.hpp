@@ -23,7 +23,8 @@ struct Journal::Impl {
   uint64_t last_seq = 0;
   std::string last_hash_hex{kGenesisPrevHash};
 
-  sqlite::Statement begin, commit, rollback, insert, upsert_point_head;
+  sqlite::Statement begin, commit, rollback, insert, upsert_point_head, insert_quarantine,
+      trim_quarantine;
   // The newest stored reading of each point in the batch being appended (status reads
   // point_heads instead of searching the records). Reused between batches.
   std::unordered_map<std::string_view, std::pair<uint64_t, int64_t>> batch_heads;
@@ -47,6 +48,11 @@ struct Journal::Impl {
         db, "INSERT INTO records (seq, point, source, ts_ms, value, canonical, hash, sig) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
             "ON CONFLICT (ts_ms, point, source, value) DO NOTHING");
+    insert_quarantine = sqlite::Statement(
+        db, "INSERT INTO quarantine (received_ms, source, subscription, topic, reason, detail, "
+            "payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    trim_quarantine = sqlite::Statement(
+        db, "DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?1");
     upsert_point_head = sqlite::Statement(
         db, "INSERT INTO point_heads (point, seq, ts_ms) VALUES (?1, ?2, ?3) "
             "ON CONFLICT (point) DO UPDATE SET seq = excluded.seq, ts_ms = excluded.ts_ms "

@@ -167,6 +167,42 @@ Result<std::optional<std::pair<uint64_t, uint64_t>>> Journal::seq_range_for_time
                                  static_cast<uint64_t>(s.int64(1))});
 }
 
+Result<std::vector<QuarantineRow>> Journal::quarantine(int64_t from_ms, int64_t to_ms, size_t limit) {
+  sqlite::Statement s(impl_->db,
+                      "SELECT id, received_ms, source, subscription, topic, reason, detail, payload "
+                      "FROM quarantine WHERE received_ms >= ?1 AND received_ms < ?2 "
+                      "ORDER BY id LIMIT ?3");
+  s.bind(1, from_ms).bind(2, to_ms).bind(3, static_cast<int64_t>(limit));
+  std::vector<QuarantineRow> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    QuarantineRow q;
+    q.id = s.int64(0);
+    q.received_ms = s.int64(1);
+    q.source = s.text(2);
+    q.subscription = s.text(3);
+    q.topic = s.text(4);
+    q.reason = s.text(5);
+    q.detail = s.text(6);
+    q.payload = s.blob(7);
+    rows.push_back(std::move(q));
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read quarantine"));
+  return rows;
+}
+
+Result<std::vector<std::tuple<std::string, std::string, uint64_t>>> Journal::quarantine_counts() {
+  sqlite::Statement s(impl_->db,
+                      "SELECT source, reason, count(*) FROM quarantine GROUP BY source, reason "
+                      "ORDER BY source, reason");
+  std::vector<std::tuple<std::string, std::string, uint64_t>> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.emplace_back(std::string(s.text(0)), std::string(s.text(1)), static_cast<uint64_t>(s.int64(2)));
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "count quarantine"));
+  return out;
+}
+
 Result<std::vector<Journal::KeyInfo>> Journal::public_keys() {
   sqlite::Statement s(impl_->db, "SELECT key_id, algorithm, public_pem FROM keys ORDER BY first_used_ms");
   std::vector<KeyInfo> keys;

@@ -48,6 +48,20 @@ constexpr const char* kMigrations[] = {
     -- pruned_through_seq / pruned_head_hash: where the chain continues after pruning.
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     )sql",
+    R"sql(
+    -- Messages a collector could not turn into readings: raw bytes and why (bounded).
+    CREATE TABLE quarantine (
+      id           INTEGER PRIMARY KEY,
+      received_ms  INTEGER NOT NULL,
+      source       TEXT    NOT NULL,
+      subscription TEXT    NOT NULL,
+      topic        TEXT    NOT NULL,
+      reason       TEXT    NOT NULL,
+      detail       TEXT    NOT NULL,
+      payload      BLOB    NOT NULL
+    );
+    CREATE INDEX quarantine_by_time ON quarantine (received_ms);
+    )sql",
 };
 
 int user_version(sqlite3* db) {

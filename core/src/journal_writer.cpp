@@ -30,11 +30,28 @@ Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) {
     ErrorCode why = commit_failing_ ? last_failure_ : ErrorCode::storage_full;
     return fail(why, reading.source, "journal is not accepting readings: " + stats_.last_error);
   }
-  queue_.emplace_back(AcceptedReading{std::move(reading), received},
-                      std::chrono::steady_clock::now());
+  queue_.push_back({AcceptedReading{std::move(reading), received}, Clk::now(), next_ticket_});
   ++stats_.submitted;
   if (queue_.size() == 1 || queue_.size() >= options_.max_batch) work_ready_.notify_one();
   return next_ticket_++;
+}
+
+Result<JournalWriter::Ticket> JournalWriter::submit_quarantine(QuarantinedMessage message) {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return fail(ErrorCode::busy, message.source, "journal writer is stopping");
+  if (commit_failing_ ||
+      quarantine_queue_.size() + inflight_quarantine_.size() >= options_.quarantine_capacity)
+    return fail(ErrorCode::busy, message.source, "quarantine queue is full");
+  quarantine_queue_.push_back({std::move(message), Clk::now(), next_ticket_});
+  if (quarantine_queue_.size() == 1) work_ready_.notify_one();
+  return next_ticket_++;
+}
+
+JournalWriter::Clk::time_point JournalWriter::oldest_queued() const {
+  auto oldest = Clk::time_point::max();
+  if (!queue_.empty()) oldest = queue_.front().queued;
+  if (!quarantine_queue_.empty()) oldest = std::min(oldest, quarantine_queue_.front().queued);
+  return oldest;
 }
 
 bool JournalWriter::wait_committed(Ticket ticket, std::chrono::milliseconds timeout) {
@@ -55,7 +72,7 @@ void JournalWriter::stop() {
 WriterStats JournalWriter::stats() const {
   std::lock_guard lock(mutex_);
   WriterStats st = stats_;
-  st.held = queue_.size() + inflight_.size();
+  st.held = queue_.size() + inflight_.size() + quarantine_queue_.size() + inflight_quarantine_.size();
   return st;
 }
 
@@ -63,17 +80,17 @@ void JournalWriter::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     work_ready_.wait(lock, [&] {
-      return stopping_ || !queue_.empty() || !inflight_.empty() || over_quota_;
+      return stopping_ || has_queued() || commit_failing_ || over_quota_;
     });
-    if (!queue_.empty() && !commit_failing_) {
-      // Wait for the oldest reading's deadline, a full batch, or stop.
-      auto deadline = queue_.front().second + options_.commit_interval;
+    if (has_queued() && !commit_failing_) {
+      // Wait for the oldest item's deadline, a full batch, or stop.
+      auto deadline = oldest_queued() + options_.commit_interval;
       work_ready_.wait_until(lock, deadline,
                              [&] { return stopping_ || queue_.size() >= options_.max_batch; });
       commit_batch(lock);
       continue;
     }
-    if (queue_.empty() && inflight_.empty() && stopping_) return;
+    if (!has_queued() && !commit_failing_ && stopping_) return;
     // Failing commits or over quota: retry after a pause, waking at once to stop.
     bool stop_now = work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
     if (commit_failing_) {
@@ -98,15 +115,17 @@ void JournalWriter::run() {
 }
 
 void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
-  if (inflight_.empty()) {  // else: the batch that failed, retried as it was
+  if (!commit_failing_) {  // else: the batch that failed, retried as it was
     size_t n = std::min(queue_.size(), options_.max_batch);
     for (size_t i = 0; i < n; ++i) {
-      inflight_.push_back(std::move(queue_.front().first));
+      inflight_.push_back(std::move(queue_.front().accepted));
       queue_.pop_front();
     }
+    for (auto& q : quarantine_queue_) inflight_quarantine_.push_back(std::move(q.message));
+    quarantine_queue_.clear();
   }
   lock.unlock();
-  auto outcome = journal_.append(inflight_);
+  auto outcome = journal_.append(inflight_, inflight_quarantine_);
   // The quota is checked about once a second, not at every commit: three PRAGMAs each.
   Result<bool> under_quota = !over_quota_;
   auto now = std::chrono::steady_clock::now();
@@ -134,8 +153,13 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
              : "cannot write the journal's head anchor file: rollback detection is weakened");
   head_anchor_ok_ = outcome->head_anchor_written;
   commit_failing_ = false;
-  committed_through_ += inflight_.size();
   inflight_.clear();
+  inflight_quarantine_.clear();
+  // Everything ticketed before the oldest item still queued is now durable.
+  Ticket oldest_waiting = next_ticket_;
+  if (!queue_.empty()) oldest_waiting = queue_.front().ticket;
+  if (!quarantine_queue_.empty()) oldest_waiting = std::min(oldest_waiting, quarantine_queue_.front().ticket);
+  committed_through_ = oldest_waiting - 1;
   stats_.stored += outcome->stored;
   stats_.duplicates += outcome->duplicates;
   stats_.last_seq = journal_.last_seq();

@@ -12,11 +12,10 @@
 
 #include <tl/expected.hpp>
 
+#include "mrv/core/config.hpp"
 #include "mrv/core/reading.hpp"
 
 namespace mrv::collector {
-
-enum class PayloadFormat { number, json, senml };
 
 // Why a message was quarantined; each is counted per subscription.
 enum class BadInput {
@@ -32,25 +31,7 @@ enum class BadInput {
 };
 std::string_view to_string(BadInput reason);
 
-enum class TimestampFormat { auto_detect, epoch_s, epoch_ms, rfc3339 };
-
-// JSON Pointers (RFC 6901) into a JSON payload. Empty: the payload has no such field.
-struct JsonPointers {
-  std::string value = "/value";
-  std::string timestamp;
-  std::string unit;
-  std::string status;
-};
-
-// One subscription's mapping from messages to readings.
-struct MessageMapping {
-  std::string topic;   // template: MQTT levels, + and #, and {name} levels that capture
-  std::string point;   // point id template: {name} from the topic, {n} the SenML name
-  PayloadFormat format = PayloadFormat::number;
-  JsonPointers json;
-  TimestampFormat timestamp_format = TimestampFormat::auto_detect;
-  size_t max_payload_bytes = 64 * 1024;
-};
+using MessageMapping = MqttSubscriptionConfig;
 
 // The MQTT subscription filter of a topic template: {name} levels become +.
 std::string mqtt_filter(std::string_view topic_template);

@@ -33,6 +33,7 @@ struct JournalConfig {
   Synchronous synchronous = Synchronous::full;
   uint64_t quota_bytes = 1024ull << 20;
   ChainBreakPolicy on_chain_break = ChainBreakPolicy::new_segment;
+  int quarantine_max_rows = 10'000;   // bad messages kept, newest first
 };
 
 struct SigningConfig {
@@ -46,6 +47,44 @@ struct SimulatedSourceConfig {
   std::vector<std::string> points;  // point ids, each configured under [[points]]
 };
 
+enum class PayloadFormat { number, json, senml };
+enum class TimestampFormat { auto_detect, epoch_s, epoch_ms, rfc3339 };
+
+// JSON Pointers (RFC 6901) into a JSON payload. Empty: the payload has no such field.
+struct JsonPointers {
+  std::string value = "/value";
+  std::string timestamp;
+  std::string unit;
+  std::string status;
+};
+
+// One MQTT subscription: a topic template and how its messages become readings.
+struct MqttSubscriptionConfig {
+  std::string topic;   // MQTT levels, + and #, and {name} levels that capture
+  std::string point;   // point id template: {name} from the topic, {n} the SenML name
+  int qos = 1;
+  PayloadFormat format = PayloadFormat::number;
+  JsonPointers json;
+  TimestampFormat timestamp_format = TimestampFormat::auto_detect;
+  size_t max_payload_bytes = 64 * 1024;
+};
+
+// One broker connection.
+struct MqttSourceConfig {
+  std::string name;
+  std::string url;            // tcp://host:1883 or ssl://host:8883
+  std::string client_id;      // stable: the broker keeps the session under it
+  int mqtt_version = 4;       // 4 = MQTT 3.1.1, 5 = MQTT 5
+  int keepalive_s = 30;
+  int session_expiry_s = 7 * 24 * 3600;  // MQTT 5: how long the broker keeps the session
+  std::string username;
+  std::filesystem::path password_file;   // the password: from a file ...
+  std::string password_env;              // ... or from this environment variable
+  std::filesystem::path ca_file, cert_file, key_file;  // TLS (ssl:// URLs)
+  int reconnect_min_ms = 500, reconnect_max_ms = 60'000;
+  std::vector<MqttSubscriptionConfig> subscriptions;
+};
+
 struct Config {
   std::filesystem::path file;
   std::string text;       // the file's bytes, as hashed
@@ -55,6 +94,7 @@ struct Config {
   SigningConfig signing;
   std::vector<PointConfig> points;
   std::vector<SimulatedSourceConfig> simulated_sources;
+  std::vector<MqttSourceConfig> mqtt_sources;
 
   const PointConfig* find_point(std::string_view id) const;
 };

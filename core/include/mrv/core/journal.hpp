@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "mrv/core/config.hpp"
@@ -33,12 +34,29 @@ struct JournalOptions {
   std::string config_hash_hex;
   std::string config_text;  // stored once per hash so records can name their config
   std::string boot_id;
+  int quarantine_max_rows = 10'000;  // oldest quarantined messages beyond this are deleted
 };
 
 // A reading as the agent accepted it: what the collector saw plus our clock then.
 struct AcceptedReading {
   Reading reading;
   ClockSample received;
+};
+
+// A message a collector could not turn into readings, kept for people to look at (not
+// signed, not chained: it is evidence of what arrived, not a reading).
+struct QuarantinedMessage {
+  int64_t received_ms = 0;
+  std::string source;        // "mqtt:broker-name"
+  std::string subscription;  // the topic template it matched ("" when none)
+  std::string topic;
+  std::string reason;        // a BadInput name: invalid_json, not_numeric, ...
+  std::string detail;
+  std::string payload;       // raw bytes, as received
+};
+
+struct QuarantineRow : QuarantinedMessage {
+  int64_t id = 0;
 };
 
 // A record as stored: its canonical bytes verbatim, their SHA-256 and the signature.
@@ -89,7 +107,9 @@ class Journal {
 
   // Signs, chains and commits the readings in one transaction. On failure nothing of the
   // batch is stored and the chain state is as before.
-  [[nodiscard]] Result<AppendOutcome> append(std::span<const AcceptedReading> batch);
+  // Quarantined messages go in the same transaction.
+  [[nodiscard]] Result<AppendOutcome> append(std::span<const AcceptedReading> batch,
+                                             std::span<const QuarantinedMessage> quarantined = {});
 
   // Prunes receipted records, oldest first, while over quota. Returns true when the
   // journal is then under its quota (new readings may be accepted).
@@ -114,6 +134,12 @@ class Journal {
   // The smallest seq range holding every reading with from_ms <= ts_ms < to_ms.
   [[nodiscard]] Result<std::optional<std::pair<uint64_t, uint64_t>>> seq_range_for_time(
       int64_t from_ms, int64_t to_ms);
+  // Quarantined messages with from_ms <= received_ms < to_ms, oldest first, at most `limit`.
+  [[nodiscard]] Result<std::vector<QuarantineRow>> quarantine(int64_t from_ms, int64_t to_ms,
+                                                              size_t limit);
+  // How many quarantined messages are kept, by source and reason.
+  [[nodiscard]] Result<std::vector<std::tuple<std::string, std::string, uint64_t>>>
+  quarantine_counts();
   // Every public key that has signed records here: (key id, algorithm, PEM).
   struct KeyInfo {
     std::string key_id_hex, algorithm, pem;

@@ -30,6 +30,7 @@ struct WriterOptions {
   size_t max_batch = 4096;
   size_t queue_capacity = 65536;
   std::chrono::milliseconds retry_interval{1000};  // after a failed commit or when full
+  size_t quarantine_capacity = 1024;  // bad messages waiting for a commit
 };
 
 struct WriterStats {
@@ -54,14 +55,31 @@ class JournalWriter {
 
   // Thread-safe. Stamps the reading with the agent's clock and queues it.
   [[nodiscard]] Result<Ticket> submit(Reading reading);
-  // Blocks until the reading of `ticket` is committed (true) or the timeout passes.
+  // Thread-safe. Queues a bad message for the quarantine table; it is committed with the
+  // next batch, so a collector can wait for it like for a reading before acknowledging.
+  [[nodiscard]] Result<Ticket> submit_quarantine(QuarantinedMessage message);
+  // Blocks until what `ticket` names is committed (true) or the timeout passes.
   bool wait_committed(Ticket ticket, std::chrono::milliseconds timeout);
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
   WriterStats stats() const;
 
  private:
+  using Clk = std::chrono::steady_clock;
+  struct Pending {
+    AcceptedReading accepted;
+    Clk::time_point queued;
+    Ticket ticket;
+  };
+  struct PendingQuarantine {
+    QuarantinedMessage message;
+    Clk::time_point queued;
+    Ticket ticket;
+  };
+
   void run();
+  bool has_queued() const { return !queue_.empty() || !quarantine_queue_.empty(); }
+  Clk::time_point oldest_queued() const;
   void commit_batch(std::unique_lock<std::mutex>& lock);
 
   Journal journal_;
@@ -72,10 +90,12 @@ class JournalWriter {
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;  // writer waits: something queued or stop
   std::condition_variable committed_;   // submitters wait: a batch committed
-  std::deque<std::pair<AcceptedReading, std::chrono::steady_clock::time_point>> queue_;
-  // The batch being committed, moved out of queue_; kept until it is durable (a failed
-  // commit is retried with exactly these readings). Writer thread only, outside the lock.
+  std::deque<Pending> queue_;
+  std::deque<PendingQuarantine> quarantine_queue_;
+  // The batch being committed, moved out of the queues; kept until it is durable (a
+  // failed commit is retried with exactly these). Writer thread only, outside the lock.
   std::vector<AcceptedReading> inflight_;
+  std::vector<QuarantinedMessage> inflight_quarantine_;
   Ticket next_ticket_ = 1;
   Ticket committed_through_ = 0;
   bool stopping_ = false;
