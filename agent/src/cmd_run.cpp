@@ -2,9 +2,14 @@
 // thread; SIGINT/SIGTERM stop the sources, commit what is queued and exit.
 #include <sys/stat.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <optional>
 
 #include "commands.hpp"
+#include "mrv/agent/state_file.hpp"
+#include "mrv/collector/mqtt_source.hpp"
 #include "mrv/collector/simulated_source.hpp"
 #include "mrv/core/asio.hpp"
 #include "mrv/core/clock.hpp"
@@ -32,7 +37,8 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   JournalOptions options{config->journal.path,         config->journal.synchronous,
                          config->journal.quota_bytes,  config->journal.on_chain_break,
                          config->site_id,              config->hash_hex,
-                         config->text,                 read_boot_id()};
+                         config->text,                 read_boot_id(),
+                         config->journal.quarantine_max_rows};
   auto journal = Journal::open_for_writing(options, std::move(*signer));
   if (!journal) {
     log::error("cannot open the journal: " + journal.error().to_string());
@@ -52,15 +58,40 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                        clock, [](int priority, const std::string& m) { log::write(priority, m); });
 
   boost::asio::io_context io;
-  std::vector<std::unique_ptr<collector::SimulatedSource>> sources;
+  std::vector<std::unique_ptr<collector::SimulatedSource>> simulated;
   for (const auto& s : config->simulated_sources) {
     std::vector<PointConfig> points;
     for (const auto& id : s.points) points.push_back(*config->find_point(id));
-    sources.push_back(std::make_unique<collector::SimulatedSource>(io, s, std::move(points), writer));
-    sources.back()->start();
+    simulated.push_back(std::make_unique<collector::SimulatedSource>(io, s, std::move(points), writer));
+    simulated.back()->start();
   }
+  std::vector<std::unique_ptr<collector::MqttSource>> mqtt;
+  for (const auto& m : config->mqtt_sources) {
+    auto dir = config->journal.path.parent_path() / "mqtt" / m.name;  // Paho's persistence
+    mqtt.push_back(std::make_unique<collector::MqttSource>(io, m, *config, writer, dir));
+    if (auto r = mqtt.back()->start(); !r) {
+      log::error(r.error().to_string());
+      return kExitFailure;
+    }
+  }
+  auto save_state = [&] {
+    std::vector<collector::MqttSourceStatus> states;
+    for (auto& m : mqtt) states.push_back(m->status());
+    write_state_file(config->journal.path, writer.stats(), states);
+  };
+  boost::asio::steady_timer state_timer(io);
+  std::function<void()> save_state_every_2s = [&] {
+    save_state();
+    state_timer.expires_after(std::chrono::seconds(2));
+    state_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) save_state_every_2s();
+    });
+  };
+  save_state_every_2s();
+
   auto shutdown = [&] {
-    for (auto& s : sources) s->stop();
+    for (auto& s : simulated) s->stop();
+    for (auto& m : mqtt) m->stop();
     io.stop();
   };
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -75,20 +106,29 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       if (!ec) shutdown();
     });
   }
-  log::notice("running: " + std::to_string(sources.size()) + " source(s), " +
+  log::notice("running: " + std::to_string(simulated.size() + mqtt.size()) + " source(s), " +
               std::to_string(config->points.size()) + " point(s)");
   io.run();
-  writer.stop();
+  writer.stop();  // commits what is queued; message callbacks waiting on it return
+  save_state();
   WriterStats st = writer.stats();
   log::notice("stopped: " + std::to_string(st.stored) + " readings stored, " +
               std::to_string(st.duplicates) + " duplicates, " + std::to_string(st.refused) +
               " refused, last seq " + std::to_string(st.last_seq));
+  int code = kExitOk;
   if (st.held > 0) {
     log::error(std::to_string(st.held) + " accepted readings could not be committed: " +
                st.last_error);
-    return kExitFailure;
+    code = kExitFailure;
   }
-  return kExitOk;
+  for (auto& m : mqtt)
+    if (m->parked()) {
+      log::warning("mqtt:" + m->status().name +
+                   ": a message the journal refused stays unacknowledged at the broker");
+      std::fflush(nullptr);
+      std::_Exit(code);
+    }
+  return code;
 }
 
 }  // namespace mrv::agent

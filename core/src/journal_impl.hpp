@@ -2,6 +2,7 @@
 // The journal's private state, shared by the files that implement Journal.
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -12,6 +13,8 @@
 #include "sqlite.hpp"
 
 namespace mrv {
+
+inline constexpr auto kAnchorInterval = std::chrono::milliseconds(200);
 
 struct Journal::Impl {
   sqlite3* db = nullptr;
@@ -31,6 +34,8 @@ struct Journal::Impl {
   std::string canonical;  // reused encode buffer
   RecordFields fields;    // reused between records: keeps string capacity
 
+  std::chrono::steady_clock::time_point anchor_written_at{};
+  bool anchor_stale = false;  // commits since the anchor was last written
   int lock_fd = -1;  // flock()ed <journal>.lock: one writing agent per journal
 
   ~Impl() {

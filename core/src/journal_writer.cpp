@@ -56,7 +56,19 @@ JournalWriter::Clk::time_point JournalWriter::oldest_queued() const {
 
 bool JournalWriter::wait_committed(Ticket ticket, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
+  if (committed_through_ >= ticket) return true;
+  // Someone is blocked on this commit (an unacknowledged message): commit now rather
+  // than at the batch deadline.
+  if (ticket > waited_for_) {
+    waited_for_ = ticket;
+    work_ready_.notify_one();
+  }
   return committed_.wait_for(lock, timeout, [&] { return committed_through_ >= ticket; });
+}
+
+JournalWriter::Ticket JournalWriter::committed_through() const {
+  std::lock_guard lock(mutex_);
+  return committed_through_;
 }
 
 void JournalWriter::stop() {
@@ -85,8 +97,9 @@ void JournalWriter::run() {
     if (has_queued() && !commit_failing_) {
       // Wait for the oldest item's deadline, a full batch, or stop.
       auto deadline = oldest_queued() + options_.commit_interval;
-      work_ready_.wait_until(lock, deadline,
-                             [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+      work_ready_.wait_until(lock, deadline, [&] {
+        return stopping_ || queue_.size() >= options_.max_batch || waited_for_ > committed_through_;
+      });
       commit_batch(lock);
       continue;
     }

@@ -58,8 +58,11 @@ class JournalWriter {
   // Thread-safe. Queues a bad message for the quarantine table; it is committed with the
   // next batch, so a collector can wait for it like for a reading before acknowledging.
   [[nodiscard]] Result<Ticket> submit_quarantine(QuarantinedMessage message);
-  // Blocks until what `ticket` names is committed (true) or the timeout passes.
+  // Blocks until what `ticket` names is committed (true) or the timeout passes. The
+  // writer then commits at once instead of at the batch deadline.
   bool wait_committed(Ticket ticket, std::chrono::milliseconds timeout);
+  // The highest ticket such that it and every ticket before it are committed.
+  Ticket committed_through() const;
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
   WriterStats stats() const;
@@ -98,6 +101,7 @@ class JournalWriter {
   std::vector<QuarantinedMessage> inflight_quarantine_;
   Ticket next_ticket_ = 1;
   Ticket committed_through_ = 0;
+  Ticket waited_for_ = 0;  // the highest ticket a wait_committed() caller is blocked on
   bool stopping_ = false;
   bool over_quota_ = false;      // stop accepting; keep committing what was accepted
   bool commit_failing_ = false;  // the last commit failed: retry it after a pause

@@ -1,0 +1,24 @@
+#pragma once
+// The running agent's live state (sources and their connection state, bad-input
+// counters, journal writer counters), written beside the journal every two seconds as
+// JSON so `status`, a separate process, can show it. Rewritten atomically (write +
+// rename); its age says whether the agent is still running.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mrv/collector/mqtt_source.hpp"
+#include "mrv/core/journal_writer.hpp"
+
+namespace mrv::agent {
+
+std::filesystem::path state_file_path(const std::filesystem::path& journal_path);
+
+void write_state_file(const std::filesystem::path& journal_path, const WriterStats& writer,
+                      const std::vector<collector::MqttSourceStatus>& mqtt);
+
+// The state as JSON text, or nullopt when there is none (the agent never ran here).
+std::optional<std::string> read_state_file(const std::filesystem::path& journal_path);
+
+}  // namespace mrv::agent

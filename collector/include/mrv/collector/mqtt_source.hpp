@@ -1,0 +1,68 @@
+#pragma once
+// One MQTT broker connection: subscribes, turns each message into readings (or a
+// quarantine row) and acknowledges a QoS 1/2 message only after they are committed.
+//
+// How nothing is lost: Paho C (MQTTAsync, 1.3) calls the message callback for a QoS 1
+// message before it sends the PUBACK, and for QoS 2 (MQTT 3.1.1) keeps the received
+// PUBLISH in its file persistence (`persistence_dir`) until the callback has returned on
+// PUBREL. The callback returns only after the message's readings (or its quarantine row)
+// are committed to the journal. A kill -9 before that leaves the message unacknowledged,
+// and the broker delivers it again to the persistent session; the journal stores a
+// redelivered reading once (same time, point, value and source). Readings the agent
+// stamps with its own clock (no timestamp in the payload) get a new time when
+// redelivered, so in that window they can be stored twice: the records show it.
+//
+// The price: one message is in flight per connection, so ingest runs at the journal's
+// commit rate (the writer commits at once when a collector waits, see JournalWriter).
+//
+// Back-pressure: while the journal refuses readings, the callback waits (it does not
+// read further messages), so the broker holds them in the persistent session.
+//
+// Threads: Paho callbacks run on Paho's thread; connecting, subscribing and reconnect
+// timers run on the agent's io_context. Thread-safe status().
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "mrv/core/asio.hpp"
+#include "mrv/core/config.hpp"
+#include "mrv/core/journal_writer.hpp"
+
+namespace mrv::collector {
+
+struct MqttSourceStatus {
+  std::string name, url;
+  std::string state = "starting";  // connecting, connected, disconnected, paused, stopped
+  std::string last_error;
+  int64_t state_since_ms = 0;
+  uint64_t messages = 0, readings = 0, quarantined = 0, connects = 0;
+  std::map<std::string, uint64_t> bad_inputs;  // "topic template/reason" -> count
+};
+
+class MqttSource {
+ public:
+  MqttSource(boost::asio::io_context& io, MqttSourceConfig config, const Config& site,
+             JournalWriter& writer, std::filesystem::path persistence_dir);
+  ~MqttSource();
+  MqttSource(const MqttSource&) = delete;
+  MqttSource& operator=(const MqttSource&) = delete;
+
+  // Creates the client and starts connecting; fails on a setup error (bad password
+  // file, bad URL), never on the broker being down (that is retried, with backoff).
+  [[nodiscard]] Result<void> start();
+  // Stops taking messages and disconnects.
+  void stop();
+  // True while a message callback holds a message the journal refused during stop: the
+  // process must exit without tearing the client down (which would wait for the callback
+  // and then acknowledge the message). The broker redelivers it after the restart.
+  bool parked() const;
+  MqttSourceStatus status() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mrv::collector

@@ -1,0 +1,345 @@
+#include "mrv/collector/mqtt_source.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <mqtt/async_client.h>
+
+#include "mrv/collector/mqtt_payload.hpp"
+#include "mrv/core/clock.hpp"
+#include "mrv/core/log.hpp"
+
+namespace mrv::collector {
+namespace {
+using namespace std::chrono_literals;
+
+// Reads a secret from a file (its first line) or the environment; never logged.
+Result<std::string> read_secret(const MqttSourceConfig& c) {
+  if (!c.password_file.empty()) {
+    std::ifstream in(c.password_file);
+    std::string line;
+    if (!in || !std::getline(in, line))
+      return fail(ErrorCode::config, c.password_file.string(), "cannot read the password file");
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    return line;
+  }
+  if (!c.password_env.empty()) {
+    const char* v = std::getenv(c.password_env.c_str());
+    if (!v) return fail(ErrorCode::config, "sources.mqtt " + c.name, "environment variable " +
+                                                                         c.password_env + " is not set");
+    return std::string(v);
+  }
+  return std::string();
+}
+
+}  // namespace
+
+struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::iaction_listener {
+  boost::asio::io_context& io;
+  boost::asio::steady_timer reconnect_timer;
+  MqttSourceConfig config;
+  const Config& site;
+  JournalWriter& writer;
+  std::filesystem::path persistence_dir;
+  std::unique_ptr<mqtt::async_client> client;
+  mqtt::connect_options connect_options;
+  std::string source_prefix;  // "mqtt:<name>:"
+
+  std::atomic<bool> stopping{false}, is_parked{false};
+  int attempt = 0;  // io thread only
+  std::mt19937 rng{std::random_device{}()};
+
+  mutable std::mutex status_mutex;
+  MqttSourceStatus st;
+  std::map<std::string, std::pair<uint64_t, int64_t>> log_limits;  // key -> (suppressed, last ms)
+
+  Impl(boost::asio::io_context& io_, MqttSourceConfig c, const Config& s, JournalWriter& w,
+       std::filesystem::path dir)
+      : io(io_), reconnect_timer(io_), config(std::move(c)), site(s), writer(w),
+        persistence_dir(std::move(dir)), source_prefix("mqtt:" + config.name + ":") {
+    st.name = config.name;
+    st.url = config.url;
+  }
+
+  void set_state(const std::string& state, const std::string& error = {}) {
+    std::lock_guard lock(status_mutex);
+    if (st.state != state) st.state_since_ms = utc_now_ms();
+    st.state = state;
+    if (!error.empty()) st.last_error = error;
+  }
+
+  // ---- connection (io thread) ----------------------------------------------------
+
+  void connect() {
+    if (stopping) return;
+    set_state("connecting");
+    try {
+      client->connect(connect_options, nullptr, *this);
+    } catch (const mqtt::exception& e) {
+      connect_failed(e.what());
+    }
+  }
+
+  void schedule_reconnect() {
+    if (stopping) return;
+    // Capped exponential backoff with full jitter, so a fleet does not reconnect at once.
+    int64_t cap = std::min<int64_t>(config.reconnect_max_ms,
+                                    int64_t{config.reconnect_min_ms} << std::min(attempt, 20));
+    int64_t delay = std::uniform_int_distribution<int64_t>(config.reconnect_min_ms, std::max<int64_t>(cap, config.reconnect_min_ms))(rng);
+    ++attempt;
+    reconnect_timer.expires_after(std::chrono::milliseconds(delay));
+    reconnect_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->connect();
+    });
+  }
+
+  void connect_failed(const std::string& why) {
+    set_state("disconnected", why);
+    log::warning(source_prefix + " cannot connect to " + config.url + ": " + why);
+    schedule_reconnect();
+  }
+
+  // iaction_listener: the outcome of connect(), on Paho's thread.
+  void on_success(const mqtt::token&) override {}  // on_connected handles it
+  void on_failure(const mqtt::token& tok) override {
+    std::string why = "connect failed (code " + std::to_string(tok.get_return_code()) + ")";
+    if (tok.get_reason_code() != mqtt::ReasonCode::SUCCESS)
+      why += ", reason code " + std::to_string(static_cast<int>(tok.get_reason_code()));
+    boost::asio::post(io, [self = shared_from_this(), why] { self->connect_failed(why); });
+  }
+
+  void connected() {  // io thread
+    attempt = 0;
+    {
+      std::lock_guard lock(status_mutex);
+      ++st.connects;
+    }
+    set_state("connected");
+    log::notice(source_prefix + " connected to " + config.url);
+    // Subscribe after every (re)connect: a broker that lost its state needs it again.
+    for (const auto& s : config.subscriptions) {
+      try {
+        client->subscribe(mqtt_filter(s.topic), s.qos);
+      } catch (const mqtt::exception& e) {
+        log::error(source_prefix + " subscribe " + s.topic + ": " + e.what());
+      }
+    }
+  }
+
+  void connection_lost(const std::string& cause) {  // io thread
+    if (stopping) return;
+    set_state("disconnected", cause.empty() ? "connection lost" : cause);
+    log::warning(source_prefix + " connection lost" + (cause.empty() ? "" : ": " + cause));
+    schedule_reconnect();
+  }
+
+  // ---- messages (Paho's thread) -----------------------------------------------------
+
+  void log_limited(const std::string& key, const std::string& message) {
+    int64_t now = utc_now_ms();
+    auto& [suppressed, last] = log_limits[key];
+    if (last != 0 && now - last < 10'000) {
+      ++suppressed;
+      return;
+    }
+    log::warning(message + (suppressed ? " (" + std::to_string(suppressed) + " more like it not logged)" : ""));
+    suppressed = 0;
+    last = now;
+  }
+
+  // Waits until `submit` is accepted; false when stopping made that impossible.
+  template <typename Submit>
+  std::optional<JournalWriter::Ticket> submit_until_accepted(Submit submit) {
+    bool paused = false;
+    for (;;) {
+      auto ticket = submit();
+      if (ticket) {
+        if (paused) set_state("connected");
+        return *ticket;
+      }
+      if (ticket.error().code == ErrorCode::invalid_argument) return std::nullopt;
+      if (stopping) return std::nullopt;
+      if (!paused) {
+        set_state("paused", ticket.error().to_string());
+        log::warning(source_prefix + " journal not accepting, holding messages at the broker: " +
+                     ticket.error().to_string());
+        paused = true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  // The journal refused the message's readings and the agent is stopping. Returning
+  // would let Paho acknowledge a message we did not store, so this callback never
+  // returns; the agent exits without tearing the client down (see parked()) and the
+  // broker delivers the message again to the persistent session.
+  [[noreturn]] void park() {
+    is_parked = true;
+    for (;;) std::this_thread::sleep_for(1h);
+  }
+
+  // Blocks until `ticket` is committed: only then may Paho acknowledge the message.
+  void wait_durable(JournalWriter::Ticket ticket) {
+    while (!writer.wait_committed(ticket, 1s))
+      if (stopping && writer.stats().held > 0 && !writer.stats().accepting) park();
+  }
+
+  void quarantine(const MqttSubscriptionConfig* sub, const std::string& topic, BadInput reason,
+                  const std::string& detail, std::string_view payload) {
+    std::string sub_name = sub ? sub->topic : "";
+    std::string key = sub_name + "/" + std::string(to_string(reason));
+    {
+      std::lock_guard lock(status_mutex);
+      ++st.quarantined;
+      ++st.bad_inputs[key];
+    }
+    log_limited(key, source_prefix + " bad message on " + topic + ": " +
+                         std::string(to_string(reason)) + ": " + detail);
+    QuarantinedMessage q{utc_now_ms(), "mqtt:" + config.name, sub_name, topic,
+                         std::string(to_string(reason)), detail, std::string(payload)};
+    auto ticket = submit_until_accepted([&] { return writer.submit_quarantine(q); });
+    if (!ticket) park();
+    wait_durable(*ticket);
+  }
+
+  void message(mqtt::const_message_ptr msg) {
+    const std::string& topic = msg->get_topic();
+    std::string_view payload(msg->get_payload_ref().data(), msg->get_payload_ref().size());
+    {
+      std::lock_guard lock(status_mutex);
+      ++st.messages;
+    }
+    const MqttSubscriptionConfig* sub = nullptr;
+    std::optional<Captures> captures;
+    for (const auto& s : config.subscriptions)
+      if ((captures = match_topic(s.topic, topic))) {
+        sub = &s;
+        break;
+      }
+    if (!sub) return quarantine(nullptr, topic, BadInput::unmapped, "no subscription matches", payload);
+    int64_t now = utc_now_ms();
+    auto decoded = decode_message(*sub, *captures, payload, now);
+    if (!decoded) return quarantine(sub, topic, decoded.error().reason, decoded.error().detail, payload);
+    std::vector<Reading> readings;
+    for (DecodedReading& d : *decoded) {
+      const PointConfig* point = site.find_point(d.point_id);
+      if (!point) return quarantine(sub, topic, BadInput::unmapped, "no point '" + d.point_id + "'", payload);
+      if (!d.unit.empty() && d.unit != point->unit)
+        return quarantine(sub, topic, BadInput::wrong_unit,
+                          "unit '" + d.unit + "', point " + point->id + " is in " + point->unit, payload);
+      Reading r;
+      r.point_id = std::move(d.point_id);
+      r.value = std::move(d.value);
+      r.unit = point->unit;
+      r.ts_ms = d.ts_ms.value_or(now);
+      r.time_source = d.ts_ms ? TimeSource::device : TimeSource::agent;
+      r.quality = d.quality;
+      r.reason = std::move(d.reason);
+      r.source = source_prefix + topic;
+      readings.push_back(std::move(r));
+    }
+    // Paho C sends the PUBACK after this callback returns: return only once durable.
+    JournalWriter::Ticket last = 0;
+    for (size_t i = 0; i < readings.size(); ++i) {
+      auto ticket = submit_until_accepted([&] { return writer.submit(readings[i]); });
+      if (!ticket) {
+        if (stopping) park();
+        // Refused as invalid (text the journal cannot store): quarantine the message.
+        // Readings before it were accepted and stay; the quarantine row says which.
+        return quarantine(sub, topic, BadInput::binary,
+                          "reading " + std::to_string(i + 1) + " refused by the journal", payload);
+      }
+      last = *ticket;
+    }
+    wait_durable(last);
+    std::lock_guard lock(status_mutex);
+    st.readings += readings.size();
+  }
+};
+
+MqttSource::MqttSource(boost::asio::io_context& io, MqttSourceConfig config, const Config& site,
+                       JournalWriter& writer, std::filesystem::path persistence_dir)
+    : impl_(std::make_shared<Impl>(io, std::move(config), site, writer, std::move(persistence_dir))) {}
+
+MqttSource::~MqttSource() { stop(); }
+
+Result<void> MqttSource::start() {
+  Impl& m = *impl_;
+  const MqttSourceConfig& c = m.config;
+  auto password = read_secret(c);
+  if (!password) return tl::unexpected(password.error());
+  std::error_code ec;
+  std::filesystem::create_directories(m.persistence_dir, ec);
+  try {
+    // File persistence keeps QoS 2 state (received, PUBREC sent) across restarts.
+    m.client = std::make_unique<mqtt::async_client>(
+        c.url, c.client_id,
+        mqtt::create_options(c.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1),
+        m.persistence_dir.string());
+    auto opts = mqtt::connect_options_builder()
+                    .mqtt_version(c.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
+                    .keep_alive_interval(std::chrono::seconds(c.keepalive_s))
+                    .connect_timeout(std::chrono::seconds(10));
+    if (c.mqtt_version == 5) {
+      opts.clean_start(false);
+      opts.properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, c.session_expiry_s)});
+    } else {
+      opts.clean_session(false);  // the broker keeps QoS 1/2 messages while we are away
+    }
+    if (!c.username.empty()) opts.user_name(c.username);
+    if (!password->empty()) opts.password(*password);
+    if (c.url.rfind("ssl://", 0) == 0) {
+      auto ssl = mqtt::ssl_options_builder();
+      ssl.enable_server_cert_auth(true).verify(true);  // certificate and host name
+      if (!c.ca_file.empty()) ssl.trust_store(c.ca_file.string());
+      if (!c.cert_file.empty()) ssl.key_store(c.cert_file.string()).private_key(c.key_file.string());
+      std::weak_ptr<Impl> weak = impl_;
+      ssl.error_handler([weak](const std::string& msg) {
+        if (auto self = weak.lock()) self->set_state("disconnected", "TLS: " + msg);
+      });
+      opts.ssl(ssl.finalize());
+    }
+    m.connect_options = opts.finalize();
+    std::weak_ptr<Impl> weak = impl_;
+    m.client->set_connected_handler([weak](const std::string&) {
+      if (auto self = weak.lock()) boost::asio::post(self->io, [self] { self->connected(); });
+    });
+    m.client->set_connection_lost_handler([weak](const std::string& cause) {
+      if (auto self = weak.lock())
+        boost::asio::post(self->io, [self, cause] { self->connection_lost(cause); });
+    });
+    m.client->set_message_callback([weak](mqtt::const_message_ptr msg) {
+      if (auto self = weak.lock()) self->message(std::move(msg));
+    });
+  } catch (const mqtt::exception& e) {
+    return fail(ErrorCode::config, "sources.mqtt " + c.name, std::string("MQTT client: ") + e.what());
+  }
+  boost::asio::post(m.io, [self = impl_] { self->connect(); });
+  return {};
+}
+
+void MqttSource::stop() {
+  Impl& m = *impl_;
+  if (m.stopping.exchange(true)) return;
+  m.reconnect_timer.cancel();
+  m.set_state("stopped");
+  if (!m.client) return;
+  try {
+    if (m.client->is_connected()) m.client->disconnect(0)->wait_for(std::chrono::seconds(2));
+  } catch (const mqtt::exception&) {
+  }
+}
+
+
+bool MqttSource::parked() const { return impl_->is_parked; }
+
+MqttSourceStatus MqttSource::status() const {
+  std::lock_guard lock(impl_->status_mutex);
+  return impl_->st;
+}
+
+}  // namespace mrv::collector
