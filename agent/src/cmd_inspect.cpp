@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "mrv/agent/export_file.hpp"
+#include "mrv/agent/state_file.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal.hpp"
@@ -67,6 +68,21 @@ int status(const std::filesystem::path& config_path, bool json) {
                  {"age_ms", now - (*last)->ts_ms}});
     j["points"].push_back(pj);
   }
+  // The running agent's live state, when there is one.
+  if (auto text = read_state_file(config.journal.path)) {
+    auto state = nlohmann::json::parse(*text, nullptr, false);
+    if (state.is_object() && state.contains("updated_ms") && state["updated_ms"].is_number()) {
+      int64_t age = now - state["updated_ms"].get<int64_t>();
+      j["agent"] = {{"running", age < 10'000}, {"state_age_ms", age}};
+      if (state.contains("mqtt")) j["mqtt"] = state["mqtt"];
+      if (state.contains("writer")) j["writer"] = state["writer"];
+    }
+  }
+  if (auto counts = journal.quarantine_counts()) {
+    j["quarantine"] = nlohmann::json::array();
+    for (const auto& [source, reason, count] : *counts)
+      j["quarantine"].push_back({{"source", source}, {"reason", reason}, {"count", count}});
+  }
   if (json) {
     std::cout << j.dump(2) << "\n";
     return chain->intact ? kExitOk : kExitFailure;
@@ -93,11 +109,31 @@ int status(const std::filesystem::path& config_path, bool json) {
       std::cout << "  no reading yet";
     std::cout << "\n";
   }
+  if (j.contains("agent"))
+    std::cout << "agent       " << (j["agent"]["running"].get<bool>() ? "running" : "not running")
+              << " (state " << age_text(j["agent"]["state_age_ms"].get<int64_t>()) << " old)\n";
+  if (j.contains("mqtt"))
+    for (const auto& m : j["mqtt"]) {
+      std::cout << "mqtt        " << m.value("name", "") << " " << m.value("url", "") << "  "
+                << m.value("state", "") << "  messages " << m.value("messages", 0)
+                << ", readings " << m.value("readings", 0) << ", quarantined "
+                << m.value("quarantined", 0) << ", connects " << m.value("connects", 0) << "\n";
+      if (!m.value("last_error", "").empty())
+        std::cout << "              last error: " << m.value("last_error", "") << "\n";
+      for (const auto& [key, count] : m["bad_inputs"].items())
+        std::cout << "              bad input " << key << ": " << count << "\n";
+    }
+  if (j.contains("quarantine") && !j["quarantine"].empty()) {
+    std::cout << "quarantine  (export --quarantine shows the messages)\n";
+    for (const auto& q : j["quarantine"])
+      std::cout << "  " << q["source"].get<std::string>() << "  " << q["reason"].get<std::string>()
+                << ": " << q["count"].get<uint64_t>() << "\n";
+  }
   return chain->intact ? kExitOk : kExitFailure;
 }
 
 int export_records(const std::filesystem::path& config_path, const std::string& from,
-                   const std::string& to, const std::filesystem::path& out) {
+                   const std::string& to, const std::filesystem::path& out, bool quarantine) {
   auto from_ms = parse_time_ms(from);
   auto to_ms = parse_time_ms(to);
   if (!from_ms || !to_ms) {
@@ -107,6 +143,15 @@ int export_records(const std::filesystem::path& config_path, const std::string& 
   auto opened = open_from_config(config_path);
   if (!opened) return kExitFailure;
   auto& [config, journal] = *opened;
+  if (quarantine) {
+    auto rows = write_quarantine_export(journal, *from_ms, *to_ms, out);
+    if (!rows) {
+      std::cerr << rows.error().to_string() << "\n";
+      return kExitFailure;
+    }
+    std::cerr << "exported " << *rows << " quarantined messages to " << out.string() << "\n";
+    return kExitOk;
+  }
   auto summary = write_export(journal, config.site_id, *from_ms, *to_ms, out);
   if (!summary) {
     std::cerr << summary.error().to_string() << "\n";

@@ -14,7 +14,7 @@ int check_config(const std::filesystem::path& config);
 int keygen(const std::filesystem::path& out, const std::string& algorithm);
 int status(const std::filesystem::path& config, bool json);
 int export_records(const std::filesystem::path& config, const std::string& from,
-                   const std::string& to, const std::filesystem::path& out);
+                   const std::string& to, const std::filesystem::path& out, bool quarantine);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            bool json);
 

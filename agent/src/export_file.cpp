@@ -54,6 +54,30 @@ Result<ExportSummary> write_export(Journal& journal, const std::string& site_id,
   return summary;
 }
 
+Result<uint64_t> write_quarantine_export(Journal& journal, int64_t from_ms, int64_t to_ms,
+                                         const std::filesystem::path& out) {
+  auto rows = journal.quarantine(from_ms, to_ms, SIZE_MAX >> 1);
+  if (!rows) return tl::unexpected(rows.error());
+  std::filesystem::path tmp = out.string() + ".tmp";
+  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+  for (const auto& q : *rows)
+    file << nlohmann::json{{"id", q.id},          {"received_ms", q.received_ms},
+                           {"source", q.source},  {"subscription", q.subscription},
+                           {"topic", q.topic},    {"reason", q.reason},
+                           {"detail", q.detail},  {"payload_b64", to_base64(q.payload)}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+         << '\n';
+  file.close();
+  std::error_code ec;
+  if (!file) {
+    std::filesystem::remove(tmp, ec);
+    return fail(ErrorCode::io, tmp.string(), "write failed (disk full?)");
+  }
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) return fail(ErrorCode::io, out.string(), ec.message());
+  return rows->size();
+}
+
 VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned) {
   VerifyReport report;
   ChainVerifier verifier(pinned);

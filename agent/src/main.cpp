@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   ex->add_option("--from", from, "Start, inclusive (YYYY-MM-DD, RFC 3339 or epoch ms)")->required();
   ex->add_option("--to", to, "End, exclusive")->required();
   ex->add_option("--out", out, "Export file to write")->required();
+  bool quarantine = false;
+  ex->add_flag("--quarantine", quarantine,
+               "Export the quarantined (bad) messages received in the range instead, as NDJSON");
 
   auto* vf = app.add_subcommand("verify", "Check an export's signatures, chain and sequence");
   vf->add_option("file", file, "Export file (NDJSON)")->required()->check(CLI::ExistingFile);
@@ -64,7 +67,7 @@ int main(int argc, char** argv) {
     if (*check) return check_config(config);
     if (*kg) return keygen(out, algorithm);
     if (*st) return status(config, json);
-    if (*ex) return export_records(config, from, to, out);
+    if (*ex) return export_records(config, from, to, out, quarantine);
     if (*vf) return verify(file, public_keys, json);
   } catch (const std::exception& e) {
     // Expected failures return results; this is a bug, but still a clean exit.

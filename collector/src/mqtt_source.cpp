@@ -106,9 +106,14 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   // iaction_listener: the outcome of connect(), on Paho's thread.
   void on_success(const mqtt::token&) override {}  // on_connected handles it
   void on_failure(const mqtt::token& tok) override {
-    std::string why = "connect failed (code " + std::to_string(tok.get_return_code()) + ")";
-    if (tok.get_reason_code() != mqtt::ReasonCode::SUCCESS)
-      why += ", reason code " + std::to_string(static_cast<int>(tok.get_reason_code()));
+    int rc = tok.get_return_code();
+    std::string why = "connect failed: " + mqtt::exception::error_str(rc);
+    if (std::string reason = mqtt::exception::reason_code_str(tok.get_reason_code());
+        tok.get_reason_code() != mqtt::ReasonCode::SUCCESS && !reason.empty())
+      why += ", " + reason;
+    if (rc == MQTTASYNC_FAILURE && config.url.rfind("ssl://", 0) == 0)
+      why += " (TLS handshake or network: check ca_file, cert_file, key_file and the host name "
+             "in the certificate)";
     boost::asio::post(io, [self = shared_from_this(), why] { self->connect_failed(why); });
   }
 
@@ -297,10 +302,8 @@ Result<void> MqttSource::start() {
       ssl.enable_server_cert_auth(true).verify(true);  // certificate and host name
       if (!c.ca_file.empty()) ssl.trust_store(c.ca_file.string());
       if (!c.cert_file.empty()) ssl.key_store(c.cert_file.string()).private_key(c.key_file.string());
-      std::weak_ptr<Impl> weak = impl_;
-      ssl.error_handler([weak](const std::string& msg) {
-        if (auto self = weak.lock()) self->set_state("disconnected", "TLS: " + msg);
-      });
+      // No ssl error_handler: Paho C++ 1.2 keeps a pointer to the options object it was
+      // set on, which is gone once the options are copied (a crash on the first TLS error).
       opts.ssl(ssl.finalize());
     }
     m.connect_options = opts.finalize();

@@ -41,8 +41,9 @@ class Site:
             """)
         for pid in point_ids:
             text += f'[[points]]\nid = "{pid}"\nunit = "kWh"\nkind = "cumulative"\n'
-        text += f'[[sources.simulated]]\nname = "sim"\ninterval_ms = {interval_ms}\n'
-        text += "points = [" + ", ".join(f'"{p}"' for p in point_ids) + "]\n"
+        if point_ids:
+            text += f'[[sources.simulated]]\nname = "sim"\ninterval_ms = {interval_ms}\n'
+            text += "points = [" + ", ".join(f'"{p}"' for p in point_ids) + "]\n"
         self.config.write_text(text)
         out = self.run("keygen", "--out", str(self.key), "--algorithm", algorithm)
         self.public_pem = self.dir / "agent.pub"

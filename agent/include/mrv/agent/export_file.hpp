@@ -26,6 +26,12 @@ struct ExportSummary {
                                                  int64_t from_ms, int64_t to_ms,
                                                  const std::filesystem::path& out);
 
+// Writes the quarantined messages received in [from_ms, to_ms) as NDJSON, one object per
+// message with its raw payload in base64. Returns how many.
+[[nodiscard]] Result<uint64_t> write_quarantine_export(Journal& journal, int64_t from_ms,
+                                                       int64_t to_ms,
+                                                       const std::filesystem::path& out);
+
 struct VerifyReport {
   uint64_t records = 0, first_seq = 0, last_seq = 0;  // of the records that verified
   std::vector<std::string> declared_breaks;  // chain-segment records: "seq N: reason"

@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""The MQTT collector against a real mosquitto broker. Usage: mqtt_test.py AGENT MODE
+  e2e            10,000 QoS 1 messages over 5 topics: all stored once, values exact, verify
+  kill9          kill -9 of the agent five times during a QoS 1 stream: none lost, none twice
+  broker-restart broker stopped for 30 s mid-stream and restarted: reconnect, nothing lost
+  tls            mutual TLS with a throwaway CA; a wrong CA fails with a clear error
+  bad-input      every kind of bad message: counted, quarantined with its bytes, and good
+                 messages after it still arrive"""
+import base64
+import json
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from harness import check, fail, python_verifier
+from mqtt_harness import Broker, MqttSite, publish_all
+
+agent, mode = sys.argv[1], sys.argv[2]
+work = tempfile.TemporaryDirectory(prefix="mrv-mqtt-")
+T0 = 1767225600000
+
+
+def message(i, meters=5):
+    """Message i: a unique (meter, ts, value), so redeliveries are recognisable."""
+    meter = i % meters
+    return (f"site/m{meter}/energy", json.dumps({"value": f"{1000 + i}.{i % 1000:03d}",
+                                                  "ts": T0 + i * 1000, "unit": "kWh"}))
+
+
+def expected(i, meters=5):
+    return (f"m{i % meters}.energy_kwh", f"{1000 + i}.{i % 1000:03d}", T0 + i * 1000)
+
+
+def check_exactly_once(site, n):
+    got = [(p, v, t) for p, v, t, _ in site.readings()]
+    want = [expected(i) for i in range(n)]
+    check(len(got) == len(set(got)), f"no reading stored twice ({len(got)} stored)")
+    missing = set(want) - set(got)
+    check(not missing, f"every message stored, values exact (missing: {sorted(missing)[:3]})")
+
+
+def check_verifies(site):
+    export = site.export()
+    p = site.verify(export)
+    check(p.returncode == 0, f"verify: {p.stdout.strip().splitlines()[0]}")
+    p = subprocess.run(["/usr/bin/python3", python_verifier(), str(export), "--public-key",
+                        str(site.public_pem)], capture_output=True, text=True)
+    check(p.returncode == 0, f"the Python verifier agrees: {p.stdout.strip()}")
+
+
+SUB = 'timestamp = "/ts"\nunit = "/unit"'
+
+if mode == "e2e":
+    broker = Broker(work.name)
+    site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB)
+    proc = site.start()
+    pub = broker.publisher()
+    time.sleep(0.5)
+    n = 10_000
+    t0 = time.time()
+    publish_all(pub, [message(i) for i in range(n)])
+    check(site.wait_stored(n, 120), f"{n} messages stored in {time.time() - t0:.1f} s")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    check(proc.returncode == 0, "the agent stops cleanly")
+    check_exactly_once(site, n)
+    sources = {s for _, _, _, s in site.readings()}
+    check(sources == {f"mqtt:site-broker:site/m{i}/energy" for i in range(5)},
+          f"each reading names its topic as source ({sorted(sources)[:2]})")
+    check_verifies(site)
+
+elif mode == "kill9":
+    broker = Broker(work.name)
+    site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB)
+    n = 5_000
+    pub = broker.publisher()
+    done = threading.Event()
+
+    def stream():  # about 700 messages a second, whatever the agent does
+        for start in range(0, n, 100):
+            publish_all(pub, [message(i) for i in range(start, start + 100)])
+            time.sleep(0.14)
+        done.set()
+
+    # The persistent session must exist before the stream starts.
+    proc = site.start()
+    check(site.wait_stored(0, 5), "agent started")
+    time.sleep(1)
+    threading.Thread(target=stream, daemon=True).start()
+    rng = random.Random(5)
+    for k in range(5):
+        time.sleep(rng.uniform(0.5, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        check(proc.returncode == -signal.SIGKILL, f"kill {k + 1} at {site.stored_count()} stored")
+        proc = site.start()
+    done.wait(60)
+    check(site.wait_stored(n, 120), "after the last restart every message arrives")
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    check_exactly_once(site, n)
+    check_verifies(site)
+
+elif mode == "broker-restart":
+    broker = Broker(work.name, persistent=True)
+    site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB)
+    proc = site.start()
+    time.sleep(1)
+    pub = broker.publisher()
+    publish_all(pub, [message(i) for i in range(2000)])
+    pub.loop_stop()
+    broker.stop()
+    stopped_time = time.time()
+    stopped_at = site.stored_count()
+    st = site.wait_mqtt_state(lambda s: s.get("state") in ("disconnected", "connecting"), 10)
+    check(st["state"] in ("disconnected", "connecting"), f"the agent sees the broker gone ({st['state']})")
+    time.sleep(30 - (time.time() - stopped_time))  # 30 s without a broker
+    broker.start()
+    pub = broker.publisher("it-publisher-2")
+    publish_all(pub, [message(i) for i in range(2000, 4000)])
+    check(site.wait_stored(4000, 60), f"reconnected by itself; all 4,000 stored ({stopped_at} before the stop)")
+    st = site.wait_mqtt_state(lambda s: s.get("connects", 0) >= 2, 10)
+    check(st["connects"] >= 2, f"it connected again ({st['connects']} connects)")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    check_exactly_once(site, 4000)
+
+elif mode == "tls":
+    d = work.name
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    for ca in ("ca", "otherca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                f"/CN=mrv test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
+    for name, cn in (("server", "localhost"), ("client", "mrv-agent")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
+                f"{name}.key", "-out", f"{name}.csr")
+        ext = f"{d}/{name}.ext"
+        open(ext, "w").write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if name == "server" else
+                             "extendedKeyUsage=clientAuth\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{name}.crt")
+    broker = Broker(d, tls={"ca": f"{d}/ca.crt", "cert": f"{d}/server.crt", "key": f"{d}/server.key"})
+    for ca, ok in (("ca", True), ("otherca", False)):
+        site = MqttSite(agent, f"ssl://localhost:{broker.port}", extra_sub=SUB,
+                        extra_source=f'ca_file = "{d}/{ca}.crt"\ncert_file = "{d}/client.crt"\n'
+                                     f'key_file = "{d}/client.key"')
+        proc = site.start()
+        if ok:
+            st = site.wait_mqtt_state(lambda s: s.get("state") == "connected", 15)
+            check(st["state"] == "connected", f"connected over mutual TLS ({st['state']}: {st['last_error']})")
+            pub = subprocess.run(["mosquitto_pub", "-h", "localhost", "-p", str(broker.port),
+                                  "--cafile", f"{d}/ca.crt", "--cert", f"{d}/client.crt", "--key",
+                                  f"{d}/client.key", "-q", "1", "-t", "site/m1/energy", "-m",
+                                  message(1)[1]], capture_output=True, text=True)
+            check(pub.returncode == 0, f"published over TLS {pub.stderr}")
+            check(site.wait_stored(1, 20), "a message arrives over TLS")
+        else:
+            st = site.wait_mqtt_state(lambda s: s.get("last_error"), 15)
+            check(st["state"] != "connected" and st["connects"] == 0, "a wrong CA never connects")
+            proc.send_signal(signal.SIGTERM)
+            err = proc.communicate(timeout=30)[1]
+            check("cannot connect to ssl://" in err and "TLS handshake" in st["last_error"],
+                  f"the error says why: {st['last_error']} / {err[-600:]}")
+            continue
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+elif mode == "bad-input":
+    broker = Broker(work.name)
+    site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB + "\nmax_payload_bytes = 200")
+    text = site.config.read_text() + (
+        '[[sources.mqtt.subscriptions]]\ntopic = "raw/{meter}/energy"\npoint = "{meter}.energy_kwh"\n'
+        'format = "number"\n')
+    site.config.write_text(text)
+    proc = site.start()
+    time.sleep(1)
+    pub = broker.publisher()
+    good = iter(range(100))
+    cases = [
+        ("invalid_json", "site/m1/energy", b'{"value": 1,'),
+        ("missing_field", "site/m1/energy", b'{"ts": 1767225600}'),
+        ("not_numeric", "site/m1/energy", b'{"value": "twelve"}'),
+        ("not_numeric", "raw/m1/energy", b"12,5"),
+        ("not_finite", "raw/m1/energy", b"NaN"),
+        ("not_finite", "site/m1/energy", b'{"value": "-Infinity"}'),
+        ("wrong_unit", "site/m1/energy", b'{"value": 1, "unit": "MWh"}'),
+        ("oversized", "site/m1/energy", b'{"value": 1, "pad": "' + b"x" * 300 + b'"}'),
+        ("binary", "raw/m1/energy", b"\x00\xff\xfe\x13"),
+        ("unmapped", "site/m9/energy", b'{"value": 1}'),
+        ("bad_timestamp", "site/m1/energy", b'{"value": 1, "ts": "soon"}'),
+    ]
+    for reason, topic, payload in cases:
+        publish_all(pub, [(topic, payload)])
+        publish_all(pub, [message(next(good))])
+    for _ in range(200):  # a burst of garbage does not stop the subscription
+        publish_all(pub, [("raw/m1/energy", b"garbage")])
+    publish_all(pub, [message(next(good)) for _ in range(5)])
+    n_good = len(cases) + 5
+    check(site.wait_stored(n_good, 30), f"good messages after each bad one still arrive ({n_good})")
+    time.sleep(2.5)  # the state file is rewritten every 2 s
+    bad = site.state()["mqtt"][0]["bad_inputs"]
+    for reason in {r for r, _, _ in cases}:
+        want = sum(1 for r, _, _ in cases if r == reason) + (200 if reason == "not_numeric" else 0)
+        got = sum(v for k, v in bad.items() if k.endswith("/" + reason))
+        check(got == want, f"{reason}: counted {got} (want {want})")
+    out = site.dir / "quarantine.ndjson"
+    site.run("export", "--config", str(site.config), "--from", "0", "--to", "99999999999999",
+             "--out", str(out), "--quarantine")
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    check(len(rows) == len(cases) + 200, f"{len(rows)} quarantine rows")
+    for (reason, topic, payload), row in zip(cases, rows):
+        check(row["reason"] == reason and row["topic"] == topic and
+              base64.b64decode(row["payload_b64"]) == payload,
+              f"quarantine row for {reason} keeps topic and raw bytes")
+    p = site.run("status", "--config", str(site.config))
+    check("quarantine" in p.stdout and "not_numeric: 202" in p.stdout, "status shows the quarantine")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    check(proc.returncode == 0, "still running cleanly after all that")
+else:
+    fail("unknown mode " + mode)
+print("1 passed, 0 failed")
