@@ -5,7 +5,9 @@
   broker-restart broker stopped for 30 s mid-stream and restarted: reconnect, nothing lost
   tls            mutual TLS with a throwaway CA; a wrong CA fails with a clear error
   bad-input      every kind of bad message: counted, quarantined with its bytes, and good
-                 messages after it still arrive"""
+                 messages after it still arrive
+  backpressure   the journal at its quota with nothing uploaded: the agent stops taking
+                 messages (the broker holds them) and resumes once receipts free space"""
 import base64
 import json
 import random
@@ -227,6 +229,37 @@ elif mode == "bad-input":
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     check(proc.returncode == 0, "still running cleanly after all that")
+elif mode == "backpressure":
+    import sqlite3
+    broker = Broker(work.name)
+    site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB,
+                    extra_journal="quota_mb = 1")
+    proc = site.start()
+    time.sleep(1)
+    n = 6000
+    publish_all(broker.publisher(), [message(i) for i in range(n)])
+    st = site.wait_mqtt_state(lambda s: s.get("state") == "paused", 20)
+    check(st.get("state") == "paused", f"at the quota the source pauses ({st.get('last_error', '')})")
+    held = site.stored_count()
+    time.sleep(3)
+    check(site.stored_count() == held and held < n, f"and takes no more messages ({held} stored)")
+
+    def receipt_everything():  # what the uploader does once the registry has receipted
+        with sqlite3.connect(site.journal, timeout=10) as db:
+            db.execute("INSERT INTO cursors VALUES ('registry', "
+                       "coalesce((SELECT max(seq) FROM records), 0)) "
+                       "ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)")
+
+    deadline = time.time() + 120
+    while time.time() < deadline and site.state().get("writer", {}).get("stored", 0) < n:
+        receipt_everything()
+        time.sleep(1)
+    w = site.state()["writer"]
+    check(w["stored"] == n, f"it resumes by itself and stores every message ({w['stored']})")
+    check(w["last_seq"] == n, f"each once: the last seq is {w['last_seq']}")
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    check("journal is full" in err and "under its quota again" in err, "both are logged")
 else:
     fail("unknown mode " + mode)
 print("1 passed, 0 failed")
