@@ -107,7 +107,15 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   void on_success(const mqtt::token&) override {}  // on_connected handles it
   void on_failure(const mqtt::token& tok) override {
     int rc = tok.get_return_code();
-    std::string why = "connect failed: " + mqtt::exception::error_str(rc);
+    // MQTT 3.1.1 CONNACK codes (1..5) and MQTT 5 reason codes (>= 128) come back as the
+    // return code; Paho's error_str knows neither.
+    static constexpr const char* kConnack[] = {
+        "", "unacceptable protocol version", "client id rejected", "server unavailable",
+        "bad user name or password", "not authorized"};
+    std::string why = "connect failed: " +
+                      (rc >= 1 && rc <= 5 ? std::string("broker refused: ") + kConnack[rc]
+                       : rc >= 128        ? "broker refused: " + mqtt::exception::reason_code_str(rc)
+                                          : mqtt::exception::error_str(rc));
     if (std::string reason = mqtt::exception::reason_code_str(tok.get_reason_code());
         tok.get_reason_code() != mqtt::ReasonCode::SUCCESS && !reason.empty())
       why += ", " + reason;
@@ -285,28 +293,37 @@ Result<void> MqttSource::start() {
         c.url, c.client_id,
         mqtt::create_options(c.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1),
         m.persistence_dir.string());
-    auto opts = mqtt::connect_options_builder()
-                    .mqtt_version(c.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
-                    .keep_alive_interval(std::chrono::seconds(c.keepalive_s))
-                    .connect_timeout(std::chrono::seconds(10));
+    // Set on the member itself, never built elsewhere and copied in: a copied Paho C++
+    // 1.2 connect_options can keep pointers into the object it was copied from (MQTT 5
+    // properties crashed MQTTAsync_connect that way). connect() copies this one, which
+    // lives as long as the client.
+    mqtt::connect_options& opts = m.connect_options;
+    opts.set_mqtt_version(c.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+    opts.set_keep_alive_interval(std::chrono::seconds(c.keepalive_s));
+    opts.set_connect_timeout(std::chrono::seconds(10));
     if (c.mqtt_version == 5) {
-      opts.clean_start(false);
-      opts.properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, c.session_expiry_s)});
+      opts.set_clean_start(false);  // and keep the session for session_expiry_s
+      mqtt::properties props;
+      props.add(mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, c.session_expiry_s));
+      opts.set_properties(std::move(props));
     } else {
-      opts.clean_session(false);  // the broker keeps QoS 1/2 messages while we are away
+      opts.set_clean_session(false);  // the broker keeps QoS 1/2 messages while we are away
     }
-    if (!c.username.empty()) opts.user_name(c.username);
-    if (!password->empty()) opts.password(*password);
+    if (!c.username.empty()) opts.set_user_name(c.username);
+    if (!password->empty()) opts.set_password(*password);
     if (c.url.rfind("ssl://", 0) == 0) {
-      auto ssl = mqtt::ssl_options_builder();
-      ssl.enable_server_cert_auth(true).verify(true);  // certificate and host name
-      if (!c.ca_file.empty()) ssl.trust_store(c.ca_file.string());
-      if (!c.cert_file.empty()) ssl.key_store(c.cert_file.string()).private_key(c.key_file.string());
+      mqtt::ssl_options ssl;
+      ssl.set_enable_server_cert_auth(true);  // the broker's certificate ...
+      ssl.set_verify(true);                   // ... and its host name
+      if (!c.ca_file.empty()) ssl.set_trust_store(c.ca_file.string());
+      if (!c.cert_file.empty()) {
+        ssl.set_key_store(c.cert_file.string());
+        ssl.set_private_key(c.key_file.string());
+      }
       // No ssl error_handler: Paho C++ 1.2 keeps a pointer to the options object it was
       // set on, which is gone once the options are copied (a crash on the first TLS error).
-      opts.ssl(ssl.finalize());
+      opts.set_ssl(std::move(ssl));
     }
-    m.connect_options = opts.finalize();
     std::weak_ptr<Impl> weak = impl_;
     m.client->set_connected_handler([weak](const std::string&) {
       if (auto self = weak.lock()) boost::asio::post(self->io, [self] { self->connected(); });

@@ -21,7 +21,7 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, folder, port=None, persistent=False, tls=None):
+    def __init__(self, folder, port=None, persistent=False, tls=None, password_file=None):
         self.folder = pathlib.Path(folder)
         self.port = port or free_port()
         # As root, mosquitto drops to user "mosquitto", who cannot read our temp files.
@@ -30,6 +30,9 @@ class Broker:
         if persistent:
             lines += ["persistence true", f"persistence_location {self.folder}/",
                       "autosave_interval 1"]
+        if password_file:  # one listener: anonymous off, users from a mosquitto_passwd file
+            lines[2] = "allow_anonymous false"
+            lines.append(f"password_file {password_file}")
         if tls:
             lines += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}",
                       "require_certificate true"]
@@ -56,8 +59,10 @@ class Broker:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
 
-    def publisher(self, client_id="it-publisher"):
+    def publisher(self, client_id="it-publisher", user=None, password=None):
         c = mqtt.Client(client_id=client_id, clean_session=True)
+        if user:
+            c.username_pw_set(user, password)
         c.connect("127.0.0.1", self.port)
         c.loop_start()
         return c

@@ -6,6 +6,9 @@
   tls            mutual TLS with a throwaway CA; a wrong CA fails with a clear error
   bad-input      every kind of bad message: counted, quarantined with its bytes, and good
                  messages after it still arrive
+  brokers        two brokers with passwords (one MQTT 5 with the password from the
+                 environment, one MQTT 3.1.1 from a file), SenML and JSON; a wrong password
+                 is refused and said so
   backpressure   the journal at its quota with nothing uploaded: the agent stops taking
                  messages (the broker holds them) and resumes once receipts free space"""
 import base64
@@ -229,6 +232,59 @@ elif mode == "bad-input":
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     check(proc.returncode == 0, "still running cleanly after all that")
+elif mode == "brokers":
+    import os
+    d = work.name
+    passwords = f"{d}/passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", passwords, "mrv", "s3cret pass"], check=True)
+    subprocess.run(["mosquitto_passwd", "-b", passwords, "publisher", "pub"], check=True)
+    a = Broker(d, password_file=passwords)
+    b = Broker(d, password_file=passwords)
+    site = MqttSite(agent, "tcp://unused:1")  # replaced below: two sources
+    text = site.config.read_text().split("[[sources.mqtt]]")[0]
+    text += (f'[[points]]\nid = "gw1.temp"\nunit = "Cel"\n'
+             f'[[sources.mqtt]]\nname = "broker-a"\nurl = "tcp://127.0.0.1:{a.port}"\n'
+             f'mqtt_version = 5\nusername = "mrv"\npassword_env = "MRV_IT_MQTT_PASSWORD"\n'
+             f'[[sources.mqtt.subscriptions]]\ntopic = "senml/{{gw}}"\npoint = "{{gw}}.{{n}}"\n'
+             f'format = "senml"\n'
+             f'[[sources.mqtt]]\nname = "broker-b"\nurl = "tcp://127.0.0.1:{b.port}"\n'
+             f'username = "mrv"\npassword_file = "{d}/mrv-password"\n'
+             f'[[sources.mqtt.subscriptions]]\ntopic = "site/{{meter}}/energy"\n'
+             f'point = "{{meter}}.energy_kwh"\nformat = "json"\n{SUB}\n')
+    site.config.write_text(text)
+    open(f"{d}/mrv-password", "w").write("s3cret pass\n")
+    os.environ["MRV_IT_MQTT_PASSWORD"] = "s3cret pass"
+    proc = site.start()
+    pa = a.publisher(user="publisher", password="pub")
+    pb = b.publisher(user="publisher", password="pub")
+    time.sleep(1.5)
+    publish_all(pa, [("senml/gw1", json.dumps([{"bn": "", "bt": 1767225600, "n": "temp",
+                                                  "u": "Cel", "v": 6.75}]))])
+    publish_all(pb, [message(i) for i in range(10)])
+    if not site.wait_stored(11, 20):
+        proc.send_signal(signal.SIGTERM)
+        fail(f"readings from both brokers ({site.stored_count()}): {proc.communicate(timeout=30)[1][-2000:]}")
+    check(True, "readings arrive from both brokers")
+    got = {(p, v, src) for p, v, _, src in site.readings()}
+    check(("gw1.temp", "6.75", "mqtt:broker-a:senml/gw1") in got, "SenML over MQTT 5 with the password from the environment")
+    check(("m1.energy_kwh", "1001.001", "mqtt:broker-b:site/m1/energy") in got, "JSON over MQTT 3.1.1 with the password from a file")
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    check("s3cret" not in err and "s3cret" not in site.state().__repr__(), "the password is never logged")
+    # While the agent is away, the MQTT 5 session (session expiry) keeps what arrives.
+    publish_all(pa, [("senml/gw1", json.dumps([{"bt": 1767225660, "n": "temp", "v": 6.5}]))])
+    proc = site.start()
+    check(site.wait_stored(12, 20), "a message sent while the agent was down arrives (MQTT 5 session kept)")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    os.environ["MRV_IT_MQTT_PASSWORD"] = "wrong"
+    proc = site.start()
+    st = site.wait_mqtt_state(lambda s: s.get("last_error"), 15)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    check(st["connects"] == 0 and ("authori" in st["last_error"].lower() or "bad user" in st["last_error"].lower()),
+          f"a wrong password is refused and said so: {st['last_error']}")
+
 elif mode == "backpressure":
     import sqlite3
     broker = Broker(work.name)
