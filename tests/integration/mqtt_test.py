@@ -146,12 +146,13 @@ elif mode == "tls":
     for ca in ("ca", "otherca"):
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                 f"/CN=mrv test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
-    for name, cn in (("server", "localhost"), ("client", "mrv-agent")):
+    for name, cn in (("server", "localhost"), ("client", "mrv-agent"), ("otherhost", "otherhost")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
                 f"{name}.key", "-out", f"{name}.csr")
         ext = f"{d}/{name}.ext"
-        open(ext, "w").write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if name == "server" else
-                             "extendedKeyUsage=clientAuth\n")
+        open(ext, "w").write({"server": "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+                              "otherhost": "subjectAltName=DNS:otherhost\n",
+                              "client": "extendedKeyUsage=clientAuth\n"}[name])
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                 "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{name}.crt")
     broker = Broker(d, tls={"ca": f"{d}/ca.crt", "cert": f"{d}/server.crt", "key": f"{d}/server.key"})
@@ -179,6 +180,17 @@ elif mode == "tls":
             continue
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    # A certificate from the right CA but for another host name is refused too.
+    other = Broker(d, tls={"ca": f"{d}/ca.crt", "cert": f"{d}/otherhost.crt", "key": f"{d}/otherhost.key"})
+    site = MqttSite(agent, f"ssl://localhost:{other.port}", extra_sub=SUB,
+                    extra_source=f'ca_file = "{d}/ca.crt"\ncert_file = "{d}/client.crt"\n'
+                                 f'key_file = "{d}/client.key"')
+    proc = site.start()
+    st = site.wait_mqtt_state(lambda s: s.get("last_error"), 15)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    check(st["connects"] == 0 and "TLS handshake" in st["last_error"],
+          "a certificate for another host name is refused (host name verification is on)")
 
 elif mode == "bad-input":
     broker = Broker(work.name)
