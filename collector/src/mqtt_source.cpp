@@ -164,7 +164,8 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     last = now;
   }
 
-  // Waits until `submit` is accepted; false when stopping made that impossible.
+  // Retries `submit` while the journal pushes back (the source shows "paused"); nullopt
+  // when the reading is invalid or the agent is stopping.
   template <typename Submit>
   std::optional<JournalWriter::Ticket> submit_until_accepted(Submit submit) {
     bool paused = false;

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mrv/core/config.hpp"
+#include "test_support.hpp"
 
 using namespace mrv;
 
@@ -23,13 +24,6 @@ name = "sim"
 points = ["m1.energy_kwh"]
 )";
 
-std::vector<std::string> errors_of(const std::string& text) {
-  auto c = parse_config(text, "/cfg/site.toml");
-  std::vector<std::string> out;
-  if (!c)
-    for (const auto& e : c.error()) out.push_back(e.to_string());
-  return out;
-}
 }  // namespace
 
 TEST_CASE("config: a valid file gives typed values and resolves relative paths", "[config]") {
@@ -48,7 +42,7 @@ TEST_CASE("config: a valid file gives typed values and resolves relative paths",
 }
 
 TEST_CASE("config: a syntax error names file, line and column", "[config]") {
-  auto e = errors_of("[site]\nid = \"s1\"\nbroken = \n");
+  auto e = test::config_errors("[site]\nid = \"s1\"\nbroken = \n");
   REQUIRE(e.size() == 1);
   CHECK(e[0].rfind("/cfg/site.toml:3:", 0) == 0);
 }
@@ -56,7 +50,7 @@ TEST_CASE("config: a syntax error names file, line and column", "[config]") {
 TEST_CASE("config: every error is reported, each with file:line and key path", "[config]") {
   std::string text = kValid;
   text += "[[points]]\nid = \"m1.energy_kwh\"\nunit = 5\nkind = \"meter\"\ncolour = \"red\"\n";
-  auto e = errors_of(text);
+  auto e = test::config_errors(text);
   REQUIRE(e.size() == 4);
   CHECK(e[0] == "/cfg/site.toml:21: points[1].colour: unknown key");
   CHECK(e[1] == "/cfg/site.toml:18: points[1].id: duplicate point id 'm1.energy_kwh'");
@@ -65,7 +59,7 @@ TEST_CASE("config: every error is reported, each with file:line and key path", "
 }
 
 TEST_CASE("config: missing sections, bad ranges and dangling point references are errors", "[config]") {
-  auto e = errors_of(R"(
+  auto e = test::config_errors(R"(
 [journal]
 commit_interval_ms = 0
 synchronous = "sometimes"

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mrv/core/config.hpp"
+#include "test_support.hpp"
 
 using namespace mrv;
 
@@ -8,13 +9,6 @@ namespace {
 std::string site(const std::string& mqtt) {
   return "[site]\nid = \"s1\"\n[journal]\npath = \"j.db\"\n[signing]\nkey_file = \"k\"\n"
          "[[points]]\nid = \"m1.energy_kwh\"\nunit = \"kWh\"\n" + mqtt;
-}
-std::vector<std::string> errors_of(const std::string& text) {
-  auto c = parse_config(text, "/cfg/site.toml");
-  std::vector<std::string> out;
-  if (!c)
-    for (const auto& e : c.error()) out.push_back(e.to_string());
-  return out;
 }
 }  // namespace
 
@@ -53,7 +47,7 @@ format = "senml"
 }
 
 TEST_CASE("config: MQTT mistakes are reported with file:line and key path", "[config][mqtt]") {
-  auto e = errors_of(site(R"(
+  auto e = test::config_errors(site(R"(
 [[sources.mqtt]]
 name = "b1"
 url = "http://broker"
@@ -71,11 +65,11 @@ value = "data/v"
   CHECK(has("site.toml:14: sources.mqtt[0].ca_file: cannot read /nonexistent/ca.pem"));
   CHECK(has("site.toml:16: sources.mqtt[0].subscriptions[0].topic: level '#': + and {name} take a whole level, # only the last"));
   CHECK(has("site.toml:18: sources.mqtt[0].subscriptions[0].value: must be a JSON Pointer"));
-  auto missing = errors_of(site("[[sources.mqtt]]\nname = \"b\"\nurl = \"tcp://h:1\"\n"));
+  auto missing = test::config_errors(site("[[sources.mqtt]]\nname = \"b\"\nurl = \"tcp://h:1\"\n"));
   CHECK(std::any_of(missing.begin(), missing.end(), [](const std::string& x) {
     return x.find("at least one [[sources.mqtt.subscriptions]] entry is required") != std::string::npos;
   }));
-  auto uncaptured = errors_of(site(R"(
+  auto uncaptured = test::config_errors(site(R"(
 [[sources.mqtt]]
 name = "b"
 url = "tcp://h:1"

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "mrv/core/config.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/journal.hpp"
 
@@ -75,6 +76,15 @@ inline Reading reading(const std::string& point, int64_t ts_ms, const std::strin
 
 inline AcceptedReading accepted(const std::string& point, int64_t ts_ms, const std::string& value) {
   return AcceptedReading{reading(point, ts_ms, value), ClockSample{ts_ms + 5, 1000, ClockSync::synchronised}};
+}
+
+// Every error parse_config reports for `text`, as "file:line: key.path: message".
+inline std::vector<std::string> config_errors(const std::string& text) {
+  auto c = parse_config(text, "/cfg/site.toml");
+  std::vector<std::string> out;
+  if (!c)
+    for (const auto& e : c.error()) out.push_back(e.to_string());
+  return out;
 }
 
 }  // namespace mrv::test
