@@ -206,6 +206,7 @@ std::string_view to_string(BadInput reason) {
     case BadInput::wrong_unit: return "wrong_unit";
     case BadInput::bad_timestamp: return "bad_timestamp";
     case BadInput::unmapped: return "unmapped";
+    case BadInput::internal: return "internal_error";
   }
   return "unknown";
 }

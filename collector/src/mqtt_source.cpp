@@ -334,7 +334,15 @@ Result<void> MqttSource::start() {
         boost::asio::post(self->io, [self, cause] { self->connection_lost(cause); });
     });
     m.client->set_message_callback([weak](mqtt::const_message_ptr msg) {
-      if (auto self = weak.lock()) self->message(std::move(msg));
+      auto self = weak.lock();
+      if (!self) return;
+      try {  // no exception may cross into Paho's C code
+        self->message(msg);
+      } catch (const std::exception& e) {
+        log::error(self->source_prefix + " internal error on " + msg->get_topic() + ": " + e.what());
+        self->quarantine(nullptr, msg->get_topic(), BadInput::internal, e.what(),
+                         std::string_view(msg->get_payload_ref().data(), msg->get_payload_ref().size()));
+      }
     });
   } catch (const mqtt::exception& e) {
     return fail(ErrorCode::config, "sources.mqtt " + c.name, std::string("MQTT client: ") + e.what());

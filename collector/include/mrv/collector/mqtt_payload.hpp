@@ -28,6 +28,7 @@ enum class BadInput {
   wrong_unit,     // the payload names another unit than the point's
   bad_timestamp,  // a timestamp that is not a time
   unmapped,       // topic or SenML name maps to no configured point
+  internal,       // the agent failed on it (a bug): kept rather than lost or retried forever
 };
 std::string_view to_string(BadInput reason);
 
