@@ -1,5 +1,6 @@
 """Shared helpers for the integration tests: a throwaway site (config, key, journal) in a
 temporary folder, and the real mrv-agent binary run against it."""
+import atexit
 import os
 import pathlib
 import sqlite3
@@ -7,6 +8,22 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+
+
+_started = []  # processes a test started: none outlives it, even when a check fails
+
+
+@atexit.register
+def _stop_started():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def track(process):
+    _started.append(process)
+    return process
 
 
 def fail(message):
@@ -56,8 +73,8 @@ class Site:
         return p
 
     def start(self):
-        return subprocess.Popen([self.agent, "run", "--config", str(self.config)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return track(subprocess.Popen([self.agent, "run", "--config", str(self.config)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
 
     def export(self, out_name="export.ndjson"):
         out = self.dir / out_name

@@ -11,7 +11,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from harness import Site, fail
+from harness import Site, fail, track
 
 
 def free_port():
@@ -43,8 +43,8 @@ class Broker:
 
     def start(self):
         self.log = open(self.folder / f"mosquitto-{self.port}.log", "a")
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = track(subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=self.log,
+                                           stderr=subprocess.STDOUT))
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
