@@ -158,12 +158,14 @@ void read_points(ConfigReader& r, const toml::table& root, Config& c) {
 }
 
 void read_mqtt_sources(ConfigReader& r, const toml::table& sources, Config& c);
+void read_modbus(ConfigReader& r, const toml::table& sources, Config& c);
 
 void read_sources(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* sources = r.table(root, "", "sources", false);
   if (!sources) return;
-  r.only_keys(*sources, "sources", {"simulated", "mqtt"});
+  r.only_keys(*sources, "sources", {"simulated", "mqtt", "modbus"});
   read_mqtt_sources(r, *sources, c);
+  read_modbus(r, *sources, c);
   const toml::node* n = sources->get("simulated");
   if (!n) return;
   const toml::array* arr = n->as_array();
@@ -302,6 +304,139 @@ void read_mqtt_sources(ConfigReader& r, const toml::table& sources, Config& c) {
       }
     }
     c.mqtt_sources.push_back(std::move(m));
+  }
+}
+
+// A string key that names one of `choices`, as its enum value.
+template <typename T>
+T pick(ConfigReader& r, const toml::table& t, const std::string& path, std::string_view key,
+       std::initializer_list<std::pair<std::string_view, T>> choices, std::string_view fallback) {
+  std::string value = r.string(t, path, key, false, std::string(fallback));
+  std::string all;
+  for (auto& [name, v] : choices) {
+    if (name == value) return v;
+    all += (all.empty() ? "" : ", ") + std::string(name);
+  }
+  r.error(t.get(key), ConfigReader::join(path, std::string(key)), "must be one of: " + all);
+  return choices.begin()->second;
+}
+
+uint16_t register_span(ModbusValueType type, uint16_t string_registers) {
+  switch (type) {
+    case ModbusValueType::u32: case ModbusValueType::i32: case ModbusValueType::f32: return 2;
+    case ModbusValueType::u64: case ModbusValueType::i64: case ModbusValueType::f64: return 4;
+    case ModbusValueType::string: return string_registers;
+    default: return 1;
+  }
+}
+
+void read_modbus_registers(ConfigReader& r, const toml::table& dt, const std::string& dpath,
+                           Config& c, ModbusDeviceConfig& d) {
+  const toml::node* n = dt.get("registers");
+  const toml::array* arr = n ? n->as_array() : nullptr;
+  if (!arr || !arr->is_array_of_tables() || arr->empty()) {
+    r.error(n ? n : &dt, dpath + ".registers", "at least one [[...registers]] entry is required");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = dpath + ".registers[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"point", "table", "address", "type", "order", "scale", "offset",
+                          "string_registers"});
+    ModbusRegisterConfig g;
+    g.point = r.string(t, path, "point", true);
+    if (!g.point.empty() && !c.find_point(g.point))
+      r.error(t.get("point"), path + ".point", "no [[points]] entry with id '" + g.point + "'");
+    g.table = pick<ModbusTable>(r, t, path, "table",
+                                {{"holding", ModbusTable::holding_registers},
+                                 {"input", ModbusTable::input_registers},
+                                 {"coil", ModbusTable::coils},
+                                 {"discrete", ModbusTable::discrete_inputs}}, "holding");
+    g.address = static_cast<uint16_t>(r.integer(t, path, "address", 0, 0, 65535));
+    if (!t.get("address")) r.error(&t, path + ".address", "missing required key");
+    bool bits = g.table == ModbusTable::coils || g.table == ModbusTable::discrete_inputs;
+    g.type = pick<ModbusValueType>(r, t, path, "type",
+                                   {{"u16", ModbusValueType::u16}, {"i16", ModbusValueType::i16},
+                                    {"u32", ModbusValueType::u32}, {"i32", ModbusValueType::i32},
+                                    {"u64", ModbusValueType::u64}, {"i64", ModbusValueType::i64},
+                                    {"f32", ModbusValueType::f32}, {"f64", ModbusValueType::f64},
+                                    {"bool", ModbusValueType::boolean},
+                                    {"string", ModbusValueType::string}},
+                                   bits ? "bool" : "u16");
+    if (bits != (g.type == ModbusValueType::boolean))
+      r.error(t.get("type") ? t.get("type") : &t, path + ".type",
+              bits ? "coils and discrete inputs are bool" : "bool is for coils and discrete inputs");
+    g.order = pick<ModbusWordOrder>(r, t, path, "order",
+                                    {{"ABCD", ModbusWordOrder::abcd}, {"CDAB", ModbusWordOrder::cdab},
+                                     {"BADC", ModbusWordOrder::badc}, {"DCBA", ModbusWordOrder::dcba}},
+                                    "ABCD");
+    for (auto [key, field] : {std::pair{"scale", &g.scale}, {"offset", &g.offset}}) {
+      if (const toml::node* v = t.get(key)) {
+        if (auto d = v->value<double>()) *field = *d;
+        else r.error(v, path + "." + key, "must be a number");
+      }
+    }
+    g.string_registers = static_cast<uint16_t>(r.integer(t, path, "string_registers", 0, 0, 125));
+    if (g.type == ModbusValueType::string && g.string_registers == 0)
+      r.error(&t, path + ".string_registers", "a string needs its length in registers");
+    if (g.address + register_span(g.type, g.string_registers) > 65536)
+      r.error(t.get("address"), path + ".address", "the value runs past register 65535");
+    d.registers.push_back(std::move(g));
+  }
+}
+
+void read_modbus(ConfigReader& r, const toml::table& sources, Config& c) {
+  const toml::node* n = sources.get("modbus");
+  if (!n) return;
+  const toml::array* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    r.error(n, "sources.modbus", "must be an array of tables ([[sources.modbus]])");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "sources.modbus[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"name", "transport", "host", "port", "serial_device", "baud",
+                          "data_bits", "stop_bits", "parity", "timeout_ms", "retries", "max_gap",
+                          "concurrency", "devices"});
+    ModbusGatewayConfig g;
+    g.name = r.string(t, path, "name", true);
+    g.transport = pick<ModbusTransport>(r, t, path, "transport",
+                                        {{"tcp", ModbusTransport::tcp},
+                                         {"rtu-over-tcp", ModbusTransport::rtu_over_tcp},
+                                         {"rtu", ModbusTransport::rtu_serial}}, "tcp");
+    if (g.transport == ModbusTransport::rtu_serial) {
+      g.serial_device = r.string(t, path, "serial_device", true);
+      g.baud = static_cast<int>(r.integer(t, path, "baud", 9600, 300, 4'000'000));
+      g.data_bits = static_cast<int>(r.integer(t, path, "data_bits", 8, 7, 8));
+      g.stop_bits = static_cast<int>(r.integer(t, path, "stop_bits", 1, 1, 2));
+      g.parity = r.choice(t, path, "parity", {"N", "E", "O"}, "N")[0];
+    } else {
+      g.host = r.string(t, path, "host", true);
+      g.port = static_cast<uint16_t>(r.integer(t, path, "port", 502, 1, 65535));
+    }
+    g.timeout_ms = static_cast<int>(r.integer(t, path, "timeout_ms", 1000, 10, 60'000));
+    g.retries = static_cast<int>(r.integer(t, path, "retries", 1, 0, 10));
+    g.max_gap = static_cast<uint16_t>(r.integer(t, path, "max_gap", 8, 0, 124));
+    g.concurrency = static_cast<int>(r.integer(t, path, "concurrency", 1, 1, 16));
+    const toml::node* dn = t.get("devices");
+    const toml::array* darr = dn ? dn->as_array() : nullptr;
+    if (!darr || !darr->is_array_of_tables() || darr->empty()) {
+      r.error(dn ? dn : &t, path + ".devices", "at least one [[sources.modbus.devices]] entry is required");
+    } else {
+      for (size_t k = 0; k < darr->size(); ++k) {
+        const toml::table& dt = *darr->get(k)->as_table();
+        std::string dpath = path + ".devices[" + std::to_string(k) + "]";
+        r.only_keys(dt, dpath, {"name", "unit", "interval_ms", "registers"});
+        ModbusDeviceConfig d;
+        d.name = r.string(dt, dpath, "name", true);
+        d.unit = static_cast<uint8_t>(r.integer(dt, dpath, "unit", 1, 0, 247));
+        d.interval_ms = static_cast<int>(r.integer(dt, dpath, "interval_ms", 1000, 10, 86'400'000));
+        read_modbus_registers(r, dt, dpath, c, d);
+        g.devices.push_back(std::move(d));
+      }
+    }
+    c.modbus_gateways.push_back(std::move(g));
   }
 }
 

@@ -9,17 +9,18 @@
 #include <vector>
 
 #include "mrv/collector/modbus_frames.hpp"
+#include "mrv/core/config.hpp"
 #include "mrv/core/error.hpp"
 
 namespace mrv::collector::modbus {
 
-enum class ValueType { boolean, u16, i16, u32, i32, u64, i64, f32, f64, string };
+using ValueType = ModbusValueType;
 // For values of more than one register. A, B, C, D name the bytes from most to least
 // significant; the order says how they arrive. ABCD: big-endian words, most significant
 // word first (the Modbus convention). CDAB: words swapped (least significant word first).
 // BADC: bytes swapped within each word. DCBA: both. For 64-bit values the same rule
 // applies to four words.
-enum class WordOrder { abcd, cdab, badc, dcba };
+using WordOrder = ModbusWordOrder;
 
 struct PointRegisters {
   std::string point_id;

@@ -85,6 +85,46 @@ struct MqttSourceConfig {
   std::vector<MqttSubscriptionConfig> subscriptions;
 };
 
+// Modbus register tables, numbered as the function codes that read them.
+enum class ModbusTable { coils = 1, discrete_inputs = 2, holding_registers = 3, input_registers = 4 };
+enum class ModbusValueType { boolean, u16, i16, u32, i32, u64, i64, f32, f64, string };
+// Byte order of multi-register values; see collector/modbus_registers.hpp.
+enum class ModbusWordOrder { abcd, cdab, badc, dcba };
+enum class ModbusTransport { tcp, rtu_over_tcp, rtu_serial };
+
+struct ModbusRegisterConfig {
+  std::string point;              // a configured point id
+  ModbusTable table = ModbusTable::holding_registers;
+  uint16_t address = 0;           // zero-based protocol address
+  ModbusValueType type = ModbusValueType::u16;
+  ModbusWordOrder order = ModbusWordOrder::abcd;
+  double scale = 1.0, offset = 0.0;
+  uint16_t string_registers = 0;  // type "string": its length in registers
+};
+
+struct ModbusDeviceConfig {
+  std::string name;
+  uint8_t unit = 1;
+  int interval_ms = 1000;
+  std::vector<ModbusRegisterConfig> registers;
+};
+
+// One Modbus TCP gateway, serial server (RTU over TCP) or serial line.
+struct ModbusGatewayConfig {
+  std::string name;
+  ModbusTransport transport = ModbusTransport::tcp;
+  std::string host;               // tcp, rtu_over_tcp
+  uint16_t port = 502;
+  std::string serial_device;      // rtu_serial: /dev/ttyUSB0
+  int baud = 9600, data_bits = 8, stop_bits = 1;
+  char parity = 'N';              // N, E or O
+  int timeout_ms = 1000;
+  int retries = 1;
+  uint16_t max_gap = 8;           // unread registers bridged when merging requests
+  int concurrency = 1;            // requests in flight (TCP only; a serial line has one)
+  std::vector<ModbusDeviceConfig> devices;
+};
+
 struct Config {
   std::filesystem::path file;
   std::string text;       // the file's bytes, as hashed
@@ -95,6 +135,7 @@ struct Config {
   std::vector<PointConfig> points;
   std::vector<SimulatedSourceConfig> simulated_sources;
   std::vector<MqttSourceConfig> mqtt_sources;
+  std::vector<ModbusGatewayConfig> modbus_gateways;
 
   const PointConfig* find_point(std::string_view id) const;
 };
