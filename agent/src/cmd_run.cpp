@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "mrv/agent/state_file.hpp"
+#include "mrv/collector/modbus_source.hpp"
 #include "mrv/collector/mqtt_source.hpp"
 #include "mrv/collector/simulated_source.hpp"
 #include "mrv/core/asio.hpp"
@@ -26,13 +27,13 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     for (const Error& e : config.error()) log::error(e.to_string());
     return kExitUsage;
   }
-  if (!config->modbus_gateways.empty()) {
-    // The config format is settled and checked; polling is not built yet. Never ignore
-    // configured meters silently.
-    log::error(config_path.string() + ": sources.modbus: the Modbus collector is not "
-               "available in this version; remove [[sources.modbus]] to run");
-    return kExitUsage;
-  }
+  for (const auto& g : config->modbus_gateways)
+    if (g.transport == ModbusTransport::rtu_serial) {
+      // Never ignore configured meters silently.
+      log::error(config_path.string() + ": sources.modbus " + g.name +
+                 ": RTU on a serial line is not available in this version");
+      return kExitUsage;
+    }
   auto signer = Signer::load(config->signing.key_file);
   if (!signer) {
     log::error(signer.error().to_string());
@@ -81,10 +82,17 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       return kExitFailure;
     }
   }
+  std::vector<std::unique_ptr<collector::ModbusGateway>> modbus;
+  for (const auto& g : config->modbus_gateways) {
+    modbus.push_back(std::make_unique<collector::ModbusGateway>(io, g, *config, writer));
+    modbus.back()->start();
+  }
   auto save_state = [&] {
     std::vector<collector::MqttSourceStatus> states;
     for (auto& m : mqtt) states.push_back(m->status());
-    write_state_file(config->journal.path, writer.stats(), states);
+    std::vector<collector::ModbusStatus> gateways;
+    for (auto& g : modbus) gateways.push_back(g->status());
+    write_state_file(config->journal.path, writer.stats(), states, gateways);
   };
   boost::asio::steady_timer state_timer(io);
   std::function<void()> save_state_every_2s = [&] {
@@ -99,6 +107,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   auto shutdown = [&] {
     for (auto& s : simulated) s->stop();
     for (auto& m : mqtt) m->stop();
+    for (auto& g : modbus) g->stop();
     io.stop();
   };
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -113,7 +122,8 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       if (!ec) shutdown();
     });
   }
-  log::notice("running: " + std::to_string(simulated.size() + mqtt.size()) + " source(s), " +
+  log::notice("running: " + std::to_string(simulated.size() + mqtt.size() + modbus.size()) +
+              " source(s), " +
               std::to_string(config->points.size()) + " point(s)");
   io.run();
   writer.stop();  // commits what is queued; message callbacks waiting on it return

@@ -16,7 +16,8 @@ std::filesystem::path state_file_path(const std::filesystem::path& journal_path)
 }
 
 void write_state_file(const std::filesystem::path& journal_path, const WriterStats& w,
-                      const std::vector<collector::MqttSourceStatus>& mqtt) {
+                      const std::vector<collector::MqttSourceStatus>& mqtt,
+                      const std::vector<collector::ModbusStatus>& modbus) {
   nlohmann::json j = {
       {"updated_ms", utc_now_ms()},
       {"pid", ::getpid()},
@@ -30,6 +31,11 @@ void write_state_file(const std::filesystem::path& journal_path, const WriterSta
                          {"messages", m.messages}, {"readings", m.readings},
                          {"quarantined", m.quarantined}, {"connects", m.connects},
                          {"bad_inputs", m.bad_inputs}});
+  j["modbus"] = nlohmann::json::array();
+  for (const auto& g : modbus)
+    j["modbus"].push_back({{"name", g.name}, {"state", g.state}, {"last_error", g.last_error},
+                           {"polls", g.polls}, {"readings", g.readings}, {"gaps", g.gaps},
+                           {"requests", g.requests}, {"retries", g.retries}});
   auto path = state_file_path(journal_path);
   auto tmp = path.string() + ".tmp";
   {

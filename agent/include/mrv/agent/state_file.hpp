@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mrv/collector/modbus_source.hpp"
 #include "mrv/collector/mqtt_source.hpp"
 #include "mrv/core/journal_writer.hpp"
 
@@ -16,7 +17,8 @@ namespace mrv::agent {
 std::filesystem::path state_file_path(const std::filesystem::path& journal_path);
 
 void write_state_file(const std::filesystem::path& journal_path, const WriterStats& writer,
-                      const std::vector<collector::MqttSourceStatus>& mqtt);
+                      const std::vector<collector::MqttSourceStatus>& mqtt,
+                      const std::vector<collector::ModbusStatus>& modbus);
 
 // The state as JSON text, or nullopt when there is none (the agent never ran here).
 std::optional<std::string> read_state_file(const std::filesystem::path& journal_path);

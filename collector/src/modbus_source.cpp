@@ -1,0 +1,363 @@
+#include "mrv/collector/modbus_source.hpp"
+
+#include <cmath>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "mrv/collector/modbus_frames.hpp"
+#include "mrv/collector/modbus_registers.hpp"
+#include "mrv/core/clock.hpp"
+#include "mrv/core/log.hpp"
+
+namespace mrv::collector {
+namespace {
+using boost::asio::ip::tcp;
+using namespace modbus;
+
+const char* table_name(Function f) {
+  switch (f) {
+    case Function::read_coils: return "coil";
+    case Function::read_discrete_inputs: return "discrete";
+    case Function::read_holding_registers: return "holding";
+    case Function::read_input_registers: return "input";
+  }
+  return "?";
+}
+}  // namespace
+
+struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
+  struct Device {
+    ModbusDeviceConfig config;
+    std::vector<PointRegisters> points;
+    std::vector<const PointConfig*> point_configs;
+    std::vector<PlannedRequest> plan;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    int pending = 0;      // requests of the current poll not yet answered
+    bool poll_failed = false;
+    int failures = 0;     // consecutive failed polls
+    int skip = 0;         // polls to skip before trying again (backoff)
+    std::map<size_t, std::pair<double, std::string>> last_counter;  // cumulative points: last value
+  };
+  struct Job {
+    size_t device, request;
+    int attempt = 0;
+  };
+
+  boost::asio::io_context& io;
+  ModbusGatewayConfig config;
+  const Config& site;
+  JournalWriter& writer;
+  tcp::socket socket;
+  tcp::resolver resolver;
+  boost::asio::steady_timer deadline;
+  std::vector<Device> devices;
+  std::deque<Job> queue;
+  bool busy = false, connected = false, stopping = false;
+  uint16_t transaction = 0;
+  std::string rx;
+  std::array<char, 512> buf{};
+  mutable std::mutex status_mutex;
+  ModbusStatus st;
+
+  Impl(boost::asio::io_context& io_, ModbusGatewayConfig c, const Config& s, JournalWriter& w)
+      : io(io_), config(std::move(c)), site(s), writer(w), socket(io_), resolver(io_),
+        deadline(io_) {
+    st.name = config.name;
+    for (const auto& d : config.devices) {
+      Device dev;
+      dev.config = d;
+      for (const auto& r : d.registers) {
+        PointRegisters p;
+        p.point_id = r.point;
+        p.function = static_cast<Function>(r.table);
+        p.address = r.address;
+        p.type = r.type;
+        p.order = r.order;
+        p.scale = r.scale;
+        p.offset = r.offset;
+        p.string_registers = r.string_registers;
+        dev.points.push_back(p);
+        dev.point_configs.push_back(site.find_point(r.point));
+      }
+      dev.plan = plan_requests(d.unit, dev.points, config.max_gap);
+      dev.timer = std::make_unique<boost::asio::steady_timer>(io);
+      devices.push_back(std::move(dev));
+    }
+  }
+
+  void set_state(const std::string& s, const std::string& error = {}) {
+    std::lock_guard lock(status_mutex);
+    st.state = s;
+    if (!error.empty()) st.last_error = error;
+  }
+
+  std::string source_of(const Device& d, size_t point) const {
+    const PointRegisters& p = d.points[point];
+    return "modbus:" + config.name + "/unit" + std::to_string(d.config.unit) + "/" +
+           table_name(p.function) + "/" + std::to_string(p.address);
+  }
+
+  void submit(const Device& d, size_t point, std::string value, Quality q, std::string reason) {
+    Reading r;
+    r.point_id = d.points[point].point_id;
+    r.value = std::move(value);
+    r.unit = d.point_configs[point] ? d.point_configs[point]->unit : "";
+    r.ts_ms = utc_now_ms();
+    r.time_source = TimeSource::agent;
+    r.quality = q;
+    r.reason = std::move(reason);
+    r.source = source_of(d, point);
+    bool gap = q == Quality::bad;
+    if (auto t = writer.submit(std::move(r)); !t) {
+      log::warning("modbus:" + config.name + ": reading not taken: " + t.error().to_string());
+      return;
+    }
+    std::lock_guard lock(status_mutex);
+    ++(gap ? st.gaps : st.readings);
+  }
+
+  void gap(const Device& d, const std::vector<size_t>& points, const std::string& reason) {
+    for (size_t i : points) submit(d, i, "", Quality::bad, reason);
+  }
+
+  std::vector<size_t> all_points(const Device& d) {
+    std::vector<size_t> v(d.points.size());
+    for (size_t i = 0; i < v.size(); ++i) v[i] = i;
+    return v;
+  }
+
+  // ---- schedule ---------------------------------------------------------------------
+
+  void schedule(size_t di) {
+    if (stopping) return;
+    Device& d = devices[di];
+    int64_t now = utc_now_ms();
+    int64_t next = (now / d.config.interval_ms + 1) * d.config.interval_ms;
+    d.timer->expires_after(std::chrono::milliseconds(next - now));
+    d.timer->async_wait([self = shared_from_this(), di](const boost::system::error_code& ec) {
+      if (ec || self->stopping) return;
+      self->tick(di);
+      self->schedule(di);
+    });
+  }
+
+  void tick(size_t di) {
+    Device& d = devices[di];
+    {
+      std::lock_guard lock(status_mutex);
+      ++st.polls;
+    }
+    if (d.pending > 0) return gap(d, all_points(d), "poll skipped: the previous poll is still running");
+    if (d.skip > 0) {  // a dead device is tried less often, so it delays nobody
+      --d.skip;
+      return gap(d, all_points(d), "poll skipped: device not answering (" +
+                                       std::to_string(d.failures) + " failed polls)");
+    }
+    d.pending = static_cast<int>(d.plan.size());
+    d.poll_failed = false;
+    for (size_t r = 0; r < d.plan.size(); ++r) queue.push_back({di, r, 0});
+    pump();
+  }
+
+  void request_done(size_t di, bool ok) {
+    Device& d = devices[di];
+    d.poll_failed = d.poll_failed || !ok;
+    if (--d.pending > 0) return;
+    if (d.poll_failed) {
+      d.failures++;
+      d.skip = std::min((1 << std::min(d.failures, 6)) - 1, 60'000 / d.config.interval_ms);
+    } else {
+      d.failures = 0;
+    }
+  }
+
+  // ---- the connection -----------------------------------------------------------------
+
+  void pump() {
+    if (busy || queue.empty() || stopping) return;
+    busy = true;
+    if (!connected) return connect();
+    send();
+  }
+
+  void connect() {
+    set_state("connecting");
+    deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
+    deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->socket.close();
+    });
+    resolver.async_resolve(config.host, std::to_string(config.port),
+                           [self = shared_from_this()](const boost::system::error_code& ec,
+                                                       tcp::resolver::results_type results) {
+      if (ec) return self->connection_failed("cannot resolve " + self->config.host + ": " + ec.message());
+      boost::asio::async_connect(self->socket, results,
+                                 [self](const boost::system::error_code& ec2, const tcp::endpoint&) {
+        self->deadline.cancel();
+        if (ec2) return self->connection_failed("cannot connect to " + self->config.host + ":" +
+                                                std::to_string(self->config.port) + ": " + ec2.message());
+        self->connected = true;
+        self->set_state("connected");
+        self->send();
+      });
+    });
+  }
+
+  // No connection: every queued request of this round fails now (their polls are gaps).
+  void connection_failed(const std::string& why) {
+    deadline.cancel();
+    set_state("disconnected", why);
+    log::warning("modbus:" + config.name + ": " + why);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    connected = false;
+    busy = false;
+    while (!queue.empty()) {
+      Job j = queue.front();
+      queue.pop_front();
+      const Device& d = devices[j.device];
+      gap(d, d.plan[j.request].points, why);
+      request_done(j.device, false);
+    }
+  }
+
+  void send() {
+    Job& j = queue.front();
+    const Request& req = devices[j.device].plan[j.request].request;
+    ++transaction;
+    std::string frame = config.transport == ModbusTransport::tcp ? encode_tcp(req, transaction)
+                                                                 : encode_rtu(req);
+    rx.clear();
+    {
+      std::lock_guard lock(status_mutex);
+      ++st.requests;
+    }
+    deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
+    deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->socket.cancel();  // the pending read completes with operation_aborted
+    });
+    auto data = std::make_shared<std::string>(std::move(frame));
+    boost::asio::async_write(socket, boost::asio::buffer(*data),
+                             [self = shared_from_this(), data](const boost::system::error_code& ec, size_t) {
+      if (ec) return self->attempt_failed("write failed: " + ec.message(), true);
+      self->read();
+    });
+  }
+
+  void read() {
+    socket.async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](
+                                                        const boost::system::error_code& ec, size_t n) {
+      if (ec == boost::asio::error::operation_aborted)
+        return self->attempt_failed("timeout after " + std::to_string(self->config.timeout_ms) + " ms", true);
+      if (ec) return self->attempt_failed("connection lost: " + ec.message(), true);
+      self->rx.append(self->buf.data(), n);
+      Job& j = self->queue.front();
+      const Request& req = self->devices[j.device].plan[j.request].request;
+      Parsed p = self->config.transport == ModbusTransport::tcp
+                     ? parse_tcp(self->rx, req, self->transaction)
+                     : parse_rtu(self->rx, req);
+      if (p.status == Parsed::Status::need_more) return self->read();
+      self->deadline.cancel();
+      if (p.status == Parsed::Status::bad_frame)
+        return self->attempt_failed("bad response: " + p.error, true);
+      self->answered(p.response);
+    });
+  }
+
+  // The request failed; retry it or record the gap. A broken stream is reopened.
+  void attempt_failed(const std::string& why, bool reconnect) {
+    deadline.cancel();
+    if (reconnect) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      connected = false;
+    }
+    Job& j = queue.front();
+    if (j.attempt < config.retries && !stopping) {
+      ++j.attempt;
+      {
+        std::lock_guard lock(status_mutex);
+        ++st.retries;
+      }
+      busy = false;
+      return pump();
+    }
+    const Device& d = devices[j.device];
+    std::string reason = why + (config.retries ? " (" + std::to_string(config.retries + 1) + " tries)" : "");
+    set_state(connected ? "connected" : "disconnected", reason);
+    gap(d, d.plan[j.request].points, reason);
+    size_t di = j.device;
+    queue.pop_front();
+    request_done(di, false);
+    busy = false;
+    pump();
+  }
+
+  void answered(const Response& resp) {
+    Job j = queue.front();
+    queue.pop_front();
+    Device& d = devices[j.device];
+    const PlannedRequest& pr = d.plan[j.request];
+    if (resp.exception) {
+      gap(d, pr.points, "exception response: " + exception_name(*resp.exception));
+      request_done(j.device, false);
+    } else {
+      for (size_t i : pr.points) decode_and_submit(d, i, pr.request, resp);
+      request_done(j.device, true);
+    }
+    busy = false;
+    pump();
+  }
+
+  void decode_and_submit(Device& d, size_t i, const Request& req, const Response& resp) {
+    const PointRegisters& p = d.points[i];
+    size_t offset = p.address - req.address;
+    Result<std::string> value =
+        is_bit_function(p.function)
+            ? decode_bit(p, resp.bits.at(offset))
+            : decode_value(p, std::span<const uint16_t>(resp.registers).subspan(offset, span_of(p)));
+    if (!value) return submit(d, i, "", Quality::bad, value.error().message);
+    std::string reason;
+    Quality q = Quality::good;
+    const PointConfig* pc = d.point_configs[i];
+    if (pc && pc->kind == PointKind::cumulative && p.type != ValueType::string) {
+      double v = std::strtod(value->c_str(), nullptr);
+      auto last = d.last_counter.find(i);
+      if (last != d.last_counter.end() && v < last->second.first) {
+        q = Quality::uncertain;
+        reason = "counter went backwards from " + last->second.second +
+                 " (reset, rollover or meter exchange)";
+      }
+      d.last_counter[i] = {v, *value};
+    }
+    submit(d, i, std::move(*value), q, std::move(reason));
+  }
+};
+
+ModbusGateway::ModbusGateway(boost::asio::io_context& io, ModbusGatewayConfig config,
+                             const Config& site, JournalWriter& writer)
+    : impl_(std::make_shared<Impl>(io, std::move(config), site, writer)) {}
+
+ModbusGateway::~ModbusGateway() { stop(); }
+
+void ModbusGateway::start() {
+  for (size_t i = 0; i < impl_->devices.size(); ++i) impl_->schedule(i);
+}
+
+void ModbusGateway::stop() {
+  Impl& m = *impl_;
+  if (m.stopping) return;
+  m.stopping = true;
+  for (auto& d : m.devices) d.timer->cancel();
+  m.deadline.cancel();
+  boost::system::error_code ignored;
+  m.socket.close(ignored);
+  m.set_state("stopped");
+}
+
+ModbusStatus ModbusGateway::status() const {
+  std::lock_guard lock(impl_->status_mutex);
+  return impl_->st;
+}
+
+}  // namespace mrv::collector

@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""A pymodbus 3.0 server with known values of every type and byte/word order, for the
+Modbus integration tests. Usage: modbus_server.py PORT [--rtu] [--reset-after S]
+Unit 1 (holding registers, zero-based):
+  0-1 u32 ABCD 287454020   2-3 u32 CDAB 287454020   4-5 f32 ABCD 230.1   6-7 f32 CDAB 230.1
+  8 i16 -1   10-13 u64 ABCD 18446744073709551615   14-17 f64 ABCD 1234.5678   20-22 "ABCD"
+  input registers 0-1 i32 BADC -2; coils 0-7 = 1,0,1,0,0,1,0,1
+Unit 2: holding 0-1 u32 counter, +10 every 0.1 s, reset to 5 after --reset-after seconds.
+Other unit ids are not served."""
+import argparse
+import asyncio
+import struct
+
+from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
+from pymodbus.framer.rtu_framer import ModbusRtuFramer
+from pymodbus.server import StartAsyncTcpServer
+
+
+def words(fmt, value, order="ABCD"):
+    raw = struct.pack(">" + fmt, value)
+    ws = [raw[i:i + 2] for i in range(0, len(raw), 2)]
+    if order in ("CDAB", "DCBA"):
+        ws = ws[::-1]
+    if order in ("BADC", "DCBA"):
+        ws = [w[::-1] for w in ws]
+    return [int.from_bytes(w, "big") for w in ws]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port", type=int)
+    ap.add_argument("--rtu", action="store_true")
+    ap.add_argument("--reset-after", type=float, default=2.0)
+    a = ap.parse_args()
+    hr = [0] * 100
+    hr[0:2] = words("I", 0x11223344)
+    hr[2:4] = words("I", 0x11223344, "CDAB")
+    hr[4:6] = words("f", 230.1)
+    hr[6:8] = words("f", 230.1, "CDAB")
+    hr[8] = 0xFFFF
+    hr[10:14] = words("Q", 2**64 - 1)
+    hr[14:18] = words("d", 1234.5678)
+    hr[20:23] = [0x4142, 0x4344, 0x2000]
+    ir = [0] * 10
+    ir[0:2] = words("i", -2, "BADC")
+    unit1 = ModbusSlaveContext(zero_mode=True, hr=ModbusSequentialDataBlock(0, hr),
+                               ir=ModbusSequentialDataBlock(0, ir),
+                               co=ModbusSequentialDataBlock(0, [1, 0, 1, 0, 0, 1, 0, 1]),
+                               di=ModbusSequentialDataBlock(0, [0] * 8))
+    unit2 = ModbusSlaveContext(zero_mode=True, hr=ModbusSequentialDataBlock(0, [0] * 10),
+                               ir=ModbusSequentialDataBlock(0, [0] * 10),
+                               co=ModbusSequentialDataBlock(0, [0] * 8),
+                               di=ModbusSequentialDataBlock(0, [0] * 8))
+    context = ModbusServerContext(slaves={1: unit1, 2: unit2}, single=False)
+
+    async def counter():
+        value, t = 1000, 0.0
+        while True:
+            await asyncio.sleep(0.1)
+            t += 0.1
+            value = 5 if abs(t - a.reset_after) < 0.05 else value + 10
+            unit2.setValues(3, 0, words("I", value))
+
+    async def run():
+        asyncio.create_task(counter())
+        kw = {"framer": ModbusRtuFramer} if a.rtu else {}
+        await StartAsyncTcpServer(context=context, address=("127.0.0.1", a.port),
+                                  allow_reuse_address=True, **kw)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
