@@ -15,6 +15,7 @@ int keygen(const std::filesystem::path& out, const std::string& algorithm);
 int status(const std::filesystem::path& config, bool json);
 int export_records(const std::filesystem::path& config, const std::string& from,
                    const std::string& to, const std::filesystem::path& out, bool quarantine);
+int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            bool json);
 

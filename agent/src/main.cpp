@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
 
+  std::string device;
+  auto* mb = app.add_subcommand("modbus-read",
+                                "Read one device's registers once; print raw and decoded values");
+  mb->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
+  mb->add_option("--device", device, "Device name from [[sources.modbus.devices]]")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
     if (*st) return status(config, json);
     if (*ex) return export_records(config, from, to, out, quarantine);
     if (*vf) return verify(file, public_keys, json);
+    if (*mb) return modbus_read(config, device);
   } catch (const std::exception& e) {
     // Expected failures return results; this is a bug, but still a clean exit.
     std::cerr << "mrv-agent: internal error: " << e.what() << "\n";

@@ -5,7 +5,8 @@ Usage: modbus_test.py AGENT MODE
            an exception response and a counter reset are recorded; the healthy device
            keeps its schedule; the export verifies
   rtu      the same values with RTU framing over TCP
-  restart  the server stopped and restarted: gaps while it is down, readings after"""
+  restart  the server stopped and restarted: gaps while it is down, readings after
+  read     modbus-read prints raw registers beside decoded values, and names exceptions"""
 import json
 import pathlib
 import subprocess
@@ -116,6 +117,20 @@ elif mode == "restart":
     last = u1[-3:]
     check(all(r["quality"] == "good" and r["value"] == "287454020" for r in last),
           "readings resume by themselves after the restart")
+elif mode == "read":
+    start_server(port)
+    site = make_site(port)
+    p = site.run("modbus-read", "--config", str(site.config), "--device", "meter1")
+    check(p.returncode == 0, "modbus-read exits 0 when every register reads")
+    check("u1.u32_cdab  reg 2  [0x3344 0x1122]  CDAB  = 287454020" in p.stdout,
+          "raw registers beside the decoded value and the order used")
+    check("u1.f32_abcd  reg 4  [0x4366 0x199A]  ABCD  = 230.1" in p.stdout, "f32 as the meter shows it")
+    check("u1.coil0  bit 0  [1]  = 1" in p.stdout, "coils too")
+    p = site.run("modbus-read", "--config", str(site.config), "--device", "badaddress", check_rc=False)
+    check(p.returncode == 1 and "exception: illegal data address" in p.stdout,
+          f"an exception is named and the exit code says so: {p.stdout.strip()}")
+    p = site.run("modbus-read", "--config", str(site.config), "--device", "nope", check_rc=False)
+    check(p.returncode == 2, "an unknown device is a usage error")
 else:
     fail("unknown mode " + mode)
 print("1 passed, 0 failed")
