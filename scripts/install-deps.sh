@@ -9,7 +9,7 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libexpected-dev catch2
   libpaho-mqtt-dev libpaho-mqttpp-dev
   python3 python3-cryptography
-  mosquitto mosquitto-clients python3-paho-mqtt python3-pymodbus socat
+  mosquitto mosquitto-clients python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio socat
 )
 
 missing=()

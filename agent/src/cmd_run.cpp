@@ -27,13 +27,6 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     for (const Error& e : config.error()) log::error(e.to_string());
     return kExitUsage;
   }
-  for (const auto& g : config->modbus_gateways)
-    if (g.transport == ModbusTransport::rtu_serial) {
-      // Never ignore configured meters silently.
-      log::error(config_path.string() + ": sources.modbus " + g.name +
-                 ": RTU on a serial line is not available in this version");
-      return kExitUsage;
-    }
   auto signer = Signer::load(config->signing.key_file);
   if (!signer) {
     log::error(signer.error().to_string());

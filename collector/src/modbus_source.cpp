@@ -48,7 +48,8 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   ModbusGatewayConfig config;
   const Config& site;
   JournalWriter& writer;
-  tcp::socket socket;
+  tcp::socket socket;             // tcp, rtu_over_tcp
+  boost::asio::serial_port serial;  // rtu_serial: one request at a time on the line
   tcp::resolver resolver;
   boost::asio::steady_timer deadline;
   std::vector<Device> devices;
@@ -61,8 +62,8 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   ModbusStatus st;
 
   Impl(boost::asio::io_context& io_, ModbusGatewayConfig c, const Config& s, JournalWriter& w)
-      : io(io_), config(std::move(c)), site(s), writer(w), socket(io_), resolver(io_),
-        deadline(io_) {
+      : io(io_), config(std::move(c)), site(s), writer(w), socket(io_), serial(io_),
+        resolver(io_), deadline(io_) {
     st.name = config.name;
     for (const auto& d : config.devices) {
       Device dev;
@@ -174,6 +175,42 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
 
   // ---- the connection -----------------------------------------------------------------
 
+  bool on_serial() const { return config.transport == ModbusTransport::rtu_serial; }
+  bool rtu_framing() const { return config.transport != ModbusTransport::tcp; }
+
+  void close_stream() {
+    boost::system::error_code ignored;
+    if (on_serial()) serial.close(ignored);
+    else socket.close(ignored);
+    connected = false;
+  }
+
+  void cancel_stream() {  // a pending read completes with operation_aborted
+    boost::system::error_code ignored;
+    if (on_serial()) serial.cancel(ignored);
+    else socket.cancel(ignored);
+  }
+
+  // Opens the serial line with the configured framing; false (and a gap) when it cannot.
+  void open_serial() {
+    using sp = boost::asio::serial_port_base;
+    boost::system::error_code ec;
+    serial.open(config.serial_device, ec);
+    if (!ec) serial.set_option(sp::baud_rate(static_cast<unsigned>(config.baud)), ec);
+    if (!ec) serial.set_option(sp::character_size(static_cast<unsigned>(config.data_bits)), ec);
+    if (!ec)
+      serial.set_option(sp::parity(config.parity == 'E'   ? sp::parity::even
+                                   : config.parity == 'O' ? sp::parity::odd
+                                                          : sp::parity::none),
+                        ec);
+    if (!ec)
+      serial.set_option(sp::stop_bits(config.stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one), ec);
+    if (ec) return connection_failed("cannot open " + config.serial_device + ": " + ec.message());
+    connected = true;
+    set_state("connected");
+    send();
+  }
+
   void pump() {
     if (busy || queue.empty() || stopping) return;
     busy = true;
@@ -183,9 +220,10 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
 
   void connect() {
     set_state("connecting");
+    if (on_serial()) return open_serial();
     deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
     deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->socket.close();
+      if (!ec) self->close_stream();
     });
     resolver.async_resolve(config.host, std::to_string(config.port),
                            [self = shared_from_this()](const boost::system::error_code& ec,
@@ -208,9 +246,7 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     deadline.cancel();
     set_state("disconnected", why);
     log::warning("modbus:" + config.name + ": " + why);
-    boost::system::error_code ignored;
-    socket.close(ignored);
-    connected = false;
+    close_stream();
     busy = false;
     while (!queue.empty()) {
       Job j = queue.front();
@@ -225,8 +261,7 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     Job& j = queue.front();
     const Request& req = devices[j.device].plan[j.request].request;
     ++transaction;
-    std::string frame = config.transport == ModbusTransport::tcp ? encode_tcp(req, transaction)
-                                                                 : encode_rtu(req);
+    std::string frame = rtu_framing() ? encode_rtu(req) : encode_tcp(req, transaction);
     rx.clear();
     {
       std::lock_guard lock(status_mutex);
@@ -234,44 +269,41 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     }
     deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
     deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->socket.cancel();  // the pending read completes with operation_aborted
+      if (!ec) self->cancel_stream();
     });
     auto data = std::make_shared<std::string>(std::move(frame));
-    boost::asio::async_write(socket, boost::asio::buffer(*data),
-                             [self = shared_from_this(), data](const boost::system::error_code& ec, size_t) {
+    auto written = [self = shared_from_this(), data](const boost::system::error_code& ec, size_t) {
       if (ec) return self->attempt_failed("write failed: " + ec.message(), true);
       self->read();
-    });
+    };
+    if (on_serial()) boost::asio::async_write(serial, boost::asio::buffer(*data), written);
+    else boost::asio::async_write(socket, boost::asio::buffer(*data), written);
   }
 
   void read() {
-    socket.async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](
-                                                        const boost::system::error_code& ec, size_t n) {
+    auto received = [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
       if (ec == boost::asio::error::operation_aborted)
         return self->attempt_failed("timeout after " + std::to_string(self->config.timeout_ms) + " ms", true);
       if (ec) return self->attempt_failed("connection lost: " + ec.message(), true);
       self->rx.append(self->buf.data(), n);
       Job& j = self->queue.front();
       const Request& req = self->devices[j.device].plan[j.request].request;
-      Parsed p = self->config.transport == ModbusTransport::tcp
-                     ? parse_tcp(self->rx, req, self->transaction)
-                     : parse_rtu(self->rx, req);
+      Parsed p = self->rtu_framing() ? parse_rtu(self->rx, req)
+                                     : parse_tcp(self->rx, req, self->transaction);
       if (p.status == Parsed::Status::need_more) return self->read();
       self->deadline.cancel();
       if (p.status == Parsed::Status::bad_frame)
         return self->attempt_failed("bad response: " + p.error, true);
       self->answered(p.response);
-    });
+    };
+    if (on_serial()) serial.async_read_some(boost::asio::buffer(buf), received);
+    else socket.async_read_some(boost::asio::buffer(buf), received);
   }
 
   // The request failed; retry it or record the gap. A broken stream is reopened.
   void attempt_failed(const std::string& why, bool reconnect) {
     deadline.cancel();
-    if (reconnect) {
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      connected = false;
-    }
+    if (reconnect) close_stream();
     Job& j = queue.front();
     if (j.attempt < config.retries && !stopping) {
       ++j.attempt;
@@ -350,8 +382,7 @@ void ModbusGateway::stop() {
   m.stopping = true;
   for (auto& d : m.devices) d.timer->cancel();
   m.deadline.cancel();
-  boost::system::error_code ignored;
-  m.socket.close(ignored);
+  m.close_stream();
   m.set_state("stopped");
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A pymodbus 3.0 server with known values of every type and byte/word order, for the
-Modbus integration tests. Usage: modbus_server.py PORT [--rtu] [--reset-after S]
+Modbus integration tests. Usage: modbus_server.py PORT [--rtu] [--serial DEVICE] [--reset-after S]
+(--serial: RTU on a serial line, e.g. one end of a socat pty pair, instead of TCP)
 Unit 1 (holding registers, zero-based):
   0-1 u32 ABCD 287454020   2-3 u32 CDAB 287454020   4-5 f32 ABCD 230.1   6-7 f32 CDAB 230.1
   8 i16 -1   10-13 u64 ABCD 18446744073709551615   14-17 f64 ABCD 1234.5678   20-22 "ABCD"
@@ -13,7 +14,7 @@ import struct
 
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.framer.rtu_framer import ModbusRtuFramer
-from pymodbus.server import StartAsyncTcpServer
+from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
 
 
 def words(fmt, value, order="ABCD"):
@@ -30,6 +31,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("port", type=int)
     ap.add_argument("--rtu", action="store_true")
+    ap.add_argument("--serial", default="")
     ap.add_argument("--reset-after", type=float, default=2.0)
     a = ap.parse_args()
     hr = [0] * 100
@@ -63,6 +65,10 @@ def main():
 
     async def run():
         asyncio.create_task(counter())
+        if a.serial:
+            await StartAsyncSerialServer(context=context, framer=ModbusRtuFramer, port=a.serial,
+                                         baudrate=19200, parity="N", stopbits=1, bytesize=8)
+            return
         kw = {"framer": ModbusRtuFramer} if a.rtu else {}
         await StartAsyncTcpServer(context=context, address=("127.0.0.1", a.port),
                                   allow_reuse_address=True, **kw)

@@ -6,6 +6,7 @@ Usage: modbus_test.py AGENT MODE
            keeps its schedule; the export verifies
   rtu      the same values with RTU framing over TCP
   restart  the server stopped and restarted: gaps while it is down, readings after
+  serial   RTU on a serial line (a socat pseudo-terminal pair), 19200 8N1 (pymodbus cannot set parity on a pty)
   read     modbus-read prints raw registers beside decoded values, and names exceptions"""
 import json
 import pathlib
@@ -32,21 +33,24 @@ EXPECT = {  # point -> (table, address, type, order, exact value)
 }
 
 
-def start_server(port, rtu=False):
-    p = track(subprocess.Popen(["/usr/bin/python3", server_py, str(port)] + (["--rtu"] if rtu else []),
+def start_server(port, rtu=False, serial=""):
+    p = track(subprocess.Popen(["/usr/bin/python3", server_py, str(port)] + (["--rtu"] if rtu else []) +
+                               (["--serial", serial] if serial else []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(1.0)
     return p
 
 
-def make_site(port, transport="tcp"):
+def make_site(port, transport="tcp", serial=""):
     site = Site(agent, points=0)
     text = site.config.read_text()
     for pid in list(EXPECT) + ["u2.energy", "u9.energy", "u1.missing"]:
         kind = "cumulative" if pid.endswith("energy") else "gauge"
         text += f'[[points]]\nid = "{pid}"\nunit = "x"\nkind = "{kind}"\n'
-    text += (f'[[sources.modbus]]\nname = "gw1"\ntransport = "{transport}"\nhost = "127.0.0.1"\n'
-             f'port = {port}\ntimeout_ms = 300\nretries = 1\n')
+    where = (f'serial_device = "{serial}"\nbaud = 19200\nparity = "N"\n' if serial else
+             f'host = "127.0.0.1"\nport = {port}\n')
+    text += (f'[[sources.modbus]]\nname = "gw1"\ntransport = "{transport}"\n{where}'
+             f'timeout_ms = 300\nretries = 1\n')
     text += '[[sources.modbus.devices]]\nname = "meter1"\nunit = 1\ninterval_ms = 500\n'
     for pid, (table, addr, typ, order, _) in EXPECT.items():
         text += (f'[[sources.modbus.devices.registers]]\npoint = "{pid}"\ntable = "{table}"\n'
@@ -68,9 +72,20 @@ def records(site):
 
 
 port = free_port()
-if mode in ("values", "rtu"):
-    start_server(port, rtu=mode == "rtu")
-    site = make_site(port, "rtu-over-tcp" if mode == "rtu" else "tcp")
+if mode in ("values", "rtu", "serial"):
+    serial = ""
+    if mode == "serial":
+        import tempfile
+        d = tempfile.mkdtemp(prefix="mrv-pty-")
+        track(subprocess.Popen(["socat", f"pty,raw,echo=0,link={d}/server",
+                                f"pty,raw,echo=0,link={d}/agent"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.5)
+        serial = f"{d}/agent"
+        start_server(port, serial=f"{d}/server")
+    else:
+        start_server(port, rtu=mode == "rtu")
+    site = make_site(port, {"values": "tcp", "rtu": "rtu-over-tcp", "serial": "rtu"}[mode], serial)
     site.run("run", "--config", str(site.config), "--duration", "4")
     recs = records(site)
     by_point = {}
@@ -81,6 +96,8 @@ if mode in ("values", "rtu"):
         check(len(good) >= 5, f"{pid}: {len(good)} good readings in 4 s at 500 ms, despite the dead unit")
         check({r["value"] for r in good} == {value}, f"{pid} = {value} exactly ({ {r['value'] for r in good} })")
         check(good[0]["source"].startswith("modbus:gw1/unit1/"), f"source {good[0]['source']}")
+    if mode == "serial":
+        check(True, "RTU on a serial line (pty) at 19200 8N1")
     if mode == "values":
         dead = by_point.get("u9.energy", [])
         check(dead and all(r["quality"] == "bad" and r["value"] == "" for r in dead),

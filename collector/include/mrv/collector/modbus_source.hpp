@@ -1,7 +1,8 @@
 #pragma once
-// One Modbus gateway (TCP, or RTU framed over TCP) and the devices behind it, polled on
-// the agent's io_context. Each device has its own schedule; requests go one at a time
-// over the gateway's connection, each with a timeout and limited retries. A poll that
+// One Modbus gateway (TCP, RTU framed over TCP, or RTU on a serial line) and the devices
+// behind it, polled on the agent's io_context. Each device has its own schedule; requests
+// go one at a time over the gateway's connection or line, each with a timeout and
+// limited retries. A poll that
 // fails (timeout, exception response, bad frame, no connection) or is skipped (the
 // previous one still running, or the device backed off after failures) is journaled as
 // a gap: one bad-quality record per point, with the reason. A cumulative counter that
