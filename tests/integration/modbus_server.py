@@ -32,6 +32,7 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--rtu", action="store_true")
     ap.add_argument("--serial", default="")
+    ap.add_argument("--delay", type=float, default=0.0, help="answer every request this late (s)")
     ap.add_argument("--reset-after", type=float, default=2.0)
     a = ap.parse_args()
     hr = [0] * 100
@@ -53,6 +54,11 @@ def main():
                                ir=ModbusSequentialDataBlock(0, [0] * 10),
                                co=ModbusSequentialDataBlock(0, [0] * 8),
                                di=ModbusSequentialDataBlock(0, [0] * 8))
+    if a.delay:  # a slow device: every read waits (the whole server, which is only this device)
+        import time
+        for unit in (unit1, unit2):
+            plain = unit.getValues
+            unit.getValues = lambda fc, addr, count=1, plain=plain: (time.sleep(a.delay), plain(fc, addr, count))[1]
     context = ModbusServerContext(slaves={1: unit1, 2: unit2}, single=False)
 
     async def counter():

@@ -7,6 +7,8 @@ Usage: modbus_test.py AGENT MODE
   rtu      the same values with RTU framing over TCP
   restart  the server stopped and restarted: gaps while it is down, readings after
   serial   RTU on a serial line (a socat pseudo-terminal pair), 19200 8N1 (pymodbus cannot set parity on a pty)
+  slow     a device answering after its timeout is recorded as gaps, while a device on
+           another gateway keeps its schedule
   read     modbus-read prints raw registers beside decoded values, and names exceptions"""
 import json
 import pathlib
@@ -33,9 +35,10 @@ EXPECT = {  # point -> (table, address, type, order, exact value)
 }
 
 
-def start_server(port, rtu=False, serial=""):
+def start_server(port, rtu=False, serial="", delay=0.0):
     p = track(subprocess.Popen(["/usr/bin/python3", server_py, str(port)] + (["--rtu"] if rtu else []) +
-                               (["--serial", serial] if serial else []),
+                               (["--serial", serial] if serial else []) +
+                               (["--delay", str(delay)] if delay else []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(1.0)
     return p
@@ -134,6 +137,26 @@ elif mode == "restart":
     last = u1[-3:]
     check(all(r["quality"] == "good" and r["value"] == "287454020" for r in last),
           "readings resume by themselves after the restart")
+elif mode == "slow":
+    slow_port = free_port()
+    start_server(port)
+    start_server(slow_port, delay=0.5)
+    site = make_site(port)
+    text = site.config.read_text() + (
+        f'[[points]]\nid = "slow.energy"\nunit = "x"\nkind = "cumulative"\n'
+        f'[[sources.modbus]]\nname = "gw2"\nhost = "127.0.0.1"\nport = {slow_port}\n'
+        f'timeout_ms = 200\nretries = 0\n'
+        f'[[sources.modbus.devices]]\nname = "slow"\nunit = 1\ninterval_ms = 500\n'
+        f'[[sources.modbus.devices.registers]]\npoint = "slow.energy"\naddress = 0\ntype = "u32"\n')
+    site.config.write_text(text)
+    site.run("run", "--config", str(site.config), "--duration", "4")
+    recs = records(site)
+    slow = [r for r in recs if r["point"] == "slow.energy"]
+    check(slow and all(r["quality"] == "bad" for r in slow) and
+          any(r["reason"].startswith("timeout after 200 ms") for r in slow),
+          f"the slow device's polls are gaps ({len(slow)}: {slow[0]['reason'] if slow else ''})")
+    fast = [r for r in recs if r["point"] == "u1.u32_abcd" and r["quality"] == "good"]
+    check(len(fast) >= 7, f"the device on the other gateway kept its 500 ms schedule ({len(fast)} in 4 s)")
 elif mode == "read":
     start_server(port)
     site = make_site(port)
