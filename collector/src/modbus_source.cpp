@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "mrv/collector/modbus_frames.hpp"
 #include "mrv/collector/modbus_registers.hpp"
@@ -48,23 +49,33 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   ModbusGatewayConfig config;
   const Config& site;
   JournalWriter& writer;
-  tcp::socket socket;             // tcp, rtu_over_tcp
-  boost::asio::serial_port serial;  // rtu_serial: one request at a time on the line
-  tcp::resolver resolver;
-  boost::asio::steady_timer deadline;
+  // One connection (or the serial line) carrying one request at a time. A TCP gateway
+  // has `concurrency` of them, so that many requests are in flight.
+  struct Channel {
+    explicit Channel(boost::asio::io_context& io) : socket(io), serial(io), resolver(io), deadline(io) {}
+    tcp::socket socket;               // tcp, rtu_over_tcp
+    boost::asio::serial_port serial;  // rtu_serial
+    tcp::resolver resolver;
+    boost::asio::steady_timer deadline;
+    std::optional<Job> job;  // the request in flight
+    bool connected = false;
+    uint16_t transaction = 0;
+    std::string rx;
+    std::array<char, 512> buf{};
+  };
+
   std::vector<Device> devices;
   std::deque<Job> queue;
-  bool busy = false, connected = false, stopping = false;
-  uint16_t transaction = 0;
-  std::string rx;
-  std::array<char, 512> buf{};
+  std::vector<std::unique_ptr<Channel>> channels;
+  bool stopping = false;
   mutable std::mutex status_mutex;
   ModbusStatus st;
 
   Impl(boost::asio::io_context& io_, ModbusGatewayConfig c, const Config& s, JournalWriter& w)
-      : io(io_), config(std::move(c)), site(s), writer(w), socket(io_), serial(io_),
-        resolver(io_), deadline(io_) {
+      : io(io_), config(std::move(c)), site(s), writer(w) {
     st.name = config.name;
+    int n = config.transport == ModbusTransport::rtu_serial ? 1 : config.concurrency;
+    for (int i = 0; i < n; ++i) channels.push_back(std::make_unique<Channel>(io));
     for (const auto& d : config.devices) {
       Device dev;
       dev.config = d;
@@ -173,161 +184,164 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     }
   }
 
-  // ---- the connection -----------------------------------------------------------------
+  // ---- the connections ----------------------------------------------------------------
 
   bool on_serial() const { return config.transport == ModbusTransport::rtu_serial; }
   bool rtu_framing() const { return config.transport != ModbusTransport::tcp; }
 
-  void close_stream() {
+  void close_stream(Channel& c) {
     boost::system::error_code ignored;
-    if (on_serial()) serial.close(ignored);
-    else socket.close(ignored);
-    connected = false;
+    if (on_serial()) c.serial.close(ignored);
+    else c.socket.close(ignored);
+    c.connected = false;
   }
 
-  void cancel_stream() {  // a pending read completes with operation_aborted
+  void cancel_stream(Channel& c) {  // a pending read completes with operation_aborted
     boost::system::error_code ignored;
-    if (on_serial()) serial.cancel(ignored);
-    else socket.cancel(ignored);
+    if (on_serial()) c.serial.cancel(ignored);
+    else c.socket.cancel(ignored);
   }
 
-  // Opens the serial line with the configured framing; false (and a gap) when it cannot.
-  void open_serial() {
-    using sp = boost::asio::serial_port_base;
-    boost::system::error_code ec;
-    serial.open(config.serial_device, ec);
-    if (!ec) serial.set_option(sp::baud_rate(static_cast<unsigned>(config.baud)), ec);
-    if (!ec) serial.set_option(sp::character_size(static_cast<unsigned>(config.data_bits)), ec);
-    if (!ec)
-      serial.set_option(sp::parity(config.parity == 'E'   ? sp::parity::even
-                                   : config.parity == 'O' ? sp::parity::odd
-                                                          : sp::parity::none),
-                        ec);
-    if (!ec)
-      serial.set_option(sp::stop_bits(config.stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one), ec);
-    if (ec) return connection_failed("cannot open " + config.serial_device + ": " + ec.message());
-    connected = true;
-    set_state("connected");
-    send();
-  }
-
+  // Starts the next queued request on every idle channel.
   void pump() {
-    if (busy || queue.empty() || stopping) return;
-    busy = true;
-    if (!connected) return connect();
-    send();
+    if (stopping) return;
+    for (auto& cp : channels) {
+      Channel& c = *cp;
+      if (c.job || queue.empty()) continue;
+      c.job = queue.front();
+      queue.pop_front();
+      if (c.connected) send(c);
+      else connect(c);
+    }
   }
 
-  void connect() {
+  void connect(Channel& c) {
     set_state("connecting");
-    if (on_serial()) return open_serial();
-    deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
-    deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->close_stream();
+    if (on_serial()) return open_serial(c);
+    c.deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
+    c.deadline.async_wait([self = shared_from_this(), &c](const boost::system::error_code& ec) {
+      if (!ec) self->close_stream(c);
     });
-    resolver.async_resolve(config.host, std::to_string(config.port),
-                           [self = shared_from_this()](const boost::system::error_code& ec,
-                                                       tcp::resolver::results_type results) {
-      if (ec) return self->connection_failed("cannot resolve " + self->config.host + ": " + ec.message());
-      boost::asio::async_connect(self->socket, results,
-                                 [self](const boost::system::error_code& ec2, const tcp::endpoint&) {
-        self->deadline.cancel();
-        if (ec2) return self->connection_failed("cannot connect to " + self->config.host + ":" +
-                                                std::to_string(self->config.port) + ": " + ec2.message());
-        self->connected = true;
+    c.resolver.async_resolve(config.host, std::to_string(config.port),
+                             [self = shared_from_this(), &c](const boost::system::error_code& ec,
+                                                             tcp::resolver::results_type results) {
+      if (ec) return self->connection_failed(c, "cannot resolve " + self->config.host + ": " + ec.message());
+      boost::asio::async_connect(c.socket, results,
+                                 [self, &c](const boost::system::error_code& ec2, const tcp::endpoint&) {
+        c.deadline.cancel();
+        if (ec2) return self->connection_failed(c, "cannot connect to " + self->config.host + ":" +
+                                                       std::to_string(self->config.port) + ": " + ec2.message());
+        c.connected = true;
         self->set_state("connected");
-        self->send();
+        self->send(c);
       });
     });
   }
 
-  // No connection: every queued request of this round fails now (their polls are gaps).
-  void connection_failed(const std::string& why) {
-    deadline.cancel();
+  void open_serial(Channel& c) {
+    using sp = boost::asio::serial_port_base;
+    boost::system::error_code ec;
+    c.serial.open(config.serial_device, ec);
+    if (!ec) c.serial.set_option(sp::baud_rate(static_cast<unsigned>(config.baud)), ec);
+    if (!ec) c.serial.set_option(sp::character_size(static_cast<unsigned>(config.data_bits)), ec);
+    if (!ec)
+      c.serial.set_option(sp::parity(config.parity == 'E'   ? sp::parity::even
+                                     : config.parity == 'O' ? sp::parity::odd
+                                                            : sp::parity::none),
+                          ec);
+    if (!ec)
+      c.serial.set_option(sp::stop_bits(config.stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one), ec);
+    if (ec) return connection_failed(c, "cannot open " + config.serial_device + ": " + ec.message());
+    c.connected = true;
+    set_state("connected");
+    send(c);
+  }
+
+  // No connection: this channel's request and everything queued fail now (gaps).
+  void connection_failed(Channel& c, const std::string& why) {
+    c.deadline.cancel();
     set_state("disconnected", why);
     log::warning("modbus:" + config.name + ": " + why);
-    close_stream();
-    busy = false;
-    while (!queue.empty()) {
-      Job j = queue.front();
-      queue.pop_front();
+    close_stream(c);
+    std::deque<Job> failed;
+    if (c.job) failed.push_back(*c.job);
+    c.job.reset();
+    failed.insert(failed.end(), queue.begin(), queue.end());
+    queue.clear();
+    for (const Job& j : failed) {
       const Device& d = devices[j.device];
       gap(d, d.plan[j.request].points, why);
       request_done(j.device, false);
     }
   }
 
-  void send() {
-    Job& j = queue.front();
-    const Request& req = devices[j.device].plan[j.request].request;
-    ++transaction;
-    std::string frame = rtu_framing() ? encode_rtu(req) : encode_tcp(req, transaction);
-    rx.clear();
+  void send(Channel& c) {
+    const Request& req = devices[c.job->device].plan[c.job->request].request;
+    ++c.transaction;
+    std::string frame = rtu_framing() ? encode_rtu(req) : encode_tcp(req, c.transaction);
+    c.rx.clear();
     {
       std::lock_guard lock(status_mutex);
       ++st.requests;
     }
-    deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
-    deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->cancel_stream();
+    c.deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
+    c.deadline.async_wait([self = shared_from_this(), &c](const boost::system::error_code& ec) {
+      if (!ec) self->cancel_stream(c);
     });
     auto data = std::make_shared<std::string>(std::move(frame));
-    auto written = [self = shared_from_this(), data](const boost::system::error_code& ec, size_t) {
-      if (ec) return self->attempt_failed("write failed: " + ec.message(), true);
-      self->read();
+    auto written = [self = shared_from_this(), &c, data](const boost::system::error_code& ec, size_t) {
+      if (ec) return self->attempt_failed(c, "write failed: " + ec.message());
+      self->read(c);
     };
-    if (on_serial()) boost::asio::async_write(serial, boost::asio::buffer(*data), written);
-    else boost::asio::async_write(socket, boost::asio::buffer(*data), written);
+    if (on_serial()) boost::asio::async_write(c.serial, boost::asio::buffer(*data), written);
+    else boost::asio::async_write(c.socket, boost::asio::buffer(*data), written);
   }
 
-  void read() {
-    auto received = [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+  void read(Channel& c) {
+    auto received = [self = shared_from_this(), &c](const boost::system::error_code& ec, size_t n) {
       if (ec == boost::asio::error::operation_aborted)
-        return self->attempt_failed("timeout after " + std::to_string(self->config.timeout_ms) + " ms", true);
-      if (ec) return self->attempt_failed("connection lost: " + ec.message(), true);
-      self->rx.append(self->buf.data(), n);
-      Job& j = self->queue.front();
-      const Request& req = self->devices[j.device].plan[j.request].request;
-      Parsed p = self->rtu_framing() ? parse_rtu(self->rx, req)
-                                     : parse_tcp(self->rx, req, self->transaction);
-      if (p.status == Parsed::Status::need_more) return self->read();
-      self->deadline.cancel();
-      if (p.status == Parsed::Status::bad_frame)
-        return self->attempt_failed("bad response: " + p.error, true);
-      self->answered(p.response);
+        return self->attempt_failed(c, "timeout after " + std::to_string(self->config.timeout_ms) + " ms");
+      if (ec) return self->attempt_failed(c, "connection lost: " + ec.message());
+      c.rx.append(c.buf.data(), n);
+      const Request& req = self->devices[c.job->device].plan[c.job->request].request;
+      Parsed p = self->rtu_framing() ? parse_rtu(c.rx, req) : parse_tcp(c.rx, req, c.transaction);
+      if (p.status == Parsed::Status::need_more) return self->read(c);
+      c.deadline.cancel();
+      if (p.status == Parsed::Status::bad_frame) return self->attempt_failed(c, "bad response: " + p.error);
+      self->answered(c, p.response);
     };
-    if (on_serial()) serial.async_read_some(boost::asio::buffer(buf), received);
-    else socket.async_read_some(boost::asio::buffer(buf), received);
+    if (on_serial()) c.serial.async_read_some(boost::asio::buffer(c.buf), received);
+    else c.socket.async_read_some(boost::asio::buffer(c.buf), received);
   }
 
-  // The request failed; retry it or record the gap. A broken stream is reopened.
-  void attempt_failed(const std::string& why, bool reconnect) {
-    deadline.cancel();
-    if (reconnect) close_stream();
-    Job& j = queue.front();
-    if (j.attempt < config.retries && !stopping) {
+  // The request failed: the stream may be out of step, so it is reopened; the request is
+  // retried (first in the queue) or recorded as a gap.
+  void attempt_failed(Channel& c, const std::string& why) {
+    c.deadline.cancel();
+    close_stream(c);
+    if (stopping) return;
+    Job j = *c.job;
+    c.job.reset();
+    if (j.attempt < config.retries) {
       ++j.attempt;
       {
         std::lock_guard lock(status_mutex);
         ++st.retries;
       }
-      busy = false;
+      queue.push_front(j);
       return pump();
     }
     const Device& d = devices[j.device];
     std::string reason = why + (config.retries ? " (" + std::to_string(config.retries + 1) + " tries)" : "");
-    set_state(connected ? "connected" : "disconnected", reason);
+    set_state("disconnected", reason);
     gap(d, d.plan[j.request].points, reason);
-    size_t di = j.device;
-    queue.pop_front();
-    request_done(di, false);
-    busy = false;
+    request_done(j.device, false);
     pump();
   }
 
-  void answered(const Response& resp) {
-    Job j = queue.front();
-    queue.pop_front();
+  void answered(Channel& c, const Response& resp) {
+    Job j = *c.job;
+    c.job.reset();
     Device& d = devices[j.device];
     const PlannedRequest& pr = d.plan[j.request];
     if (resp.exception) {
@@ -337,7 +351,6 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
       for (size_t i : pr.points) decode_and_submit(d, i, pr.request, resp);
       request_done(j.device, true);
     }
-    busy = false;
     pump();
   }
 
@@ -381,8 +394,10 @@ void ModbusGateway::stop() {
   if (m.stopping) return;
   m.stopping = true;
   for (auto& d : m.devices) d.timer->cancel();
-  m.deadline.cancel();
-  m.close_stream();
+  for (auto& c : m.channels) {
+    c->deadline.cancel();
+    m.close_stream(*c);
+  }
   m.set_state("stopped");
 }
 

@@ -52,6 +52,8 @@ def make_site(port, transport="tcp", serial=""):
         text += f'[[points]]\nid = "{pid}"\nunit = "x"\nkind = "{kind}"\n'
     where = (f'serial_device = "{serial}"\nbaud = 19200\nparity = "N"\n' if serial else
              f'host = "127.0.0.1"\nport = {port}\n')
+    if transport == "tcp":
+        where += "concurrency = 2\n"  # two connections, two requests in flight
     text += (f'[[sources.modbus]]\nname = "gw1"\ntransport = "{transport}"\n{where}'
              f'timeout_ms = 300\nretries = 1\n')
     text += '[[sources.modbus.devices]]\nname = "meter1"\nunit = 1\ninterval_ms = 500\n'
