@@ -75,6 +75,7 @@ int status(const std::filesystem::path& config_path, bool json) {
       int64_t age = now - state["updated_ms"].get<int64_t>();
       j["agent"] = {{"running", age < 10'000}, {"state_age_ms", age}};
       if (state.contains("mqtt")) j["mqtt"] = state["mqtt"];
+      if (state.contains("modbus")) j["modbus"] = state["modbus"];
       if (state.contains("writer")) j["writer"] = state["writer"];
     }
   }
@@ -122,6 +123,15 @@ int status(const std::filesystem::path& config_path, bool json) {
         std::cout << "              last error: " << m.value("last_error", "") << "\n";
       for (const auto& [key, count] : m["bad_inputs"].items())
         std::cout << "              bad input " << key << ": " << count << "\n";
+    }
+  if (j.contains("modbus"))
+    for (const auto& g : j["modbus"]) {
+      std::cout << "modbus      " << g.value("name", "") << "  " << g.value("state", "") << "  polls "
+                << g.value("polls", 0) << ", readings " << g.value("readings", 0) << ", gaps "
+                << g.value("gaps", 0) << ", requests " << g.value("requests", 0) << ", retries "
+                << g.value("retries", 0) << "\n";
+      if (!g.value("last_error", "").empty())
+        std::cout << "              last error: " << g.value("last_error", "") << "\n";
     }
   if (j.contains("quarantine") && !j["quarantine"].empty()) {
     std::cout << "quarantine  (export --quarantine shows the messages)\n";

@@ -119,6 +119,8 @@ if mode in ("values", "rtu", "serial"):
               f"({[(r['value'], r['reason']) for r in back]})")
     p = site.verify(site.export())
     check(p.returncode == 0, f"verify: {p.stdout.strip().splitlines()[0]}")
+    p = site.run("status", "--config", str(site.config), check_rc=False)
+    check("modbus      gw1" in p.stdout and "gaps" in p.stdout, "status shows the gateway's counters")
 elif mode == "restart":
     server = start_server(port)
     site = make_site(port)
