@@ -431,7 +431,7 @@ void read_modbus(ConfigReader& r, const toml::table& sources, Config& c) {
         ModbusDeviceConfig d;
         d.name = r.string(dt, dpath, "name", true);
         d.unit = static_cast<uint8_t>(r.integer(dt, dpath, "unit", 1, 0, 247));
-        d.interval_ms = static_cast<int>(r.integer(dt, dpath, "interval_ms", 1000, 10, 86'400'000));
+        d.interval_ms = static_cast<int>(r.integer(dt, dpath, "interval_ms", 1000, 1, 86'400'000));
         read_modbus_registers(r, dt, dpath, c, d);
         g.devices.push_back(std::move(d));
       }
