@@ -39,6 +39,7 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     int failures = 0;     // consecutive failed polls
     int skip = 0;         // polls to skip before trying again (backoff)
     std::map<size_t, std::pair<double, std::string>> last_counter;  // cumulative points: last value
+    std::map<size_t, std::string> last_text;  // string registers: last identity read
   };
   struct Job {
     size_t device, request;
@@ -354,6 +355,21 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     pump();
   }
 
+  // A text register (a serial number, a model name) is not a reading: it is checked
+  // against the point's meter_serial, and a mismatch is recorded each time the text
+  // changes (a meter exchanged, or the wrong meter wired), never silently.
+  void check_identity(Device& d, size_t i, const std::string& text) {
+    const PointConfig* pc = d.point_configs[i];
+    auto& last = d.last_text[i];
+    if (!pc || pc->meter_serial.empty() || text == pc->meter_serial || text == last) {
+      last = text;
+      return;
+    }
+    last = text;
+    submit(d, i, "", Quality::bad,
+           "meter identity reads '" + text + "', configured meter_serial is '" + pc->meter_serial + "'");
+  }
+
   void decode_and_submit(Device& d, size_t i, const Request& req, const Response& resp) {
     const PointRegisters& p = d.points[i];
     size_t offset = p.address - req.address;
@@ -362,6 +378,7 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
             ? decode_bit(p, resp.bits.at(offset))
             : decode_value(p, std::span<const uint16_t>(resp.registers).subspan(offset, span_of(p)));
     if (!value) return submit(d, i, "", Quality::bad, value.error().message);
+    if (p.type == ValueType::string) return check_identity(d, i, *value);
     std::string reason;
     Quality q = Quality::good;
     const PointConfig* pc = d.point_configs[i];

@@ -44,6 +44,14 @@ def main():
     hr[10:14] = words("Q", 2**64 - 1)
     hr[14:18] = words("d", 1234.5678)
     hr[20:23] = [0x4142, 0x4344, 0x2000]
+    hr[30] = 12345                                     # u16
+    hr[31:35] = words("q", -123456789012, "DCBA")      # i64 DCBA
+    hr[35:37] = words("I", 0x11223344, "BADC")         # u32 BADC
+    hr[37:39] = words("I", 0x11223344, "DCBA")         # u32 DCBA
+    hr[39:41] = words("f", 230.1, "BADC")              # f32 BADC
+    hr[41:43] = words("f", 230.1, "DCBA")              # f32 DCBA
+    hr[43:47] = words("d", 1234.5678, "CDAB")          # f64 CDAB
+    hr[47:51] = words("q", -2, "BADC")                 # i64 BADC
     ir = [0] * 10
     ir[0:2] = words("i", -2, "BADC")
     unit1 = ModbusSlaveContext(zero_mode=True, hr=ModbusSequentialDataBlock(0, hr),

@@ -30,6 +30,14 @@ EXPECT = {  # point -> (table, address, type, order, exact value)
     "u1.u64": ("holding", 10, "u64", "ABCD", "18446744073709551615"),
     "u1.f64": ("holding", 14, "f64", "ABCD", "1234.5678"),
     "u1.i32_badc": ("input", 0, "i32", "BADC", "-2"),
+    "u1.u16": ("holding", 30, "u16", "ABCD", "12345"),
+    "u1.i64_dcba": ("holding", 31, "i64", "DCBA", "-123456789012"),
+    "u1.u32_badc": ("holding", 35, "u32", "BADC", "287454020"),
+    "u1.u32_dcba": ("holding", 37, "u32", "DCBA", "287454020"),
+    "u1.f32_badc": ("holding", 39, "f32", "BADC", "230.1"),
+    "u1.f32_dcba": ("holding", 41, "f32", "DCBA", "230.1"),
+    "u1.f64_cdab": ("holding", 43, "f64", "CDAB", "1234.5678"),
+    "u1.i64_badc": ("holding", 47, "i64", "BADC", "-2"),
     "u1.coil0": ("coil", 0, "bool", "ABCD", "1"),
     "u1.coil1": ("coil", 1, "bool", "ABCD", "0"),
 }
@@ -50,6 +58,8 @@ def make_site(port, transport="tcp", serial=""):
     for pid in list(EXPECT) + ["u2.energy", "u9.energy", "u1.missing"]:
         kind = "cumulative" if pid.endswith("energy") else "gauge"
         text += f'[[points]]\nid = "{pid}"\nunit = "x"\nkind = "{kind}"\n'
+    # The meter's identity register reads "ABCD"; the config says another meter.
+    text += '[[points]]\nid = "u1.identity"\nunit = "-"\nmeter_serial = "XYZ-9"\n'
     where = (f'serial_device = "{serial}"\nbaud = 19200\nparity = "N"\n' if serial else
              f'host = "127.0.0.1"\nport = {port}\n')
     if transport == "tcp":
@@ -60,6 +70,10 @@ def make_site(port, transport="tcp", serial=""):
     for pid, (table, addr, typ, order, _) in EXPECT.items():
         text += (f'[[sources.modbus.devices.registers]]\npoint = "{pid}"\ntable = "{table}"\n'
                  f'address = {addr}\ntype = "{typ}"\norder = "{order}"\n')
+        if typ == "string":
+            text += "string_registers = 3\n"
+    text += ('[[sources.modbus.devices.registers]]\npoint = "u1.identity"\naddress = 20\n'
+             'type = "string"\nstring_registers = 3\n')
     text += ('[[sources.modbus.devices]]\nname = "counter"\nunit = 2\ninterval_ms = 200\n'
              '[[sources.modbus.devices.registers]]\npoint = "u2.energy"\naddress = 0\ntype = "u32"\n'
              '[[sources.modbus.devices]]\nname = "badaddress"\nunit = 1\ninterval_ms = 500\n'
@@ -112,6 +126,10 @@ if mode in ("values", "rtu", "serial"):
         check(miss and all(r["quality"] == "bad" for r in miss) and
               any(r["reason"] == "exception response: illegal data address" for r in miss),
               "an exception response is a gap recorded by name")
+        ident = by_point.get("u1.identity", [])
+        check(len(ident) == 1 and ident[0]["reason"] ==
+              "meter identity reads 'ABCD', configured meter_serial is 'XYZ-9'",
+              f"a meter identity mismatch is recorded once ({len(ident)})")
         energy = by_point.get("u2.energy", [])
         back = [r for r in energy if "went backwards" in r["reason"]]
         check(len(back) == 1 and back[0]["quality"] == "uncertain" and int(back[0]["value"]) < 1000,
