@@ -1,9 +1,8 @@
 // modbus-read: read every register of one configured device once and print the raw
 // registers next to the decoded values, so an operator can check byte and word order
 // against the meter's display before deploying. Writes nothing to the journal.
-#include <sys/socket.h>
-
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include "commands.hpp"
@@ -17,32 +16,68 @@ namespace {
 using namespace collector::modbus;
 using boost::asio::ip::tcp;
 
-// One request over a blocking socket with a receive timeout; the parsed response or why not.
-Parsed exchange(tcp::socket& s, const ModbusGatewayConfig& g, const Request& r, uint16_t tid) {
+// One request, answered within the gateway's timeout or not: async operations run on
+// `io` for at most that long (a blocking read with SO_RCVTIMEO would wait forever in Asio).
+Parsed exchange(boost::asio::io_context& io, tcp::socket& s, const ModbusGatewayConfig& g,
+                const Request& r, uint16_t tid) {
   std::string frame = g.transport == ModbusTransport::tcp ? encode_tcp(r, tid) : encode_rtu(r);
-  boost::system::error_code ec;
-  boost::asio::write(s, boost::asio::buffer(frame), ec);
   Parsed p;
-  if (ec) {
-    p.status = Parsed::Status::bad_frame;
-    p.error = "write failed: " + ec.message();
-    return p;
-  }
+  p.status = Parsed::Status::bad_frame;
+  p.error = "timeout after " + std::to_string(g.timeout_ms) + " ms";
   std::string rx;
   char buf[512];
-  for (;;) {
-    size_t n = s.read_some(boost::asio::buffer(buf), ec);
+  bool done = false;
+  std::function<void()> read_more = [&] {
+    s.async_read_some(boost::asio::buffer(buf), [&](const boost::system::error_code& ec, size_t n) {
+      if (done) return;
+      if (ec) {
+        if (ec != boost::asio::error::operation_aborted) p.error = "read failed: " + ec.message();
+        done = true;
+        return;
+      }
+      rx.append(buf, n);
+      Parsed q = g.transport == ModbusTransport::tcp ? parse_tcp(rx, r, tid) : parse_rtu(rx, r);
+      if (q.status == Parsed::Status::need_more) return read_more();
+      p = std::move(q);
+      done = true;
+    });
+  };
+  boost::asio::async_write(s, boost::asio::buffer(frame), [&](const boost::system::error_code& ec, size_t) {
     if (ec) {
-      p.status = Parsed::Status::bad_frame;
-      p.error = ec == boost::asio::error::would_block || ec == boost::asio::error::try_again
-                    ? "timeout after " + std::to_string(g.timeout_ms) + " ms"
-                    : "read failed: " + ec.message();
-      return p;
+      p.error = "write failed: " + ec.message();
+      done = true;
+      return;
     }
-    rx.append(buf, n);
-    p = g.transport == ModbusTransport::tcp ? parse_tcp(rx, r, tid) : parse_rtu(rx, r);
-    if (p.status != Parsed::Status::need_more) return p;
+    read_more();
+  });
+  io.restart();
+  io.run_for(std::chrono::milliseconds(g.timeout_ms));
+  if (!done) {  // timed out: abort the pending read and let its handler run
+    boost::system::error_code ignored;
+    s.cancel(ignored);
+    io.restart();
+    io.run();
   }
+  return p;
+}
+
+// Connects within the gateway's timeout.
+boost::system::error_code connect(boost::asio::io_context& io, tcp::socket& s,
+                                  const tcp::resolver::results_type& endpoints, int timeout_ms) {
+  boost::system::error_code result = boost::asio::error::timed_out;
+  boost::asio::async_connect(s, endpoints, [&](const boost::system::error_code& ec, const tcp::endpoint&) {
+    result = ec;
+  });
+  io.restart();
+  io.run_for(std::chrono::milliseconds(timeout_ms));
+  if (result == boost::asio::error::timed_out) {
+    boost::system::error_code ignored;
+    s.close(ignored);
+    io.restart();
+    io.run();
+    return boost::asio::error::timed_out;
+  }
+  return result;
 }
 
 std::string hex_words(std::span<const uint16_t> words) {
@@ -83,19 +118,17 @@ int modbus_read(const std::filesystem::path& config_path, const std::string& dev
       boost::system::error_code ec;
       tcp::resolver resolver(io);
       auto endpoints = resolver.resolve(g.host, std::to_string(g.port), ec);
-      if (!ec) boost::asio::connect(socket, endpoints, ec);
+      if (!ec) ec = connect(io, socket, endpoints, g.timeout_ms);
       if (ec) {
         std::cerr << "modbus-read: cannot connect to " << g.host << ":" << g.port << ": " << ec.message() << "\n";
         return kExitFailure;
       }
-      timeval tv{g.timeout_ms / 1000, (g.timeout_ms % 1000) * 1000};
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       std::cout << d.name << " (unit " << int(d.unit) << ") via " << g.name << " " << g.host << ":"
                 << g.port << "\n";
       int failures = 0;
       uint16_t tid = 0;
       for (const PlannedRequest& pr : plan_requests(d.unit, points, g.max_gap)) {
-        Parsed p = exchange(socket, g, pr.request, ++tid);
+        Parsed p = exchange(io, socket, g, pr.request, ++tid);
         for (size_t i : pr.points) {
           const PointRegisters& pt = points[i];
           size_t off = pt.address - pr.request.address;
@@ -118,9 +151,10 @@ int modbus_read(const std::filesystem::path& config_path, const std::string& dev
           }
         }
         if (p.status != Parsed::Status::ok) {  // the stream may be out of step: reconnect
-          socket.close();
-          boost::asio::connect(socket, endpoints, ec);
-          ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          socket = tcp::socket(io);
+          connect(io, socket, endpoints, g.timeout_ms);
         }
       }
       return failures ? kExitFailure : kExitOk;

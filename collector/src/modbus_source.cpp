@@ -38,6 +38,7 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     bool poll_failed = false;
     int failures = 0;     // consecutive failed polls
     int skip = 0;         // polls to skip before trying again (backoff)
+    int64_t next_due_ms = 0;  // wall-clock boundary of the next poll
     std::map<size_t, std::pair<double, std::string>> last_counter;  // cumulative points: last value
     std::map<size_t, std::string> last_text;  // string registers: last identity read
   };
@@ -59,6 +60,9 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     tcp::resolver resolver;
     boost::asio::steady_timer deadline;
     std::optional<Job> job;  // the request in flight
+    // Bumped whenever an operation on this channel starts or ends: a completion or a
+    // deadline that arrives with an older generation is stale and does nothing.
+    uint64_t generation = 0;
     bool connected = false;
     uint16_t transaction = 0;
     std::string rx;
@@ -147,7 +151,11 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     Device& d = devices[di];
     int64_t now = utc_now_ms();
     int64_t next = (now / d.config.interval_ms + 1) * d.config.interval_ms;
-    d.timer->expires_after(std::chrono::milliseconds(next - now));
+    // The wait runs on the steady clock; if the wall clock slewed back, the same boundary
+    // must not come round twice.
+    if (next <= d.next_due_ms) next = d.next_due_ms + d.config.interval_ms;
+    d.next_due_ms = next;
+    d.timer->expires_after(std::chrono::milliseconds(std::max<int64_t>(next - now, 0)));
     d.timer->async_wait([self = shared_from_this(), di](const boost::system::error_code& ec) {
       if (ec || self->stopping) return;
       self->tick(di);
@@ -219,24 +227,34 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   void connect(Channel& c) {
     set_state("connecting");
     if (on_serial()) return open_serial(c);
+    uint64_t gen = ++c.generation;
     c.deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
-    c.deadline.async_wait([self = shared_from_this(), &c](const boost::system::error_code& ec) {
-      if (!ec) self->close_stream(c);
+    c.deadline.async_wait([self = shared_from_this(), &c, gen](const boost::system::error_code& ec) {
+      if (ec || gen != c.generation) return;
+      self->connection_failed(c, "connect timeout after " + std::to_string(self->config.timeout_ms) + " ms");
     });
     c.resolver.async_resolve(config.host, std::to_string(config.port),
-                             [self = shared_from_this(), &c](const boost::system::error_code& ec,
-                                                             tcp::resolver::results_type results) {
+                             [self = shared_from_this(), &c, gen](const boost::system::error_code& ec,
+                                                                  tcp::resolver::results_type results) {
+      if (gen != c.generation) return;
       if (ec) return self->connection_failed(c, "cannot resolve " + self->config.host + ": " + ec.message());
       boost::asio::async_connect(c.socket, results,
-                                 [self, &c](const boost::system::error_code& ec2, const tcp::endpoint&) {
-        c.deadline.cancel();
+                                 [self, &c, gen](const boost::system::error_code& ec2, const tcp::endpoint&) {
+        if (gen != c.generation) return;
         if (ec2) return self->connection_failed(c, "cannot connect to " + self->config.host + ":" +
                                                        std::to_string(self->config.port) + ": " + ec2.message());
+        self->finish(c);
         c.connected = true;
         self->set_state("connected");
         self->send(c);
       });
     });
+  }
+
+  // Ends the channel's current operation: its deadline and late completions go stale.
+  void finish(Channel& c) {
+    ++c.generation;
+    c.deadline.cancel();
   }
 
   void open_serial(Channel& c) {
@@ -253,27 +271,34 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     if (!ec)
       c.serial.set_option(sp::stop_bits(config.stop_bits == 2 ? sp::stop_bits::two : sp::stop_bits::one), ec);
     if (ec) return connection_failed(c, "cannot open " + config.serial_device + ": " + ec.message());
+    finish(c);
     c.connected = true;
     set_state("connected");
     send(c);
   }
 
-  // No connection: this channel's request and everything queued fail now (gaps).
+  // No connection. Its request fails (a gap); so does everything queued when no other
+  // channel of this gateway is connected to carry it.
   void connection_failed(Channel& c, const std::string& why) {
-    c.deadline.cancel();
+    finish(c);
+    c.resolver.cancel();
     set_state("disconnected", why);
     log::warning("modbus:" + config.name + ": " + why);
     close_stream(c);
     std::deque<Job> failed;
     if (c.job) failed.push_back(*c.job);
     c.job.reset();
-    failed.insert(failed.end(), queue.begin(), queue.end());
-    queue.clear();
+    bool others = std::any_of(channels.begin(), channels.end(), [](const auto& o) { return o->connected; });
+    if (!others) {
+      failed.insert(failed.end(), queue.begin(), queue.end());
+      queue.clear();
+    }
     for (const Job& j : failed) {
       const Device& d = devices[j.device];
       gap(d, d.plan[j.request].points, why);
       request_done(j.device, false);
     }
+    pump();
   }
 
   void send(Channel& c) {
@@ -285,29 +310,30 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
       std::lock_guard lock(status_mutex);
       ++st.requests;
     }
+    uint64_t gen = ++c.generation;
     c.deadline.expires_after(std::chrono::milliseconds(config.timeout_ms));
-    c.deadline.async_wait([self = shared_from_this(), &c](const boost::system::error_code& ec) {
-      if (!ec) self->cancel_stream(c);
+    c.deadline.async_wait([self = shared_from_this(), &c, gen](const boost::system::error_code& ec) {
+      if (ec || gen != c.generation) return;
+      self->attempt_failed(c, "timeout after " + std::to_string(self->config.timeout_ms) + " ms");
     });
     auto data = std::make_shared<std::string>(std::move(frame));
-    auto written = [self = shared_from_this(), &c, data](const boost::system::error_code& ec, size_t) {
+    auto written = [self = shared_from_this(), &c, gen, data](const boost::system::error_code& ec, size_t) {
+      if (gen != c.generation) return;
       if (ec) return self->attempt_failed(c, "write failed: " + ec.message());
-      self->read(c);
+      self->read(c, gen);
     };
     if (on_serial()) boost::asio::async_write(c.serial, boost::asio::buffer(*data), written);
     else boost::asio::async_write(c.socket, boost::asio::buffer(*data), written);
   }
 
-  void read(Channel& c) {
-    auto received = [self = shared_from_this(), &c](const boost::system::error_code& ec, size_t n) {
-      if (ec == boost::asio::error::operation_aborted)
-        return self->attempt_failed(c, "timeout after " + std::to_string(self->config.timeout_ms) + " ms");
+  void read(Channel& c, uint64_t gen) {
+    auto received = [self = shared_from_this(), &c, gen](const boost::system::error_code& ec, size_t n) {
+      if (gen != c.generation) return;  // the deadline (or stop) got there first
       if (ec) return self->attempt_failed(c, "connection lost: " + ec.message());
       c.rx.append(c.buf.data(), n);
       const Request& req = self->devices[c.job->device].plan[c.job->request].request;
       Parsed p = self->rtu_framing() ? parse_rtu(c.rx, req) : parse_tcp(c.rx, req, c.transaction);
-      if (p.status == Parsed::Status::need_more) return self->read(c);
-      c.deadline.cancel();
+      if (p.status == Parsed::Status::need_more) return self->read(c, gen);
       if (p.status == Parsed::Status::bad_frame) return self->attempt_failed(c, "bad response: " + p.error);
       self->answered(c, p.response);
     };
@@ -318,9 +344,9 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   // The request failed: the stream may be out of step, so it is reopened; the request is
   // retried (first in the queue) or recorded as a gap.
   void attempt_failed(Channel& c, const std::string& why) {
-    c.deadline.cancel();
+    finish(c);
     close_stream(c);
-    if (stopping) return;
+    if (stopping) return;  // (stop() made every pending completion stale anyway)
     Job j = *c.job;
     c.job.reset();
     if (j.attempt < config.retries) {
@@ -341,13 +367,15 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   }
 
   void answered(Channel& c, const Response& resp) {
+    finish(c);
     Job j = *c.job;
     c.job.reset();
     Device& d = devices[j.device];
     const PlannedRequest& pr = d.plan[j.request];
     if (resp.exception) {
+      // The device answered: a gap for these points, but no reason to back it off.
       gap(d, pr.points, "exception response: " + exception_name(*resp.exception));
-      request_done(j.device, false);
+      request_done(j.device, true);
     } else {
       for (size_t i : pr.points) decode_and_submit(d, i, pr.request, resp);
       request_done(j.device, true);
@@ -412,7 +440,8 @@ void ModbusGateway::stop() {
   m.stopping = true;
   for (auto& d : m.devices) d.timer->cancel();
   for (auto& c : m.channels) {
-    c->deadline.cancel();
+    m.finish(*c);  // every pending completion and deadline goes stale
+    c->resolver.cancel();
     m.close_stream(*c);
   }
   m.set_state("stopped");

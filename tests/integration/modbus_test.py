@@ -193,6 +193,14 @@ elif mode == "read":
           f"an exception is named and the exit code says so: {p.stdout.strip()}")
     p = site.run("modbus-read", "--config", str(site.config), "--device", "nope", check_rc=False)
     check(p.returncode == 2, "an unknown device is a usage error")
+    silent_port = free_port()
+    start_server(silent_port, delay=3.0)  # answers far past the 300 ms timeout
+    silent = make_site(silent_port)
+    t0 = time.time()
+    p = silent.run("modbus-read", "--config", str(silent.config), "--device", "meter1",
+                   check_rc=False, timeout=60)
+    check(p.returncode == 1 and "timeout after 300 ms" in p.stdout and time.time() - t0 < 15,
+          f"a silent device times out instead of hanging ({time.time() - t0:.1f} s)")
 else:
     fail("unknown mode " + mode)
 print("1 passed, 0 failed")
