@@ -32,6 +32,8 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     ModbusDeviceConfig config;
     std::vector<PointRegisters> points;
     std::vector<const PointConfig*> point_configs;
+    std::vector<std::string> sources;  // each point's record source, built once
+    std::vector<size_t> all;           // 0..points-1: every point, for a skipped poll
     std::vector<PlannedRequest> plan;
     std::unique_ptr<boost::asio::steady_timer> timer;
     int pending = 0;      // requests of the current poll not yet answered
@@ -73,6 +75,7 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
   std::deque<Job> queue;
   std::vector<std::unique_ptr<Channel>> channels;
   bool stopping = false;
+  uint64_t refused = 0;  // readings the journal refused (io thread)
   mutable std::mutex status_mutex;
   ModbusStatus st;
 
@@ -96,6 +99,9 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
         p.string_registers = r.string_registers;
         dev.points.push_back(p);
         dev.point_configs.push_back(site.find_point(r.point));
+        dev.all.push_back(dev.all.size());
+        dev.sources.push_back("modbus:" + config.name + "/unit" + std::to_string(d.unit) + "/" +
+                              table_name(p.function) + "/" + std::to_string(p.address));
       }
       dev.plan = plan_requests(d.unit, dev.points, config.max_gap);
       dev.timer = std::make_unique<boost::asio::steady_timer>(io);
@@ -109,11 +115,6 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     if (!error.empty()) st.last_error = error;
   }
 
-  std::string source_of(const Device& d, size_t point) const {
-    const PointRegisters& p = d.points[point];
-    return "modbus:" + config.name + "/unit" + std::to_string(d.config.unit) + "/" +
-           table_name(p.function) + "/" + std::to_string(p.address);
-  }
 
   void submit(const Device& d, size_t point, std::string value, Quality q, std::string reason) {
     Reading r;
@@ -124,10 +125,13 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     r.time_source = TimeSource::agent;
     r.quality = q;
     r.reason = std::move(reason);
-    r.source = source_of(d, point);
+    r.source = d.sources[point];
     bool gap = q == Quality::bad;
     if (auto t = writer.submit(std::move(r)); !t) {
-      log::warning("modbus:" + config.name + ": reading not taken: " + t.error().to_string());
+      // The journal pushes back (full): the poll is lost, and said so, once in a while.
+      if (refused++ % 1000 == 0)
+        log::warning("modbus:" + config.name + ": journal refused " + std::to_string(refused) +
+                     " reading(s) so far: " + t.error().to_string());
       return;
     }
     std::lock_guard lock(status_mutex);
@@ -138,11 +142,6 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     for (size_t i : points) submit(d, i, "", Quality::bad, reason);
   }
 
-  std::vector<size_t> all_points(const Device& d) {
-    std::vector<size_t> v(d.points.size());
-    for (size_t i = 0; i < v.size(); ++i) v[i] = i;
-    return v;
-  }
 
   // ---- schedule ---------------------------------------------------------------------
 
@@ -169,10 +168,10 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
       std::lock_guard lock(status_mutex);
       ++st.polls;
     }
-    if (d.pending > 0) return gap(d, all_points(d), "poll skipped: the previous poll is still running");
+    if (d.pending > 0) return gap(d, d.all, "poll skipped: the previous poll is still running");
     if (d.skip > 0) {  // a dead device is tried less often, so it delays nobody
       --d.skip;
-      return gap(d, all_points(d), "poll skipped: device not answering (" +
+      return gap(d, d.all, "poll skipped: device not answering (" +
                                        std::to_string(d.failures) + " failed polls)");
     }
     d.pending = static_cast<int>(d.plan.size());

@@ -66,11 +66,6 @@ bool JournalWriter::wait_committed(Ticket ticket, std::chrono::milliseconds time
   return committed_.wait_for(lock, timeout, [&] { return committed_through_ >= ticket; });
 }
 
-JournalWriter::Ticket JournalWriter::committed_through() const {
-  std::lock_guard lock(mutex_);
-  return committed_through_;
-}
-
 void JournalWriter::stop() {
   {
     std::lock_guard lock(mutex_);

@@ -61,8 +61,6 @@ class JournalWriter {
   // Blocks until what `ticket` names is committed (true) or the timeout passes. The
   // writer then commits at once instead of at the batch deadline.
   bool wait_committed(Ticket ticket, std::chrono::milliseconds timeout);
-  // The highest ticket such that it and every ticket before it are committed.
-  Ticket committed_through() const;
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
   WriterStats stats() const;
