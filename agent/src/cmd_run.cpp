@@ -39,7 +39,10 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                          config->journal.quota_bytes,  config->journal.on_chain_break,
                          config->site_id,              config->hash_hex,
                          config->text,                 read_boot_id(),
-                         config->journal.quarantine_max_rows};
+                         config->journal.quarantine_max_rows,
+                         config->signing.checkpoint_interval_ms,
+                         config->signing.checkpoint_every_records,
+                         config->signing.checkpoint_only};
   auto journal = Journal::open_for_writing(options, std::move(*signer));
   if (!journal) {
     log::error("cannot open the journal: " + journal.error().to_string());

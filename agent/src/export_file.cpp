@@ -117,6 +117,9 @@ VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned) 
     if (!sig) return failure(seq, "signature is not base64");
     auto ok = verifier.check(seq, j["record"].get<std::string>(), j["hash"].get<std::string>(), *sig);
     if (!ok) return failure(seq, ok.error().message);
+    if (verifier.checkpoint_only_records() > 0)
+      return failure(seq, "the record has no signature of its own (checkpoint-only signing): "
+                          "export a bundle and verify that, with its checkpoints");
   }
   line_no = 1;
   if (*header_seq("first_seq") != verifier.first_seq() || *header_seq("last_seq") != verifier.last_seq())

@@ -194,7 +194,7 @@ Result<RecordFields> decode_record(std::string_view bytes) {
   if (again != bytes) return fail(ErrorCode::corruption, "", "record bytes are not canonical");
   // What the encoding allows but no agent writes.
   if (f.seq < 1) return fail(ErrorCode::corruption, "seq", "must be at least 1");
-  if (f.algorithm != "ed25519" && f.algorithm != "ecdsa-p256-sha256")
+  if (f.algorithm != "ed25519" && f.algorithm != "ecdsa-p256-sha256" && f.algorithm != kCheckpointOnlyAlg)
     return fail(ErrorCode::corruption, "alg", "unknown algorithm '" + f.algorithm + "'");
   if (!is_lower_hex(f.key_id_hex, 64)) return fail(ErrorCode::corruption, "key_id", "not 64 hex digits");
   if (!is_lower_hex(f.config_hash_hex, 64)) return fail(ErrorCode::corruption, "config", "not 64 hex digits");

@@ -19,9 +19,15 @@ Result<const RecordFields*> ChainVerifier::check(uint64_t seq, std::string_view 
   for (const PublicKey& k : keys_)
     if (k.key_id_hex() == f->key_id_hex) key = &k;
   if (!key) return broken("signed by key " + f->key_id_hex + ", not a pinned key");
-  if (to_string(key->algorithm()) != f->algorithm)
-    return broken("alg " + f->algorithm + " is not the algorithm of key " + f->key_id_hex);
-  if (!key->verify(canonical, signature)) return broken("bad signature");
+  if (f->algorithm == kCheckpointOnlyAlg) {
+    // No signature of its own: the caller must find it under a signed checkpoint.
+    if (!signature.empty()) return broken("a checkpoint-only record carries a signature");
+    ++checkpoint_only_;
+  } else {
+    if (to_string(key->algorithm()) != f->algorithm)
+      return broken("alg " + f->algorithm + " is not the algorithm of key " + f->key_id_hex);
+    if (!key->verify(canonical, signature)) return broken("bad signature");
+  }
 
   if (f->type == RecordType::chain_segment) {
     if (records_ > 0 && seq <= prev_seq_) return broken("seq does not increase");

@@ -498,8 +498,15 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
             : ChainBreakPolicy::new_segment;
   }
   if (const toml::table* s = r.table(root, "", "signing", true)) {
-    r.only_keys(*s, "signing", {"key_file"});
+    r.only_keys(*s, "signing", {"key_file", "mode", "checkpoint_interval_ms", "checkpoint_every_records"});
     c.signing.key_file = resolve(file, r.string(*s, "signing", "key_file", true));
+    c.signing.checkpoint_only = r.choice(*s, "signing", "mode", {"record", "checkpoint"}, "record") == "checkpoint";
+    // Checkpoint-only records are proven by checkpoints alone: one at least every second.
+    c.signing.checkpoint_interval_ms = static_cast<int>(
+        r.integer(*s, "signing", "checkpoint_interval_ms", c.signing.checkpoint_only ? 1000 : 60'000,
+                  10, c.signing.checkpoint_only ? 1000 : 86'400'000));
+    c.signing.checkpoint_every_records = static_cast<uint64_t>(
+        r.integer(*s, "signing", "checkpoint_every_records", 0, 0, 100'000'000));
   }
   read_points(r, root, c);
   read_sources(r, root, c);

@@ -47,7 +47,7 @@ Result<Algorithm> algorithm_of(EVP_PKEY* key) {
   return fail(ErrorCode::crypto, "", "unsupported key type (ed25519 or EC P-256 expected)");
 }
 
-std::string spki_der(EVP_PKEY* key) {
+std::string encode_spki_der(EVP_PKEY* key) {
   unsigned char* der = nullptr;
   int len = i2d_PUBKEY(key, &der);
   if (len <= 0) return {};
@@ -151,6 +151,7 @@ struct PublicKey::Impl {
   Algorithm algorithm;
   std::string key_id_hex;
   std::string pem;
+  std::string spki_der;
 };
 
 PublicKey::PublicKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,7 +167,8 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   if (!algorithm) return tl::unexpected(algorithm.error());
   auto impl = std::make_unique<Impl>();
   impl->algorithm = *algorithm;
-  impl->key_id_hex = to_hex(sha256(spki_der(key.get())));
+  impl->spki_der = encode_spki_der(key.get());
+  impl->key_id_hex = to_hex(sha256(impl->spki_der));
   impl->pem = public_pem_of(key.get());
   impl->key = std::move(key);
   return PublicKey(std::move(impl));
@@ -184,6 +186,7 @@ Result<PublicKey> PublicKey::load(const std::filesystem::path& pem_file) {
 Algorithm PublicKey::algorithm() const { return impl_->algorithm; }
 const std::string& PublicKey::key_id_hex() const { return impl_->key_id_hex; }
 const std::string& PublicKey::pem() const { return impl_->pem; }
+const std::string& PublicKey::spki_der() const { return impl_->spki_der; }
 
 bool PublicKey::verify(std::string_view message, std::string_view signature) const {
   MdCtxPtr ctx(EVP_MD_CTX_new());
@@ -213,7 +216,7 @@ struct Signer::Impl {
     if (!alg) return tl::unexpected(alg.error());
     key = std::move(k);
     algorithm = *alg;
-    key_id_hex = to_hex(sha256(spki_der(key.get())));
+    key_id_hex = to_hex(sha256(encode_spki_der(key.get())));
     public_pem = public_pem_of(key.get());
     bool ok;
     if (algorithm == Algorithm::ed25519) {

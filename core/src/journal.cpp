@@ -91,9 +91,92 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
   impl->fields.key_id_hex = impl->signer->key_id_hex();
   impl->fields.algorithm = impl->algorithm_name;
   impl->prepare_writer_statements();
+  auto public_key = PublicKey::from_pem(impl->signer->public_pem());
+  if (!public_key) return tl::unexpected(public_key.error());
+  impl->public_key.emplace(std::move(*public_key));
+  impl->origin = checkpoint_origin(options.site_id);
+  if (impl->options.checkpoint_only) impl->fields.algorithm = std::string(kCheckpointOnlyAlg);
   if (auto r = impl->load_head(); !r) return tl::unexpected(r.error());
+  if (auto r = impl->tree.load(impl->db); !r) return tl::unexpected(r.error());
+  if (auto r = impl->catch_up_tree(); !r) return tl::unexpected(r.error());
+  {
+    sqlite::Statement s(impl->db, "SELECT coalesce(max(tree_size), 0) FROM checkpoints");
+    if (s.step() == SQLITE_ROW) impl->checkpoint_size = static_cast<uint64_t>(s.int64(0));
+  }
   if (auto r = impl->apply_chain_policy(); !r) return tl::unexpected(r.error());
-  return Journal(std::move(impl));
+  Journal journal(std::move(impl));
+  // Records written since the last checkpoint (before a crash, say) are covered now.
+  if (auto r = journal.checkpoint("start"); !r) return tl::unexpected(r.error());
+  return journal;
+}
+
+Result<void> Journal::Impl::catch_up_tree() {
+  if (tree.size() > last_seq)
+    return fail(ErrorCode::corruption, options.path.string(),
+                "the Merkle tree holds " + std::to_string(tree.size()) +
+                    " leaves but the chain ends at seq " + std::to_string(last_seq));
+  if (tree.size() == last_seq) return {};
+  if (auto r = sqlite::exec(db, "BEGIN IMMEDIATE", "begin tree catch-up"); !r) return r;
+  auto body = [&]() -> Result<void> {
+    sqlite::Statement s(db, "SELECT seq, canonical FROM records WHERE seq > ?1 ORDER BY seq");
+    s.bind(1, static_cast<int64_t>(tree.size()));
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      if (auto r = tree.append(static_cast<uint64_t>(s.int64(0)), merkle_leaf_hash(s.blob(1))); !r) return r;
+    if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read records for the tree"));
+    if (tree.size() < last_seq)  // the newest records were pruned before the tree existed
+      if (auto r = tree.append(last_seq, merkle_absent_leaf()); !r) return r;
+    if (auto r = tree.flush(); !r) return r;
+    return sqlite::exec(db, "COMMIT", "commit tree catch-up");
+  };
+  tree.save();
+  if (auto r = body(); !r) {
+    (void)sqlite::exec(db, "ROLLBACK", "rollback");
+    tree.restore();
+    return r;
+  }
+  return {};
+}
+
+Result<Checkpoint> Journal::Impl::add_checkpoint(std::string_view reason) {
+  if (auto r = tree.flush(); !r) return tl::unexpected(r.error());
+  auto c = sign_checkpoint(*signer, *public_key, origin, tree.size(), tree.root(), utc_now_ms());
+  if (!c) return c;
+  insert_checkpoint.bind(1, static_cast<int64_t>(c->tree_size)).bind(2, c->time_ms).bind(3, reason).bind(4, c->note);
+  int rc = insert_checkpoint.step();
+  insert_checkpoint.reset();
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "store checkpoint"));
+  checkpoint_size = c->tree_size;
+  checkpoint_at = std::chrono::steady_clock::now();
+  return c;
+}
+
+Result<std::optional<Checkpoint>> Journal::checkpoint(std::string_view reason) {
+  Impl& j = *impl_;
+  if (!j.signer) return fail(ErrorCode::invalid_argument, j.options.path.string(), "journal opened read-only");
+  if (j.tree.size() == j.checkpoint_size) return std::optional<Checkpoint>();
+  uint64_t size_before = j.checkpoint_size;
+  auto at_before = j.checkpoint_at;
+  int rc = j.begin.step();
+  j.begin.reset();
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "begin checkpoint"));
+  auto c = j.add_checkpoint(reason);
+  if (c) {
+    rc = j.commit.step();
+    j.commit.reset();
+    if (rc == SQLITE_DONE) return std::optional<Checkpoint>(std::move(*c));
+    c = tl::unexpected(sqlite::error_of(j.db, rc, "commit checkpoint"));
+  }
+  j.rollback.step();
+  j.rollback.reset();
+  j.checkpoint_size = size_before;
+  j.checkpoint_at = at_before;
+  return tl::unexpected(c.error());
+}
+
+std::optional<std::chrono::steady_clock::time_point> Journal::checkpoint_due() const {
+  if (impl_->tree.size() == impl_->checkpoint_size) return std::nullopt;
+  return impl_->checkpoint_at + std::chrono::milliseconds(impl_->options.checkpoint_interval_ms);
 }
 
 Result<void> Journal::Impl::apply_chain_policy() {
@@ -140,10 +223,15 @@ Result<void> Journal::Impl::apply_chain_policy() {
   int rc = begin.step();
   begin.reset();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "begin chain segment"));
+  tree.save();
   auto stored = insert_record(RecordType::chain_segment, segment);
+  if (stored && *stored) {
+    if (auto r = tree.flush(); !r) stored = tl::unexpected(r.error());
+  }
   if (!stored || !*stored) {
     rollback.step();
     rollback.reset();
+    tree.restore();
     if (!stored) return tl::unexpected(stored.error());
     return fail(ErrorCode::storage, options.path.string(), "chain-segment record not stored");
   }
@@ -172,6 +260,9 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
   AppendOutcome out;
   uint64_t seq_before = j.last_seq;
   std::string hash_before = j.last_hash_hex;
+  uint64_t checkpoint_size_before = j.checkpoint_size;
+  auto checkpoint_at_before = j.checkpoint_at;
+  j.tree.save();
   int rc = j.begin.step();
   j.begin.reset();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "begin batch"));
@@ -180,6 +271,9 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     j.rollback.reset();
     j.last_seq = seq_before;
     j.last_hash_hex = std::move(hash_before);
+    j.tree.restore();
+    j.checkpoint_size = checkpoint_size_before;
+    j.checkpoint_at = checkpoint_at_before;
     return tl::unexpected(std::move(e));
   };
   j.batch_heads.clear();
@@ -215,12 +309,15 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     j.trim_quarantine.reset();
     if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "trim quarantine"));
   }
+  auto now = std::chrono::steady_clock::now();
+  if (auto r = j.tree.flush(); !r) return undo(r.error());
+  if (j.checkpoint_is_due(now))
+    if (auto c = j.add_checkpoint("interval"); !c) return undo(c.error());
   rc = j.commit.step();
   j.commit.reset();
   if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "commit batch"));
   // The anchor lags by at most kAnchorInterval: four syscalls and a rename per commit
   // would cost more than the commit when commits are small (one MQTT message each).
-  auto now = std::chrono::steady_clock::now();
   if (out.stored > 0 && now - j.anchor_written_at >= kAnchorInterval) {
     out.head_anchor_written = write_head_anchor(j.options.path, {j.last_seq, j.last_hash_hex});
     j.anchor_written_at = now;

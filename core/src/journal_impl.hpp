@@ -10,6 +10,7 @@
 
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/journal.hpp"
+#include "journal_tree.hpp"
 #include "sqlite.hpp"
 
 namespace mrv {
@@ -20,14 +21,19 @@ struct Journal::Impl {
   sqlite3* db = nullptr;
   JournalOptions options;
   std::optional<Signer> signer;
+  std::optional<PublicKey> public_key;  // the signer's, for checkpoint signature lines
   std::string algorithm_name;
+  JournalTree tree;
+  std::string origin;  // of checkpoints
+  uint64_t checkpoint_size = 0;  // tree size of the newest checkpoint
+  std::chrono::steady_clock::time_point checkpoint_at{};
   ChainCheck chain_check;
 
   uint64_t last_seq = 0;
   std::string last_hash_hex{kGenesisPrevHash};
 
   sqlite::Statement begin, commit, rollback, insert, upsert_point_head, insert_quarantine,
-      trim_quarantine;
+      trim_quarantine, insert_checkpoint;
   // The newest stored reading of each point in the batch being appended (status reads
   // point_heads instead of searching the records). Reused between batches.
   std::unordered_map<std::string_view, std::pair<uint64_t, int64_t>> batch_heads;
@@ -58,6 +64,8 @@ struct Journal::Impl {
             "payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     trim_quarantine = sqlite::Statement(
         db, "DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?1");
+    insert_checkpoint = sqlite::Statement(
+        db, "INSERT INTO checkpoints (tree_size, made_ms, reason, note) VALUES (?1, ?2, ?3, ?4)");
     upsert_point_head = sqlite::Statement(
         db, "INSERT INTO point_heads (point, seq, ts_ms) VALUES (?1, ?2, ?3) "
             "ON CONFLICT (point) DO UPDATE SET seq = excluded.seq, ts_ms = excluded.ts_ms "
@@ -107,8 +115,12 @@ struct Journal::Impl {
       return tl::unexpected(r.error());
     }
     Sha256 hash = sha256(canonical);
-    auto signature = signer->sign(canonical, hash);
-    if (!signature) return tl::unexpected(signature.error());
+    std::string signature;
+    if (!options.checkpoint_only) {
+      auto signed_bytes = signer->sign(canonical, hash);
+      if (!signed_bytes) return tl::unexpected(signed_bytes.error());
+      signature = std::move(*signed_bytes);
+    }
     const Reading& rd = fields.reading;
     insert.bind(1, static_cast<int64_t>(fields.seq))
         .bind(2, rd.point_id)
@@ -117,11 +129,12 @@ struct Journal::Impl {
         .bind(5, rd.value)
         .bind_blob(6, canonical)
         .bind_blob(7, std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()))
-        .bind_blob(8, *signature);
+        .bind_blob(8, signature);
     int rc = insert.step();
     insert.reset();
     if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "insert record"));
     if (sqlite3_changes(db) == 0) return false;
+    if (auto r = tree.append(fields.seq, merkle_leaf_hash(canonical)); !r) return tl::unexpected(r.error());
     last_seq = fields.seq;
     last_hash_hex = to_hex(hash);
     return true;
@@ -141,6 +154,16 @@ struct Journal::Impl {
   }
 
   Result<void> apply_chain_policy();
+  // Leaves for records stored before the tree existed (a journal from schema 2).
+  Result<void> catch_up_tree();
+  // Signs a checkpoint of the tree into the open transaction (tree flushed first).
+  Result<Checkpoint> add_checkpoint(std::string_view reason);
+  bool checkpoint_is_due(std::chrono::steady_clock::time_point now) const {
+    if (tree.size() == checkpoint_size) return false;
+    return now - checkpoint_at >= std::chrono::milliseconds(options.checkpoint_interval_ms) ||
+           (options.checkpoint_max_records > 0 &&
+            tree.size() - checkpoint_size >= options.checkpoint_max_records);
+  }
 };
 
 // Re-checks the newest records (from the last chain segment on, at most max_records):

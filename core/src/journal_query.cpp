@@ -1,5 +1,6 @@
 // Journal queries (status, export) and storage housekeeping (quota, upload cursor).
 #include "journal_impl.hpp"
+#include "journal_tree.hpp"
 
 namespace mrv {
 namespace {
@@ -60,11 +61,26 @@ static Result<uint64_t> prune_receipted_chunk(Journal::Impl& j) {
   head.bind(1, static_cast<int64_t>(through));
   if (head.step() != SQLITE_ROW) return uint64_t{0};
   through = static_cast<uint64_t>(head.int64(0));
-  std::string sql = "BEGIN IMMEDIATE; DELETE FROM records WHERE seq <= " + std::to_string(through) +
+  std::string head_hash_hex = to_hex(head.blob(1));
+  head.reset();
+  // Leaf chunks whose records all go, go too (never the newest: it tells the tree's
+  // size); the subtrees the checkpoints among them need are kept first.
+  sqlite::Statement chunks(j.db, "SELECT coalesce(min(chunk), 0), coalesce(max(chunk), 0) FROM merkle_leaves");
+  if (chunks.step() != SQLITE_ROW) return uint64_t{0};
+  uint64_t first_chunk = static_cast<uint64_t>(chunks.int64(0));
+  uint64_t first_kept_chunk = std::min(through / kChunkLeaves, static_cast<uint64_t>(chunks.int64(1)));
+  chunks.reset();
+  if (auto r = sqlite::exec(j.db, "BEGIN IMMEDIATE", "begin prune"); !r) return tl::unexpected(r.error());
+  if (auto r = keep_checkpoint_nodes(j.db, first_chunk, first_kept_chunk); !r) {
+    (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
+    return tl::unexpected(r.error());
+  }
+  std::string sql = "DELETE FROM merkle_leaves WHERE chunk < " + std::to_string(first_kept_chunk) +
+                    "; DELETE FROM records WHERE seq <= " + std::to_string(through) +
                     "; INSERT OR REPLACE INTO meta VALUES ('pruned_through_seq', '" +
                     std::to_string(through) +
                     "'); INSERT OR REPLACE INTO meta VALUES ('pruned_head_hash', '" +
-                    to_hex(head.blob(1)) + "'); COMMIT;";
+                    head_hash_hex + "'); COMMIT;";
   if (auto r = sqlite::exec(j.db, sql.c_str(), "prune receipted records"); !r) {
     (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
     return tl::unexpected(r.error());
@@ -203,12 +219,48 @@ Result<std::vector<std::tuple<std::string, std::string, uint64_t>>> Journal::qua
   return out;
 }
 
+Result<uint64_t> Journal::tree_size() {
+  sqlite::Statement s(impl_->db, "SELECT chunk, length(hashes) FROM merkle_leaves ORDER BY chunk DESC LIMIT 1");
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read tree size"));
+  return static_cast<uint64_t>(s.int64(0)) * kChunkLeaves + static_cast<uint64_t>(s.int64(1)) / sizeof(Sha256);
+}
+
+NodeSource Journal::tree_nodes() { return stored_tree_nodes(impl_->db); }
+
+Result<std::vector<StoredCheckpoint>> Journal::checkpoints(uint64_t min_size, uint64_t max_size) {
+  sqlite::Statement s(impl_->db, "SELECT id, reason, note FROM checkpoints WHERE tree_size BETWEEN ?1 AND ?2 "
+                                 "ORDER BY tree_size, id");
+  s.bind(1, static_cast<int64_t>(std::min<uint64_t>(min_size, INT64_MAX)))
+      .bind(2, static_cast<int64_t>(std::min<uint64_t>(max_size, INT64_MAX)));
+  std::vector<StoredCheckpoint> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto c = parse_checkpoint(s.text(2));
+    if (!c) return fail(ErrorCode::corruption, "checkpoint " + std::to_string(s.int64(0)), c.error().message);
+    out.push_back({s.int64(0), std::string(s.text(1)), std::move(*c)});
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read checkpoints"));
+  return out;
+}
+
+Result<std::optional<std::string>> Journal::config_text(const std::string& hash_hex) {
+  sqlite::Statement s(impl_->db, "SELECT text FROM configs WHERE hash = ?1");
+  s.bind(1, hash_hex);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(std::string(s.blob(0)));
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read config"));
+  return std::optional<std::string>();
+}
+
 Result<std::vector<Journal::KeyInfo>> Journal::public_keys() {
-  sqlite::Statement s(impl_->db, "SELECT key_id, algorithm, public_pem FROM keys ORDER BY first_used_ms");
+  sqlite::Statement s(impl_->db,
+                      "SELECT key_id, algorithm, public_pem, first_used_ms FROM keys ORDER BY first_used_ms");
   std::vector<KeyInfo> keys;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
-    keys.push_back({std::string(s.text(0)), std::string(s.text(1)), std::string(s.text(2))});
+    keys.push_back({std::string(s.text(0)), std::string(s.text(1)), std::string(s.text(2)), s.int64(3)});
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read keys"));
   return keys;
 }

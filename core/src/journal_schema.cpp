@@ -62,6 +62,26 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX quarantine_by_time ON quarantine (received_ms);
     )sql",
+    R"sql(
+    -- The Merkle tree over the records (docs/verification.md §2): leaf hashes, 256 per
+    -- chunk row, and the complete subtrees of 256 leaves and more.
+    CREATE TABLE merkle_leaves (chunk INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
+    CREATE TABLE merkle_nodes (
+      level INTEGER NOT NULL,
+      idx   INTEGER NOT NULL,
+      hash  BLOB    NOT NULL,
+      PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    -- Signed tree heads (C2SP signed notes), newest last.
+    CREATE TABLE checkpoints (
+      id        INTEGER PRIMARY KEY,
+      tree_size INTEGER NOT NULL,
+      made_ms   INTEGER NOT NULL,
+      reason    TEXT    NOT NULL,
+      note      TEXT    NOT NULL
+    );
+    CREATE INDEX checkpoints_by_size ON checkpoints (tree_size);
+    )sql",
 };
 
 int user_version(sqlite3* db) {

@@ -85,10 +85,17 @@ WriterStats JournalWriter::stats() const {
 
 void JournalWriter::run() {
   std::unique_lock lock(mutex_);
+  auto has_work = [&] { return stopping_ || has_queued() || commit_failing_ || over_quota_; };
   for (;;) {
-    work_ready_.wait(lock, [&] {
-      return stopping_ || has_queued() || commit_failing_ || over_quota_;
-    });
+    // Idle: sleep until there is work or the next checkpoint is due.
+    if (auto due = journal_.checkpoint_due()) {
+      if (!work_ready_.wait_until(lock, *due, has_work)) {
+        make_checkpoint(lock, "interval");
+        continue;
+      }
+    } else {
+      work_ready_.wait(lock, has_work);
+    }
     if (has_queued() && !commit_failing_) {
       // Wait for the oldest item's deadline, a full batch, or stop.
       auto deadline = oldest_queued() + options_.commit_interval;
@@ -98,7 +105,10 @@ void JournalWriter::run() {
       commit_batch(lock);
       continue;
     }
-    if (!has_queued() && !commit_failing_ && stopping_) return;
+    if (!has_queued() && !commit_failing_ && stopping_) {
+      make_checkpoint(lock, "stop");
+      return;
+    }
     // Failing commits or over quota: retry after a pause, waking at once to stop.
     bool stop_now = work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
     if (commit_failing_) {
@@ -120,6 +130,16 @@ void JournalWriter::run() {
     }
     if (stop_now && commit_failing_) return;  // stats().held says what could not be kept
   }
+}
+
+void JournalWriter::make_checkpoint(std::unique_lock<std::mutex>& lock, const char* reason) {
+  lock.unlock();
+  auto made = journal_.checkpoint(reason);
+  lock.lock();
+  if (made) return;
+  log_(LOG_ERR, std::string("checkpoint failed: ") + made.error().to_string());
+  // Not again at once (a full disk): the next try waits like a failed commit's.
+  work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
 }
 
 void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {

@@ -11,6 +11,9 @@ namespace mrv {
 inline constexpr int kRecordFormatVersion = 1;
 inline constexpr std::string_view kGenesisPrevHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
+// The `alg` of a record that carries no signature of its own: a signed checkpoint covers
+// it (checkpoint-only signing, docs/verification.md §5).
+inline constexpr std::string_view kCheckpointOnlyAlg = "checkpoint";
 
 // Appends the canonical encoding of `fields` to `out` (which is cleared first), so a hot
 // loop can reuse one buffer. Fails when a text field is not valid UTF-8 or a value is

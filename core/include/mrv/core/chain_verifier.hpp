@@ -27,6 +27,8 @@ class ChainVerifier {
                                                   std::string_view signature);
 
   uint64_t records() const { return records_; }
+  // Records with alg "checkpoint": chained, but proven only by a signed checkpoint.
+  uint64_t checkpoint_only_records() const { return checkpoint_only_; }
   uint64_t first_seq() const { return first_seq_; }
   uint64_t last_seq() const { return prev_seq_; }
   // "seq N: reason" for each chain-segment record checked.
@@ -35,7 +37,7 @@ class ChainVerifier {
  private:
   std::span<const PublicKey> keys_;
   RecordFields fields_;
-  uint64_t records_ = 0, first_seq_ = 0, prev_seq_ = 0;
+  uint64_t records_ = 0, first_seq_ = 0, prev_seq_ = 0, checkpoint_only_ = 0;
   std::string prev_hash_hex_;
   std::vector<std::string> declared_breaks_;
 };

@@ -38,6 +38,11 @@ struct JournalConfig {
 
 struct SigningConfig {
   std::filesystem::path key_file;
+  // "record": every record signed; "checkpoint": records only hash-chained and covered by
+  // a signed checkpoint (docs/verification.md §5).
+  bool checkpoint_only = false;
+  int checkpoint_interval_ms = 60'000;    // a checkpoint at most this long after a record
+  uint64_t checkpoint_every_records = 0;  // and after this many records (0: no count limit)
 };
 
 // A built-in source of plausible meter values, for demos and tests.

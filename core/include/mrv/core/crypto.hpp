@@ -42,6 +42,7 @@ class PublicKey {
   Algorithm algorithm() const;
   const std::string& key_id_hex() const;  // SHA-256 of the SubjectPublicKeyInfo DER
   const std::string& pem() const;
+  const std::string& spki_der() const;  // SubjectPublicKeyInfo, DER
   bool verify(std::string_view message, std::string_view signature) const;
 
  private:

@@ -8,6 +8,7 @@
 // loses nothing committed. Power loss loses nothing committed with synchronous=full;
 // with synchronous=normal it may roll back the last commits, which the head anchor
 // file then exposes as a chain break at the next start.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -18,7 +19,9 @@
 #include <tuple>
 #include <vector>
 
+#include "mrv/core/checkpoint.hpp"
 #include "mrv/core/config.hpp"
+#include "mrv/core/merkle.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/error.hpp"
 #include "mrv/core/reading.hpp"
@@ -35,6 +38,12 @@ struct JournalOptions {
   std::string config_text;  // stored once per hash so records can name their config
   std::string boot_id;
   int quarantine_max_rows = 10'000;  // oldest quarantined messages beyond this are deleted
+  // Checkpoints (signed tree heads): at most this long after a record, or after this many
+  // records (0: no count limit). checkpoint_only: records carry no signature of their
+  // own; only checkpoints are signed (docs/verification.md §5).
+  int checkpoint_interval_ms = 60'000;
+  uint64_t checkpoint_max_records = 0;
+  bool checkpoint_only = false;
 };
 
 // A reading as the agent accepted it: what the collector saw plus our clock then.
@@ -79,6 +88,13 @@ struct AppendOutcome {
   bool head_anchor_written = true;  // false: rollback detection is weakened until it is
 };
 
+// A checkpoint as kept in the journal: why and when it was made.
+struct StoredCheckpoint {
+  int64_t id = 0;
+  std::string reason;  // start, interval, stop, export, upload, period
+  Checkpoint checkpoint;
+};
+
 struct PointLast {
   std::string point_id;
   uint64_t seq = 0;
@@ -120,6 +136,20 @@ class Journal {
   // Records the registry's receipt through `seq` (never beyond the head, never backwards).
   [[nodiscard]] Result<void> set_upload_cursor(uint64_t seq);
 
+  // Makes a checkpoint of the whole tree now, unless the newest one already covers it
+  // (then nullopt).
+  [[nodiscard]] Result<std::optional<Checkpoint>> checkpoint(std::string_view reason);
+  // When the next checkpoint is due (records not yet covered); nullopt when none is.
+  std::optional<std::chrono::steady_clock::time_point> checkpoint_due() const;
+
+  // Read side (inside read_snapshot for a consistent view). The tree size is the number
+  // of leaves: seq 1..size.
+  [[nodiscard]] Result<uint64_t> tree_size();
+  NodeSource tree_nodes();
+  // Checkpoints with min_size <= tree_size <= max_size, by tree size then age.
+  [[nodiscard]] Result<std::vector<StoredCheckpoint>> checkpoints(uint64_t min_size, uint64_t max_size);
+  [[nodiscard]] Result<std::optional<std::string>> config_text(const std::string& hash_hex);
+
   const ChainCheck& chain_check_at_open() const;
   uint64_t last_seq() const;
   [[nodiscard]] Result<JournalStats> stats();
@@ -143,6 +173,7 @@ class Journal {
   // Every public key that has signed records here: (key id, algorithm, PEM).
   struct KeyInfo {
     std::string key_id_hex, algorithm, pem;
+    int64_t first_used_ms = 0;
   };
   [[nodiscard]] Result<std::vector<KeyInfo>> public_keys();
   // Re-checks every record's hash, signature, seq and link (the offline verifier's work).

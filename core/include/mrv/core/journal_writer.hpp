@@ -82,6 +82,8 @@ class JournalWriter {
   bool has_queued() const { return !queue_.empty() || !quarantine_queue_.empty(); }
   Clk::time_point oldest_queued() const;
   void commit_batch(std::unique_lock<std::mutex>& lock);
+  // Signs a checkpoint of everything committed (lock held on entry and exit).
+  void make_checkpoint(std::unique_lock<std::mutex>& lock, const char* reason);
 
   Journal journal_;
   WriterOptions options_;
