@@ -1,4 +1,4 @@
-// status, export and verify: the read-only views of a journal and of an export.
+// status: the read-only view of a journal and of the running agent's state.
 #include <fstream>
 #include <iostream>
 
@@ -13,9 +13,7 @@
 #include "mrv/core/time_text.hpp"
 
 namespace mrv::agent {
-namespace {
 
-// Loads the config and opens its journal read-only, printing why when it cannot.
 std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem::path& path) {
   auto config = load_config(path);
   if (!config) {
@@ -29,6 +27,8 @@ std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem
   }
   return std::pair{std::move(*config), std::move(*journal)};
 }
+
+namespace {
 
 std::string age_text(int64_t ms) {
   if (ms < 0) return "in the future";
@@ -140,66 +140,6 @@ int status(const std::filesystem::path& config_path, bool json) {
                 << ": " << q["count"].get<uint64_t>() << "\n";
   }
   return chain->intact ? kExitOk : kExitFailure;
-}
-
-int export_records(const std::filesystem::path& config_path, const std::string& from,
-                   const std::string& to, const std::filesystem::path& out, bool quarantine) {
-  auto from_ms = parse_time_ms(from);
-  auto to_ms = parse_time_ms(to);
-  if (!from_ms || !to_ms) {
-    std::cerr << "--from/--to: " << (!from_ms ? from_ms.error() : to_ms.error()).to_string() << "\n";
-    return kExitUsage;
-  }
-  auto opened = open_from_config(config_path);
-  if (!opened) return kExitFailure;
-  auto& [config, journal] = *opened;
-  if (quarantine) {
-    auto rows = write_quarantine_export(journal, *from_ms, *to_ms, out);
-    if (!rows) {
-      std::cerr << rows.error().to_string() << "\n";
-      return kExitFailure;
-    }
-    std::cerr << "exported " << *rows << " quarantined messages to " << out.string() << "\n";
-    return kExitOk;
-  }
-  auto summary = write_export(journal, config.site_id, *from_ms, *to_ms, out);
-  if (!summary) {
-    std::cerr << summary.error().to_string() << "\n";
-    return kExitFailure;
-  }
-  std::cerr << "exported " << summary->records << " records (seq " << summary->first_seq << ".."
-            << summary->last_seq << ") to " << out.string() << "\n";
-  return kExitOk;
-}
-
-int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& key_files,
-           bool json) {
-  std::vector<PublicKey> keys;
-  for (const auto& k : key_files) {
-    auto key = PublicKey::load(k);
-    if (!key) {
-      std::cerr << key.error().to_string() << "\n";
-      return kExitUsage;
-    }
-    keys.push_back(std::move(*key));
-  }
-  std::ifstream in(file, std::ios::binary);
-  VerifyReport r = verify_export(in, keys);
-  int code = !r.ok() ? kVerifyFailed : r.declared_breaks.empty() ? kVerifyOk : kVerifyDeclaredBreaks;
-  std::string verdict = !r.ok() ? "FAILED" : r.declared_breaks.empty() ? "VALID" : "VALID WITH DECLARED BREAKS";
-  if (json) {
-    nlohmann::json j = {{"verdict", verdict}, {"records", r.records},
-                        {"first_seq", r.first_seq}, {"last_seq", r.last_seq},
-                        {"declared_breaks", r.declared_breaks},
-                        {"failure", r.failure.value_or("")}};
-    std::cout << j.dump(2) << "\n";
-    return code;
-  }
-  std::cout << file.string() << ": " << verdict << "\n";
-  if (r.failure) std::cout << "  first failure: " << *r.failure << "\n";
-  std::cout << "  records checked: " << r.records << " (seq " << r.first_seq << ".." << r.last_seq << ")\n";
-  for (const auto& b : r.declared_breaks) std::cout << "  declared chain break: " << b << "\n";
-  return code;
 }
 
 }  // namespace mrv::agent

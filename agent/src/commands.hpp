@@ -1,8 +1,13 @@
 #pragma once
 // The subcommands of mrv-agent; each returns the process exit code.
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "mrv/core/config.hpp"
+#include "mrv/core/journal.hpp"
 
 namespace mrv::agent {
 
@@ -13,10 +18,18 @@ int run_daemon(const std::filesystem::path& config, double duration_s);
 int check_config(const std::filesystem::path& config);
 int keygen(const std::filesystem::path& out, const std::string& algorithm);
 int status(const std::filesystem::path& config, bool json);
-int export_records(const std::filesystem::path& config, const std::string& from,
-                   const std::string& to, const std::filesystem::path& out, bool quarantine);
+struct ExportArgs {
+  std::filesystem::path config, out, since_checkpoint;
+  std::string from, to;
+  std::string format = "bundle";  // bundle, ndjson, ocmf
+  bool quarantine = false;
+};
+int export_records(const ExportArgs& args);
 int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
-           bool json);
+           const std::filesystem::path& since_checkpoint, bool json);
+
+// Loads the config and opens its journal read-only, printing why when it cannot.
+std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem::path& path);
 
 }  // namespace mrv::agent

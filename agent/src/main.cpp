@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mrv-agent 0.1.0");
 
   std::filesystem::path config, out, file;
-  std::string algorithm = "ed25519", from, to;
+  std::string algorithm = "ed25519";
   std::vector<std::filesystem::path> public_keys;
   bool json = false;
   double duration_s = 0;
@@ -33,20 +33,31 @@ int main(int argc, char** argv) {
   st->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
   st->add_flag("--json", json, "Machine-readable output");
 
-  auto* ex = app.add_subcommand("export", "Write the signed records of a time range as NDJSON");
-  ex->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
-  ex->add_option("--from", from, "Start, inclusive (YYYY-MM-DD, RFC 3339 or epoch ms)")->required();
-  ex->add_option("--to", to, "End, exclusive")->required();
-  ex->add_option("--out", out, "Export file to write")->required();
-  bool quarantine = false;
-  ex->add_flag("--quarantine", quarantine,
+  ExportArgs ea;
+  auto* ex = app.add_subcommand("export", "Write the records of a time range: a verifier bundle (default), "
+                                          "NDJSON or OCMF");
+  ex->add_option("--config", ea.config, "Agent config file")->required()->check(CLI::ExistingFile);
+  ex->add_option("--from", ea.from, "Start, inclusive (YYYY-MM-DD, RFC 3339 or epoch ms)")->required();
+  ex->add_option("--to", ea.to, "End, exclusive")->required();
+  ex->add_option("--out", ea.out, "File to write")->required();
+  ex->add_option("--format", ea.format,
+                 "bundle: .tar.gz with checkpoints and proofs (docs/verification.md); ndjson: records only "
+                 "(docs/record-format.md); ocmf: begin/end register readings (docs/ocmf.md)")
+      ->check(CLI::IsMember({"bundle", "ndjson", "ocmf"}));
+  ex->add_option("--since-checkpoint", ea.since_checkpoint,
+                 "A checkpoint you already hold: the bundle proves it is consistent with this one")
+      ->check(CLI::ExistingFile);
+  ex->add_flag("--quarantine", ea.quarantine,
                "Export the quarantined (bad) messages received in the range instead, as NDJSON");
 
-  auto* vf = app.add_subcommand("verify", "Check an export's signatures, chain and sequence");
-  vf->add_option("file", file, "Export file (NDJSON)")->required()->check(CLI::ExistingFile);
+  std::filesystem::path since;
+  auto* vf = app.add_subcommand("verify", "Check a bundle or an export: signatures, chain, checkpoints, proofs");
+  vf->add_option("file", file, "Bundle (.tar.gz) or export (NDJSON)")->required()->check(CLI::ExistingFile);
   vf->add_option("--public-key", public_keys,
-                 "Public key (PEM) obtained out of band, never from the file; repeatable")
-      ->required()
+                 "Public key (PEM) obtained out of band, never from the file; repeatable "
+                 "(required for an NDJSON export)")
+      ->check(CLI::ExistingFile);
+  vf->add_option("--since-checkpoint", since, "A checkpoint you hold: the bundle must be consistent with it")
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
 
@@ -73,8 +84,8 @@ int main(int argc, char** argv) {
     if (*check) return check_config(config);
     if (*kg) return keygen(out, algorithm);
     if (*st) return status(config, json);
-    if (*ex) return export_records(config, from, to, out, quarantine);
-    if (*vf) return verify(file, public_keys, json);
+    if (*ex) return export_records(ea);
+    if (*vf) return verify(file, public_keys, since, json);
     if (*mb) return modbus_read(config, device);
   } catch (const std::exception& e) {
     // Expected failures return results; this is a bug, but still a clean exit.

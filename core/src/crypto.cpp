@@ -82,6 +82,26 @@ Sha256 sha256(std::string_view bytes) {
   return out;
 }
 
+struct Sha256Stream::Impl {
+  MdCtxPtr ctx{EVP_MD_CTX_new()};
+};
+Sha256Stream::Sha256Stream() : impl_(std::make_unique<Impl>()) {
+  EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr);
+}
+Sha256Stream::Sha256Stream(Sha256Stream&&) noexcept = default;
+Sha256Stream& Sha256Stream::operator=(Sha256Stream&&) noexcept = default;
+Sha256Stream::~Sha256Stream() = default;
+void Sha256Stream::update(std::string_view bytes) {
+  EVP_DigestUpdate(impl_->ctx.get(), bytes.data(), bytes.size());
+}
+Sha256 Sha256Stream::finish() {
+  Sha256 out{};
+  unsigned len = 0;
+  EVP_DigestFinal_ex(impl_->ctx.get(), out.data(), &len);
+  EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr);
+  return out;
+}
+
 std::string to_hex(const uint8_t* data, size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(size * 2, '\0');

@@ -103,6 +103,7 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
     sqlite::Statement s(impl->db, "SELECT coalesce(max(tree_size), 0) FROM checkpoints");
     if (s.step() == SQLITE_ROW) impl->checkpoint_size = static_cast<uint64_t>(s.int64(0));
   }
+  impl->checkpoint_at = std::chrono::steady_clock::now();
   if (auto r = impl->apply_chain_policy(); !r) return tl::unexpected(r.error());
   Journal journal(std::move(impl));
   // Records written since the last checkpoint (before a crash, say) are covered now.

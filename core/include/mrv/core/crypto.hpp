@@ -17,6 +17,21 @@ namespace mrv {
 using Sha256 = std::array<uint8_t, 32>;
 
 Sha256 sha256(std::string_view bytes);
+
+// SHA-256 of data that arrives in pieces (a file being streamed).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  Sha256Stream(Sha256Stream&&) noexcept;
+  Sha256Stream& operator=(Sha256Stream&&) noexcept;
+  ~Sha256Stream();
+  void update(std::string_view bytes);
+  Sha256 finish();  // the digest; the stream starts again empty
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 std::string to_hex(const uint8_t* data, size_t size);
 inline std::string to_hex(const Sha256& h) { return to_hex(h.data(), h.size()); }
 inline std::string to_hex(std::string_view bytes) {

@@ -1,0 +1,54 @@
+#pragma once
+// The verifier bundle (docs/verification.md §4): one .tar.gz with the records of a time
+// range, the checkpoints covering them and the proofs that tie them to the signed tree.
+// write_bundle reads a journal (one snapshot); verify_bundle trusts nothing in the file
+// but the keys the verifier pins.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mrv/core/crypto.hpp"
+#include "mrv/core/journal.hpp"
+
+namespace mrv::agent {
+
+struct BundleRequest {
+  int64_t from_ms = 0, to_ms = 0;
+  std::filesystem::path out;
+  std::optional<std::string> since_checkpoint;  // a checkpoint note the verifier holds
+  // Called now and then with (records written, records in all).
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct BundleSummary {
+  uint64_t first_seq = 0, last_seq = 0, records = 0, checkpoints = 0, closing_tree_size = 0;
+};
+
+[[nodiscard]] Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
+                                                 const BundleRequest& request);
+
+struct BundleVerdict {
+  uint64_t records = 0, first_seq = 0, last_seq = 0, checkpoints = 0, closing_tree_size = 0;
+  std::map<std::string, std::string> failures;  // kind -> the first failure of that kind
+  std::vector<std::string> declared_breaks, findings, notes;
+  int exit_code() const;                        // docs/verification.md §6
+  std::string verdict() const;
+  std::string to_json() const;
+  std::string to_text() const;
+};
+
+// `since_checkpoint`: the note the verifier already holds (the bundle must prove
+// consistency with it). With no pinned keys, the bundle's own keys are used, and a note
+// says that this proves integrity, not authorship.
+BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
+                            const std::optional<std::string>& since_checkpoint);
+
+// True when the file starts like a gzip stream (a bundle, not an NDJSON export).
+bool looks_like_bundle(const std::filesystem::path& file);
+
+}  // namespace mrv::agent

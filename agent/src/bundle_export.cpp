@@ -1,0 +1,237 @@
+// write_bundle: docs/verification.md §4.
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "mrv/agent/bundle.hpp"
+#include "mrv/core/canonical.hpp"
+#include "mrv/core/clock.hpp"
+#include "tar_gz.hpp"
+
+namespace mrv::agent {
+namespace {
+
+using nlohmann::json;
+
+std::string hex_of(const Sha256& h) { return to_hex(h); }
+
+Result<json> tile_roots(Journal& journal, uint64_t begin, uint64_t end) {
+  json out = json::array();
+  NodeSource nodes = journal.tree_nodes();
+  for (SubtreeId id : aligned_subtrees(begin, end)) {
+    auto h = nodes(id);
+    if (!h) return tl::unexpected(h.error());
+    out.push_back(hex_of(*h));
+  }
+  return out;
+}
+
+// A file being staged for the archive, with its SHA-256 computed as it is written.
+struct StagedFile {
+  std::string name;
+  std::string data;  // in memory, or
+  std::filesystem::path path;  // on disk (records)
+  uint64_t bytes = 0;
+  std::string sha256_hex;
+};
+
+StagedFile in_memory(std::string name, std::string data) {
+  StagedFile f{std::move(name), std::move(data), {}, 0, {}};
+  f.bytes = f.data.size();
+  f.sha256_hex = to_hex(sha256(f.data));
+  return f;
+}
+
+struct Contents {
+  BundleSummary summary;
+  json keys = json::array(), checkpoints;
+  std::set<std::string> config_hashes;
+  std::string gaps;
+  StagedFile records;
+};
+
+// The checkpoints and proofs of §4.3, from the journal's snapshot.
+Result<json> checkpoints_json(Journal& journal, BundleSummary& summary,
+                              const std::optional<std::string>& since_note) {
+  json out = {{"checkpoints", json::array()}};
+  auto left = tile_roots(journal, 0, summary.first_seq - 1);
+  if (!left) return tl::unexpected(left.error());
+  out["left"] = std::move(*left);
+  auto in_range = journal.checkpoints(summary.first_seq, summary.last_seq);
+  if (!in_range) return tl::unexpected(in_range.error());
+  if (in_range->empty() || in_range->back().checkpoint.tree_size != summary.last_seq) {
+    auto after = journal.checkpoints(summary.last_seq + 1, UINT64_MAX);
+    if (!after) return tl::unexpected(after.error());
+    if (after->empty())
+      return fail(ErrorCode::busy, "export",
+                  "no checkpoint covers seq " + std::to_string(summary.last_seq) +
+                      " yet: the running agent signs one within its checkpoint interval "
+                      "(signing.checkpoint_interval_ms) and at stop; export again after that");
+    in_range->push_back(std::move(after->front()));
+  }
+  const Checkpoint& closing = in_range->back().checkpoint;
+  summary.closing_tree_size = closing.tree_size;
+  summary.checkpoints = in_range->size();
+  for (size_t i = 0; i < in_range->size(); ++i) {
+    const StoredCheckpoint& c = (*in_range)[i];
+    json right = json::array();
+    if (i + 1 == in_range->size()) {
+      auto r = tile_roots(journal, summary.last_seq, c.checkpoint.tree_size);
+      if (!r) return tl::unexpected(r.error());
+      right = std::move(*r);
+    }
+    out["checkpoints"].push_back({{"tree_size", c.checkpoint.tree_size}, {"reason", c.reason},
+                                  {"note", c.checkpoint.note}, {"right", std::move(right)}});
+  }
+  if (since_note) {
+    auto since = parse_checkpoint(*since_note);
+    if (!since) return fail(ErrorCode::invalid_argument, "--since-checkpoint", since.error().message);
+    if (since->tree_size == 0 || since->tree_size > closing.tree_size)
+      return fail(ErrorCode::invalid_argument, "--since-checkpoint",
+                  "its tree size " + std::to_string(since->tree_size) +
+                      " is not between 1 and the closing checkpoint's " + std::to_string(closing.tree_size));
+    auto ours = merkle_range_root(journal.tree_nodes(), 0, since->tree_size);
+    if (!ours) return tl::unexpected(ours.error());
+    if (*ours != since->root)
+      return fail(ErrorCode::corruption, "--since-checkpoint",
+                  "its root differs from this journal's tree at size " + std::to_string(since->tree_size) +
+                      ": that checkpoint is not from this journal's history");
+    auto proof = merkle_consistency_proof(journal.tree_nodes(), since->tree_size, closing.tree_size);
+    if (!proof) return tl::unexpected(proof.error());
+    json hashes = json::array();
+    for (const Sha256& h : *proof) hashes.push_back(hex_of(h));
+    out["since"] = {{"note", *since_note}, {"consistency", std::move(hashes)}};
+  }
+  return out;
+}
+
+// Stages records.ndjson and collects what the other files need, in one pass.
+Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& request) {
+  c.records.name = "records.ndjson";
+  c.records.path = request.out.string() + ".records.tmp";
+  std::ofstream file(c.records.path, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(ErrorCode::io, c.records.path.string(), "cannot create");
+  Sha256Stream hash;
+  uint64_t total = c.summary.last_seq - c.summary.first_seq + 1;
+  std::string line;
+  Result<void> bad;
+  auto done = journal.for_each_record(c.summary.first_seq, c.summary.last_seq, [&](const StoredRecord& rec) {
+    line = "{\"seq\":" + std::to_string(rec.seq) + ",\"record\":";
+    append_json_string(line, rec.canonical);
+    line += ",\"hash\":\"" + to_hex(rec.hash) + "\",\"signature\":\"" + to_base64(rec.signature) + "\"}\n";
+    file.write(line.data(), static_cast<std::streamsize>(line.size()));
+    hash.update(line);
+    c.records.bytes += line.size();
+    ++c.summary.records;
+    auto f = decode_record(rec.canonical);
+    if (!f) {
+      if (bad) bad = fail(ErrorCode::corruption, "record " + std::to_string(rec.seq), f.error().message);
+      return;
+    }
+    c.config_hashes.insert(f->config_hash_hex);
+    if (f->reading.quality != Quality::good)
+      c.gaps += json{{"seq", rec.seq}, {"point", f->reading.point_id}, {"ts_ms", f->reading.ts_ms},
+                     {"quality", std::string(to_string(f->reading.quality))}, {"reason", f->reading.reason},
+                     {"source", f->reading.source}}
+                    .dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    if (request.progress && c.summary.records % 10'000 == 0) request.progress(c.summary.records, total);
+  });
+  file.close();
+  if (!done) return done;
+  if (!bad) return bad;
+  if (!file) return fail(ErrorCode::io, c.records.path.string(), "write failed (disk full?)");
+  if (request.progress) request.progress(c.summary.records, total);
+  c.records.sha256_hex = to_hex(hash.finish());
+  return {};
+}
+
+}  // namespace
+
+Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id, const BundleRequest& request) {
+  Contents c;
+  std::vector<StagedFile> files;
+  std::error_code ec;
+  auto cleanup = [&] {
+    if (!c.records.path.empty()) std::filesystem::remove(c.records.path, ec);
+  };
+  // One snapshot: the running agent may commit or prune while we read.
+  auto read = journal.read_snapshot([&]() -> Result<void> {
+    auto range = journal.seq_range_for_time(request.from_ms, request.to_ms);
+    if (!range) return tl::unexpected(range.error());
+    auto keys = journal.public_keys();
+    if (!keys) return tl::unexpected(keys.error());
+    for (const auto& k : *keys)
+      c.keys.push_back({{"key_id", k.key_id_hex}, {"algorithm", k.algorithm},
+                        {"public_key_pem", k.pem}, {"first_used_ms", k.first_used_ms}});
+    c.checkpoints = {{"left", json::array()}, {"checkpoints", json::array()}};
+    if (*range) {
+      c.summary.first_seq = (*range)->first;
+      c.summary.last_seq = (*range)->second;
+      auto cps = checkpoints_json(journal, c.summary, request.since_checkpoint);
+      if (!cps) return tl::unexpected(cps.error());
+      c.checkpoints = std::move(*cps);
+      if (auto r = stage_records(journal, c, request); !r) return r;
+    } else if (request.since_checkpoint) {
+      return fail(ErrorCode::invalid_argument, "--since-checkpoint", "no records in the range to prove against");
+    }
+    files.push_back(in_memory("keys.json", c.keys.dump() + "\n"));
+    for (const std::string& hash : c.config_hashes) {
+      auto text = journal.config_text(hash);
+      if (!text) return tl::unexpected(text.error());
+      if (!*text) return fail(ErrorCode::not_found, "journal", "config " + hash + " is not kept");
+      files.push_back(in_memory("configs/" + hash + ".toml", std::move(**text)));
+    }
+    files.push_back(in_memory("checkpoints.json", c.checkpoints.dump() + "\n"));
+    return {};
+  });
+  if (!read) {
+    cleanup();
+    return tl::unexpected(read.error());
+  }
+  auto quarantine = journal.quarantine(request.from_ms, request.to_ms, SIZE_MAX >> 1);
+  if (!quarantine) {
+    cleanup();
+    return tl::unexpected(quarantine.error());
+  }
+  std::string quarantine_lines;
+  for (const auto& q : *quarantine)
+    quarantine_lines += json{{"id", q.id}, {"received_ms", q.received_ms}, {"source", q.source},
+                             {"subscription", q.subscription}, {"topic", q.topic}, {"reason", q.reason},
+                             {"detail", q.detail}, {"payload_b64", to_base64(q.payload)}}
+                            .dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  std::filesystem::path records_tmp = c.records.path;
+  if (!records_tmp.empty()) files.push_back(std::move(c.records));
+  files.push_back(in_memory("gaps.ndjson", std::move(c.gaps)));
+  files.push_back(in_memory("quarantine.ndjson", std::move(quarantine_lines)));
+
+  int64_t now = utc_now_ms();
+  json manifest = {{"format", "mrv-bundle/1"}, {"site", site_id}, {"origin", checkpoint_origin(site_id)},
+                   {"from_ms", request.from_ms}, {"to_ms", request.to_ms},
+                   {"first_seq", c.summary.first_seq}, {"last_seq", c.summary.last_seq},
+                   {"records", c.summary.records}, {"created_ms", now}, {"files", json::array()}};
+  for (const StagedFile& f : files)
+    manifest["files"].push_back({{"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256_hex}});
+
+  std::filesystem::path tmp = request.out.string() + ".tmp";
+  auto written = [&]() -> Result<void> {
+    auto tar = TarGzWriter::create(tmp, now / 1000);
+    if (!tar) return tl::unexpected(tar.error());
+    if (auto r = tar->add("manifest.json", manifest.dump() + "\n"); !r) return r;
+    for (const StagedFile& f : files) {
+      auto r = f.path.empty() ? tar->add(f.name, f.data) : tar->add_file(f.name, f.path);
+      if (!r) return r;
+    }
+    return tar->close();
+  }();
+  if (!records_tmp.empty()) std::filesystem::remove(records_tmp, ec);
+  if (!written) {
+    std::filesystem::remove(tmp, ec);
+    return tl::unexpected(written.error());
+  }
+  std::filesystem::rename(tmp, request.out, ec);
+  if (ec) return fail(ErrorCode::io, request.out.string(), ec.message());
+  return c.summary;
+}
+
+}  // namespace mrv::agent

@@ -1,0 +1,545 @@
+// verify_bundle: the checks of docs/verification.md §6, streaming the bundle once.
+#include <fstream>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "mrv/agent/bundle.hpp"
+#include "mrv/core/canonical.hpp"
+#include "mrv/core/chain_verifier.hpp"
+#include "mrv/core/checkpoint.hpp"
+#include "mrv/core/merkle.hpp"
+#include "tar_gz.hpp"
+
+namespace mrv::agent {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxSmallEntry = 64u << 20;  // every entry but the records and gaps
+constexpr uint64_t kMaxAbsentRun = uint64_t{1} << 24;
+
+std::optional<Sha256> hash_from_hex(const json& j) {
+  if (!j.is_string()) return std::nullopt;
+  auto raw = from_hex(j.get<std::string>());
+  if (!raw || raw->size() != 32) return std::nullopt;
+  Sha256 h{};
+  std::copy(raw->begin(), raw->end(), h.begin());
+  return h;
+}
+
+std::optional<std::vector<Sha256>> hashes_from(const json& list) {
+  if (!list.is_array()) return std::nullopt;
+  std::vector<Sha256> out;
+  for (const json& j : list) {
+    auto h = hash_from_hex(j);
+    if (!h) return std::nullopt;
+    out.push_back(*h);
+  }
+  return out;
+}
+
+// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct PointMeta {
+  std::string meter_serial;
+  std::optional<int64_t> calibration_end_ms;  // first ms after the validity date
+  std::string calibration_date;
+};
+
+struct CheckpointEntry {
+  Checkpoint checkpoint;
+  std::vector<Sha256> right;
+};
+
+class BundleChecker {
+ public:
+  BundleChecker(std::span<const PublicKey> pinned, const std::optional<std::string>& since, BundleVerdict& v)
+      : pinned_(pinned), since_given_(since), v_(v) {}
+
+  void run(const std::filesystem::path& path);
+
+ private:
+  void failure(const std::string& kind, std::string message) { v_.failures.try_emplace(kind, std::move(message)); }
+  bool entry(TarGzReader& tar, const std::string& name);
+  void on_manifest(const std::string& text);
+  void on_keys(const std::string& text);
+  void on_config(const std::string& name, const std::string& text);
+  void on_checkpoints(const std::string& text);
+  void on_record(std::string_view line, size_t line_no);
+  void on_gap(std::string_view line, size_t line_no);
+  void push_leaf(const Sha256& leaf);
+  void metrology(const RecordFields& f);
+  void finish();
+
+  std::span<const PublicKey> pinned_;
+  std::optional<std::string> since_given_;
+  BundleVerdict& v_;
+
+  bool have_manifest_ = false, have_checkpoints_ = false, records_seen_ = false;
+  std::string site_, origin_;
+  uint64_t claimed_first_ = 0, claimed_last_ = 0, claimed_records_ = 0;
+  std::unordered_map<std::string, std::pair<uint64_t, std::string>> listed_;  // name -> bytes, sha256
+  std::unordered_map<std::string, bool> seen_;
+
+  std::vector<PublicKey> bundle_keys_;
+  std::span<const PublicKey> trusted_;
+  std::optional<ChainVerifier> chain_;
+
+  std::unordered_map<std::string, std::unordered_map<std::string, PointMeta>> configs_;
+  std::vector<CheckpointEntry> checkpoints_;
+  size_t next_checkpoint_ = 0;
+  std::optional<CheckpointEntry> since_;
+  std::vector<Sha256> since_proof_;
+  MerkleFrontier frontier_;
+
+  Sha256Stream gaps_expected_, gaps_found_;
+  uint64_t gaps_expected_count_ = 0, gaps_found_count_ = 0;
+  std::unordered_map<std::string, std::string> serial_seen_;  // point -> serial
+  std::unordered_map<std::string, uint64_t> expired_;         // point -> readings
+};
+
+void BundleChecker::on_manifest(const std::string& text) {
+  auto m = json::parse(text, nullptr, false);
+  auto uint_of = [&](const char* k) -> std::optional<uint64_t> {
+    if (!m.is_object() || !m.contains(k) || !m[k].is_number_unsigned()) return std::nullopt;
+    return m[k].get<uint64_t>();
+  };
+  if (!m.is_object() || m.value("format", "") != "mrv-bundle/1" || !m.contains("site") || !m["site"].is_string() ||
+      !m.contains("origin") || !m["origin"].is_string() || !uint_of("first_seq") || !uint_of("last_seq") ||
+      !uint_of("records") || !m.contains("files") || !m["files"].is_array()) {
+    failure("manifest", "manifest.json is not an mrv-bundle/1 manifest");
+    return;
+  }
+  site_ = m["site"];
+  origin_ = m["origin"];
+  claimed_first_ = *uint_of("first_seq");
+  claimed_last_ = *uint_of("last_seq");
+  claimed_records_ = *uint_of("records");
+  for (const json& f : m["files"]) {
+    if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("bytes") ||
+        !f["bytes"].is_number_unsigned() || !f.contains("sha256") || !f["sha256"].is_string()) {
+      failure("manifest", "a files entry lacks name, bytes or sha256");
+      return;
+    }
+    if (!listed_.emplace(f["name"].get<std::string>(), std::pair{f["bytes"].get<uint64_t>(), f["sha256"].get<std::string>()}).second)
+      failure("manifest", "file " + f["name"].get<std::string>() + " is listed twice");
+  }
+  have_manifest_ = true;
+}
+
+void BundleChecker::on_keys(const std::string& text) {
+  auto keys = json::parse(text, nullptr, false);
+  if (!keys.is_array()) return failure("keys", "keys.json is not an array");
+  for (const json& k : keys) {
+    if (!k.is_object() || !k.contains("public_key_pem") || !k["public_key_pem"].is_string() || !k.contains("key_id") ||
+        !k["key_id"].is_string())
+      return failure("keys", "a key lacks key_id or public_key_pem");
+    auto key = PublicKey::from_pem(k["public_key_pem"].get<std::string>());
+    if (!key) return failure("keys", "key " + k["key_id"].get<std::string>() + ": " + key.error().message);
+    if (key->key_id_hex() != k["key_id"].get<std::string>())
+      return failure("keys", "key_id " + k["key_id"].get<std::string>() + " is not the SHA-256 of its key");
+    bundle_keys_.push_back(std::move(*key));
+  }
+  if (pinned_.empty()) {
+    trusted_ = bundle_keys_;
+    v_.notes.push_back("keys not pinned: the bundle's own keys were used, which proves integrity, not authorship");
+  } else {
+    trusted_ = pinned_;
+  }
+  chain_.emplace(trusted_);
+}
+
+void BundleChecker::on_config(const std::string& name, const std::string& text) {
+  std::string hash = name.substr(8, name.size() - 8 - 5);  // configs/<hash>.toml
+  if (to_hex(sha256(text)) != hash) return failure("configs", name + ": its SHA-256 is not its name");
+  auto& points = configs_[hash];
+  toml::table parsed;
+  try {
+    parsed = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    return v_.findings.push_back(name + ": not readable TOML (" + std::string(e.description()) + "), points unknown");
+  }
+  const toml::array* list = parsed["points"].as_array();
+  if (!list) return;
+  for (const toml::node& n : *list) {
+    const toml::table* t = n.as_table();
+    if (!t) continue;
+    auto id = (*t)["id"].value<std::string>();
+    if (!id) continue;
+    PointMeta meta;
+    meta.meter_serial = (*t)["meter_serial"].value_or(std::string());
+    if (auto d = (*t)["calibration_valid_until"].value<toml::date>()) {
+      meta.calibration_end_ms = (days_from_civil(d->year, d->month, d->day) + 1) * 86'400'000;
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", d->year, unsigned{d->month}, unsigned{d->day});
+      meta.calibration_date = buf;
+    }
+    points[*id] = std::move(meta);
+  }
+}
+
+void BundleChecker::on_checkpoints(const std::string& text) {
+  have_checkpoints_ = true;
+  auto j = json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("checkpoints") || !j["checkpoints"].is_array() || !j.contains("left"))
+    return failure("checkpoints", "checkpoints.json lacks left or checkpoints");
+  auto parse_one = [&](const json& c, bool with_right) -> std::optional<CheckpointEntry> {
+    if (!c.is_object() || !c.contains("note") || !c["note"].is_string()) return std::nullopt;
+    auto parsed = parse_checkpoint(c["note"].get<std::string>());
+    if (!parsed) {
+      failure("checkpoints", parsed.error().message);
+      return std::nullopt;
+    }
+    CheckpointEntry e{std::move(*parsed), {}};
+    std::string label = "checkpoint of tree size " + std::to_string(e.checkpoint.tree_size);
+    if (e.checkpoint.origin != origin_) failure("checkpoints", label + ": origin '" + e.checkpoint.origin + "' is not the bundle's");
+    bool signed_ok = std::any_of(trusted_.begin(), trusted_.end(),
+                                 [&](const PublicKey& k) { return verify_checkpoint(e.checkpoint, k); });
+    if (!signed_ok) failure("checkpoints", label + ": no valid signature of a pinned key");
+    if (with_right) {
+      if (!c.contains("tree_size") || c["tree_size"] != e.checkpoint.tree_size)
+        failure("checkpoints", label + ": tree_size differs from the note's");
+      auto right = hashes_from(c.value("right", json::array()));
+      if (!right) failure("checkpoints", label + ": right is not a list of hashes");
+      else e.right = std::move(*right);
+    }
+    return e;
+  };
+  for (const json& c : j["checkpoints"]) {
+    auto e = parse_one(c, true);
+    if (!e) return failure("checkpoints", "a checkpoint entry is malformed");
+    if (!checkpoints_.empty() && e->checkpoint.tree_size < checkpoints_.back().checkpoint.tree_size)
+      failure("checkpoints", "checkpoints are not in increasing tree size");
+    checkpoints_.push_back(std::move(*e));
+  }
+  auto left = hashes_from(j["left"]);
+  auto f = left ? MerkleFrontier::from_nodes(claimed_first_ ? claimed_first_ - 1 : 0, *left)
+                : Result<MerkleFrontier>(fail(ErrorCode::invalid_argument, "", "left is not a list of hashes"));
+  if (!f) failure("tree", "left: " + f.error().message);
+  else frontier_ = std::move(*f);
+  if (j.contains("since")) {
+    since_ = parse_one(j["since"], false);
+    auto proof = j["since"].is_object() ? hashes_from(j["since"].value("consistency", json())) : std::nullopt;
+    if (!since_ || !proof) failure("since", "since is malformed");
+    else since_proof_ = std::move(*proof);
+  }
+}
+
+void BundleChecker::push_leaf(const Sha256& leaf) {
+  frontier_.push_leaf(leaf);
+  while (next_checkpoint_ < checkpoints_.size() && checkpoints_[next_checkpoint_].right.empty() &&
+         checkpoints_[next_checkpoint_].checkpoint.tree_size <= frontier_.size()) {
+    const Checkpoint& c = checkpoints_[next_checkpoint_].checkpoint;
+    if (c.tree_size < frontier_.size())
+      failure("tree", "checkpoint of tree size " + std::to_string(c.tree_size) + " lies before the bundle's records");
+    else if (frontier_.root() != c.root)
+      failure("tree", "the records do not give the root of the checkpoint of tree size " +
+                          std::to_string(c.tree_size) + " (records changed, added or removed)");
+    ++next_checkpoint_;
+  }
+}
+
+void BundleChecker::metrology(const RecordFields& f) {
+  auto cfg = configs_.find(f.config_hash_hex);
+  if (cfg == configs_.end()) return;  // a configs failure already
+  auto p = cfg->second.find(f.reading.point_id);
+  if (p == cfg->second.end()) {
+    v_.findings.push_back("point " + f.reading.point_id + " (seq " + std::to_string(f.seq) +
+                          ") is not declared in its config " + f.config_hash_hex.substr(0, 12));
+    return;
+  }
+  const PointMeta& m = p->second;
+  auto [seen, fresh] = serial_seen_.try_emplace(f.reading.point_id, m.meter_serial);
+  if (fresh && m.meter_serial.empty())
+    v_.findings.push_back("point " + f.reading.point_id + " has no meter_serial: meter identity unknown");
+  if (!fresh && seen->second != m.meter_serial) {
+    v_.notes.push_back("meter exchange on point " + f.reading.point_id + " at seq " + std::to_string(f.seq) + ": '" +
+                       seen->second + "' -> '" + m.meter_serial + "'");
+    seen->second = m.meter_serial;
+  }
+  if (m.calibration_end_ms && f.reading.ts_ms >= *m.calibration_end_ms &&
+      expired_[f.reading.point_id]++ == 0)
+    v_.findings.push_back("point " + f.reading.point_id + ": calibration valid until " + m.calibration_date +
+                          ", reading at seq " + std::to_string(f.seq) + " is after it");
+}
+
+void BundleChecker::on_record(std::string_view line, size_t line_no) {
+  std::string where = "records.ndjson line " + std::to_string(line_no);
+  auto j = json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() || !j.contains("record") ||
+      !j["record"].is_string() || !j.contains("hash") || !j["hash"].is_string() || !j.contains("signature") ||
+      !j["signature"].is_string())
+    return failure("chain", where + ": not a record line (seq, record, hash, signature)");
+  uint64_t seq = j["seq"].get<uint64_t>();
+  where += " (seq " + std::to_string(seq) + ")";
+  if (v_.records == 0) v_.first_seq = seq;
+  if (seq <= v_.last_seq && v_.records > 0) return failure("chain", where + ": seq does not increase");
+  ++v_.records;
+  v_.last_seq = seq;
+  auto sig = from_base64(j["signature"].get<std::string>());
+  if (!sig) return failure("signature", where + ": signature is not base64");
+  const std::string& canonical = j["record"].get_ref<const std::string&>();
+  auto ok = chain_->check(seq, canonical, j["hash"].get<std::string>(), *sig);
+  if (!ok) {
+    const std::string& m = ok.error().message;
+    bool signature = m.find("signature") != std::string::npos || m.find("key") != std::string::npos ||
+                     m.find("alg") != std::string::npos;
+    failure(signature ? "signature" : "chain", where + ": " + m);
+  }
+  // The tree: absent leaves for skipped seqs, then this record's leaf.
+  if (seq - 1 < frontier_.size()) return failure("tree", where + ": seq is below the tree's size");
+  if (seq - 1 - frontier_.size() > kMaxAbsentRun) return failure("tree", where + ": implausible seq gap");
+  static const Sha256 absent = merkle_absent_leaf();
+  while (frontier_.size() < seq - 1) push_leaf(absent);
+  push_leaf(merkle_leaf_hash(canonical));
+  if (!ok) return;
+  const RecordFields& f = **ok;
+  if (f.site_id != site_) failure("chain", where + ": site '" + f.site_id + "' is not the bundle's");
+  if (!configs_.contains(f.config_hash_hex))
+    failure("configs", where + ": config " + f.config_hash_hex + " is not in the bundle");
+  if (f.reading.quality != Quality::good) {
+    ++gaps_expected_count_;
+    gaps_expected_.update(json{{"seq", seq}, {"point", f.reading.point_id}, {"ts_ms", f.reading.ts_ms},
+                               {"quality", std::string(to_string(f.reading.quality))}, {"reason", f.reading.reason},
+                               {"source", f.reading.source}}
+                              .dump() + "\n");
+  }
+  if (f.type == RecordType::reading) metrology(f);
+}
+
+void BundleChecker::on_gap(std::string_view line, size_t line_no) {
+  auto j = json::parse(line, nullptr, false);
+  if (!j.is_object()) return failure("gaps", "gaps.ndjson line " + std::to_string(line_no) + ": not a JSON object");
+  ++gaps_found_count_;
+  gaps_found_.update(j.dump() + "\n");  // re-serialised the same way as the expected list
+}
+
+bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
+  // Streams the entry, hashing it, and hands it on whole (small files) or by line.
+  bool by_line = name == "records.ndjson" || name == "gaps.ndjson";
+  Sha256Stream hash;
+  uint64_t bytes = 0;
+  std::string text, partial;
+  size_t line_no = 0;
+  auto line = [&](std::string_view l) {
+    ++line_no;
+    if (name == "records.ndjson") on_record(l, line_no);
+    else on_gap(l, line_no);
+  };
+  for (;;) {
+    auto piece = tar.read();
+    if (!piece) {
+      failure("manifest", name + ": " + piece.error().message);
+      return false;
+    }
+    if (piece->empty()) break;
+    hash.update(*piece);
+    bytes += piece->size();
+    if (!by_line) {
+      if (text.size() + piece->size() > kMaxSmallEntry) {
+        failure("manifest", name + ": larger than " + std::to_string(kMaxSmallEntry >> 20) + " MiB");
+        return false;
+      }
+      text.append(*piece);
+      continue;
+    }
+    std::string_view rest = *piece;
+    for (size_t nl; (nl = rest.find('\n')) != std::string_view::npos; rest.remove_prefix(nl + 1)) {
+      if (partial.empty()) {
+        line(rest.substr(0, nl));
+      } else {
+        partial.append(rest.substr(0, nl));
+        line(partial);
+        partial.clear();
+      }
+    }
+    partial.append(rest);
+  }
+  if (by_line && !partial.empty()) line(partial);  // a last line without its newline
+  auto listed = listed_.find(name);
+  if (listed == listed_.end()) {
+    failure("manifest", name + " is not listed in the manifest");
+  } else if (listed->second.first != bytes || listed->second.second != to_hex(hash.finish())) {
+    failure("manifest", name + ": size or SHA-256 differs from the manifest");
+  }
+  if (!by_line) {
+    if (name == "keys.json") on_keys(text);
+    else if (name == "checkpoints.json") on_checkpoints(text);
+    else if (name.starts_with("configs/")) on_config(name, text);
+  }
+  return true;
+}
+
+void BundleChecker::run(const std::filesystem::path& path) {
+  auto tar = TarGzReader::open(path);
+  if (!tar) return failure("manifest", tar.error().to_string());
+  bool first = true;
+  for (;;) {
+    auto next = tar->next();
+    if (!next) return failure("manifest", next.error().message);
+    if (!*next) break;
+    const std::string& name = (*next)->name;
+    if (!(*next)->regular || name.empty() || name.front() == '/' || name.find("..") != std::string::npos)
+      return failure("manifest", "entry '" + name + "' is not a plain file with a relative name");
+    if (seen_[name]) return failure("manifest", "entry " + name + " appears twice");
+    seen_[name] = true;
+    if (first) {
+      first = false;
+      if (name != "manifest.json") return failure("manifest", "the first entry is " + name + ", not manifest.json");
+      std::string text;
+      for (;;) {
+        auto piece = tar->read();
+        if (!piece) return failure("manifest", piece.error().message);
+        if (piece->empty()) break;
+        if (text.size() > kMaxSmallEntry) return failure("manifest", "manifest.json is too large");
+        text.append(*piece);
+      }
+      on_manifest(text);
+      if (!have_manifest_) return;
+      continue;
+    }
+    bool known = name == "keys.json" || name == "checkpoints.json" || name == "records.ndjson" ||
+                 name == "gaps.ndjson" || name == "quarantine.ndjson" ||
+                 (name.starts_with("configs/") && name.ends_with(".toml") && name.size() == 8 + 64 + 5);
+    if (!known) failure("manifest", "unexpected entry " + name);
+    if (name == "checkpoints.json" && !chain_) return failure("keys", "keys.json must come before checkpoints.json");
+    if (name == "records.ndjson") {
+      if (!chain_ || !have_checkpoints_)
+        return failure("manifest", "keys.json and checkpoints.json must come before records.ndjson");
+      records_seen_ = true;
+    }
+    if (!entry(*tar, name)) return;
+  }
+  if (first) return failure("manifest", "the bundle is empty");
+  finish();
+}
+
+void BundleChecker::finish() {
+  for (const auto& [name, _] : listed_)
+    if (!seen_[name]) failure("manifest", name + " is listed in the manifest but missing");
+  if (v_.records != claimed_records_ || v_.first_seq != claimed_first_ || v_.last_seq != claimed_last_)
+    failure("chain", "the manifest claims " + std::to_string(claimed_records_) + " records, seq " +
+                         std::to_string(claimed_first_) + ".." + std::to_string(claimed_last_) + ", the bundle holds " +
+                         std::to_string(v_.records) + ", seq " + std::to_string(v_.first_seq) + ".." +
+                         std::to_string(v_.last_seq));
+  if (chain_) v_.declared_breaks = chain_->declared_breaks();
+  v_.checkpoints = checkpoints_.size();
+  if (v_.records > 0) {
+    if (checkpoints_.empty()) {
+      failure("tree", "no checkpoint covers the records");
+    } else {
+      const CheckpointEntry& closing = checkpoints_.back();
+      v_.closing_tree_size = closing.checkpoint.tree_size;
+      if (closing.checkpoint.tree_size < v_.last_seq) failure("tree", "the last checkpoint does not cover the last record");
+      if (next_checkpoint_ + 1 < checkpoints_.size())
+        failure("tree", "checkpoint of tree size " + std::to_string(checkpoints_[next_checkpoint_].checkpoint.tree_size) +
+                            " was never reached by the records");
+      if (next_checkpoint_ + 1 == checkpoints_.size()) {  // the closing one, beyond the records
+        MerkleFrontier f = frontier_;
+        auto tiles = aligned_subtrees(f.size(), closing.checkpoint.tree_size);
+        bool ok = tiles.size() == closing.right.size();
+        for (size_t i = 0; ok && i < tiles.size(); ++i) ok = f.push_subtree(tiles[i].level, closing.right[i]);
+        if (!ok || f.root() != closing.checkpoint.root)
+          failure("tree", "the records and the closing checkpoint's right-hand proof do not give its root "
+                          "(tree size " + std::to_string(closing.checkpoint.tree_size) + ")");
+      }
+    }
+  }
+  if (since_given_ && !since_) failure("since", "the bundle carries no consistency proof from the given checkpoint");
+  if (since_) {
+    if (since_given_ && *since_given_ != since_->checkpoint.note)
+      failure("since", "the bundle's since checkpoint is not the one given");
+    if (checkpoints_.empty()) {
+      failure("since", "no closing checkpoint to prove consistency with");
+    } else {
+      const Checkpoint& old = since_->checkpoint;
+      const Checkpoint& closing = checkpoints_.back().checkpoint;
+      if (!merkle_verify_consistency(old.tree_size, closing.tree_size, old.root, closing.root, since_proof_))
+        failure("since", "the checkpoint of tree size " + std::to_string(old.tree_size) +
+                             " is not consistent with the closing checkpoint of tree size " +
+                             std::to_string(closing.tree_size) + " (a forked or rewritten history)");
+    }
+  }
+  if (gaps_found_count_ != gaps_expected_count_ || gaps_found_.finish() != gaps_expected_.finish())
+    failure("gaps", "gaps.ndjson (" + std::to_string(gaps_found_count_) + " lines) is not the list of the " +
+                        std::to_string(gaps_expected_count_) + " records whose quality is not good");
+  for (const auto& [point, n] : expired_)
+    if (n > 1) v_.findings.push_back("point " + point + ": " + std::to_string(n) + " readings after calibration expiry");
+}
+
+std::string iso_join(const std::vector<std::string>& items, const char* prefix) {
+  std::string out;
+  for (const auto& s : items) out += prefix + s + "\n";
+  return out;
+}
+
+}  // namespace
+
+int BundleVerdict::exit_code() const {
+  if (!failures.empty()) return 1;
+  if (!declared_breaks.empty()) return 3;
+  if (!findings.empty()) return 4;
+  return 0;
+}
+
+std::string BundleVerdict::verdict() const {
+  switch (exit_code()) {
+    case 0: return "VALID";
+    case 3: return "VALID WITH DECLARED BREAKS";
+    case 4: return "VALID WITH METROLOGY FINDINGS";
+    default: return "INVALID";
+  }
+}
+
+std::string BundleVerdict::to_json() const {
+  return json{{"verdict", verdict()},
+              {"exit_code", exit_code()},
+              {"records", records},
+              {"first_seq", first_seq},
+              {"last_seq", last_seq},
+              {"checkpoints", checkpoints},
+              {"closing_tree_size", closing_tree_size},
+              {"failures", failures},
+              {"declared_breaks", declared_breaks},
+              {"findings", findings},
+              {"notes", notes}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string BundleVerdict::to_text() const {
+  std::string out;
+  for (const auto& [kind, message] : failures) out += "FAILED [" + kind + "] " + message + "\n";
+  out += iso_join(declared_breaks, "DECLARED CHAIN BREAK: ");
+  out += iso_join(findings, "FINDING: ");
+  out += iso_join(notes, "NOTE: ");
+  out += std::to_string(records) + " records, seq " + std::to_string(first_seq) + ".." + std::to_string(last_seq) +
+         ", " + std::to_string(checkpoints) + " checkpoints, closing tree size " + std::to_string(closing_tree_size) +
+         "\nVERDICT: " + verdict() + "\n";
+  return out;
+}
+
+BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
+                            const std::optional<std::string>& since_checkpoint) {
+  BundleVerdict v;
+  BundleChecker(pinned, since_checkpoint, v).run(bundle);
+  return v;
+}
+
+bool looks_like_bundle(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[2] = {};
+  in.read(magic, 2);
+  return in.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b;
+}
+
+}  // namespace mrv::agent

@@ -1,0 +1,837 @@
+#!/usr/bin/python3
+"""Independent verifier for mrv-agent bundles (mrv-bundle/1), written from docs/verification.md.
+
+Usage: verify_bundle.py BUNDLE.tar.gz [--public-key PEM]... [--since-checkpoint FILE] [--json]
+Exit:  0 VALID, 1 INVALID, 2 usage error, 3 VALID WITH DECLARED BREAKS,
+       4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6).
+Needs only the Python standard library and `cryptography` (Debian's python3-cryptography 38).
+The bundle is streamed: each entry is hashed as it is read and records.ndjson is checked line
+by line, so memory stays flat however many records it holds. That needs the entry order the
+agent writes: manifest.json first; keys.json, configs/* and checkpoints.json before
+records.ndjson. With --json, declared_breaks holds {"seq", "reason"} objects and findings and
+notes hold strings.
+"""
+import argparse
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import re
+import sys
+import tarfile
+import tomllib
+import zlib
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+# The 20 record fields in canonical order (record-format.md §1.1), and which are integers.
+FIELDS = ("v type site seq prev point value unit ts_ms time_source quality reason source "
+          "recv_ms mono_ms clock boot_id config key_id alg").split()
+INTEGERS = {"v", "seq", "ts_ms", "recv_ms", "mono_ms"}
+CHOICES = {"type": {"reading", "chain-segment"}, "time_source": {"device", "agent"},
+           "quality": {"good", "uncertain", "bad", "substitute"},
+           "clock": {"synchronised", "unsynchronised"},
+           "alg": {"ed25519", "ecdsa-p256-sha256", "checkpoint"}}  # checkpoint: §5
+HEX64 = re.compile(r"[0-9a-f]{64}")
+DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+CONFIG_NAME = re.compile(r"configs/([0-9a-f]{64})\.toml")
+NOTE_SIZE = re.compile(rb"0|[1-9][0-9]{0,18}")
+NOTE_TIME = re.compile(rb"mrv-time-ms (0|[1-9][0-9]{0,18})")
+SIG_PREFIX = "\u2014 ".encode()  # em dash and a space start every signature line (§3)
+GAP_FIELDS = ("seq", "point", "ts_ms", "quality", "reason", "source")
+MAX_WHOLE = 64 << 20  # entries read whole (manifest, keys, configs, checkpoints, since file)
+MAX_LINE = 1 << 20
+INT64 = 1 << 63
+EPOCH_DAY = datetime.date(1970, 1, 1).toordinal()
+
+
+class Failure(Exception):
+    """A failed check: kind is one of §6's kinds, where names entry, line and seq."""
+
+    def __init__(self, message, kind="signature", where=""):
+        super().__init__(message)
+        self.kind, self.where = kind, where
+
+
+class Fatal(Failure):
+    """A failure after which the rest of the bundle cannot be checked."""
+
+
+def is_int(v, low=-INT64):
+    return type(v) is int and low <= v < INT64
+
+
+def b64(text):  # RFC 4648 §4 with padding; only the canonical encoding is accepted
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw) != (text.encode() if isinstance(text, str) else text):
+        raise binascii.Error("non-canonical base64")
+    return raw
+
+
+def load_json(raw, kind, where):
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Failure("not valid UTF-8 JSON", kind, where)
+
+
+def hex_hashes(value, kind, where):  # a list of 64-hex hashes, as bytes
+    if not (isinstance(value, list) and all(isinstance(h, str) and HEX64.fullmatch(h) for h in value)):
+        raise Failure("not a list of 64-hex hashes", kind, where)
+    return [bytes.fromhex(h) for h in value]
+
+
+# --- keys and signatures (record-format.md §1.5, verification.md §3) ---
+
+def load_key(pem):  # returns (key id, key, alg)
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise Failure("not a PEM public key", "keys")
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        alg = "ed25519"
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        alg = "ecdsa-p256-sha256"
+    else:
+        raise Failure("not an Ed25519 or EC P-256 public key", "keys")
+    der = key.public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest(), key, alg
+
+
+def signature_ok(key, alg, sig, data):
+    try:
+        if alg == "ed25519":
+            key.verify(sig, data)
+        else:
+            key.verify(sig, data, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def note_key_hash(key, alg, name):  # C2SP signed-note key hash, types 0x01 and 0x02
+    if alg == "ed25519":
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return hashlib.sha256(name + b"\n\x01" + raw).digest()[:4]
+    der = key.public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).digest()[:4]
+
+
+def parse_note(note, kind, where):
+    """§3: returns (origin, tree size, root, time ms, signed text, signature lines)."""
+    try:
+        raw = note.encode("utf-8") if isinstance(note, str) else None
+    except UnicodeEncodeError:
+        raw = None
+    if raw is None or any(c < 0x20 and c != 0x0A for c in raw):
+        raise Failure("note is not text without control characters", kind, where)
+    text, blank, sigs = raw.partition(b"\n\n")
+    lines = text.split(b"\n")
+    if not blank or not sigs.endswith(b"\n") or len(lines) != 4 or not lines[0]:
+        raise Failure("note is not 4 text lines, a blank line and signature lines", kind, where)
+    origin, size, root, time = lines
+    if not NOTE_SIZE.fullmatch(size) or not NOTE_TIME.fullmatch(time):
+        raise Failure("bad tree size or mrv-time-ms line in the note", kind, where)
+    try:
+        root = b64(root)
+    except binascii.Error:
+        root = b""
+    if len(root) != 32:
+        raise Failure("note root is not base64 of 32 bytes", kind, where)
+    sig_lines = sigs[:-1].split(b"\n")
+    if not all(line.startswith(SIG_PREFIX) for line in sig_lines):
+        raise Failure("a line after the blank line is not a signature line", kind, where)
+    return origin.decode(), int(size), root, int(time[12:]), text + b"\n", sig_lines
+
+
+def note_signer(origin, body, sig_lines, keys):
+    """The id of an accepted key with a valid signature line under origin, else None."""
+    name = origin.encode()
+    for line in sig_lines:
+        signer, space, blob = line[len(SIG_PREFIX):].partition(b" ")
+        if signer != name or not space:
+            continue  # other keys' lines (witnesses) are ignored
+        try:
+            blob = b64(blob)
+        except binascii.Error:
+            continue
+        for kid, (key, alg) in keys.items():
+            if note_key_hash(key, alg, name) == blob[:4] and signature_ok(key, alg, blob[4:], body):
+                return kid
+    return None
+
+
+# --- record checks, as tests/integration/verify_export.py (record-format.md §4.1) ---
+
+def json_string(text):  # §1.2: escape " and \, below 0x20 as \u00xx (lowercase), rest literal
+    return '"' + "".join("\\" + c if c in '"\\' else "\\u%04x" % ord(c) if ord(c) < 0x20 else c
+                         for c in text) + '"'
+
+
+def check_canonical(rec, data):  # check 4: field types and rules, then re-encode
+    for name in FIELDS:
+        val = rec.get(name)
+        if name in INTEGERS and not is_int(val):
+            raise Failure("record field '%s' is missing or not a 64-bit integer" % name)
+        if name not in INTEGERS and type(val) is not str:
+            raise Failure("record field '%s' is missing or not a string" % name)
+        if name in CHOICES and val not in CHOICES[name]:
+            raise Failure("record field '%s' has unknown value %r" % (name, val))
+    if rec["v"] != 1 or rec["seq"] < 1:
+        raise Failure("record has v %d, seq %d (expected v 1, seq >= 1)" % (rec["v"], rec["seq"]))
+    if not (HEX64.fullmatch(rec["prev"]) and HEX64.fullmatch(rec["config"])
+            and HEX64.fullmatch(rec["key_id"])):
+        raise Failure("prev, config or key_id is not 64 lowercase hex digits")
+    if rec["value"] and not (len(rec["value"]) <= 64 and DECIMAL.fullmatch(rec["value"])):
+        raise Failure("value %r is not decimal text" % rec["value"])
+    if rec["type"] == "reading" and not rec["point"]:
+        raise Failure("reading record with an empty point")
+    segment = (rec["point"], rec["value"], rec["unit"], rec["quality"], rec["source"])
+    if rec["type"] == "chain-segment" and segment != ("", "", "", "bad", "agent"):
+        raise Failure("chain-segment record with reading content")
+    try:
+        again = ("{" + ",".join('"%s":%s' % (n, rec[n] if n in INTEGERS else json_string(rec[n]))
+                                for n in FIELDS) + "}").encode("utf-8")
+    except UnicodeEncodeError:
+        raise Failure("record text is not valid UTF-8")
+    if again != data:
+        raise Failure("record bytes are not canonical (re-encoding differs)")
+
+
+def parse_line(raw, ended):  # checks 1 and 3; returns (line, canonical bytes, record)
+    if not ended:
+        raise Failure("the last line does not end with a newline")
+    try:
+        line = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Failure("line is not UTF-8 JSON")
+    if not (isinstance(line, dict) and is_int(line.get("seq"), 0)
+            and all(type(line.get(k)) is str for k in ("record", "hash", "signature"))):
+        raise Failure("not a record line (seq, record, hash, signature)")
+    try:
+        data = line["record"].encode("utf-8")  # the canonical bytes (record-format.md §3.3)
+        rec = json.loads(data)
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        raise Failure("record is not UTF-8 JSON")
+    if not isinstance(rec, dict) or rec.get("seq") != line["seq"]:
+        raise Failure("the record itself says seq %r" % (rec.get("seq") if isinstance(rec, dict) else None))
+    return line, data, rec
+
+
+def check_record(line, data, rec, keys):  # checks 2, 4 and 5
+    if hashlib.sha256(data).hexdigest() != line["hash"]:
+        raise Failure("hash does not match the record bytes")
+    check_canonical(rec, data)
+    if rec["key_id"] not in keys:
+        raise Failure("key %s is not an accepted (pinned) key" % rec["key_id"])
+    key, alg = keys[rec["key_id"]]
+    if rec["alg"] == "checkpoint":  # §5: proven by the checkpoints, not signed itself
+        if line["signature"]:
+            raise Failure("checkpoint-only record with a signature")
+        return
+    if rec["alg"] != alg:
+        raise Failure("record says alg %s but the key is %s" % (rec["alg"], alg))
+    try:
+        sig = b64(line["signature"])
+    except binascii.Error:
+        raise Failure("signature is not base64")
+    if not signature_ok(key, alg, sig, data):
+        raise Failure("bad signature")
+
+
+# --- the Merkle tree (§2, RFC 9162 §2.1) ---
+
+def leaf_hash(data):
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+ABSENT = [leaf_hash(b"")]  # ABSENT[L]: a complete subtree of 2**L absent leaves
+for _ in range(63):
+    ABSENT.append(node_hash(ABSENT[-1], ABSENT[-1]))
+
+
+def tiling(a, b):  # levels of the maximal aligned subtrees covering [a, b), left to right
+    out = []
+    while a < b:
+        level = (a & -a).bit_length() - 1 if a else 63
+        while a + (1 << level) > b:
+            level -= 1
+        out.append(level)
+        a += 1 << level
+    return out
+
+
+class Frontier:
+    """Compact range: the roots of the tiling of [0, size) as (level, hash) pairs."""
+
+    def __init__(self, size, nodes):
+        self.size, self.nodes = size, nodes
+
+    def push(self, level, h):  # append an aligned complete subtree of 2**level leaves
+        self.size += 1 << level
+        while self.nodes and self.nodes[-1][0] == level:
+            h = node_hash(self.nodes.pop()[1], h)
+            level += 1
+        self.nodes.append((level, h))
+
+    def root(self):
+        if not self.nodes:
+            return hashlib.sha256(b"").digest()
+        r = self.nodes[-1][1]
+        for _, h in reversed(self.nodes[:-1]):
+            r = node_hash(h, r)
+        return r
+
+    def copy(self):
+        return Frontier(self.size, list(self.nodes))
+
+
+def consistency_ok(m, n, old_root, new_root, proof):  # RFC 9162 §2.1.4.2
+    if m == n:  # the RFC's algorithm needs m < n; PROOF(n, D[n]) is empty
+        return not proof and old_root == new_root
+    if not 0 < m < n or not proof:
+        return False
+    path = ([old_root] if m & (m - 1) == 0 else []) + list(proof)
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == old_root and sr == new_root
+
+
+# --- reading the bundle ---
+
+class Entry:
+    """One tar entry, read once front to back, hashing every byte handed out."""
+
+    def __init__(self, fileobj):
+        self.f, self.sha, self.size = fileobj, hashlib.sha256(), 0
+
+    def chunks(self):
+        while data := self.f.read(1 << 16):
+            self.sha.update(data)
+            self.size += len(data)
+            yield data
+
+    def read_all(self, kind, where):
+        parts = []
+        for chunk in self.chunks():
+            if self.size > MAX_WHOLE:
+                raise Fatal("larger than %d bytes" % MAX_WHOLE, kind, where)
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def lines(self, kind, name):  # yields (line number, bytes, whether a newline ended it)
+        buf, number = b"", 0
+        for chunk in self.chunks():
+            *whole, buf = (buf + chunk).split(b"\n")
+            for line in whole:
+                number += 1
+                yield number, line, True
+            if len(buf) > MAX_LINE:
+                raise Fatal("line longer than %d bytes" % MAX_LINE, kind, "%s line %d" % (name, number + 1))
+        if buf:
+            yield number + 1, buf, False
+
+
+class Bundle:
+    def __init__(self, pinned, since_text, report):
+        self.pinned, self.since_text, self.report = pinned, since_text, report
+        self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
+        self.manifest, self.entries, self.configs = None, {}, {}
+        self.checkpoints, self.closing, self.since = [], None, None
+        self.tree, self.pending = None, []
+        self.count, self.first, self.prev = 0, None, None  # prev: (seq, record hash)
+        self.gaps = {"records": [hashlib.sha256(), 0], "gaps.ndjson": [hashlib.sha256(), 0]}
+        self.serials = {}  # point -> meter_serial last seen
+
+    def fail(self, message, kind, where=""):
+        self.report.fail(Failure(message, kind, where))
+
+    def entry(self, index, member, tar):
+        name = member.name
+        if index == 0 and name != "manifest.json":
+            raise Fatal("the first entry is %r, not manifest.json" % name, "manifest")
+        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+            return self.fail("not a regular file", "manifest", name)
+        if name.startswith("/") or ".." in name or "\\" in name:
+            return self.fail("not a plain relative path", "manifest", name)
+        if name in self.entries or (name == "manifest.json" and index):
+            return self.fail("appears twice", "manifest", name)
+        late = "records.ndjson" in self.entries and (name in ("keys.json", "checkpoints.json")
+                                                      or name.startswith("configs/"))
+        if late:
+            raise Fatal("comes after records.ndjson (this verifier streams and needs it before)",
+                        "manifest", name)
+        entry = Entry(tar.extractfile(member))
+        self.read_entry(name, entry)
+        for _ in entry.chunks():  # hash whatever was not read
+            pass
+        if name != "manifest.json":
+            self.entries[name] = (entry.size, entry.sha.hexdigest())
+
+    def read_entry(self, name, entry):
+        config = CONFIG_NAME.fullmatch(name)
+        try:
+            if name == "manifest.json":
+                self.read_manifest(load_json(entry.read_all("manifest", name), "manifest", name))
+            elif name == "keys.json":
+                self.read_keys(load_json(entry.read_all("keys", name), "keys", name))
+            elif config:
+                self.read_config(config.group(1), entry.read_all("configs", name), name)
+            elif name == "checkpoints.json":
+                self.read_checkpoints(load_json(entry.read_all("checkpoints", name), "checkpoints", name))
+            elif name == "records.ndjson":
+                self.read_records(entry)
+            elif name == "gaps.ndjson":
+                self.read_gaps(entry)
+            elif name.startswith("configs/"):
+                self.fail("not named configs/<64 hex>.toml", "configs", name)
+            elif name != "quarantine.ndjson":
+                self.report.notes.append("unexpected entry %s (hashed, not read)" % name)
+        except Fatal:
+            raise
+        except Failure as f:
+            if name == "manifest.json":
+                raise Fatal(str(f), f.kind, f.where)
+            self.report.fail(f)
+
+    def read_manifest(self, m):  # step 1 (the files are compared in finish)
+        fail = lambda why: Fatal(why, "manifest", "manifest.json")
+        if not isinstance(m, dict) or m.get("format") != "mrv-bundle/1":
+            raise fail("format is not mrv-bundle/1")
+        if not (isinstance(m.get("site"), str) and m.get("origin") == "mrv-agent/%s" % m.get("site")):
+            raise fail("site is not a string or origin is not mrv-agent/<site>")
+        for k in ("from_ms", "to_ms", "created_ms", "first_seq", "last_seq", "records"):
+            if not is_int(m.get(k), 0):
+                raise fail("%s is not a non-negative integer" % k)
+        first, last, n = m["first_seq"], m["last_seq"], m["records"]
+        if (n == 0 and (first, last) != (0, 0)) or (n and not 1 <= first <= last or n > last - first + 1):
+            raise fail("first_seq %d, last_seq %d and records %d do not agree" % (first, last, n))
+        files = m.get("files")
+        if not isinstance(files, list):
+            raise fail("files is not a list")
+        self.listed = {}
+        for f in files:
+            if not (isinstance(f, dict) and isinstance(f.get("name"), str) and is_int(f.get("bytes"), 0)
+                    and isinstance(f.get("sha256"), str) and HEX64.fullmatch(f["sha256"])):
+                raise fail("a files item is not {name, bytes, sha256}")
+            if f["name"] in self.listed or f["name"] == "manifest.json":
+                raise fail("files lists %r twice or lists the manifest" % f["name"])
+            self.listed[f["name"]] = (f["bytes"], f["sha256"])
+        self.manifest = m
+
+    def read_keys(self, doc):  # step 2
+        if not isinstance(doc, list):
+            raise Failure("not an array", "keys", "keys.json")
+        listed, last_used = {}, None
+        for i, k in enumerate(doc):
+            where = "keys.json key %d" % (i + 1)
+            if not (isinstance(k, dict) and isinstance(k.get("public_key_pem"), str)
+                    and is_int(k.get("first_used_ms"))):
+                raise Failure("not {key_id, algorithm, public_key_pem, first_used_ms}", "keys", where)
+            try:
+                kid, key, alg = load_key(k["public_key_pem"].encode("utf-8"))
+            except (Failure, UnicodeEncodeError):
+                raise Failure("public_key_pem is not an Ed25519 or P-256 PEM key", "keys", where)
+            if (k.get("key_id"), k.get("algorithm")) != (kid, alg):
+                raise Failure("key_id or algorithm does not match the key (%s, %s)" % (kid, alg), "keys", where)
+            if last_used is not None and k["first_used_ms"] < last_used:
+                raise Failure("keys are not oldest first", "keys", where)
+            listed[kid], last_used = (key, alg), k["first_used_ms"]
+        if not self.pinned:
+            self.keys = listed
+
+    def read_config(self, digest, raw, name):  # step 3; keeps only the points, by id
+        self.configs[digest] = None
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise Failure("SHA-256 differs from the name", "configs", name)
+        try:
+            points = tomllib.loads(raw.decode("utf-8")).get("points", [])
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise Failure("not UTF-8 TOML", "configs", name)
+        if not isinstance(points, list):
+            raise Failure("points is not an array of tables", "configs", name)
+        self.configs[digest] = {p["id"]: p for p in reversed(points)
+                                if isinstance(p, dict) and isinstance(p.get("id"), str)}
+
+    def read_checkpoint(self, index, c):  # step 4 for one item; returns (size, root, right)
+        where = "checkpoints.json checkpoint %d" % (index + 1)
+        if not (isinstance(c, dict) and is_int(c.get("tree_size"), 0)
+                and isinstance(c.get("note"), str) and isinstance(c.get("reason"), str)):
+            raise Failure("not {tree_size, reason, note, right}", "checkpoints", where)
+        where += " (tree size %d)" % c["tree_size"]
+        right = hex_hashes(c.get("right"), "checkpoints", where + " right")
+        size, root = self.check_note(c["note"], "checkpoints", where)
+        if size != c["tree_size"]:
+            raise Failure("the note says tree size %d" % size, "checkpoints", where)
+        return size, root, right
+
+    def check_note(self, note, kind, where):  # a note verifies as step 4 says
+        origin, size, root, _, body, sigs = parse_note(note, kind, where)
+        if origin != self.manifest["origin"]:
+            raise Failure("note origin %r is not the manifest's" % origin, kind, where)
+        if note_signer(origin, body, sigs, self.keys) is None:
+            raise Failure("no valid signature of an accepted (pinned) key", kind, where)
+        return size, root
+
+    def read_checkpoints(self, doc):  # steps 4 and (with `left`) the start of step 6
+        m = self.manifest
+        if not isinstance(doc, dict) or not isinstance(doc.get("checkpoints"), list):
+            raise Failure("not an object with a checkpoints list", "checkpoints", "checkpoints.json")
+        items = doc["checkpoints"]
+        for i, c in enumerate(items):
+            try:
+                self.checkpoints.append(self.read_checkpoint(i, c))
+            except Failure as f:
+                self.report.fail(f)
+        sizes = [c["tree_size"] if isinstance(c, dict) and is_int(c.get("tree_size")) else -1 for c in items]
+        where = "checkpoints.json"
+        if m["records"] == 0 and items:
+            self.fail("a bundle without records has checkpoints", "checkpoints", where)
+        elif m["records"] and not (sizes and sizes[-1] >= m["last_seq"]):
+            self.fail("no closing checkpoint (tree size >= last_seq %d)" % m["last_seq"], "checkpoints", where)
+        elif any(a >= b for a, b in zip(sizes, sizes[1:])):
+            self.fail("tree sizes are not increasing", "checkpoints", where)
+        elif any(not m["first_seq"] <= s < m["last_seq"] for s in sizes[:-1]):
+            self.fail("a checkpoint before the closing one is outside [first_seq, last_seq]", "checkpoints", where)
+        if items and self.checkpoints and self.checkpoints[-1][0] == sizes[-1]:
+            self.closing = self.checkpoints[-1]
+        self.pending = sorted(c for c in self.checkpoints if c is not self.closing)
+        if any(c[2] for c in self.pending):
+            self.fail("right is not empty in a checkpoint before the closing one", "checkpoints", where)
+        self.since = doc.get("since")
+        left = hex_hashes(doc.get("left"), "tree", "checkpoints.json left")
+        levels = tiling(0, max(m["first_seq"] - 1, 0))
+        if len(left) != len(levels):
+            raise Failure("left holds %d roots; the tiling of [0, %d) has %d"
+                          % (len(left), m["first_seq"] - 1, len(levels)), "tree", "checkpoints.json left")
+        self.tree = Frontier(max(m["first_seq"] - 1, 0), list(zip(levels, left)))
+
+    def read_records(self, entry):  # steps 5 and 6, line by line
+        if "keys.json" not in self.entries or "checkpoints.json" not in self.entries:
+            raise Fatal("keys.json and checkpoints.json must come before records.ndjson", "manifest",
+                        "records.ndjson")
+        for number, raw, ended in entry.lines("signature", "records.ndjson"):
+            self.count += 1
+            self.record(number, raw, ended)
+
+    def record(self, number, raw, ended):
+        where = "records.ndjson line %d" % number
+        try:
+            line, data, rec = parse_line(raw, ended)
+        except Failure as f:
+            self.fail(str(f), "signature", where)
+            self.prev = self.tree = None  # without seq and bytes neither chain nor tree goes on
+            self.report.notes.append("tree not rebuilt past %s" % where)
+            return
+        seq = line["seq"]
+        where += " (seq %d)" % seq
+        digest = hashlib.sha256(data).hexdigest()
+        self.first = seq if self.first is None else self.first
+        for check in (lambda: check_record(line, data, rec, self.keys),
+                      lambda: self.check_chain(rec, seq, digest),
+                      lambda: self.tree_add(seq, data, where)):
+            try:
+                check()
+            except Failure as f:
+                self.fail(str(f), f.kind, where)
+        self.prev = (seq, digest)
+        if rec.get("quality") != "good":
+            self.add_gap("records", {k: rec.get(k) for k in GAP_FIELDS})
+        if rec.get("config") not in self.configs:
+            self.fail("config %r has no configs/ entry" % rec.get("config"), "configs", where)
+        elif self.report.failures.get("signature", "").find(where + ":") != 0:  # record passed
+            self.metrology(rec, seq)
+
+    def check_chain(self, rec, seq, digest):  # check 6, and the site of step 5
+        if rec.get("site") != self.manifest["site"]:
+            raise Failure("site %r is not the manifest's" % rec.get("site"), "chain")
+        prev = self.prev
+        if rec.get("type") == "chain-segment":
+            if prev and seq <= prev[0]:
+                raise Failure("chain-segment does not follow seq %d" % prev[0], "chain")
+            self.report.add_break(seq, rec.get("reason"))
+        elif prev is None:
+            if seq == 1 and rec.get("prev") != "0" * 64:
+                raise Failure("seq 1 does not start from the all-zero prev", "chain")
+        elif seq != prev[0] + 1:
+            raise Failure("follows seq %d (expected seq %d)" % (prev[0], prev[0] + 1), "chain")
+        elif rec.get("prev") != digest and rec.get("prev") != prev[1]:
+            raise Failure("prev does not match the hash of seq %d" % prev[0], "chain")
+
+    def tree_add(self, seq, data, where):  # step 6 for one record
+        if self.tree is None:
+            return
+        if seq <= self.tree.size:
+            self.tree = None
+            raise Failure("seq %d does not follow tree size %d; tree not rebuilt further"
+                          % (seq, seq - 1 if seq == 0 else self.tree_size_was(seq)), "tree")
+        while self.tree.size < seq - 1:  # absent leaves before a declared break
+            stop = seq - 1
+            if self.pending and self.tree.size < self.pending[0][0] < stop:
+                stop = self.pending[0][0]  # stop there to compare the checkpoint's root
+            for level in tiling(self.tree.size, stop):
+                self.tree.push(level, ABSENT[level])
+            self.compare_pending("absent leaves before " + where)
+        self.tree.push(0, leaf_hash(data))
+        self.compare_pending(where)
+
+    def tree_size_was(self, seq):
+        return self.prev[0] if self.prev else seq
+
+    def compare_pending(self, where):
+        while self.pending and self.pending[0][0] <= self.tree.size:
+            size, root, _ = self.pending.pop(0)
+            if size == self.tree.size and self.tree.root() != root:
+                self.fail("the tree root at size %d differs from its checkpoint's" % size, "tree", where)
+
+    def add_gap(self, side, obj):  # step 8 compares digests, so neither list is held
+        self.gaps[side][0].update(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+        self.gaps[side][1] += 1
+
+    def read_gaps(self, entry):
+        for number, raw, ended in entry.lines("gaps", "gaps.ndjson"):
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                obj = None
+            if not ended or not isinstance(obj, dict):
+                self.fail("not a JSON object line", "gaps", "gaps.ndjson line %d" % number)
+            self.add_gap("gaps.ndjson", obj)
+
+    def metrology(self, rec, seq):  # step 9
+        if rec["type"] != "reading":
+            return
+        point, config = rec["point"], rec["config"]
+        entry = (self.configs.get(config) or {}).get(point)
+        about = "point %s (config %s…)" % (point, config[:12])
+        if entry is None:
+            return self.report.find(about + " is not in its config", seq)
+        serial = entry.get("meter_serial")
+        if not isinstance(serial, str) or not serial:
+            self.report.find(about + " has no meter_serial", seq)
+        else:
+            old = self.serials.get(point)
+            if old is not None and old != serial:
+                self.report.note_once("meter exchange: point %s: meter_serial %s, then %s from seq %d"
+                                      % (point, old, serial, seq), (point, old, serial))
+            self.serials[point] = serial
+        until = entry.get("calibration_valid_until")
+        if until is not None and type(until) is not datetime.date:
+            self.report.find(about + " has a calibration_valid_until that is not a date", seq)
+        elif until is not None and rec["ts_ms"] >= (until.toordinal() - EPOCH_DAY + 1) * 86400000:
+            self.report.find(about + ": calibration expired (valid until %s)" % until, seq)
+
+    def finish(self):
+        m = self.manifest
+        for name, (size, digest) in self.entries.items():  # step 1
+            if name not in self.listed:
+                self.fail("not listed in the manifest", "manifest", name)
+            elif self.listed[name] != (size, digest):
+                self.fail("size or SHA-256 differs from the manifest", "manifest", name)
+        for name in self.listed.keys() - self.entries.keys():
+            self.fail("listed in the manifest but missing", "manifest", name)
+        for name in ("keys.json", "checkpoints.json", "records.ndjson", "gaps.ndjson"):
+            if name not in self.entries:
+                self.fail("missing", "manifest", name)
+        if "records.ndjson" in self.entries:
+            self.finish_records(m)
+        self.finish_since()
+        (ours, n), (theirs, k) = self.gaps["records"], self.gaps["gaps.ndjson"]
+        if "gaps.ndjson" in self.entries and ours.digest() != theirs.digest():
+            self.fail("differs from the %d gaps recomputed from the records (it has %d lines)" % (n, k),
+                      "gaps", "gaps.ndjson")
+
+    def finish_records(self, m):  # the end of steps 5 and 6
+        last = self.prev[0] if self.prev else 0
+        if (self.first or 0, last, self.count) != (m["first_seq"], m["last_seq"], m["records"]):
+            self.fail("records hold %d records, seq %d..%d; the manifest says %d, seq %d..%d"
+                      % (self.count, self.first or 0, last, m["records"], m["first_seq"], m["last_seq"]),
+                      "chain", "records.ndjson")
+        if self.tree is None or self.closing is None:
+            return
+        for size, _, _ in self.pending:
+            self.fail("the records end before the checkpoint of tree size %d" % size, "tree", "records.ndjson")
+        size, root, right = self.closing
+        levels = tiling(self.tree.size, size)
+        where = "checkpoints.json closing checkpoint (tree size %d)" % size
+        if size < self.tree.size or len(right) != len(levels):
+            return self.fail("right holds %d roots; the tiling of [%d, %d) has %d"
+                             % (len(right), self.tree.size, size, len(levels)), "tree", where)
+        tree = self.tree.copy()
+        for level, h in zip(levels, right):
+            tree.push(level, h)
+        if tree.root() != root:
+            self.fail("the root rebuilt from the records and right differs from the checkpoint's", "tree", where)
+
+    def finish_since(self):  # step 7
+        where = "checkpoints.json since"
+        if self.since is None:
+            if self.since_text is not None:
+                self.fail("--since-checkpoint was given but the bundle has no since", "since", where)
+            return
+        if not (isinstance(self.since, dict) and isinstance(self.since.get("note"), str)):
+            return self.fail("since is not {note, consistency}", "since", where)
+        try:
+            proof = hex_hashes(self.since.get("consistency"), "since", where + " consistency")
+            m, old_root = self.check_note(self.since["note"], "since", where)
+        except Failure as f:
+            return self.report.fail(f)
+        if self.since_text is None:
+            self.report.notes.append("since checkpoint (tree size %d) verified, but not compared "
+                                     "with one you hold (no --since-checkpoint)" % m)
+        elif self.since["note"].encode("utf-8") != self.since_text:
+            return self.fail("since.note differs from the --since-checkpoint file", "since", where)
+        if self.closing is None:
+            return self.fail("no valid closing checkpoint to prove consistency with", "since", where)
+        n, new_root, _ = self.closing
+        if not consistency_ok(m, n, old_root, new_root, proof):
+            self.fail("the consistency proof from tree size %d to %d does not verify" % (m, n), "since", where)
+
+
+class Report:
+    def __init__(self):
+        self.failures, self.breaks, self.findings, self.notes = {}, [], {}, []
+        self.noted = set()
+
+    def fail(self, f):  # keeps the first failure of each kind
+        self.failures.setdefault(f.kind, "%s: %s" % (f.where, f) if f.where else str(f))
+
+    def add_break(self, seq, reason):
+        if len(self.breaks) < 1000:
+            self.breaks.append({"seq": seq, "reason": reason})
+
+    def find(self, what, seq):  # one finding per kind of problem, with a count
+        entry = self.findings.setdefault(what, [seq, 0])
+        entry[1] += 1
+
+    def note_once(self, text, key):
+        if key not in self.noted:
+            self.noted.add(key)
+            self.notes.append(text)
+
+    def verdict(self):
+        if self.failures:
+            return "INVALID", 1
+        if self.breaks:
+            return "VALID WITH DECLARED BREAKS", 3
+        if self.findings:
+            return "VALID WITH METROLOGY FINDINGS", 4
+        return "VALID", 0
+
+    def finding_lines(self):
+        return ["%s: %d reading(s), first at seq %d" % (what, n, seq) for what, (seq, n) in self.findings.items()]
+
+
+def safe(text):  # untrusted text must not start new lines or drive the terminal
+    return "".join(c if c.isprintable() or c == " " else "\\u%04x" % ord(c) for c in str(text))
+
+
+def verify(path, pinned, since_text, report):
+    bundle = Bundle(pinned, since_text, report)
+    try:
+        try:
+            with tarfile.open(path, "r|gz") as tar:
+                for index, member in enumerate(tar):
+                    bundle.entry(index, member, tar)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+            raise Fatal("cannot read it as a gzip tar file: %s" % e, "manifest", path)
+        if bundle.manifest is None:
+            raise Fatal("the bundle has no entries", "manifest", path)
+        bundle.finish()
+    except Failure as f:
+        report.fail(f)
+    return bundle
+
+
+def read_input(path, kind):
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_WHOLE + 1)
+    except OSError as e:
+        raise Failure("cannot read it: %s" % e.strerror, kind, path)
+    if len(data) > MAX_WHOLE:
+        raise Failure("too large", kind, path)
+    return data
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("bundle", help="the bundle, BUNDLE.tar.gz")
+    p.add_argument("--public-key", action="append", default=[], metavar="PEM",
+                   help="pinned public key obtained out of band; repeatable")
+    p.add_argument("--since-checkpoint", metavar="FILE", help="a checkpoint note you already hold")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args()
+    report, bundle = Report(), None
+    try:
+        pinned = {}
+        for path in args.public_key:
+            try:
+                kid, key, alg = load_key(read_input(path, "keys"))
+            except Failure as f:
+                raise Failure(str(f), "keys", f.where or path)
+            pinned[kid] = (key, alg)
+        if not pinned:
+            report.notes.append("keys not pinned: this proves integrity, not authorship "
+                                "(the keys were taken from keys.json)")
+        since = read_input(args.since_checkpoint, "since") if args.since_checkpoint else None
+        bundle = verify(args.bundle, pinned, since, report)
+    except Failure as f:
+        report.fail(f)
+    except Exception as e:  # never a traceback on hostile input; say what broke
+        report.fail(Failure("unexpected error: %s: %s" % (type(e).__name__, e), "manifest", args.bundle))
+    return output(report, bundle, args.json)
+
+
+def output(report, bundle, as_json):
+    verdict, code = report.verdict()
+    seen = bundle is not None and bundle.prev is not None
+    closing = bundle.closing[0] if bundle and bundle.closing else None
+    summary = {"records": bundle.count if bundle else 0,
+               "first_seq": (bundle.first or 0) if seen else 0,
+               "last_seq": bundle.prev[0] if seen else 0,
+               "checkpoints": len(bundle.checkpoints) if bundle else 0,
+               "closing_tree_size": closing}
+    if as_json:
+        print(json.dumps({"verdict": verdict, "exit_code": code, **summary, "failures": report.failures,
+                          "declared_breaks": report.breaks, "findings": report.finding_lines(),
+                          "notes": report.notes}))
+        return code
+    for kind, message in report.failures.items():
+        print(safe("FAILED [%s] %s" % (kind, message)))
+    for b in report.breaks:
+        print(safe("DECLARED CHAIN BREAK: seq %d: %s" % (b["seq"], b["reason"])))
+    for line in report.finding_lines():
+        print(safe("FINDING: " + line))
+    for note in report.notes:
+        print(safe("NOTE: " + note))
+    print("SUMMARY: %d records, seq %d..%d, %d checkpoints, closing tree size %s" % (
+        summary["records"], summary["first_seq"], summary["last_seq"], summary["checkpoints"],
+        "none" if closing is None else closing))
+    print("VERDICT: " + verdict)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
