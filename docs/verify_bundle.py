@@ -360,7 +360,8 @@ class Bundle:
         self.manifest, self.entries, self.configs = None, {}, {}
         self.checkpoints, self.closing, self.since = [], None, None
         self.tree, self.pending = None, []
-        self.count, self.first, self.prev = 0, None, None  # prev: (seq, record hash)
+        self.count, self.first, self.last, self.prev = 0, None, None, None  # prev: (seq, hash)
+        self.listed, self.items, self.window = {}, 0, [None, None]
         self.gaps = {"records": [hashlib.sha256(), 0], "gaps.ndjson": [hashlib.sha256(), 0]}
         self.serials = {}  # point -> meter_serial last seen
 
@@ -425,7 +426,7 @@ class Bundle:
             if not is_int(m.get(k), 0):
                 raise fail("%s is not a non-negative integer" % k)
         first, last, n = m["first_seq"], m["last_seq"], m["records"]
-        if (n == 0 and (first, last) != (0, 0)) or (n and not 1 <= first <= last or n > last - first + 1):
+        if (first, last) != (0, 0) if n == 0 else not (1 <= first <= last and n <= last - first + 1):
             raise fail("first_seq %d, last_seq %d and records %d do not agree" % (first, last, n))
         files = m.get("files")
         if not isinstance(files, list):
@@ -486,24 +487,27 @@ class Bundle:
             raise Failure("the note says tree size %d" % size, "checkpoints", where)
         return size, root, right
 
-    def check_note(self, note, kind, where):  # a note verifies as step 4 says
-        origin, size, root, _, body, sigs = parse_note(note, kind, where)
+    def check_note(self, note, kind, where):  # step 4 for a note; an unsigned one is still used
+        origin, size, root, _, body, sigs = parse_note(note, kind, where)  # for the tree's messages
         if origin != self.manifest["origin"]:
-            raise Failure("note origin %r is not the manifest's" % origin, kind, where)
-        if note_signer(origin, body, sigs, self.keys) is None:
-            raise Failure("no valid signature of an accepted (pinned) key", kind, where)
+            self.fail("note origin %r is not the manifest's" % origin, kind, where)
+        elif note_signer(origin, body, sigs, self.keys) is None:
+            self.fail("no valid signature of an accepted (pinned) key", kind, where)
         return size, root
 
     def read_checkpoints(self, doc):  # steps 4 and (with `left`) the start of step 6
         m = self.manifest
         if not isinstance(doc, dict) or not isinstance(doc.get("checkpoints"), list):
             raise Failure("not an object with a checkpoints list", "checkpoints", "checkpoints.json")
-        items = doc["checkpoints"]
+        items, parsed = doc["checkpoints"], []
+        self.items = len(items)
         for i, c in enumerate(items):
             try:
-                self.checkpoints.append(self.read_checkpoint(i, c))
+                parsed.append(self.read_checkpoint(i, c))
             except Failure as f:
+                parsed.append(None)
                 self.report.fail(f)
+        self.checkpoints = [c for c in parsed if c]
         sizes = [c["tree_size"] if isinstance(c, dict) and is_int(c.get("tree_size")) else -1 for c in items]
         where = "checkpoints.json"
         if m["records"] == 0 and items:
@@ -514,9 +518,9 @@ class Bundle:
             self.fail("tree sizes are not increasing", "checkpoints", where)
         elif any(not m["first_seq"] <= s < m["last_seq"] for s in sizes[:-1]):
             self.fail("a checkpoint before the closing one is outside [first_seq, last_seq]", "checkpoints", where)
-        if items and self.checkpoints and self.checkpoints[-1][0] == sizes[-1]:
-            self.closing = self.checkpoints[-1]
-        self.pending = sorted(c for c in self.checkpoints if c is not self.closing)
+        if parsed and parsed[-1] and parsed[-1][0] >= m["last_seq"]:
+            self.closing = parsed[-1]
+        self.pending = sorted(c for c in parsed[:-1] if c)
         if any(c[2] for c in self.pending):
             self.fail("right is not empty in a checkpoint before the closing one", "checkpoints", where)
         self.since = doc.get("since")
@@ -541,29 +545,33 @@ class Bundle:
             line, data, rec = parse_line(raw, ended)
         except Failure as f:
             self.fail(str(f), "signature", where)
-            self.prev = self.tree = None  # without seq and bytes neither chain nor tree goes on
-            self.report.notes.append("tree not rebuilt past %s" % where)
+            if self.tree is not None:  # without seq and bytes neither chain nor tree goes on
+                self.report.notes.append("tree not rebuilt past " + where)
+            self.prev = self.tree = None
             return
-        seq = line["seq"]
+        seq = self.last = line["seq"]
         where += " (seq %d)" % seq
-        digest = hashlib.sha256(data).hexdigest()
-        self.first = seq if self.first is None else self.first
+        if self.first is None:
+            self.first, self.window[0] = seq, rec.get("ts_ms")
+        self.window[1] = rec.get("ts_ms")  # the first and last record's ts_ms
+        passed = True  # the record's own checks (1 to 5)
         for check in (lambda: check_record(line, data, rec, self.keys),
-                      lambda: self.check_chain(rec, seq, digest),
+                      lambda: self.check_chain(rec, seq),
                       lambda: self.tree_add(seq, data, where)):
             try:
                 check()
             except Failure as f:
+                passed = passed and f.kind != "signature"
                 self.fail(str(f), f.kind, where)
-        self.prev = (seq, digest)
+        self.prev = (seq, hashlib.sha256(data).hexdigest())
         if rec.get("quality") != "good":
             self.add_gap("records", {k: rec.get(k) for k in GAP_FIELDS})
         if rec.get("config") not in self.configs:
             self.fail("config %r has no configs/ entry" % rec.get("config"), "configs", where)
-        elif self.report.failures.get("signature", "").find(where + ":") != 0:  # record passed
+        elif passed and self.configs[rec["config"]] is not None:
             self.metrology(rec, seq)
 
-    def check_chain(self, rec, seq, digest):  # check 6, and the site of step 5
+    def check_chain(self, rec, seq):  # check 6, and the site of step 5
         if rec.get("site") != self.manifest["site"]:
             raise Failure("site %r is not the manifest's" % rec.get("site"), "chain")
         prev = self.prev
@@ -576,16 +584,16 @@ class Bundle:
                 raise Failure("seq 1 does not start from the all-zero prev", "chain")
         elif seq != prev[0] + 1:
             raise Failure("follows seq %d (expected seq %d)" % (prev[0], prev[0] + 1), "chain")
-        elif rec.get("prev") != digest and rec.get("prev") != prev[1]:
+        elif rec.get("prev") != prev[1]:
             raise Failure("prev does not match the hash of seq %d" % prev[0], "chain")
 
     def tree_add(self, seq, data, where):  # step 6 for one record
         if self.tree is None:
             return
         if seq <= self.tree.size:
-            self.tree = None
-            raise Failure("seq %d does not follow tree size %d; tree not rebuilt further"
-                          % (seq, seq - 1 if seq == 0 else self.tree_size_was(seq)), "tree")
+            size, self.tree = self.tree.size, None
+            raise Failure("seq %d does not come after tree size %d; the tree is not rebuilt further"
+                          % (seq, size), "tree")
         while self.tree.size < seq - 1:  # absent leaves before a declared break
             stop = seq - 1
             if self.pending and self.tree.size < self.pending[0][0] < stop:
@@ -595,9 +603,6 @@ class Bundle:
             self.compare_pending("absent leaves before " + where)
         self.tree.push(0, leaf_hash(data))
         self.compare_pending(where)
-
-    def tree_size_was(self, seq):
-        return self.prev[0] if self.prev else seq
 
     def compare_pending(self, where):
         while self.pending and self.pending[0][0] <= self.tree.size:
@@ -623,7 +628,7 @@ class Bundle:
         if rec["type"] != "reading":
             return
         point, config = rec["point"], rec["config"]
-        entry = (self.configs.get(config) or {}).get(point)
+        entry = self.configs[config].get(point)
         about = "point %s (config %s…)" % (point, config[:12])
         if entry is None:
             return self.report.find(about + " is not in its config", seq)
@@ -663,11 +668,15 @@ class Bundle:
                       "gaps", "gaps.ndjson")
 
     def finish_records(self, m):  # the end of steps 5 and 6
-        last = self.prev[0] if self.prev else 0
+        last = self.last or 0
         if (self.first or 0, last, self.count) != (m["first_seq"], m["last_seq"], m["records"]):
             self.fail("records hold %d records, seq %d..%d; the manifest says %d, seq %d..%d"
                       % (self.count, self.first or 0, last, m["records"], m["first_seq"], m["last_seq"]),
                       "chain", "records.ndjson")
+        for ts, which in zip(self.window, ("first", "last")):  # §4: both lie in the window
+            if is_int(ts) and not m["from_ms"] <= ts < m["to_ms"]:
+                self.report.notes.append("the %s record's ts_ms %d is outside the manifest's from_ms..to_ms"
+                                         % (which, ts))
         if self.tree is None or self.closing is None:
             return
         for size, _, _ in self.pending:
@@ -705,6 +714,8 @@ class Bundle:
         if self.closing is None:
             return self.fail("no valid closing checkpoint to prove consistency with", "since", where)
         n, new_root, _ = self.closing
+        if m > n:
+            return self.fail("its tree size %d is above the closing size %d" % (m, n), "since", where)
         if not consistency_ok(m, n, old_root, new_root, proof):
             self.fail("the consistency proof from tree size %d to %d does not verify" % (m, n), "since", where)
 
@@ -806,12 +817,11 @@ def main():
 
 def output(report, bundle, as_json):
     verdict, code = report.verdict()
-    seen = bundle is not None and bundle.prev is not None
     closing = bundle.closing[0] if bundle and bundle.closing else None
     summary = {"records": bundle.count if bundle else 0,
-               "first_seq": (bundle.first or 0) if seen else 0,
-               "last_seq": bundle.prev[0] if seen else 0,
-               "checkpoints": len(bundle.checkpoints) if bundle else 0,
+               "first_seq": (bundle.first or 0) if bundle else 0,
+               "last_seq": (bundle.last or 0) if bundle else 0,
+               "checkpoints": bundle.items if bundle else 0,
                "closing_tree_size": closing}
     if as_json:
         print(json.dumps({"verdict": verdict, "exit_code": code, **summary, "failures": report.failures,

@@ -26,9 +26,13 @@ echo "== running the agent for ${seconds}s (Ctrl-C stops it early)"
 echo "== status"
 "$agent" status --config "$config"
 export_file=configs/state/demo-export.ndjson
-"$agent" export --config "$config" --from 2026-01-01 --to 2100-01-01 --out "$export_file"
+"$agent" export --config "$config" --from 2026-01-01 --to 2100-01-01 --format ndjson --out "$export_file"
 echo "== the last two signed records (canonical bytes, hash, signature) of $export_file"
 tail -n 2 "$export_file"
 echo "== verifying the export against the demo public key"
 openssl pkey -in configs/keys/demo-agent.key -pubout -out configs/keys/demo-agent.pub
 "$agent" verify "$export_file" --public-key configs/keys/demo-agent.pub
+bundle=configs/state/demo-bundle.tar.gz
+echo "== a verifier bundle (records, checkpoints, Merkle proofs) and its independent check"
+"$agent" export --config "$config" --from 2026-01-01 --to 2100-01-01 --out "$bundle"
+/usr/bin/python3 docs/verify_bundle.py "$bundle" --public-key configs/keys/demo-agent.pub

@@ -38,7 +38,8 @@ def check(condition, message):
 
 
 class Site:
-    def __init__(self, agent, algorithm="ed25519", interval_ms=1000, points=2, extra_journal=""):
+    def __init__(self, agent, algorithm="ed25519", interval_ms=1000, points=2, extra_journal="",
+                 extra_signing="", calibration="2099-12-31"):
         self.agent = agent
         self.tmp = tempfile.TemporaryDirectory(prefix="mrv-it-")
         self.dir = pathlib.Path(self.tmp.name)
@@ -55,9 +56,11 @@ class Site:
             {extra_journal}
             [signing]
             key_file = "agent.key"
+            {extra_signing}
             """)
-        for pid in point_ids:
+        for i, pid in enumerate(point_ids):
             text += f'[[points]]\nid = "{pid}"\nunit = "kWh"\nkind = "cumulative"\n'
+            text += f'meter_serial = "SIM-{i:04d}"\ncalibration_valid_until = {calibration}\n'
         if point_ids:
             text += f'[[sources.simulated]]\nname = "sim"\ninterval_ms = {interval_ms}\n'
             text += "points = [" + ", ".join(f'"{p}"' for p in point_ids) + "]\n"
@@ -76,11 +79,14 @@ class Site:
         return track(subprocess.Popen([self.agent, "run", "--config", str(self.config)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
 
-    def export(self, out_name="export.ndjson"):
+    def export(self, out_name="export.ndjson", *extra, fmt="ndjson"):
         out = self.dir / out_name
         self.run("export", "--config", str(self.config), "--from", "0",
-                 "--to", "99999999999999", "--out", str(out))
+                 "--to", "99999999999999", "--out", str(out), "--format", fmt, *extra)
         return out
+
+    def bundle(self, out_name="bundle.tar.gz", *extra):
+        return self.export(out_name, *extra, fmt="bundle")
 
     def verify(self, export, *extra):
         return self.run("verify", str(export), "--public-key", str(self.public_pem), *extra,
@@ -90,6 +96,10 @@ class Site:
         """(seq, hash) of every record, read straight from SQLite."""
         with sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True) as db:
             return db.execute("SELECT seq, hash FROM records ORDER BY seq").fetchall()
+
+
+def bundle_verifier():
+    return str(pathlib.Path(__file__).parents[2] / "docs" / "verify_bundle.py")
 
 
 def python_verifier():
