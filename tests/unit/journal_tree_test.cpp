@@ -1,0 +1,178 @@
+// The journal's Merkle tree and checkpoints: the stored tree equals a recomputation from
+// the records, survives reopening and pruning, and its checkpoints verify.
+#include <catch2/catch.hpp>
+
+#include "mrv/core/canonical.hpp"
+#include "test_support.hpp"
+
+using namespace mrv;
+
+namespace {
+
+void fill(Journal& j, int64_t& ts, int batches, int per_batch) {
+  for (int b = 0; b < batches; ++b) {
+    std::vector<AcceptedReading> batch;
+    for (int i = 0; i < per_batch; ++i, ++ts) batch.push_back(test::accepted("m1", ts, std::to_string(ts)));
+    REQUIRE(j.append(batch));
+  }
+}
+
+// MTH over the leaf hashes of every record, recomputed leaf by leaf.
+Sha256 recomputed_root(Journal& j, uint64_t size) {
+  MerkleFrontier f;
+  REQUIRE(j.for_each_record(1, size, [&](const StoredRecord& r) { f.push_leaf(merkle_leaf_hash(r.canonical)); }));
+  REQUIRE(f.size() == size);
+  return f.root();
+}
+
+}  // namespace
+
+TEST_CASE("journal tree: stored roots and proofs match the records, across reopen", "[tree]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  o.checkpoint_interval_ms = 1;  // a checkpoint with every batch
+  int64_t ts = 0;
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    fill(*j, ts, 7, 97);  // 679 leaves: several full chunks and a partial one
+  }
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  fill(*j, ts, 3, 55);  // continues the tree from what was stored
+  auto size = j->tree_size();
+  REQUIRE(size);
+  CHECK(*size == 844);
+  NodeSource nodes = j->tree_nodes();
+  for (uint64_t n : {1u, 255u, 256u, 257u, 679u, 700u, 844u}) {
+    INFO("size " << n);
+    CHECK(*merkle_range_root(nodes, 0, n) == recomputed_root(*j, n));
+  }
+  // Every checkpoint signs the root of its size.
+  auto cps = j->checkpoints(0, UINT64_MAX);
+  REQUIRE(cps);
+  CHECK(cps->size() >= 10);
+  auto key = PublicKey::from_pem(test::test_signer(dir).public_pem());
+  for (const StoredCheckpoint& c : *cps) {
+    CHECK(verify_checkpoint(c.checkpoint, *key));
+    CHECK(c.checkpoint.origin == "mrv-agent/test-site");
+    CHECK(c.checkpoint.root == *merkle_range_root(nodes, 0, c.checkpoint.tree_size));
+  }
+  // Inclusion and consistency proofs from stored nodes verify.
+  Sha256 root = *merkle_range_root(nodes, 0, 844);
+  std::string record500;
+  REQUIRE(j->for_each_record(500, 500, [&](const StoredRecord& r) { record500 = r.canonical; }));
+  auto inclusion = merkle_inclusion_proof(nodes, 499, 844);
+  REQUIRE(inclusion);
+  CHECK(merkle_verify_inclusion(499, 844, merkle_leaf_hash(record500), *inclusion, root));
+  auto consistency = merkle_consistency_proof(nodes, 300, 844);
+  REQUIRE(consistency);
+  CHECK(merkle_verify_consistency(300, 844, recomputed_root(*j, 300), root, *consistency));
+}
+
+TEST_CASE("journal tree: a checkpoint is made at start, when due, and not when nothing is new", "[tree]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  o.checkpoint_interval_ms = 3'600'000;
+  int64_t ts = 0;
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    fill(*j, ts, 1, 10);
+    CHECK(j->checkpoint_due());  // ten records are not covered yet
+    CHECK(j->checkpoints(0, UINT64_MAX)->empty());
+    // kill -9 here: no stop checkpoint
+  }
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  auto cps = j->checkpoints(0, UINT64_MAX);
+  REQUIRE(cps->size() == 1);
+  CHECK(cps->front().reason == "start");
+  CHECK(cps->front().checkpoint.tree_size == 10);
+  CHECK_FALSE(j->checkpoint_due());
+  auto again = j->checkpoint("stop");
+  REQUIRE(again);
+  CHECK_FALSE(again->has_value());  // the tree has not grown
+  o.checkpoint_max_records = 25;  // by count, whatever the interval
+  j = tl::unexpected(Error{ErrorCode::not_found, "", "closed"});
+  j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  fill(*j, ts, 3, 10);
+  cps = j->checkpoints(11, UINT64_MAX);
+  REQUIRE(cps->size() == 1);
+  CHECK(cps->front().checkpoint.tree_size == 40);
+  CHECK(cps->front().reason == "interval");
+}
+
+TEST_CASE("journal tree: pruning keeps what proofs from old checkpoints need", "[tree][quota]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  o.checkpoint_interval_ms = 1;
+  int64_t ts = 0;
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  fill(*j, ts, 1, 300);
+  Sha256 root_at_300 = *merkle_range_root(j->tree_nodes(), 0, 300);
+  fill(*j, ts, 4, 500);
+  REQUIRE(j->set_upload_cursor(2000));
+  REQUIRE(*j->prune_receipted() == 2000);
+  CHECK(j->stats()->first_seq == 2001);  // the records around checkpoint 300 are gone
+  NodeSource nodes = j->tree_nodes();
+  auto size = *j->tree_size();
+  CHECK(size == 2300);
+  auto consistency = merkle_consistency_proof(nodes, 300, size);
+  REQUIRE(consistency);
+  CHECK(merkle_verify_consistency(300, size, root_at_300, *merkle_range_root(nodes, 0, size), *consistency));
+  // A size no checkpoint names, inside pruned leaves, cannot be proven any more.
+  CHECK_FALSE(merkle_range_root(nodes, 0, 301));
+}
+
+TEST_CASE("journal tree: checkpoint-only records carry no signature and chain as usual", "[tree]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  o.checkpoint_only = true;
+  o.checkpoint_interval_ms = 1000;
+  int64_t ts = 0;
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  fill(*j, ts, 2, 20);
+  size_t n = 0;
+  REQUIRE(j->for_each_record(1, 40, [&](const StoredRecord& r) {
+    CHECK(r.signature.empty());
+    auto f = decode_record(r.canonical);
+    REQUIRE(f);
+    CHECK(f->algorithm == kCheckpointOnlyAlg);
+    ++n;
+  }));
+  CHECK(n == 40);
+  auto tail = j->check_tail(100);
+  REQUIRE(tail);
+  CHECK(tail->intact);
+}
+
+TEST_CASE("checkpoint notes: sign, parse and verify; other keys and edits fail", "[tree]") {
+  test::TempDir dir;
+  for (const char* name : {"ed25519-test.key", "ecdsa-p256-test.key"}) {
+    Signer signer = test::test_signer(dir, name);
+    auto pub = PublicKey::from_pem(signer.public_pem());
+    Sha256 root = sha256("root");
+    auto c = sign_checkpoint(signer, *pub, "mrv-agent/site-1", 42, root, 1767225600000);
+    REQUIRE(c);
+    CHECK(c->note.starts_with("mrv-agent/site-1\n42\n" + to_base64({reinterpret_cast<const char*>(root.data()), 32}) +
+                              "\nmrv-time-ms 1767225600000\n\n\xE2\x80\x94 mrv-agent/site-1 "));
+    auto parsed = parse_checkpoint(c->note);
+    REQUIRE(parsed);
+    CHECK(parsed->tree_size == 42);
+    CHECK(parsed->root == root);
+    CHECK(parsed->time_ms == 1767225600000);
+    CHECK(verify_checkpoint(*parsed, *pub));
+    auto edited = parse_checkpoint(std::string(c->note).replace(c->note.find("\n42\n"), 4, "\n43\n"));
+    REQUIRE(edited);
+    CHECK_FALSE(verify_checkpoint(*edited, *pub));
+    auto other = Signer::generate(signer.algorithm());
+    CHECK_FALSE(verify_checkpoint(*parsed, *PublicKey::from_pem(other->public_pem())));
+  }
+  CHECK_FALSE(parse_checkpoint("no blank line\n"));
+  CHECK_FALSE(parse_checkpoint("o\n042\nAAAA\n\n— o x\n"));
+  CHECK_FALSE(parse_checkpoint("o\n1\nnot base64!\n\n— o x\n"));
+}
