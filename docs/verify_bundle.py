@@ -15,6 +15,7 @@ import argparse
 import base64
 import binascii
 import datetime
+import gzip
 import hashlib
 import json
 import re
@@ -36,6 +37,7 @@ CHOICES = {"type": {"reading", "chain-segment"}, "time_source": {"device", "agen
            "clock": {"synchronised", "unsynchronised"},
            "alg": {"ed25519", "ecdsa-p256-sha256", "checkpoint"}}  # checkpoint: §5
 HEX64 = re.compile(r"[0-9a-f]{64}")
+ESCAPED = re.compile(r'["\\\x00-\x1f]')  # what §1.2 escapes
 DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 CONFIG_NAME = re.compile(r"configs/([0-9a-f]{64})\.toml")
 NOTE_SIZE = re.compile(rb"0|[1-9][0-9]{0,18}")
@@ -65,8 +67,12 @@ def is_int(v, low=-INT64):
 
 
 def b64(text):  # RFC 4648 §4 with padding; only the canonical encoding is accepted
+    try:
+        text = text.encode("ascii") if isinstance(text, str) else text
+    except UnicodeEncodeError:  # b64decode would raise a plain ValueError
+        raise binascii.Error("not base64")
     raw = base64.b64decode(text, validate=True)
-    if base64.b64encode(raw) != (text.encode() if isinstance(text, str) else text):
+    if base64.b64encode(raw) != text:
         raise binascii.Error("non-canonical base64")
     return raw
 
@@ -169,8 +175,7 @@ def note_signer(origin, body, sig_lines, keys):
 # --- record checks, as tests/integration/verify_export.py (record-format.md §4.1) ---
 
 def json_string(text):  # §1.2: escape " and \, below 0x20 as \u00xx (lowercase), rest literal
-    return '"' + "".join("\\" + c if c in '"\\' else "\\u%04x" % ord(c) if ord(c) < 0x20 else c
-                         for c in text) + '"'
+    return '"' + ESCAPED.sub(lambda m: "\\" + m[0] if m[0] in '"\\' else "\\u%04x" % ord(m[0]), text) + '"'
 
 
 def check_canonical(rec, data):  # check 4: field types and rules, then re-encode
@@ -358,7 +363,7 @@ class Bundle:
         self.pinned, self.since_text, self.report = pinned, since_text, report
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
-        self.checkpoints, self.closing, self.since = [], None, None
+        self.closing, self.since = None, None  # closing: (tree size, root, right)
         self.tree, self.pending = None, []
         self.count, self.first, self.last, self.prev = 0, None, None, None  # prev: (seq, hash)
         self.listed, self.items, self.window = {}, 0, [None, None]
@@ -507,7 +512,6 @@ class Bundle:
             except Failure as f:
                 parsed.append(None)
                 self.report.fail(f)
-        self.checkpoints = [c for c in parsed if c]
         sizes = [c["tree_size"] if isinstance(c, dict) and is_int(c.get("tree_size")) else -1 for c in items]
         where = "checkpoints.json"
         if m["records"] == 0 and items:
@@ -525,11 +529,12 @@ class Bundle:
             self.fail("right is not empty in a checkpoint before the closing one", "checkpoints", where)
         self.since = doc.get("since")
         left = hex_hashes(doc.get("left"), "tree", "checkpoints.json left")
-        levels = tiling(0, max(m["first_seq"] - 1, 0))
+        start = max(m["first_seq"] - 1, 0)
+        levels = tiling(0, start)
         if len(left) != len(levels):
             raise Failure("left holds %d roots; the tiling of [0, %d) has %d"
-                          % (len(left), m["first_seq"] - 1, len(levels)), "tree", "checkpoints.json left")
-        self.tree = Frontier(max(m["first_seq"] - 1, 0), list(zip(levels, left)))
+                          % (len(left), start, len(levels)), "tree", "checkpoints.json left")
+        self.tree = Frontier(start, list(zip(levels, left)))
 
     def read_records(self, entry):  # steps 5 and 6, line by line
         if "keys.json" not in self.entries or "checkpoints.json" not in self.entries:
@@ -566,9 +571,10 @@ class Bundle:
         self.prev = (seq, hashlib.sha256(data).hexdigest())
         if rec.get("quality") != "good":
             self.add_gap("records", {k: rec.get(k) for k in GAP_FIELDS})
-        if rec.get("config") not in self.configs:
-            self.fail("config %r has no configs/ entry" % rec.get("config"), "configs", where)
-        elif passed and self.configs[rec["config"]] is not None:
+        config = rec.get("config")
+        if not isinstance(config, str) or config not in self.configs:
+            self.fail("config %r has no configs/ entry" % (config,), "configs", where)
+        elif passed and self.configs[config] is not None:
             self.metrology(rec, seq)
 
     def check_chain(self, rec, seq):  # check 6, and the site of step 5
@@ -761,10 +767,13 @@ def safe(text):  # untrusted text must not start new lines or drive the terminal
 def verify(path, pinned, since_text, report):
     bundle = Bundle(pinned, since_text, report)
     try:
-        try:
-            with tarfile.open(path, "r|gz") as tar:
-                for index, member in enumerate(tar):
-                    bundle.entry(index, member, tar)
+        try:  # tarfile's own "r|gz" never checks the gzip trailer, so truncation would pass
+            with open(path, "rb") as fh, gzip.GzipFile(fileobj=fh) as gz:
+                with tarfile.open(fileobj=gz, mode="r|") as tar:
+                    for index, member in enumerate(tar):
+                        bundle.entry(index, member, tar)
+                while gz.read(1 << 16):  # to the end, where GzipFile checks CRC-32 and length
+                    pass
         except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise Fatal("cannot read it as a gzip tar file: %s" % e, "manifest", path)
         if bundle.manifest is None:
@@ -816,6 +825,7 @@ def main():
 
 
 def output(report, bundle, as_json):
+    sys.stdout.reconfigure(errors="backslashreplace")  # never fail on a non-UTF-8 terminal
     verdict, code = report.verdict()
     closing = bundle.closing[0] if bundle and bundle.closing else None
     summary = {"records": bundle.count if bundle else 0,

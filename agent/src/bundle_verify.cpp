@@ -1,5 +1,7 @@
 // verify_bundle: the checks of docs/verification.md §6, streaming the bundle once.
 #include <fstream>
+#include <future>
+#include <thread>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
+#include "record_line.hpp"
 #include "tar_gz.hpp"
 
 namespace mrv::agent {
@@ -56,6 +59,36 @@ struct PointMeta {
   std::string calibration_date;
 };
 
+// A record signature to check off the parsing thread.
+struct SignatureJob {
+  const PublicKey* key = nullptr;
+  std::string message, signature, where;
+};
+
+// Checks a batch on `threads` threads; returns where the first bad signature is.
+std::optional<std::string> check_signatures(const std::vector<SignatureJob>& jobs, unsigned threads) {
+  std::vector<size_t> first_bad(threads, SIZE_MAX);
+  auto slice = [&](unsigned t) {
+    // Each thread its own key objects: OpenSSL serialises threads that share one EVP_PKEY.
+    std::unordered_map<const PublicKey*, PublicKey> own;
+    for (size_t i = t; i < jobs.size(); i += threads) {
+      auto it = own.find(jobs[i].key);
+      if (it == own.end()) it = own.emplace(jobs[i].key, *PublicKey::from_pem(jobs[i].key->pem())).first;
+      if (!it->second.verify(jobs[i].message, jobs[i].signature)) {
+        first_bad[t] = i;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> extra;
+  for (unsigned t = 1; t < threads; ++t) extra.emplace_back(slice, t);
+  slice(0);
+  for (auto& th : extra) th.join();
+  size_t bad = *std::min_element(first_bad.begin(), first_bad.end());
+  if (bad == SIZE_MAX) return std::nullopt;
+  return jobs[bad].where + ": bad signature";
+}
+
 struct CheckpointEntry {
   Checkpoint checkpoint;
   std::vector<Sha256> right;
@@ -79,6 +112,9 @@ class BundleChecker {
   void on_gap(std::string_view line, size_t line_no);
   void push_leaf(const Sha256& leaf);
   void metrology(const RecordFields& f);
+  // Hands the batch of signatures to the checking threads (after the previous batch's
+  // result is in), so parsing and signature checks overlap.
+  void dispatch_signatures();
   void finish();
 
   std::span<const PublicKey> pinned_;
@@ -106,7 +142,23 @@ class BundleChecker {
   uint64_t gaps_expected_count_ = 0, gaps_found_count_ = 0;
   std::unordered_map<std::string, std::string> serial_seen_;  // point -> serial
   std::unordered_map<std::string, uint64_t> expired_;         // point -> readings
+
+  static constexpr size_t kSignatureBatch = 512;
+  std::vector<SignatureJob> signatures_;
+  std::future<std::optional<std::string>> signatures_checked_;
+  unsigned signature_threads_ = std::max(1u, std::thread::hardware_concurrency());
 };
+
+void BundleChecker::dispatch_signatures() {
+  if (signatures_checked_.valid())
+    if (auto bad = signatures_checked_.get()) failure("signature", *bad);
+  if (signatures_.empty()) return;
+  signatures_checked_ = std::async(std::launch::async, [jobs = std::move(signatures_), n = signature_threads_] {
+    return check_signatures(jobs, n);
+  });
+  signatures_.clear();
+  signatures_.reserve(kSignatureBatch);
+}
 
 void BundleChecker::on_manifest(const std::string& text) {
   auto m = json::parse(text, nullptr, false);
@@ -157,6 +209,7 @@ void BundleChecker::on_keys(const std::string& text) {
     trusted_ = pinned_;
   }
   chain_.emplace(trusted_);
+  chain_->defer_signatures(true);
 }
 
 void BundleChecker::on_config(const std::string& name, const std::string& text) {
@@ -275,21 +328,22 @@ void BundleChecker::metrology(const RecordFields& f) {
 
 void BundleChecker::on_record(std::string_view line, size_t line_no) {
   std::string where = "records.ndjson line " + std::to_string(line_no);
-  auto j = json::parse(line, nullptr, false);
-  if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() || !j.contains("record") ||
-      !j["record"].is_string() || !j.contains("hash") || !j["hash"].is_string() || !j.contains("signature") ||
-      !j["signature"].is_string())
-    return failure("chain", where + ": not a record line (seq, record, hash, signature)");
-  uint64_t seq = j["seq"].get<uint64_t>();
+  auto rl = parse_record_line(line);
+  if (!rl) return failure("chain", where + ": not a record line (seq, record, hash, signature)");
+  uint64_t seq = rl->seq;
   where += " (seq " + std::to_string(seq) + ")";
   if (v_.records == 0) v_.first_seq = seq;
   if (seq <= v_.last_seq && v_.records > 0) return failure("chain", where + ": seq does not increase");
   ++v_.records;
   v_.last_seq = seq;
-  auto sig = from_base64(j["signature"].get<std::string>());
+  auto sig = from_base64(rl->signature_b64);
   if (!sig) return failure("signature", where + ": signature is not base64");
-  const std::string& canonical = j["record"].get_ref<const std::string&>();
-  auto ok = chain_->check(seq, canonical, j["hash"].get<std::string>(), *sig);
+  const std::string& canonical = rl->record;
+  auto ok = chain_->check(seq, canonical, rl->hash_hex, *sig);
+  if (ok && chain_->pending_key()) {
+    signatures_.push_back({chain_->pending_key(), canonical, std::move(*sig), where});
+    if (signatures_.size() >= kSignatureBatch) dispatch_signatures();
+  }
   if (!ok) {
     const std::string& m = ok.error().message;
     bool signature = m.find("signature") != std::string::npos || m.find("key") != std::string::npos ||
@@ -425,6 +479,8 @@ void BundleChecker::run(const std::filesystem::path& path) {
 }
 
 void BundleChecker::finish() {
+  dispatch_signatures();  // the last batch
+  dispatch_signatures();  // and its result
   for (const auto& [name, _] : listed_)
     if (!seen_[name]) failure("manifest", name + " is listed in the manifest but missing");
   if (v_.records != claimed_records_ || v_.first_seq != claimed_first_ || v_.last_seq != claimed_last_)

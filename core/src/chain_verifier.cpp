@@ -10,6 +10,7 @@ Result<const RecordFields*> ChainVerifier::check(uint64_t seq, std::string_view 
                                                  std::string_view hash_hex,
                                                  std::string_view signature) {
   auto broken = [](std::string why) { return fail(ErrorCode::corruption, "", std::move(why)); };
+  pending_key_ = nullptr;
   std::string hash = to_hex(sha256(canonical));
   if (hash != hash_hex) return broken("hash does not match the record");
   auto f = decode_record(canonical);
@@ -26,7 +27,8 @@ Result<const RecordFields*> ChainVerifier::check(uint64_t seq, std::string_view 
   } else {
     if (to_string(key->algorithm()) != f->algorithm)
       return broken("alg " + f->algorithm + " is not the algorithm of key " + f->key_id_hex);
-    if (!key->verify(canonical, signature)) return broken("bad signature");
+    if (defer_signatures_) pending_key_ = key;
+    else if (!key->verify(canonical, signature)) return broken("bad signature");
   }
 
   if (f->type == RecordType::chain_segment) {

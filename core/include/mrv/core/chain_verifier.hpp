@@ -26,6 +26,12 @@ class ChainVerifier {
                                                   std::string_view hash_hex,
                                                   std::string_view signature);
 
+  // With deferred signatures, check() does everything but the signature check itself and
+  // leaves the key that must verify it in pending_key() (nullptr: none to check), so a
+  // caller can verify signatures on other threads.
+  void defer_signatures(bool defer) { defer_signatures_ = defer; }
+  const PublicKey* pending_key() const { return pending_key_; }
+
   uint64_t records() const { return records_; }
   // Records with alg "checkpoint": chained, but proven only by a signed checkpoint.
   uint64_t checkpoint_only_records() const { return checkpoint_only_; }
@@ -36,6 +42,8 @@ class ChainVerifier {
 
  private:
   std::span<const PublicKey> keys_;
+  bool defer_signatures_ = false;
+  const PublicKey* pending_key_ = nullptr;
   RecordFields fields_;
   uint64_t records_ = 0, first_seq_ = 0, prev_seq_ = 0, checkpoint_only_ = 0;
   std::string prev_hash_hex_;

@@ -1,0 +1,81 @@
+#include "record_line.hpp"
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+namespace mrv::agent {
+namespace {
+
+bool take(std::string_view& in, std::string_view prefix) {
+  if (!in.starts_with(prefix)) return false;
+  in.remove_prefix(prefix.size());
+  return true;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// A JSON string as the agent escapes it: only \" \\ and \u00XX below 0x20. Anything
+// else (other escapes, raw control bytes) leaves the fast path.
+bool take_string(std::string_view& in, std::string& out) {
+  if (!take(in, "\"")) return false;
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '"') {
+      in.remove_prefix(i + 1);
+      return true;
+    }
+    if (static_cast<unsigned char>(c) < 0x20) return false;
+    if (c != '\\') {
+      out += c;
+      continue;
+    }
+    if (i + 1 >= in.size()) return false;
+    char e = in[++i];
+    if (e == '"' || e == '\\') {
+      out += e;
+    } else if (e == 'u' && i + 4 < in.size() && in[i + 1] == '0' && in[i + 2] == '0') {
+      int hi = hex_digit(in[i + 3]), lo = hex_digit(in[i + 4]);
+      if (hi < 0 || lo < 0 || hi > 1) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return false;
+}
+
+std::optional<RecordLine> fast_path(std::string_view in) {
+  RecordLine r;
+  if (!take(in, "{\"seq\":")) return std::nullopt;
+  auto [p, ec] = std::from_chars(in.data(), in.data() + in.size(), r.seq);
+  if (ec != std::errc() || p == in.data() || (in[0] == '0' && p - in.data() > 1)) return std::nullopt;
+  in.remove_prefix(static_cast<size_t>(p - in.data()));
+  if (!take(in, ",\"record\":") || !take_string(in, r.record) || !take(in, ",\"hash\":") ||
+      !take_string(in, r.hash_hex) || !take(in, ",\"signature\":") || !take_string(in, r.signature_b64) ||
+      in != "}")
+    return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
+std::optional<RecordLine> parse_record_line(std::string_view line) {
+  if (auto r = fast_path(line)) return r;
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() || !j.contains("record") ||
+      !j["record"].is_string() || !j.contains("hash") || !j["hash"].is_string() || !j.contains("signature") ||
+      !j["signature"].is_string())
+    return std::nullopt;
+  return RecordLine{j["seq"].get<uint64_t>(), j["record"].get<std::string>(), j["hash"].get<std::string>(),
+                    j["signature"].get<std::string>()};
+}
+
+}  // namespace mrv::agent
