@@ -1,6 +1,6 @@
 // Journal throughput: signed and committed readings per second on one core, for both
 // signature profiles, beside the raw sign rate of our signer and of `openssl speed`.
-//   mrv-journal-bench [--readings N] [--dir DIR]
+//   mrv-journal-bench [--readings N] [--dir DIR] [--journal-only | --checkpoint-only]
 // Pins itself (and so the journal writer thread) to CPU 0.
 #include <sched.h>
 
@@ -102,8 +102,11 @@ int main(int argc, char** argv) {
   int n = 200'000;
   bool journal_only = false;  // for profiling: one ed25519 journal run, nothing else
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "mrv-journal-bench";
-  for (int i = 1; i < argc; ++i)
+  bool checkpoint_only = false;  // for profiling: one checkpoint-only journal run
+  for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--journal-only") == 0) journal_only = true;
+    if (std::strcmp(argv[i], "--checkpoint-only") == 0) checkpoint_only = true;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--readings") == 0) n = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
@@ -113,6 +116,11 @@ int main(int argc, char** argv) {
   CPU_SET(0, &one);
   sched_setaffinity(0, sizeof one, &one);  // threads started later inherit it
 
+  if (checkpoint_only) {
+    std::printf("checkpoint-only journal/s: %.0f\n",
+                writer_rate(dir, Algorithm::ed25519, Synchronous::full, n, true));
+    return 0;
+  }
   if (journal_only) {
     std::printf("ed25519 journal/s: %.0f\n", writer_rate(dir, Algorithm::ed25519, Synchronous::full, n));
     std::printf("checkpoint-only journal/s: %.0f\n",

@@ -2,9 +2,11 @@
 # The agent on the shared harness's W2 "mqtt-ingest" workload (200,000 QoS 1 JSON
 # messages over 100 topics), next to the peers it measures. The harness is copied to a
 # writable folder first (shared/ is read-only).
-#   bench/mqtt_w2.sh [full|normal] [--runs N]   (from the repository root, after a build)
+#   bench/mqtt_w2.sh [full|normal] [record|checkpoint] [--runs N]   (from the repository
+#   root, after a build; the second argument is the signing mode)
 set -eu
 sync="${1:-full}"; shift || true
+mode="${1:-record}"; shift || true
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work=/tmp/mrv-w2
 rm -rf "$work" && mkdir -p "$work"
@@ -12,7 +14,7 @@ cp -r "$repo/../shared/bench" "$work/bench" && chmod -R u+w "$work/bench"
 "$repo/build/agent/mrv-agent" keygen --out "$work/agent.key" >/dev/null
 {
   printf '[site]\nid = "w2"\n[journal]\npath = "state/journal.db"\nsynchronous = "%s"\n' "$sync"
-  printf '[signing]\nkey_file = "agent.key"\n'
+  printf '[signing]\nkey_file = "agent.key"\nmode = "%s"\n' "$mode"
   k=0; while [ $k -lt 100 ]; do
     printf '[[points]]\nid = "meter%d.energy"\nunit = "kWh"\nkind = "cumulative"\n' $k; k=$((k+1)); done
   printf '[[sources.mqtt]]\nname = "w2"\nurl = "tcp://127.0.0.1:18830"\n'

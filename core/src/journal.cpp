@@ -64,7 +64,7 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
   impl->options = options;
   impl->algorithm_name = std::string(to_string(signer.algorithm()));
   impl->signer.emplace(std::move(signer));
-  std::string pragmas = "PRAGMA journal_mode = WAL; PRAGMA cache_size = -2048; PRAGMA synchronous = ";
+  std::string pragmas = "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA cache_size = -2048; PRAGMA synchronous = ";
   pragmas += options.synchronous == Synchronous::full ? "FULL;" : "NORMAL;";
   if (auto r = sqlite::exec(impl->db, pragmas.c_str(), options.path.string()); !r)
     return tl::unexpected(r.error());
@@ -111,6 +111,8 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
   return journal;
 }
 
+// The leaves the tree lacks: those of the newest chunk (kept only as records until the
+// chunk fills, journal_tree.hpp), or all of a journal from before the tree existed.
 Result<void> Journal::Impl::catch_up_tree() {
   if (tree.size() > last_seq)
     return fail(ErrorCode::corruption, options.path.string(),
@@ -127,7 +129,6 @@ Result<void> Journal::Impl::catch_up_tree() {
     if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read records for the tree"));
     if (tree.size() < last_seq)  // the newest records were pruned before the tree existed
       if (auto r = tree.append(last_seq, merkle_absent_leaf()); !r) return r;
-    if (auto r = tree.flush(); !r) return r;
     return sqlite::exec(db, "COMMIT", "commit tree catch-up");
   };
   tree.save();
@@ -140,7 +141,6 @@ Result<void> Journal::Impl::catch_up_tree() {
 }
 
 Result<Checkpoint> Journal::Impl::add_checkpoint(std::string_view reason) {
-  if (auto r = tree.flush(); !r) return tl::unexpected(r.error());
   auto c = sign_checkpoint(*signer, *public_key, origin, tree.size(), tree.root(), utc_now_ms());
   if (!c) return c;
   insert_checkpoint.bind(1, static_cast<int64_t>(c->tree_size)).bind(2, c->time_ms).bind(3, reason).bind(4, c->note);
@@ -226,9 +226,6 @@ Result<void> Journal::Impl::apply_chain_policy() {
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "begin chain segment"));
   tree.save();
   auto stored = insert_record(RecordType::chain_segment, segment);
-  if (stored && *stored) {
-    if (auto r = tree.flush(); !r) stored = tl::unexpected(r.error());
-  }
   if (!stored || !*stored) {
     rollback.step();
     rollback.reset();
@@ -311,7 +308,6 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "trim quarantine"));
   }
   auto now = std::chrono::steady_clock::now();
-  if (auto r = j.tree.flush(); !r) return undo(r.error());
   if (j.checkpoint_is_due(now))
     if (auto c = j.add_checkpoint("interval"); !c) return undo(c.error());
   rc = j.commit.step();

@@ -71,6 +71,11 @@ static Result<uint64_t> prune_receipted_chunk(Journal::Impl& j) {
   uint64_t first_kept_chunk = std::min(through / kChunkLeaves, static_cast<uint64_t>(chunks.int64(1)));
   chunks.reset();
   if (auto r = sqlite::exec(j.db, "BEGIN IMMEDIATE", "begin prune"); !r) return tl::unexpected(r.error());
+  // The newest chunk's leaves live in the records until it fills: keep them first.
+  if (auto r = j.tree.flush(); !r) {
+    (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
+    return tl::unexpected(r.error());
+  }
   if (auto r = keep_checkpoint_nodes(j.db, first_chunk, first_kept_chunk); !r) {
     (void)sqlite::exec(j.db, "ROLLBACK", "rollback");
     return tl::unexpected(r.error());
@@ -219,13 +224,7 @@ Result<std::vector<std::tuple<std::string, std::string, uint64_t>>> Journal::qua
   return out;
 }
 
-Result<uint64_t> Journal::tree_size() {
-  sqlite::Statement s(impl_->db, "SELECT chunk, length(hashes) FROM merkle_leaves ORDER BY chunk DESC LIMIT 1");
-  int rc = s.step();
-  if (rc == SQLITE_DONE) return uint64_t{0};
-  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read tree size"));
-  return static_cast<uint64_t>(s.int64(0)) * kChunkLeaves + static_cast<uint64_t>(s.int64(1)) / sizeof(Sha256);
-}
+Result<uint64_t> Journal::tree_size() { return stored_tree_size(impl_->db); }
 
 NodeSource Journal::tree_nodes() { return stored_tree_nodes(impl_->db); }
 

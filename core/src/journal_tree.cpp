@@ -25,18 +25,34 @@ Sha256 root_of_leaves(std::vector<Sha256> level_hashes) {
   return level_hashes.front();
 }
 
+// The leaf hashes of a chunk: its row, then (the newest chunk's row is written only when
+// it fills or before a prune) the leaves of the records after it.
 Result<std::vector<Sha256>> chunk_leaves(sqlite3* db, uint64_t chunk) {
+  std::vector<Sha256> out;
   sqlite::Statement s(db, "SELECT hashes FROM merkle_leaves WHERE chunk = ?1");
   s.bind(1, static_cast<int64_t>(chunk));
   int rc = s.step();
-  if (rc == SQLITE_DONE)
+  if (rc == SQLITE_ROW) {
+    std::string_view blob = s.blob(0);
+    out.resize(blob.size() / sizeof(Sha256));
+    std::memcpy(out.data(), blob.data(), out.size() * sizeof(Sha256));
+  } else if (rc != SQLITE_DONE) {
+    return tl::unexpected(sqlite::error_of(db, rc, "read merkle leaves"));
+  }
+  if (out.size() == kChunkLeaves) return out;
+  uint64_t first_seq = chunk * kChunkLeaves + 1;
+  sqlite::Statement r(db, "SELECT seq, canonical FROM records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
+  r.bind(1, static_cast<int64_t>(first_seq - 1 + out.size())).bind(2, static_cast<int64_t>(first_seq - 1 + kChunkLeaves));
+  while ((rc = r.step()) == SQLITE_ROW) {
+    auto seq = static_cast<uint64_t>(r.int64(0));
+    while (first_seq + out.size() < seq) out.push_back(merkle_absent_leaf());  // before a chain segment
+    out.push_back(merkle_leaf_hash(r.blob(1)));
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read records for merkle leaves"));
+  if (out.empty())
     return fail(ErrorCode::not_found, "merkle",
-                "leaf hashes of seq " + std::to_string(chunk * kChunkLeaves + 1) + ".." +
-                    std::to_string((chunk + 1) * kChunkLeaves) + " are not kept (pruned)");
-  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(db, rc, "read merkle leaves"));
-  std::string_view blob = s.blob(0);
-  std::vector<Sha256> out(blob.size() / sizeof(Sha256));
-  std::memcpy(out.data(), blob.data(), out.size() * sizeof(Sha256));
+                "leaf hashes of seq " + std::to_string(first_seq) + ".." + std::to_string(first_seq + kChunkLeaves - 1) +
+                    " are not kept (pruned)");
   return out;
 }
 
@@ -71,6 +87,17 @@ NodeSource stored_tree_nodes(sqlite3* db) {
     return root_of_leaves({leaves->begin() + static_cast<ptrdiff_t>(offset),
                            leaves->begin() + static_cast<ptrdiff_t>(offset + width)});
   };
+}
+
+Result<uint64_t> stored_tree_size(sqlite3* db) {
+  // The tree covers every seq up to the chain's head, kept or pruned.
+  sqlite::Statement s(db, "SELECT max(coalesce((SELECT max(seq) FROM records), 0), "
+                          "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pruned_through_seq'), 0), "
+                          "coalesce((SELECT chunk * 256 + length(hashes) / 32 FROM merkle_leaves "
+                          "ORDER BY chunk DESC LIMIT 1), 0))");
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(db, rc, "read tree size"));
+  return static_cast<uint64_t>(s.int64(0));
 }
 
 Result<Sha256> stored_tree_root(sqlite3* db, uint64_t size) {
@@ -131,6 +158,7 @@ Result<void> JournalTree::load(sqlite3* db) {
   if (size % kChunkLeaves != 0) {
     auto leaves = chunk_leaves(db, size / kChunkLeaves);
     if (!leaves) return tl::unexpected(leaves.error());
+    leaves->resize(size % kChunkLeaves);  // the rest comes from the records (catch-up)
     chunk_ = std::move(*leaves);
   }
   return {};

@@ -1,8 +1,9 @@
 #pragma once
 // The journal's Merkle tree (docs/verification.md §2), kept in two tables so the root and
 // any proof cost O(log n) lookups whatever the journal's length:
-//   merkle_leaves  leaf hashes, 256 per chunk row (the newest row partial); pruned with
-//                  the records they hash
+//   merkle_leaves  leaf hashes, 256 per chunk row, written when the chunk fills (the
+//                  newest chunk's leaves are recomputed from its records, so a small
+//                  commit does not rewrite them); pruned with the records they hash
 //   merkle_nodes   every complete subtree of 256 leaves or more (never pruned; about
 //                  0.4 bytes per record), plus the smaller subtrees a kept checkpoint
 //                  needs once its leaves are pruned
@@ -24,7 +25,7 @@ class JournalTree {
   // Appends the leaf of `seq`; seqs skipped since the last one (before a chain-segment
   // record) get absent leaves, so leaf index stays seq - 1.
   [[nodiscard]] Result<void> append(uint64_t seq, const Sha256& leaf);
-  // Writes the partial chunk; call before COMMIT.
+  // Writes the partial newest chunk: before its records may be pruned.
   [[nodiscard]] Result<void> flush();
   // Around a transaction that may roll back.
   void save();
@@ -48,6 +49,7 @@ class JournalTree {
 // The read side: complete subtrees from the stored tree (for proofs and roots). Valid
 // while `db` is open; call inside one read snapshot.
 NodeSource stored_tree_nodes(sqlite3* db);
+[[nodiscard]] Result<uint64_t> stored_tree_size(sqlite3* db);
 [[nodiscard]] Result<Sha256> stored_tree_root(sqlite3* db, uint64_t size);
 // Before leaf chunks first_chunk .. first_kept_chunk - 1 are deleted: stores the small
 // subtrees that proofs from the checkpoints inside them need.

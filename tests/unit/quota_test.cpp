@@ -17,11 +17,11 @@ void fill(Journal& j, int64_t& ts, int batches) {
 TEST_CASE("quota: records not yet uploaded are never pruned", "[quota]") {
   test::TempDir dir;
   auto o = test::journal_options(dir);
-  o.quota_bytes = 256 * 1024;
+  o.quota_bytes = 512 * 1024;
   auto j = Journal::open_for_writing(o, test::test_signer(dir));
   REQUIRE(j);
   int64_t ts = 0;
-  fill(*j, ts, 4);  // about 1 MiB of records
+  fill(*j, ts, 4);  // about 1.5 MiB of records
   auto under = j->enforce_quota();
   REQUIRE(under);
   CHECK_FALSE(*under);
@@ -33,7 +33,7 @@ TEST_CASE("quota: records not yet uploaded are never pruned", "[quota]") {
 TEST_CASE("quota: uploaded records are pruned oldest first until under quota", "[quota]") {
   test::TempDir dir;
   auto o = test::journal_options(dir);
-  o.quota_bytes = 256 * 1024;
+  o.quota_bytes = 512 * 1024;
   auto j = Journal::open_for_writing(o, test::test_signer(dir));
   REQUIRE(j);
   int64_t ts = 0;
