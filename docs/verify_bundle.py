@@ -7,9 +7,9 @@ Exit:  0 VALID, 1 INVALID, 2 usage error, 3 VALID WITH DECLARED BREAKS,
 Needs only the Python standard library and `cryptography` (Debian's python3-cryptography 38).
 The bundle is streamed: each entry is hashed as it is read and records.ndjson is checked line
 by line, so memory stays flat however many records it holds. That needs the entry order the
-agent writes: manifest.json first; keys.json, configs/* and checkpoints.json before
-records.ndjson. With --json, declared_breaks holds {"seq", "reason"} objects and findings and
-notes hold strings.
+agent writes (docs/verification.md §4): manifest.json, manifest.sig, then keys.json, configs/*
+and checkpoints.json before records.ndjson. With --json, declared_breaks, findings and notes
+hold strings.
 """
 import argparse
 import base64
@@ -138,11 +138,14 @@ def parse_note(note, kind, where):
         raise Failure("note is not text without control characters", kind, where)
     text, blank, sigs = raw.partition(b"\n\n")
     lines = text.split(b"\n")
-    if not blank or not sigs.endswith(b"\n") or len(lines) != 4 or not lines[0]:
-        raise Failure("note is not 4 text lines, a blank line and signature lines", kind, where)
-    origin, size, root, time = lines
-    if not NOTE_SIZE.fullmatch(size) or not NOTE_TIME.fullmatch(time):
+    if not blank or not sigs.endswith(b"\n") or len(lines) < 3 or not lines[0]:
+        raise Failure("note is not origin, size and root lines, a blank line and signature lines",
+                      kind, where)
+    origin, size, root = lines[:3]
+    times = [line for line in lines[3:] if line.startswith(b"mrv-time-ms ")]  # other extensions: ignored
+    if not NOTE_SIZE.fullmatch(size) or not all(NOTE_TIME.fullmatch(t) for t in times):
         raise Failure("bad tree size or mrv-time-ms line in the note", kind, where)
+    time = times[0] if times else b"mrv-time-ms 0"
     try:
         root = b64(root)
     except binascii.Error:
@@ -369,6 +372,7 @@ class Bundle:
         self.listed, self.items, self.window = {}, 0, [None, None]
         self.gaps = {"records": [hashlib.sha256(), 0], "gaps.ndjson": [hashlib.sha256(), 0]}
         self.serials = {}  # point -> meter_serial last seen
+        self.manifest_bytes, self.manifest_sig, self.manifest_signed = b"", None, False
 
     def fail(self, message, kind, where=""):
         self.report.fail(Failure(message, kind, where))
@@ -381,8 +385,10 @@ class Bundle:
             return self.fail("not a regular file", "manifest", name)
         if name.startswith("/") or ".." in name or "\\" in name:
             return self.fail("not a plain relative path", "manifest", name)
-        if name in self.entries or (name == "manifest.json" and index):
-            return self.fail("appears twice", "manifest", name)
+        if name in self.entries or (name in ("manifest.json", "manifest.sig") and index > 1):
+            return self.fail("appears twice or out of place", "manifest", name)
+        if index == 1 and name != "manifest.sig":
+            raise Fatal("the second entry is %r, not manifest.sig" % name, "manifest")
         late = "records.ndjson" in self.entries and (name in ("keys.json", "checkpoints.json")
                                                       or name.startswith("configs/"))
         if late:
@@ -392,14 +398,17 @@ class Bundle:
         self.read_entry(name, entry)
         for _ in entry.chunks():  # hash whatever was not read
             pass
-        if name != "manifest.json":
+        if name not in ("manifest.json", "manifest.sig"):
             self.entries[name] = (entry.size, entry.sha.hexdigest())
 
     def read_entry(self, name, entry):
         config = CONFIG_NAME.fullmatch(name)
         try:
             if name == "manifest.json":
-                self.read_manifest(load_json(entry.read_all("manifest", name), "manifest", name))
+                self.manifest_bytes = entry.read_all("manifest", name)
+                self.read_manifest(load_json(self.manifest_bytes, "manifest", name))
+            elif name == "manifest.sig":
+                self.manifest_sig = load_json(entry.read_all("manifest", name), "manifest", name)
             elif name == "keys.json":
                 self.read_keys(load_json(entry.read_all("keys", name), "keys", name))
             elif config:
@@ -466,6 +475,20 @@ class Bundle:
             listed[kid], last_used = (key, alg), k["first_used_ms"]
         if not self.pinned:
             self.keys = listed
+        self.check_manifest_signature()
+
+    def check_manifest_signature(self):  # step 1: the manifest's claims are the agent's
+        self.manifest_signed = True
+        sig = self.manifest_sig
+        if not (isinstance(sig, dict) and isinstance(sig.get("key_id"), str) and isinstance(sig.get("signature"), str)):
+            raise Failure("manifest.sig is not {key_id, signature}", "manifest", "manifest.sig")
+        key = self.keys.get(sig["key_id"])
+        try:
+            raw = b64(sig["signature"])
+        except (binascii.Error, ValueError):
+            raw = b""
+        if key is None or not signature_ok(key[0], key[1], raw, self.manifest_bytes):
+            raise Failure("the manifest's signature does not verify with a pinned key", "manifest", "manifest.sig")
 
     def read_config(self, digest, raw, name):  # step 3; keeps only the points, by id
         self.configs[digest] = None
@@ -662,10 +685,11 @@ class Bundle:
                 self.fail("size or SHA-256 differs from the manifest", "manifest", name)
         for name in self.listed.keys() - self.entries.keys():
             self.fail("listed in the manifest but missing", "manifest", name)
-        needed = ("keys.json", "checkpoints.json") + (("records.ndjson", "gaps.ndjson") if m["records"] else ())
-        for name in needed:  # the agent leaves out records.ndjson when the range is empty
+        for name in ("keys.json", "checkpoints.json", "records.ndjson", "gaps.ndjson", "quarantine.ndjson"):
             if name not in self.entries:
                 self.fail("missing", "manifest", name)
+        if not self.manifest_signed:
+            self.fail("the manifest's signature was never checked (no keys.json?)", "manifest", "manifest.sig")
         if "records.ndjson" in self.entries:
             self.finish_records(m)
         self.finish_since()
@@ -737,7 +761,7 @@ class Report:
 
     def add_break(self, seq, reason):
         if len(self.breaks) < 1000:
-            self.breaks.append({"seq": seq, "reason": reason})
+            self.breaks.append("seq %d: %s" % (seq, reason))
 
     def find(self, what, seq):  # one finding per kind of problem, with a count
         entry = self.findings.setdefault(what, [seq, 0])
@@ -843,7 +867,7 @@ def output(report, bundle, as_json):
     for kind, message in report.failures.items():
         print(safe("FAILED [%s] %s" % (kind, message)))
     for b in report.breaks:
-        print(safe("DECLARED CHAIN BREAK: seq %d: %s" % (b["seq"], b["reason"])))
+        print(safe("DECLARED CHAIN BREAK: " + b))
     for line in report.finding_lines():
         print(safe("FINDING: " + line))
     for note in report.notes:

@@ -149,6 +149,7 @@ Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& r
 }  // namespace
 
 Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id, const BundleRequest& request) {
+  if (!request.signer) return fail(ErrorCode::invalid_argument, "export", "a bundle needs the agent's signing key");
   Contents c;
   std::vector<StagedFile> files;
   std::error_code ec;
@@ -202,6 +203,7 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
                             .dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   std::filesystem::path records_tmp = c.records.path;
   if (!records_tmp.empty()) files.push_back(std::move(c.records));
+  else files.push_back(in_memory("records.ndjson", ""));  // an empty range
   files.push_back(in_memory("gaps.ndjson", std::move(c.gaps)));
   files.push_back(in_memory("quarantine.ndjson", std::move(quarantine_lines)));
 
@@ -213,11 +215,20 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
   for (const StagedFile& f : files)
     manifest["files"].push_back({{"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256_hex}});
 
+  // The manifest's claims (site, range, seqs, file hashes) are signed by the agent's key.
+  std::string manifest_text = manifest.dump() + "\n";
+  auto manifest_sig = request.signer->sign(manifest_text);
+  if (!manifest_sig) {
+    cleanup();
+    return tl::unexpected(manifest_sig.error());
+  }
+  json signature = {{"key_id", request.signer->key_id_hex()}, {"signature", to_base64(*manifest_sig)}};
   std::filesystem::path tmp = request.out.string() + ".tmp";
   auto written = [&]() -> Result<void> {
     auto tar = TarGzWriter::create(tmp, now / 1000);
     if (!tar) return tl::unexpected(tar.error());
-    if (auto r = tar->add("manifest.json", manifest.dump() + "\n"); !r) return r;
+    if (auto r = tar->add("manifest.json", manifest_text); !r) return r;
+    if (auto r = tar->add("manifest.sig", signature.dump() + "\n"); !r) return r;
     for (const StagedFile& f : files) {
       auto r = f.path.empty() ? tar->add(f.name, f.data) : tar->add_file(f.name, f.path);
       if (!r) return r;

@@ -106,6 +106,7 @@ class BundleChecker {
   bool entry(TarGzReader& tar, const std::string& name);
   void on_manifest(const std::string& text);
   void on_keys(const std::string& text);
+  void check_manifest_signature();
   void on_config(const std::string& name, const std::string& text);
   void on_checkpoints(const std::string& text);
   void on_record(std::string_view line, size_t line_no);
@@ -121,7 +122,8 @@ class BundleChecker {
   std::optional<std::string> since_given_;
   BundleVerdict& v_;
 
-  bool have_manifest_ = false, have_checkpoints_ = false, records_seen_ = false;
+  bool have_manifest_ = false, have_checkpoints_ = false, records_seen_ = false, manifest_signed_ = false;
+  std::string manifest_text_, manifest_sig_text_;
   std::string site_, origin_;
   uint64_t claimed_first_ = 0, claimed_last_ = 0, claimed_records_ = 0;
   std::unordered_map<std::string, std::pair<uint64_t, std::string>> listed_;  // name -> bytes, sha256
@@ -210,6 +212,19 @@ void BundleChecker::on_keys(const std::string& text) {
   }
   chain_.emplace(trusted_);
   chain_->defer_signatures(true);
+  check_manifest_signature();
+}
+
+void BundleChecker::check_manifest_signature() {
+  manifest_signed_ = true;
+  auto sig = json::parse(manifest_sig_text_, nullptr, false);
+  if (!sig.is_object() || !sig.contains("key_id") || !sig["key_id"].is_string() || !sig.contains("signature") ||
+      !sig["signature"].is_string())
+    return failure("manifest", "manifest.sig is not {key_id, signature}");
+  auto raw = from_base64(sig["signature"].get<std::string>());
+  for (const PublicKey& k : trusted_)
+    if (k.key_id_hex() == sig["key_id"] && raw && k.verify(manifest_text_, *raw)) return;
+  failure("manifest", "manifest.sig: the manifest's signature does not verify with a pinned key");
 }
 
 void BundleChecker::on_config(const std::string& name, const std::string& text) {
@@ -458,8 +473,20 @@ void BundleChecker::run(const std::filesystem::path& path) {
         if (text.size() > kMaxSmallEntry) return failure("manifest", "manifest.json is too large");
         text.append(*piece);
       }
+      manifest_text_ = text;
       on_manifest(text);
       if (!have_manifest_) return;
+      continue;
+    }
+    if (name == "manifest.sig") {
+      if (seen_.size() != 2) return failure("manifest", "manifest.sig is not the second entry");
+      for (;;) {
+        auto piece = tar->read();
+        if (!piece) return failure("manifest", piece.error().message);
+        if (piece->empty()) break;
+        if (manifest_sig_text_.size() > 4096) return failure("manifest", "manifest.sig is too large");
+        manifest_sig_text_.append(*piece);
+      }
       continue;
     }
     bool known = name == "keys.json" || name == "checkpoints.json" || name == "records.ndjson" ||
@@ -481,6 +508,9 @@ void BundleChecker::run(const std::filesystem::path& path) {
 void BundleChecker::finish() {
   dispatch_signatures();  // the last batch
   dispatch_signatures();  // and its result
+  for (const char* name : {"keys.json", "checkpoints.json", "records.ndjson", "gaps.ndjson", "quarantine.ndjson"})
+    if (!seen_[name]) failure("manifest", std::string(name) + " is missing");
+  if (!manifest_signed_) failure("manifest", "the manifest's signature was never checked (no manifest.sig or keys.json)");
   for (const auto& [name, _] : listed_)
     if (!seen_[name]) failure("manifest", name + " is listed in the manifest but missing");
   if (v_.records != claimed_records_ || v_.first_seq != claimed_first_ || v_.last_seq != claimed_last_)

@@ -35,7 +35,7 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
 }
 
 int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms) {
-  BundleRequest request{from_ms, to_ms, args.out, std::nullopt, {}};
+  BundleRequest request{from_ms, to_ms, args.out, std::nullopt, nullptr, {}};
   if (!args.since_checkpoint.empty()) {
     request.since_checkpoint = read_text_file(args.since_checkpoint);
     if (!request.since_checkpoint) {
@@ -44,6 +44,12 @@ int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& co
     }
   }
   if (::isatty(STDERR_FILENO)) request.progress = progress_line;
+  auto signer = Signer::load(config.signing.key_file);
+  if (!signer) {
+    std::cerr << "a bundle's manifest is signed with the agent's key: " << signer.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  request.signer = &*signer;
   auto summary = write_bundle(journal, config.site_id, request);
   if (!summary) {
     std::cerr << summary.error().to_string() << "\n";

@@ -72,6 +72,26 @@ def set_records(members, lines, claims=True):
         members["manifest.json"] = json.dumps(manifest).encode()
 
 
+def frontier_after(left_hex, size, records):
+    """The roots tiling [0, size + len(records)): `left_hex` (tiling [0, size)) with the
+    records' leaves appended (docs/verification.md §2)."""
+    levels, n, start = [], size, 0
+    while start < n:  # the tiling's levels
+        level = 63 if start == 0 else (start & -start).bit_length() - 1
+        while (1 << level) > n - start:
+            level -= 1
+        levels.append(level)
+        start += 1 << level
+    stack = list(zip(levels, (bytes.fromhex(h) for h in left_hex)))
+    for data in records:
+        level, h = 0, hashlib.sha256(b"\x00" + data).digest()
+        while stack and stack[-1][0] == level:
+            h = hashlib.sha256(b"\x01" + stack.pop()[1] + h).digest()
+            level += 1
+        stack.append((level, h))
+    return [h for _, h in stack]
+
+
 def run_site(site, seconds="1.5"):
     site.run("run", "--config", str(site.config), "--duration", seconds)
 
@@ -139,6 +159,26 @@ elif mode.startswith("tamper-"):
         members["quarantine.ndjson"] += b'{"forged": true}\n'
         write_members(members, site.dir / "t.tar.gz", fix_manifest=False)
         expect_both(site, site.dir / "t.tar.gz", 1, "a file that differs from the manifest", word="manifest")
+        sys.exit(0)
+    elif case == "cut-reproved":
+        # The first records cut off, and the proofs made again to fit (the cutter holds
+        # those records): only the agent's signature on the manifest's claims catches it.
+        cps = json.loads(members["checkpoints.json"])
+        cut = [json.loads(l) for l in lines[:10]]
+        first = cut[-1]["seq"] + 1
+        cps["left"] = [h.hex() for h in frontier_after(cps["left"], cut[0]["seq"] - 1,
+                                                       [c["record"].encode() for c in cut])]
+        cps["checkpoints"] = [c for c in cps["checkpoints"] if c["tree_size"] >= first]
+        members["checkpoints.json"] = json.dumps(cps).encode()
+        set_records(members, lines[10:])
+        word = "manifest"
+        write_members(members, site.dir / "t.tar.gz")
+        expect_both(site, site.dir / "t.tar.gz", 1, case, word=word)
+        # Without the manifest's signature the rest would verify: the proofs hold.
+        members["manifest.sig"] = b'{"key_id": "x", "signature": ""}\n'
+        (ac, ao), (pc, po) = verify_both(site, write_members(members, site.dir / "t2.tar.gz"))
+        check("[tree]" not in ao and "[tree]" not in po and "[manifest]" in ao and "[manifest]" in po,
+              "the re-made proofs hold; the manifest's signature is what fails")
         sys.exit(0)
     elif case == "range-claim":  # claims records it does not hold
         manifest = json.loads(members["manifest.json"])

@@ -21,6 +21,7 @@ struct BundleRequest {
   int64_t from_ms = 0, to_ms = 0;
   std::filesystem::path out;
   std::optional<std::string> since_checkpoint;  // a checkpoint note the verifier holds
+  Signer* signer = nullptr;  // the agent's key: signs the manifest (its claims)
   // Called now and then with (records written, records in all).
   std::function<void(uint64_t, uint64_t)> progress;
 };
