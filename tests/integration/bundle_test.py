@@ -155,6 +155,11 @@ elif mode.startswith("tamper-"):
     elif case == "truncated":  # the last records cut off, the closing checkpoint kept
         set_records(members, lines[:-10])
         word = "tree"
+    elif case == "file-cut":  # the file itself cut short (a broken download)
+        data = site.dir.joinpath("bundle.tar.gz").read_bytes()
+        site.dir.joinpath("t.tar.gz").write_bytes(data[:-10])
+        expect_both(site, site.dir / "t.tar.gz", 1, "a bundle file cut short", word="manifest")
+        sys.exit(0)
     elif case == "manifest-hash":  # a file changed, the manifest not
         members["quarantine.ndjson"] += b'{"forged": true}\n'
         write_members(members, site.dir / "t.tar.gz", fix_manifest=False)
