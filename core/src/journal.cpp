@@ -104,6 +104,7 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
     if (s.step() == SQLITE_ROW) impl->checkpoint_size = static_cast<uint64_t>(s.int64(0));
   }
   impl->checkpoint_at = std::chrono::steady_clock::now();
+  impl->checkpoint_utc_ms = utc_now_ms();
   if (auto r = impl->apply_chain_policy(); !r) return tl::unexpected(r.error());
   Journal journal(std::move(impl));
   // Records written since the last checkpoint (before a crash, say) are covered now.
@@ -149,6 +150,7 @@ Result<Checkpoint> Journal::Impl::add_checkpoint(std::string_view reason) {
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "store checkpoint"));
   checkpoint_size = c->tree_size;
   checkpoint_at = std::chrono::steady_clock::now();
+  checkpoint_utc_ms = c->time_ms;
   return c;
 }
 
@@ -158,6 +160,7 @@ Result<std::optional<Checkpoint>> Journal::checkpoint(std::string_view reason) {
   if (j.tree.size() == j.checkpoint_size) return std::optional<Checkpoint>();
   uint64_t size_before = j.checkpoint_size;
   auto at_before = j.checkpoint_at;
+  int64_t utc_before = j.checkpoint_utc_ms;
   int rc = j.begin.step();
   j.begin.reset();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "begin checkpoint"));
@@ -172,12 +175,23 @@ Result<std::optional<Checkpoint>> Journal::checkpoint(std::string_view reason) {
   j.rollback.reset();
   j.checkpoint_size = size_before;
   j.checkpoint_at = at_before;
+  j.checkpoint_utc_ms = utc_before;
   return tl::unexpected(c.error());
 }
 
 std::optional<std::chrono::steady_clock::time_point> Journal::checkpoint_due() const {
-  if (impl_->tree.size() == impl_->checkpoint_size) return std::nullopt;
-  return impl_->checkpoint_at + std::chrono::milliseconds(impl_->options.checkpoint_interval_ms);
+  const Impl& j = *impl_;
+  if (j.tree.size() == j.checkpoint_size) return std::nullopt;
+  auto now = std::chrono::steady_clock::now();
+  int64_t utc = utc_now_ms();
+  auto boundary = now + std::chrono::milliseconds((utc / kBoundaryMs + 1) * kBoundaryMs - utc);
+  if (utc / kBoundaryMs > j.checkpoint_utc_ms / kBoundaryMs) boundary = now;
+  return std::min(j.checkpoint_at + std::chrono::milliseconds(j.options.checkpoint_interval_ms), boundary);
+}
+
+const char* Journal::checkpoint_reason() const {
+  const char* reason = impl_->checkpoint_reason(std::chrono::steady_clock::now());
+  return *reason ? reason : "interval";
 }
 
 Result<void> Journal::Impl::apply_chain_policy() {
@@ -260,6 +274,7 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
   std::string hash_before = j.last_hash_hex;
   uint64_t checkpoint_size_before = j.checkpoint_size;
   auto checkpoint_at_before = j.checkpoint_at;
+  int64_t checkpoint_utc_before = j.checkpoint_utc_ms;
   j.tree.save();
   int rc = j.begin.step();
   j.begin.reset();
@@ -272,6 +287,7 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     j.tree.restore();
     j.checkpoint_size = checkpoint_size_before;
     j.checkpoint_at = checkpoint_at_before;
+    j.checkpoint_utc_ms = checkpoint_utc_before;
     return tl::unexpected(std::move(e));
   };
   j.batch_heads.clear();
@@ -308,8 +324,8 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "trim quarantine"));
   }
   auto now = std::chrono::steady_clock::now();
-  if (j.checkpoint_is_due(now))
-    if (auto c = j.add_checkpoint("interval"); !c) return undo(c.error());
+  if (const char* reason = j.checkpoint_reason(now); *reason)
+    if (auto c = j.add_checkpoint(reason); !c) return undo(c.error());
   rc = j.commit.step();
   j.commit.reset();
   if (rc != SQLITE_DONE) return undo(sqlite::error_of(j.db, rc, "commit batch"));

@@ -11,11 +11,13 @@
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/journal.hpp"
 #include "journal_tree.hpp"
+#include "mrv/core/clock.hpp"
 #include "sqlite.hpp"
 
 namespace mrv {
 
 inline constexpr auto kAnchorInterval = std::chrono::milliseconds(200);
+inline constexpr int64_t kBoundaryMs = 15 * 60 * 1000;  // every time zone's midnight is on one
 
 struct Journal::Impl {
   sqlite3* db = nullptr;
@@ -27,6 +29,7 @@ struct Journal::Impl {
   std::string origin;  // of checkpoints
   uint64_t checkpoint_size = 0;  // tree size of the newest checkpoint
   std::chrono::steady_clock::time_point checkpoint_at{};
+  int64_t checkpoint_utc_ms = 0;  // the newest checkpoint's mrv-time-ms
   ChainCheck chain_check;
 
   uint64_t last_seq = 0;
@@ -158,11 +161,16 @@ struct Journal::Impl {
   Result<void> catch_up_tree();
   // Signs a checkpoint of the tree into the open transaction (tree flushed first).
   Result<Checkpoint> add_checkpoint(std::string_view reason);
-  bool checkpoint_is_due(std::chrono::steady_clock::time_point now) const {
-    if (tree.size() == checkpoint_size) return false;
-    return now - checkpoint_at >= std::chrono::milliseconds(options.checkpoint_interval_ms) ||
-           (options.checkpoint_max_records > 0 &&
-            tree.size() - checkpoint_size >= options.checkpoint_max_records);
+  // Why a checkpoint is due now ("" when none is): the interval, the record count, or a
+  // quarter-hour boundary of the UTC clock since the last one, so that every monitoring
+  // period boundary (a day start in any time zone) has a checkpoint right after it.
+  const char* checkpoint_reason(std::chrono::steady_clock::time_point now) const {
+    if (tree.size() == checkpoint_size) return "";
+    if (utc_now_ms() / kBoundaryMs > checkpoint_utc_ms / kBoundaryMs) return "boundary";
+    if (now - checkpoint_at >= std::chrono::milliseconds(options.checkpoint_interval_ms) ||
+        (options.checkpoint_max_records > 0 && tree.size() - checkpoint_size >= options.checkpoint_max_records))
+      return "interval";
+    return "";
   }
 };
 

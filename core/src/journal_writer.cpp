@@ -90,7 +90,7 @@ void JournalWriter::run() {
     // Idle: sleep until there is work or the next checkpoint is due.
     if (auto due = journal_.checkpoint_due()) {
       if (!work_ready_.wait_until(lock, *due, has_work)) {
-        make_checkpoint(lock, "interval");
+        make_checkpoint(lock, journal_.checkpoint_reason());
         continue;
       }
     } else {

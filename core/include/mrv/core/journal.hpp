@@ -139,8 +139,11 @@ class Journal {
   // Makes a checkpoint of the whole tree now, unless the newest one already covers it
   // (then nullopt).
   [[nodiscard]] Result<std::optional<Checkpoint>> checkpoint(std::string_view reason);
-  // When the next checkpoint is due (records not yet covered); nullopt when none is.
+  // When the next checkpoint is due (records not yet covered): within the interval, and
+  // at each quarter-hour boundary of the UTC clock; nullopt when none is.
   std::optional<std::chrono::steady_clock::time_point> checkpoint_due() const;
+  // Why the checkpoint due now is made ("interval" or "boundary").
+  const char* checkpoint_reason() const;
 
   // Read side (inside read_snapshot for a consistent view). The tree size is the number
   // of leaves: seq 1..size.
