@@ -85,8 +85,16 @@ WriterStats JournalWriter::stats() const {
 
 void JournalWriter::run() {
   std::unique_lock lock(mutex_);
-  auto has_work = [&] { return stopping_ || has_queued() || commit_failing_ || over_quota_; };
+  auto has_work = [&] {
+    return stopping_ || has_queued() || commit_failing_ || over_quota_ || !checkpoint_requested_.empty();
+  };
   for (;;) {
+    if (!checkpoint_requested_.empty() && !commit_failing_) {
+      std::string reason = std::move(checkpoint_requested_);
+      checkpoint_requested_.clear();
+      make_checkpoint(lock, reason.c_str());
+      continue;
+    }
     // Idle: sleep until there is work or the next checkpoint is due.
     if (auto due = journal_.checkpoint_due()) {
       if (!work_ready_.wait_until(lock, *due, has_work)) {
@@ -130,6 +138,12 @@ void JournalWriter::run() {
     }
     if (stop_now && commit_failing_) return;  // stats().held says what could not be kept
   }
+}
+
+void JournalWriter::request_checkpoint(std::string reason) {
+  std::lock_guard lock(mutex_);
+  checkpoint_requested_ = std::move(reason);
+  work_ready_.notify_one();
 }
 
 void JournalWriter::make_checkpoint(std::unique_lock<std::mutex>& lock, const char* reason) {

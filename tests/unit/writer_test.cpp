@@ -122,3 +122,26 @@ TEST_CASE("writer: over quota with nothing uploaded, it refuses new readings and
   CHECK(st.stored == st.submitted);  // everything accepted was kept
   CHECK(st.refused >= 1);
 }
+
+TEST_CASE("writer: a requested checkpoint is made at once, and one at stop", "[writer][tree]") {
+  WriterSetup setup(WriterOptions{5ms, 100, 1000, 50ms});
+  JournalWriter& w = *setup.writer;
+  JournalWriter::Ticket last = 0;
+  for (int i = 0; i < 30; ++i) last = *w.submit(test::reading("m1", i, std::to_string(i)));
+  REQUIRE(w.wait_committed(last, 10s));
+  w.request_checkpoint("upload");
+  auto reasons = [&] {
+    auto j = Journal::open_read_only(setup.dir / "journal.db");
+    std::vector<std::string> out;
+    auto cps = j->checkpoints(0, UINT64_MAX);
+    REQUIRE(cps);
+    for (const auto& c : *cps) out.push_back(c.reason + "@" + std::to_string(c.checkpoint.tree_size));
+    return out;
+  };
+  for (int i = 0; i < 200 && reasons().empty(); ++i) std::this_thread::sleep_for(10ms);
+  CHECK(reasons() == std::vector<std::string>{"upload@30"});
+  last = *w.submit(test::reading("m1", 100, "1"));
+  REQUIRE(w.wait_committed(last, 10s));
+  w.stop();
+  CHECK(reasons() == std::vector<std::string>{"upload@30", "stop@31"});
+}

@@ -63,6 +63,9 @@ class JournalWriter {
   bool wait_committed(Ticket ticket, std::chrono::milliseconds timeout);
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
+  // Asks the writer thread for a checkpoint of everything committed, with this reason
+  // ("upload" before an upload); returns at once. Nothing happens when nothing is new.
+  void request_checkpoint(std::string reason);
   WriterStats stats() const;
 
  private:
@@ -103,6 +106,7 @@ class JournalWriter {
   Ticket committed_through_ = 0;
   Ticket waited_for_ = 0;  // the highest ticket a wait_committed() caller is blocked on
   bool stopping_ = false;
+  std::string checkpoint_requested_;  // a reason: a checkpoint is wanted now
   bool over_quota_ = false;      // stop accepting; keep committing what was accepted
   bool commit_failing_ = false;  // the last commit failed: retry it after a pause
   ErrorCode last_failure_ = ErrorCode::storage;
