@@ -101,10 +101,10 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
   if (auto r = impl->catch_up_tree(); !r) return tl::unexpected(r.error());
   {
     sqlite::Statement s(impl->db, "SELECT coalesce(max(tree_size), 0) FROM checkpoints");
-    if (s.step() == SQLITE_ROW) impl->checkpoint_size = static_cast<uint64_t>(s.int64(0));
+    if (s.step() == SQLITE_ROW) impl->checkpoint_mark.size = static_cast<uint64_t>(s.int64(0));
   }
-  impl->checkpoint_at = std::chrono::steady_clock::now();
-  impl->checkpoint_utc_ms = utc_now_ms();
+  impl->checkpoint_mark.at = std::chrono::steady_clock::now();
+  impl->checkpoint_mark.utc_ms = utc_now_ms();
   if (auto r = impl->apply_chain_policy(); !r) return tl::unexpected(r.error());
   Journal journal(std::move(impl));
   // Records written since the last checkpoint (before a crash, say) are covered now.
@@ -148,19 +148,15 @@ Result<Checkpoint> Journal::Impl::add_checkpoint(std::string_view reason) {
   int rc = insert_checkpoint.step();
   insert_checkpoint.reset();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "store checkpoint"));
-  checkpoint_size = c->tree_size;
-  checkpoint_at = std::chrono::steady_clock::now();
-  checkpoint_utc_ms = c->time_ms;
+  checkpoint_mark = {c->tree_size, std::chrono::steady_clock::now(), c->time_ms};
   return c;
 }
 
 Result<std::optional<Checkpoint>> Journal::checkpoint(std::string_view reason) {
   Impl& j = *impl_;
   if (!j.signer) return fail(ErrorCode::invalid_argument, j.options.path.string(), "journal opened read-only");
-  if (j.tree.size() == j.checkpoint_size) return std::optional<Checkpoint>();
-  uint64_t size_before = j.checkpoint_size;
-  auto at_before = j.checkpoint_at;
-  int64_t utc_before = j.checkpoint_utc_ms;
+  if (j.tree.size() == j.checkpoint_mark.size) return std::optional<Checkpoint>();
+  auto mark_before = j.checkpoint_mark;
   int rc = j.begin.step();
   j.begin.reset();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "begin checkpoint"));
@@ -173,20 +169,19 @@ Result<std::optional<Checkpoint>> Journal::checkpoint(std::string_view reason) {
   }
   j.rollback.step();
   j.rollback.reset();
-  j.checkpoint_size = size_before;
-  j.checkpoint_at = at_before;
-  j.checkpoint_utc_ms = utc_before;
+  j.checkpoint_mark = mark_before;
   return tl::unexpected(c.error());
 }
 
 std::optional<std::chrono::steady_clock::time_point> Journal::checkpoint_due() const {
   const Impl& j = *impl_;
-  if (j.tree.size() == j.checkpoint_size) return std::nullopt;
+  const Impl::CheckpointMark& m = j.checkpoint_mark;
+  if (j.tree.size() == m.size) return std::nullopt;
   auto now = std::chrono::steady_clock::now();
   int64_t utc = utc_now_ms();
   auto boundary = now + std::chrono::milliseconds((utc / kBoundaryMs + 1) * kBoundaryMs - utc);
-  if (utc / kBoundaryMs > j.checkpoint_utc_ms / kBoundaryMs) boundary = now;
-  return std::min(j.checkpoint_at + std::chrono::milliseconds(j.options.checkpoint_interval_ms), boundary);
+  if (utc / kBoundaryMs > m.utc_ms / kBoundaryMs) boundary = now;
+  return std::min(m.at + std::chrono::milliseconds(j.options.checkpoint_interval_ms), boundary);
 }
 
 const char* Journal::checkpoint_reason() const {
@@ -272,9 +267,7 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
   AppendOutcome out;
   uint64_t seq_before = j.last_seq;
   std::string hash_before = j.last_hash_hex;
-  uint64_t checkpoint_size_before = j.checkpoint_size;
-  auto checkpoint_at_before = j.checkpoint_at;
-  int64_t checkpoint_utc_before = j.checkpoint_utc_ms;
+  auto checkpoint_mark_before = j.checkpoint_mark;
   j.tree.save();
   int rc = j.begin.step();
   j.begin.reset();
@@ -285,9 +278,7 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     j.last_seq = seq_before;
     j.last_hash_hex = std::move(hash_before);
     j.tree.restore();
-    j.checkpoint_size = checkpoint_size_before;
-    j.checkpoint_at = checkpoint_at_before;
-    j.checkpoint_utc_ms = checkpoint_utc_before;
+    j.checkpoint_mark = checkpoint_mark_before;
     return tl::unexpected(std::move(e));
   };
   j.batch_heads.clear();

@@ -27,9 +27,12 @@ struct Journal::Impl {
   std::string algorithm_name;
   JournalTree tree;
   std::string origin;  // of checkpoints
-  uint64_t checkpoint_size = 0;  // tree size of the newest checkpoint
-  std::chrono::steady_clock::time_point checkpoint_at{};
-  int64_t checkpoint_utc_ms = 0;  // the newest checkpoint's mrv-time-ms
+  // The newest checkpoint: its tree size, when (steady clock) and its mrv-time-ms.
+  struct CheckpointMark {
+    uint64_t size = 0;
+    std::chrono::steady_clock::time_point at{};
+    int64_t utc_ms = 0;
+  } checkpoint_mark;
   ChainCheck chain_check;
 
   uint64_t last_seq = 0;
@@ -165,10 +168,11 @@ struct Journal::Impl {
   // quarter-hour boundary of the UTC clock since the last one, so that every monitoring
   // period boundary (a day start in any time zone) has a checkpoint right after it.
   const char* checkpoint_reason(std::chrono::steady_clock::time_point now) const {
-    if (tree.size() == checkpoint_size) return "";
-    if (utc_now_ms() / kBoundaryMs > checkpoint_utc_ms / kBoundaryMs) return "boundary";
-    if (now - checkpoint_at >= std::chrono::milliseconds(options.checkpoint_interval_ms) ||
-        (options.checkpoint_max_records > 0 && tree.size() - checkpoint_size >= options.checkpoint_max_records))
+    const CheckpointMark& m = checkpoint_mark;
+    if (tree.size() == m.size) return "";
+    if (utc_now_ms() / kBoundaryMs > m.utc_ms / kBoundaryMs) return "boundary";
+    if (now - m.at >= std::chrono::milliseconds(options.checkpoint_interval_ms) ||
+        (options.checkpoint_max_records > 0 && tree.size() - m.size >= options.checkpoint_max_records))
       return "interval";
     return "";
   }
