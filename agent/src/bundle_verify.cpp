@@ -3,6 +3,7 @@
 #include <future>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
@@ -122,7 +123,7 @@ class BundleChecker {
   std::optional<std::string> since_given_;
   BundleVerdict& v_;
 
-  bool have_manifest_ = false, have_checkpoints_ = false, records_seen_ = false, manifest_signed_ = false;
+  bool have_manifest_ = false, have_checkpoints_ = false, manifest_signed_ = false;
   std::string manifest_text_, manifest_sig_text_;
   std::string site_, origin_;
   uint64_t claimed_first_ = 0, claimed_last_ = 0, claimed_records_ = 0;
@@ -144,6 +145,7 @@ class BundleChecker {
   uint64_t gaps_expected_count_ = 0, gaps_found_count_ = 0;
   std::unordered_map<std::string, std::string> serial_seen_;  // point -> serial
   std::unordered_map<std::string, uint64_t> expired_;         // point -> readings
+  std::unordered_set<std::string> undeclared_;                // points without a config entry
 
   static constexpr size_t kSignatureBatch = 512;
   std::vector<SignatureJob> signatures_;
@@ -322,8 +324,9 @@ void BundleChecker::metrology(const RecordFields& f) {
   if (cfg == configs_.end()) return;  // a configs failure already
   auto p = cfg->second.find(f.reading.point_id);
   if (p == cfg->second.end()) {
-    v_.findings.push_back("point " + f.reading.point_id + " (seq " + std::to_string(f.seq) +
-                          ") is not declared in its config " + f.config_hash_hex.substr(0, 12));
+    if (undeclared_.insert(f.reading.point_id).second)
+      v_.findings.push_back("point " + f.reading.point_id + " (first at seq " + std::to_string(f.seq) +
+                            ") is not declared in its config " + f.config_hash_hex.substr(0, 12));
     return;
   }
   const PointMeta& m = p->second;
@@ -497,7 +500,6 @@ void BundleChecker::run(const std::filesystem::path& path) {
     if (name == "records.ndjson") {
       if (!chain_ || !have_checkpoints_)
         return failure("manifest", "keys.json and checkpoints.json must come before records.ndjson");
-      records_seen_ = true;
     }
     if (!entry(*tar, name)) return;
   }
