@@ -42,15 +42,10 @@ Result<ExportSummary> write_export(Journal& journal, const std::string& site_id,
       ++summary.records;
     });
   });
-  file.close();
-  std::error_code ec;
-  if (!written || !file) {
-    std::filesystem::remove(tmp, ec);
-    if (!written) return tl::unexpected(written.error());
-    return fail(ErrorCode::io, tmp.string(), "write failed (disk full?)");
-  }
-  std::filesystem::rename(tmp, out, ec);
-  if (ec) return fail(ErrorCode::io, out.string(), ec.message());
+  if (!written) file.setstate(std::ios::failbit);  // commit_file removes the partial file
+  auto committed = commit_file(file, tmp, out);
+  if (!written) return tl::unexpected(written.error());
+  if (!committed) return tl::unexpected(committed.error());
   return summary;
 }
 
@@ -67,6 +62,11 @@ Result<uint64_t> write_quarantine_export(Journal& journal, int64_t from_ms, int6
                            {"detail", q.detail},  {"payload_b64", to_base64(q.payload)}}
                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
          << '\n';
+  if (auto r = commit_file(file, tmp, out); !r) return tl::unexpected(r.error());
+  return rows->size();
+}
+
+Result<void> commit_file(std::ofstream& file, const std::filesystem::path& tmp, const std::filesystem::path& out) {
   file.close();
   std::error_code ec;
   if (!file) {
@@ -75,7 +75,7 @@ Result<uint64_t> write_quarantine_export(Journal& journal, int64_t from_ms, int6
   }
   std::filesystem::rename(tmp, out, ec);
   if (ec) return fail(ErrorCode::io, out.string(), ec.message());
-  return rows->size();
+  return {};
 }
 
 VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned) {

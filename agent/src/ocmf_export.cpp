@@ -2,6 +2,7 @@
 #include <fstream>
 #include <map>
 
+#include "mrv/agent/export_file.hpp"
 #include "mrv/agent/ocmf.hpp"
 #include "mrv/core/canonical.hpp"
 
@@ -90,18 +91,15 @@ Result<uint64_t> write_ocmf(Journal& journal, const Config& config, int64_t from
     append_reading(payload, "E", *readings.end, p->unit);
     payload += "]}";
     auto signature = signer->sign(payload);
-    if (!signature) return tl::unexpected(signature.error());
+    if (!signature) {
+      file.setstate(std::ios::failbit);  // commit_file removes the partial file
+      (void)commit_file(file, tmp, out);
+      return tl::unexpected(signature.error());
+    }
     file << "OCMF|" << payload << "|{\"SA\":\"ECDSA-secp256r1-SHA256\",\"SD\":\"" << to_hex(*signature) << "\"}\n";
     ++written;
   }
-  file.close();
-  std::error_code ec;
-  if (!file) {
-    std::filesystem::remove(tmp, ec);
-    return fail(ErrorCode::io, tmp.string(), "write failed (disk full?)");
-  }
-  std::filesystem::rename(tmp, out, ec);
-  if (ec) return fail(ErrorCode::io, out.string(), ec.message());
+  if (auto r = commit_file(file, tmp, out); !r) return tl::unexpected(r.error());
   return written;
 }
 

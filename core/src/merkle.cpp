@@ -7,17 +7,26 @@
 namespace mrv {
 namespace {
 
+// One EVP context per thread, freed when the thread ends: the tree hashes millions of
+// nodes in a verify, and fetching SHA-256 for each would cost more than the hash.
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  ~DigestContext() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
+};
+
 Sha256 digest_prefixed(uint8_t prefix, std::string_view a, std::string_view b = {}) {
-  // One EVP context per thread: the tree hashes millions of nodes in a verify.
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  thread_local EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local DigestContext d;
   Sha256 out{};
   unsigned len = 0;
-  EVP_DigestInit_ex(ctx, md, nullptr);
-  EVP_DigestUpdate(ctx, &prefix, 1);
-  EVP_DigestUpdate(ctx, a.data(), a.size());
-  if (!b.empty()) EVP_DigestUpdate(ctx, b.data(), b.size());
-  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  EVP_DigestInit_ex(d.ctx, d.md, nullptr);
+  EVP_DigestUpdate(d.ctx, &prefix, 1);
+  EVP_DigestUpdate(d.ctx, a.data(), a.size());
+  if (!b.empty()) EVP_DigestUpdate(d.ctx, b.data(), b.size());
+  EVP_DigestFinal_ex(d.ctx, out.data(), &len);
   return out;
 }
 

@@ -5,6 +5,7 @@
 // trusting anything in it but the keys the verifier pins.
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <istream>
 #include <optional>
 #include <span>
@@ -42,6 +43,11 @@ struct VerifyReport {
 // Checks every line against the keys the verifier pinned out of band; the keys the file
 // carries are never trusted. Never throws, whatever the input.
 VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned);
+
+// Closes `file` (written at `tmp`) and renames it to `out`; on any write error removes it
+// instead, so a reader never sees a half-written export.
+[[nodiscard]] Result<void> commit_file(std::ofstream& file, const std::filesystem::path& tmp,
+                                       const std::filesystem::path& out);
 
 // Exit codes of `verify`: 0 all holds, 1 a check failed, 3 all holds but the chain has
 // declared breaks (chain-segment records) a verifier must look at.
