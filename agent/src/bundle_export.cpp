@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mrv/agent/bundle.hpp"
+#include "mrv/agent/export_file.hpp"
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/clock.hpp"
 #include "tar_gz.hpp"
@@ -31,7 +32,7 @@ Result<json> tile_roots(Journal& journal, uint64_t begin, uint64_t end) {
 struct StagedFile {
   std::string name;
   std::string data;  // in memory, or
-  std::filesystem::path path;  // on disk (records)
+  std::filesystem::path path;  // on disk (records and gaps: they grow with the range)
   uint64_t bytes = 0;
   std::string sha256_hex;
 };
@@ -43,12 +44,38 @@ StagedFile in_memory(std::string name, std::string data) {
   return f;
 }
 
+// Lines appended to a temporary file beside the bundle, hashed on the way; the file is
+// removed when the Stage goes.
+class Stage {
+ public:
+  Stage(std::string name, std::filesystem::path path)
+      : staged_{std::move(name), {}, std::move(path), 0, {}}, file_(staged_.path, std::ios::binary | std::ios::trunc) {}
+  ~Stage() {
+    std::error_code ec;
+    std::filesystem::remove(staged_.path, ec);
+  }
+  void append(std::string_view line) {
+    file_.write(line.data(), static_cast<std::streamsize>(line.size()));
+    hash_.update(line);
+    staged_.bytes += line.size();
+  }
+  Result<StagedFile> finish() {
+    file_.close();
+    if (!file_) return fail(ErrorCode::io, staged_.path.string(), "write failed (disk full?)");
+    staged_.sha256_hex = to_hex(hash_.finish());
+    return staged_;
+  }
+
+ private:
+  StagedFile staged_;
+  std::ofstream file_;
+  Sha256Stream hash_;
+};
+
 struct Contents {
   BundleSummary summary;
   json keys = json::array(), checkpoints;
   std::set<std::string> config_hashes;
-  std::string gaps;
-  StagedFile records;
 };
 
 // The checkpoints and proofs of §4.3, from the journal's snapshot.
@@ -106,13 +133,9 @@ Result<json> checkpoints_json(Journal& journal, BundleSummary& summary,
   return out;
 }
 
-// Stages records.ndjson and collects what the other files need, in one pass.
-Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& request) {
-  c.records.name = "records.ndjson";
-  c.records.path = request.out.string() + ".records.tmp";
-  std::ofstream file(c.records.path, std::ios::binary | std::ios::trunc);
-  if (!file) return fail(ErrorCode::io, c.records.path.string(), "cannot create");
-  Sha256Stream hash;
+// Stages records.ndjson and gaps.ndjson and collects the config hashes, in one pass.
+Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& request, Stage& records,
+                           Stage& gaps) {
   uint64_t total = c.summary.last_seq - c.summary.first_seq + 1;
   std::string line;
   Result<void> bad;
@@ -120,9 +143,7 @@ Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& r
     line = "{\"seq\":" + std::to_string(rec.seq) + ",\"record\":";
     append_json_string(line, rec.canonical);
     line += ",\"hash\":\"" + to_hex(rec.hash) + "\",\"signature\":\"" + to_base64(rec.signature) + "\"}\n";
-    file.write(line.data(), static_cast<std::streamsize>(line.size()));
-    hash.update(line);
-    c.records.bytes += line.size();
+    records.append(line);
     ++c.summary.records;
     auto f = decode_record(rec.canonical);
     if (!f) {
@@ -131,18 +152,15 @@ Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& r
     }
     c.config_hashes.insert(f->config_hash_hex);
     if (f->reading.quality != Quality::good)
-      c.gaps += json{{"seq", rec.seq}, {"point", f->reading.point_id}, {"ts_ms", f->reading.ts_ms},
-                     {"quality", std::string(to_string(f->reading.quality))}, {"reason", f->reading.reason},
-                     {"source", f->reading.source}}
-                    .dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+      gaps.append(json{{"seq", rec.seq}, {"point", f->reading.point_id}, {"ts_ms", f->reading.ts_ms},
+                       {"quality", std::string(to_string(f->reading.quality))}, {"reason", f->reading.reason},
+                       {"source", f->reading.source}}
+                      .dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
     if (request.progress && c.summary.records % 10'000 == 0) request.progress(c.summary.records, total);
   });
-  file.close();
   if (!done) return done;
   if (!bad) return bad;
-  if (!file) return fail(ErrorCode::io, c.records.path.string(), "write failed (disk full?)");
   if (request.progress) request.progress(c.summary.records, total);
-  c.records.sha256_hex = to_hex(hash.finish());
   return {};
 }
 
@@ -152,19 +170,24 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
   if (!request.signer) return fail(ErrorCode::invalid_argument, "export", "a bundle needs the agent's signing key");
   Contents c;
   std::vector<StagedFile> files;
-  std::error_code ec;
-  auto cleanup = [&] {
-    if (!c.records.path.empty()) std::filesystem::remove(c.records.path, ec);
-  };
+  Stage records("records.ndjson", request.out.string() + ".records.tmp");
+  Stage gaps("gaps.ndjson", request.out.string() + ".gaps.tmp");
   // One snapshot: the running agent may commit or prune while we read.
   auto read = journal.read_snapshot([&]() -> Result<void> {
     auto range = journal.seq_range_for_time(request.from_ms, request.to_ms);
     if (!range) return tl::unexpected(range.error());
     auto keys = journal.public_keys();
     if (!keys) return tl::unexpected(keys.error());
-    for (const auto& k : *keys)
+    bool signer_listed = false;
+    for (const auto& k : *keys) {
       c.keys.push_back({{"key_id", k.key_id_hex}, {"algorithm", k.algorithm},
                         {"public_key_pem", k.pem}, {"first_used_ms", k.first_used_ms}});
+      signer_listed |= k.key_id_hex == request.signer->key_id_hex();
+    }
+    if (!signer_listed)  // a new key the agent has not run with yet signs the manifest
+      c.keys.push_back({{"key_id", request.signer->key_id_hex()},
+                        {"algorithm", std::string(to_string(request.signer->algorithm()))},
+                        {"public_key_pem", request.signer->public_pem()}, {"first_used_ms", utc_now_ms()}});
     c.checkpoints = {{"left", json::array()}, {"checkpoints", json::array()}};
     if (*range) {
       c.summary.first_seq = (*range)->first;
@@ -172,7 +195,7 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       auto cps = checkpoints_json(journal, c.summary, request.since_checkpoint);
       if (!cps) return tl::unexpected(cps.error());
       c.checkpoints = std::move(*cps);
-      if (auto r = stage_records(journal, c, request); !r) return r;
+      if (auto r = stage_records(journal, c, request, records, gaps); !r) return r;
     } else if (request.since_checkpoint) {
       return fail(ErrorCode::invalid_argument, "--since-checkpoint", "no records in the range to prove against");
     }
@@ -186,25 +209,16 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
     files.push_back(in_memory("checkpoints.json", c.checkpoints.dump() + "\n"));
     return {};
   });
-  if (!read) {
-    cleanup();
-    return tl::unexpected(read.error());
-  }
+  if (!read) return tl::unexpected(read.error());
   auto quarantine = journal.quarantine(request.from_ms, request.to_ms, SIZE_MAX >> 1);
-  if (!quarantine) {
-    cleanup();
-    return tl::unexpected(quarantine.error());
-  }
+  if (!quarantine) return tl::unexpected(quarantine.error());
   std::string quarantine_lines;
-  for (const auto& q : *quarantine)
-    quarantine_lines += json{{"id", q.id}, {"received_ms", q.received_ms}, {"source", q.source},
-                             {"subscription", q.subscription}, {"topic", q.topic}, {"reason", q.reason},
-                             {"detail", q.detail}, {"payload_b64", to_base64(q.payload)}}
-                            .dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  std::filesystem::path records_tmp = c.records.path;
-  if (!records_tmp.empty()) files.push_back(std::move(c.records));
-  else files.push_back(in_memory("records.ndjson", ""));  // an empty range
-  files.push_back(in_memory("gaps.ndjson", std::move(c.gaps)));
+  for (const auto& q : *quarantine) quarantine_lines += quarantine_line(q);
+  for (Stage* stage : {&records, &gaps}) {
+    auto staged = stage->finish();
+    if (!staged) return tl::unexpected(staged.error());
+    files.push_back(std::move(*staged));
+  }
   files.push_back(in_memory("quarantine.ndjson", std::move(quarantine_lines)));
 
   int64_t now = utc_now_ms();
@@ -218,10 +232,7 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
   // The manifest's claims (site, range, seqs, file hashes) are signed by the agent's key.
   std::string manifest_text = manifest.dump() + "\n";
   auto manifest_sig = request.signer->sign(manifest_text);
-  if (!manifest_sig) {
-    cleanup();
-    return tl::unexpected(manifest_sig.error());
-  }
+  if (!manifest_sig) return tl::unexpected(manifest_sig.error());
   json signature = {{"key_id", request.signer->key_id_hex()}, {"signature", to_base64(*manifest_sig)}};
   std::filesystem::path tmp = request.out.string() + ".tmp";
   auto written = [&]() -> Result<void> {
@@ -235,7 +246,7 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
     }
     return tar->close();
   }();
-  if (!records_tmp.empty()) std::filesystem::remove(records_tmp, ec);
+  std::error_code ec;
   if (!written) {
     std::filesystem::remove(tmp, ec);
     return tl::unexpected(written.error());

@@ -55,15 +55,18 @@ Result<uint64_t> write_quarantine_export(Journal& journal, int64_t from_ms, int6
   if (!rows) return tl::unexpected(rows.error());
   std::filesystem::path tmp = out.string() + ".tmp";
   std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-  for (const auto& q : *rows)
-    file << nlohmann::json{{"id", q.id},          {"received_ms", q.received_ms},
-                           {"source", q.source},  {"subscription", q.subscription},
-                           {"topic", q.topic},    {"reason", q.reason},
-                           {"detail", q.detail},  {"payload_b64", to_base64(q.payload)}}
-                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-         << '\n';
+  for (const auto& q : *rows) file << quarantine_line(q);
   if (auto r = commit_file(file, tmp, out); !r) return tl::unexpected(r.error());
   return rows->size();
+}
+
+std::string quarantine_line(const QuarantineRow& q) {
+  return nlohmann::json{{"id", q.id},          {"received_ms", q.received_ms},
+                        {"source", q.source},  {"subscription", q.subscription},
+                        {"topic", q.topic},    {"reason", q.reason},
+                        {"detail", q.detail},  {"payload_b64", to_base64(q.payload)}}
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 Result<void> commit_file(std::ofstream& file, const std::filesystem::path& tmp, const std::filesystem::path& out) {

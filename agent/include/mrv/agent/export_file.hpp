@@ -44,6 +44,9 @@ struct VerifyReport {
 // carries are never trusted. Never throws, whatever the input.
 VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned);
 
+// One quarantined message as a JSON line, its raw payload in base64.
+std::string quarantine_line(const QuarantineRow& row);
+
 // Closes `file` (written at `tmp`) and renames it to `out`; on any write error removes it
 // instead, so a reader never sees a half-written export.
 [[nodiscard]] Result<void> commit_file(std::ofstream& file, const std::filesystem::path& tmp,
