@@ -110,6 +110,12 @@ if mode in ("valid-ed25519", "valid-ecdsa"):
     v = json.loads(a.stdout)
     check(v["verdict"] == "VALID" and v["records"] == n and v["closing_tree_size"] >= n,
           f"--json: {v['verdict']}, {v['records']} records, closing tree size {v['closing_tree_size']}")
+    # On a terminal (script(1) gives it one) export draws a progress line.
+    cmd = (f"{agent} export --config {site.config} --from 0 --to 99999999999999 "
+           f"--out {site.dir / 'tty.tar.gz'}")
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and f"exporting records 100% ({n}/{n})" in p.stdout,
+          f"a progress line on a terminal: {p.stdout.strip()[-80:]!r}")
     # Unpinned: still checks integrity, and says it proves no authorship.
     a = site.run("verify", str(bundle), check_rc=False)
     check(a.returncode == 0 and "not pinned" in a.stdout, "without --public-key it warns that keys are not pinned")
