@@ -1,0 +1,35 @@
+// Record lines: the fast path for the agent's own layout and the JSON fallback agree.
+#include <catch2/catch.hpp>
+
+#include "mrv/core/canonical.hpp"
+#include "record_line.hpp"
+
+using namespace mrv::agent;
+
+TEST_CASE("record lines: fast path and JSON fallback read the same thing", "[bundle]") {
+  std::string canonical = "{\"v\":1,\"unit\":\"m\xC2\xB3/h a\\\"b\\\\c\x09\",\"x\":\"\x01\"}";
+  std::string agent_line = "{\"seq\":42,\"record\":";
+  mrv::append_json_string(agent_line, canonical);
+  agent_line += ",\"hash\":\"ab\",\"signature\":\"c2ln\"}";
+  auto fast = parse_record_line(agent_line);
+  REQUIRE(fast);
+  CHECK(fast->seq == 42);
+  CHECK(fast->record == canonical);
+  CHECK(fast->hash_hex == "ab");
+  CHECK(fast->signature_b64 == "c2ln");
+  // Other valid JSON for the same line: escapes the agent never writes, whitespace, order.
+  for (std::string other : {
+           std::string("{\"seq\": 42, \"record\": \"{\\\"v\\\":1,\\\"unit\\\":\\\"m\\u00b3\\/h a\\\\\\\"b\\\\\\\\c\\t\\\",\\\"x\\\":\\\"\\u0001\\\"}\", \"hash\": \"ab\", \"signature\": \"c2ln\"}"),
+           std::string("{\"signature\":\"c2ln\",\"hash\":\"ab\",\"record\":") + agent_line.substr(agent_line.find(":", 10) + 1, agent_line.find(",\"hash\"") - agent_line.find(":", 10) - 1) + ",\"seq\":42}",
+       }) {
+    auto slow = parse_record_line(other);
+    REQUIRE(slow);
+    CHECK(slow->seq == 42);
+    CHECK(slow->record == canonical);
+    CHECK(slow->signature_b64 == "c2ln");
+  }
+  for (std::string bad : {"", "{}", "{\"seq\":-1,\"record\":\"\",\"hash\":\"\",\"signature\":\"\"}",
+                          "{\"seq\":01,\"record\":\"\",\"hash\":\"\",\"signature\":\"\"}",
+                          "{\"seq\":1,\"record\":\"\\u00", "[1,2]", "{\"seq\":1,\"record\":5,\"hash\":\"\",\"signature\":\"\"}"})
+    CHECK_FALSE(parse_record_line(bad));
+}
