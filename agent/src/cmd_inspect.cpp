@@ -59,6 +59,12 @@ int status(const std::filesystem::path& config_path, bool json) {
                    {"upload_cursor", stats->upload_cursor}, {"head_hash", stats->head_hash_hex}}},
       {"chain", {{"intact", chain->intact}, {"problem", chain->problem}}},
       {"points", nlohmann::json::array()}};
+  if (auto latest = journal.latest_checkpoint(); latest && *latest) {
+    const Checkpoint& c = (*latest)->checkpoint;
+    j["checkpoint"] = {{"tree_size", c.tree_size}, {"reason", (*latest)->reason}, {"made_ms", c.time_ms},
+                       {"age_ms", now - c.time_ms},
+                       {"records_not_covered", stats->last_seq > c.tree_size ? stats->last_seq - c.tree_size : 0}};
+  }
   for (const auto& p : config.points) {
     auto last = journal.last_reading(p.id);
     nlohmann::json pj = {{"id", p.id}};
@@ -97,8 +103,16 @@ int status(const std::filesystem::path& config_path, bool json) {
             << stats->file_bytes / 1024 << " KiB)\n"
             << "uploaded    through seq " << stats->upload_cursor << "\n"
             << "chain       " << (chain->intact ? "intact" : "BROKEN: " + chain->problem)
-            << " (head " << stats->head_hash_hex.substr(0, 16) << "...)\n"
-            << "points\n";
+            << " (head " << stats->head_hash_hex.substr(0, 16) << "...)\n";
+  if (j.contains("checkpoint")) {
+    const auto& c = j["checkpoint"];
+    std::cout << "checkpoint  tree size " << c["tree_size"].get<uint64_t>() << " ("
+              << c["reason"].get<std::string>() << "), " << age_text(c["age_ms"].get<int64_t>())
+              << " ago; " << c["records_not_covered"].get<uint64_t>() << " records not yet covered\n";
+  } else {
+    std::cout << "checkpoint  none yet\n";
+  }
+  std::cout << "points\n";
   for (const auto& p : j["points"]) {
     std::cout << "  " << p["id"].get<std::string>();
     if (p.contains("value"))

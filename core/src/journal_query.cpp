@@ -228,11 +228,8 @@ Result<uint64_t> Journal::tree_size() { return stored_tree_size(impl_->db); }
 
 NodeSource Journal::tree_nodes() { return stored_tree_nodes(impl_->db); }
 
-Result<std::vector<StoredCheckpoint>> Journal::checkpoints(uint64_t min_size, uint64_t max_size) {
-  sqlite::Statement s(impl_->db, "SELECT id, reason, note FROM checkpoints WHERE tree_size BETWEEN ?1 AND ?2 "
-                                 "ORDER BY tree_size, id");
-  s.bind(1, static_cast<int64_t>(std::min<uint64_t>(min_size, INT64_MAX)))
-      .bind(2, static_cast<int64_t>(std::min<uint64_t>(max_size, INT64_MAX)));
+namespace {
+Result<std::vector<StoredCheckpoint>> read_checkpoints(sqlite::Statement& s, sqlite3* db) {
   std::vector<StoredCheckpoint> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -240,8 +237,25 @@ Result<std::vector<StoredCheckpoint>> Journal::checkpoints(uint64_t min_size, ui
     if (!c) return fail(ErrorCode::corruption, "checkpoint " + std::to_string(s.int64(0)), c.error().message);
     out.push_back({s.int64(0), std::string(s.text(1)), std::move(*c)});
   }
-  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read checkpoints"));
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read checkpoints"));
   return out;
+}
+}  // namespace
+
+Result<std::vector<StoredCheckpoint>> Journal::checkpoints(uint64_t min_size, uint64_t max_size) {
+  sqlite::Statement s(impl_->db, "SELECT id, reason, note FROM checkpoints WHERE tree_size BETWEEN ?1 AND ?2 "
+                                 "ORDER BY tree_size, id");
+  s.bind(1, static_cast<int64_t>(std::min<uint64_t>(min_size, INT64_MAX)))
+      .bind(2, static_cast<int64_t>(std::min<uint64_t>(max_size, INT64_MAX)));
+  return read_checkpoints(s, impl_->db);
+}
+
+Result<std::optional<StoredCheckpoint>> Journal::latest_checkpoint() {
+  sqlite::Statement s(impl_->db, "SELECT id, reason, note FROM checkpoints ORDER BY id DESC LIMIT 1");
+  auto rows = read_checkpoints(s, impl_->db);
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty()) return std::optional<StoredCheckpoint>();
+  return std::optional<StoredCheckpoint>(std::move(rows->front()));
 }
 
 Result<std::optional<std::string>> Journal::config_text(const std::string& hash_hex) {

@@ -110,6 +110,9 @@ if mode in ("valid-ed25519", "valid-ecdsa"):
     v = json.loads(a.stdout)
     check(v["verdict"] == "VALID" and v["records"] == n and v["closing_tree_size"] >= n,
           f"--json: {v['verdict']}, {v['records']} records, closing tree size {v['closing_tree_size']}")
+    st = json.loads(site.run("status", "--config", str(site.config), "--json").stdout)["checkpoint"]
+    check(st["tree_size"] == n and st["reason"] == "stop" and st["records_not_covered"] == 0,
+          f"status shows the newest checkpoint: {st}")
     # On a terminal (script(1) gives it one) export draws a progress line.
     cmd = (f"{agent} export --config {site.config} --from 0 --to 99999999999999 "
            f"--out {site.dir / 'tty.tar.gz'}")

@@ -151,6 +151,7 @@ class Journal {
   NodeSource tree_nodes();
   // Checkpoints with min_size <= tree_size <= max_size, by tree size then age.
   [[nodiscard]] Result<std::vector<StoredCheckpoint>> checkpoints(uint64_t min_size, uint64_t max_size);
+  [[nodiscard]] Result<std::optional<StoredCheckpoint>> latest_checkpoint();
   [[nodiscard]] Result<std::optional<std::string>> config_text(const std::string& hash_hex);
 
   const ChainCheck& chain_check_at_open() const;
