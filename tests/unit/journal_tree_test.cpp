@@ -177,3 +177,18 @@ TEST_CASE("checkpoint notes: sign, parse and verify; other keys and edits fail",
   CHECK_FALSE(parse_checkpoint("o\n042\nAAAA\n\n— o x\n"));
   CHECK_FALSE(parse_checkpoint("o\n1\nnot base64!\n\n— o x\n"));
 }
+
+TEST_CASE("checkpoint notes: the example in docs/verification.md verifies", "[tree]") {
+  test::TempDir dir;
+  auto key = PublicKey::from_pem(test::test_signer(dir).public_pem());
+  auto spec = test::read_text(std::filesystem::path(MRV_TEST_VECTORS) / "../../docs/verification.md");
+  size_t begin = spec.find("```\nmrv-agent/plant-7\n");
+  REQUIRE(begin != std::string::npos);
+  begin += 4;
+  std::string note = spec.substr(begin, spec.find("```", begin) - begin);
+  auto c = parse_checkpoint(note);
+  REQUIRE(c);
+  CHECK(c->tree_size == 1042);
+  CHECK(c->time_ms == 1767225660123);
+  CHECK(verify_checkpoint(*c, *key));
+}
