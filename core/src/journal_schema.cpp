@@ -81,6 +81,9 @@ constexpr const char* kMigrations[] = {
       note      TEXT    NOT NULL
     );
     CREATE INDEX checkpoints_by_size ON checkpoints (tree_size);
+    -- Seqs the journal never held (skipped before a chain-segment record): absent leaves,
+    -- kept as ranges so a long skip costs a row, not a leaf each.
+    CREATE TABLE merkle_absent (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
     )sql",
 };
 

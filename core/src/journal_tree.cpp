@@ -25,6 +25,16 @@ Sha256 root_of_leaves(std::vector<Sha256> level_hashes) {
   return level_hashes.front();
 }
 
+// True when every seq in [first_seq, last_seq] is in one absent range.
+Result<bool> all_absent(sqlite3* db, uint64_t first_seq, uint64_t last_seq) {
+  sqlite::Statement s(db, "SELECT last_seq FROM merkle_absent WHERE first_seq <= ?1 ORDER BY first_seq DESC LIMIT 1");
+  s.bind(1, static_cast<int64_t>(first_seq));
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(s.int64(0)) >= last_seq;
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read absent ranges"));
+  return false;
+}
+
 // The leaf hashes of a chunk: its row, then (the newest chunk's row is written only when
 // it fills or before a prune) the leaves of the records after it.
 Result<std::vector<Sha256>> chunk_leaves(sqlite3* db, uint64_t chunk) {
@@ -49,6 +59,11 @@ Result<std::vector<Sha256>> chunk_leaves(sqlite3* db, uint64_t chunk) {
     out.push_back(merkle_leaf_hash(r.blob(1)));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read records for merkle leaves"));
+  if (out.empty()) {
+    auto absent = all_absent(db, first_seq, first_seq + kChunkLeaves - 1);
+    if (!absent) return tl::unexpected(absent.error());
+    if (*absent) return std::vector<Sha256>(kChunkLeaves, merkle_absent_leaf());
+  }
   if (out.empty())
     return fail(ErrorCode::not_found, "merkle",
                 "leaf hashes of seq " + std::to_string(first_seq) + ".." + std::to_string(first_seq + kChunkLeaves - 1) +
@@ -73,6 +88,12 @@ NodeSource stored_tree_nodes(sqlite3* db) {
     int rc = s.step();
     if (rc == SQLITE_ROW) return hash_from(s.blob(0));
     if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read merkle node"));
+    if (id.level >= kChunkLevel) {
+      uint64_t first_seq = (id.index << id.level) + 1;
+      auto absent = all_absent(db, first_seq, first_seq + (uint64_t{1} << id.level) - 1);
+      if (!absent) return tl::unexpected(absent.error());
+      if (*absent) return merkle_absent_root(id.level);  // a long skip stores no nodes
+    }
     if (id.level >= kChunkLevel)
       return fail(ErrorCode::not_found, "merkle",
                   "no stored subtree at level " + std::to_string(id.level) + " index " +
@@ -164,21 +185,26 @@ Result<void> JournalTree::load(sqlite3* db) {
   return {};
 }
 
-Result<void> JournalTree::push(const Sha256& leaf) {
-  frontier_.push_leaf(leaf, [this](unsigned level, uint64_t index, const Sha256& hash) {
-    if (level < kChunkLevel || node_failed_) return;
-    insert_node_.bind(1, level).bind(2, static_cast<int64_t>(index)).bind_blob(3, bytes_of(&hash, 1));
-    int rc = insert_node_.step();
-    insert_node_.reset();
-    if (rc != SQLITE_DONE) {
-      node_failed_ = true;
-      node_error_ = sqlite::error_of(db_, rc, "store merkle node");
-    }
-  });
-  if (node_failed_) {
-    node_failed_ = false;
-    return tl::unexpected(node_error_);
+void JournalTree::store_node(unsigned level, uint64_t index, const Sha256& hash) {
+  if (level < kChunkLevel || node_failed_) return;
+  insert_node_.bind(1, level).bind(2, static_cast<int64_t>(index)).bind_blob(3, bytes_of(&hash, 1));
+  int rc = insert_node_.step();
+  insert_node_.reset();
+  if (rc != SQLITE_DONE) {
+    node_failed_ = true;
+    node_error_ = sqlite::error_of(db_, rc, "store merkle node");
   }
+}
+
+Result<void> JournalTree::take_node_error() {
+  if (!node_failed_) return {};
+  node_failed_ = false;
+  return tl::unexpected(node_error_);
+}
+
+Result<void> JournalTree::push(const Sha256& leaf) {
+  frontier_.push_leaf(leaf, [this](unsigned level, uint64_t index, const Sha256& h) { store_node(level, index, h); });
+  if (auto r = take_node_error(); !r) return r;
   chunk_.push_back(leaf);
   dirty_ = true;
   if (chunk_.size() == kChunkLeaves) {
@@ -192,13 +218,40 @@ Result<void> JournalTree::append(uint64_t seq, const Sha256& leaf) {
   if (seq <= frontier_.size())
     return fail(ErrorCode::corruption, "merkle", "seq " + std::to_string(seq) + " is already a leaf");
   uint64_t skipped = seq - 1 - frontier_.size();
-  if (skipped > (uint64_t{1} << 24))
+  if (skipped > (uint64_t{1} << 48))
     return fail(ErrorCode::corruption, "merkle", "seq " + std::to_string(seq) + " skips " +
                                                      std::to_string(skipped) + " seqs: implausible");
-  static const Sha256 absent = merkle_absent_leaf();
-  for (uint64_t i = 0; i < skipped; ++i)
-    if (auto r = push(absent); !r) return r;
+  if (skipped > 0) {
+    sqlite::Statement s(db_, "INSERT INTO merkle_absent (first_seq, last_seq) VALUES (?1, ?2)");
+    s.bind(1, static_cast<int64_t>(frontier_.size() + 1)).bind(2, static_cast<int64_t>(seq - 1));
+    if (int rc = s.step(); rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db_, rc, "store absent range"));
+    if (auto r = push_absent(skipped); !r) return r;
+  }
   return push(leaf);
+}
+
+Result<void> JournalTree::push_absent(uint64_t count) {
+  static const Sha256 absent = merkle_absent_leaf();
+  // Leaf by leaf up to a chunk boundary, then whole aligned subtrees of absent leaves
+  // (neither their leaves nor their nodes are stored: the read side knows them from
+  // merkle_absent), then leaf by leaf again.
+  while (count > 0 && (frontier_.size() % kChunkLeaves != 0 || count < kChunkLeaves)) {
+    if (auto r = push(absent); !r) return r;
+    --count;
+  }
+  while (count >= kChunkLeaves) {
+    unsigned level = kChunkLevel;
+    while (level < 62 && frontier_.size() % (uint64_t{2} << level) == 0 && (uint64_t{2} << level) <= count) ++level;
+    (void)frontier_.push_subtree(level, merkle_absent_root(level),
+                                 [this](unsigned l, uint64_t index, const Sha256& h) { store_node(l, index, h); });
+    if (auto r = take_node_error(); !r) return r;
+    count -= uint64_t{1} << level;
+  }
+  while (count > 0) {
+    if (auto r = push(absent); !r) return r;
+    --count;
+  }
+  return {};
 }
 
 Result<void> JournalTree::write_chunk() {

@@ -7,6 +7,8 @@
 //   merkle_nodes   every complete subtree of 256 leaves or more (never pruned; about
 //                  0.4 bytes per record), plus the smaller subtrees a kept checkpoint
 //                  needs once its leaves are pruned
+//   merkle_absent  ranges of seqs the journal never held (absent leaves), so a long skip
+//                  before a chain segment costs one row
 #include <vector>
 
 #include "mrv/core/merkle.hpp"
@@ -36,6 +38,9 @@ class JournalTree {
 
  private:
   Result<void> push(const Sha256& leaf);
+  Result<void> push_absent(uint64_t count);
+  void store_node(unsigned level, uint64_t index, const Sha256& hash);  // levels >= 8
+  Result<void> take_node_error();
   Result<void> write_chunk();
 
   sqlite3* db_ = nullptr;

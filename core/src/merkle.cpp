@@ -83,6 +83,11 @@ Sha256 merkle_node_hash(const Sha256& left, const Sha256& right) {
 }
 Sha256 merkle_empty_root() { return sha256(""); }
 Sha256 merkle_absent_leaf() { return merkle_leaf_hash(""); }
+Sha256 merkle_absent_root(unsigned level) {
+  Sha256 h = merkle_absent_leaf();
+  for (unsigned l = 0; l < level; ++l) h = merkle_node_hash(h, h);
+  return h;
+}
 
 std::vector<SubtreeId> aligned_subtrees(uint64_t begin, uint64_t end) {
   std::vector<SubtreeId> out;
@@ -125,19 +130,22 @@ void MerkleFrontier::push_leaf(const Sha256& leaf,
   size_ = new_size;
 }
 
-bool MerkleFrontier::push_subtree(unsigned level, const Sha256& hash) {
+bool MerkleFrontier::push_subtree(unsigned level, const Sha256& hash,
+                                  const std::function<void(unsigned, uint64_t, const Sha256&)>& on_complete) {
   if (level >= 63 || size_ % (uint64_t{1} << level) != 0) return false;
   Sha256 h = hash;
   unsigned l = level;
+  uint64_t new_size = size_ + (uint64_t{1} << level);
   while (!levels_.empty() && levels_.back() == l) {
     h = merkle_node_hash(nodes_.back(), h);
     nodes_.pop_back();
     levels_.pop_back();
     ++l;
+    if (on_complete) on_complete(l, (new_size >> l) - 1, h);
   }
   nodes_.push_back(h);
   levels_.push_back(l);
-  size_ += uint64_t{1} << level;
+  size_ = new_size;
   return true;
 }
 

@@ -271,6 +271,24 @@ elif mode == "since":
     expect_both(site, write_members(members, site.dir / "t.tar.gz"), 1,
                 "a bundle whose proof starts from a forked checkpoint", word="since")
 
+elif mode == "declared-break":
+    # The journal was rolled back far behind its head anchor (a restored copy): the agent
+    # opens a declared segment 3,000,000 seqs on. The bundle's tree holds the skip as
+    # absent leaves; both verifiers rebuild it and report the break (exit 3).
+    site = Site(agent, interval_ms=50, points=2)
+    run_site(site, "0.5")
+    last = site.records()[-1][0]
+    site.journal.with_name("journal.db.head").write_text(
+        "mrv-journal-head/1\nseq %d\nhash %s\n" % (last + 3_000_000, "ab" * 32))
+    run_site(site, "0.5")
+    seqs = [s for s, _ in site.records()]
+    check(seqs[-1] > last + 3_000_000, f"the segment continues past the anchor: seq {last} .. {seqs[-1]}")
+    bundle = site.bundle()
+    expect_both(site, bundle, 3, "a bundle across a declared break with a 3,000,000-seq skip")
+    a = site.run("verify", str(bundle), "--public-key", str(site.public_pem), check_rc=False)
+    check("DECLARED CHAIN BREAK: seq %d: new chain segment" % (last + 3_000_001) in a.stdout,
+          "the break is named with its seq and reason")
+
 elif mode == "calibration":
     site = Site(agent, interval_ms=50, points=2, calibration="2020-06-30")
     run_site(site, "0.5")

@@ -2,6 +2,9 @@
 // the records, survives reopening and pruning, and its checkpoints verify.
 #include <catch2/catch.hpp>
 
+#include <bit>
+
+#include "head_anchor.hpp"
 #include "mrv/core/canonical.hpp"
 #include "test_support.hpp"
 
@@ -191,4 +194,77 @@ TEST_CASE("checkpoint notes: the example in docs/verification.md verifies", "[tr
   CHECK(c->tree_size == 1042);
   CHECK(c->time_ms == 1767225660123);
   CHECK(verify_checkpoint(*c, *key));
+}
+
+namespace {
+// RFC 9162 MTH by its definition, for a tree whose leaves [absent_from, absent_to) are
+// absent: the oracle for a long skip.
+Sha256 mth_with_gap(const std::vector<Sha256>& real, uint64_t absent_from, uint64_t absent_to, const Sha256& last,
+                    uint64_t lo, uint64_t hi) {
+  uint64_t n = hi - lo;
+  if (lo >= absent_from && hi <= absent_to && std::has_single_bit(n)) {
+    Sha256 h = merkle_absent_leaf();
+    for (uint64_t w = 1; w < n; w *= 2) h = merkle_node_hash(h, h);
+    return h;
+  }
+  if (n == 1) return lo < absent_from ? real[lo] : lo >= absent_to ? last : merkle_absent_leaf();
+  uint64_t k = 1;
+  while (k * 2 < n) k *= 2;
+  return merkle_node_hash(mth_with_gap(real, absent_from, absent_to, last, lo, lo + k),
+                          mth_with_gap(real, absent_from, absent_to, last, lo + k, hi));
+}
+}  // namespace
+
+TEST_CASE("journal tree: a long skip before a chain segment costs a row, and proofs hold", "[tree]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  int64_t ts = 0;
+  std::vector<Sha256> real;
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    fill(*j, ts, 1, 300);
+    REQUIRE(j->checkpoint("stop"));
+    REQUIRE(j->for_each_record(1, 300, [&](const StoredRecord& r) { real.push_back(merkle_leaf_hash(r.canonical)); }));
+  }
+  Sha256 root_300 = *merkle_range_root(Journal::open_read_only(o.path)->tree_nodes(), 0, 300);
+  // The anchor says the journal reached seq 5,000,000: it was rolled back (or replaced).
+  REQUIRE(write_head_anchor(o.path, {5'000'000, std::string(64, 'a')}));
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  CHECK_FALSE(j->chain_check_at_open().intact);
+  CHECK(j->last_seq() == 5'000'001);
+  CHECK(*j->tree_size() == 5'000'001);
+  std::string segment;
+  REQUIRE(j->for_each_record(5'000'001, 5'000'001, [&](const StoredRecord& r) { segment = r.canonical; }));
+  Sha256 last = merkle_leaf_hash(segment);
+  NodeSource nodes = j->tree_nodes();
+  Sha256 root = *merkle_range_root(nodes, 0, 5'000'001);
+  CHECK(root == mth_with_gap(real, 300, 5'000'000, last, 0, 5'000'001));
+  auto inclusion = merkle_inclusion_proof(nodes, 5'000'000, 5'000'001);
+  REQUIRE(inclusion);
+  CHECK(merkle_verify_inclusion(5'000'000, 5'000'001, last, *inclusion, root));
+  auto consistency = merkle_consistency_proof(nodes, 300, 5'000'001);
+  REQUIRE(consistency);
+  CHECK(merkle_verify_consistency(300, 5'000'001, root_300, root, *consistency));
+  // The start checkpoint signed that root; the journal grew by one row of absent range.
+  auto latest = j->latest_checkpoint();
+  REQUIRE(latest);
+  REQUIRE(*latest);
+  CHECK((*latest)->checkpoint.root == root);
+  CHECK(std::filesystem::file_size(o.path) < 4u << 20);
+  // Appending after the skip continues the same tree.
+  fill(*j, ts, 1, 10);
+  CHECK(*merkle_range_root(j->tree_nodes(), 0, 5'000'011) ==
+        [&] {
+          MerkleFrontier f = *MerkleFrontier::from_nodes(5'000'001, [&] {
+            std::vector<Sha256> v;
+            for (SubtreeId t : aligned_subtrees(0, 5'000'001)) v.push_back(*nodes(t));
+            return v;
+          }());
+          REQUIRE(j->for_each_record(5'000'002, 5'000'011, [&](const StoredRecord& r) {
+            f.push_leaf(merkle_leaf_hash(r.canonical));
+          }));
+          return f.root();
+        }());
 }

@@ -22,8 +22,10 @@ namespace mrv {
 Sha256 merkle_leaf_hash(std::string_view record);
 Sha256 merkle_node_hash(const Sha256& left, const Sha256& right);
 Sha256 merkle_empty_root();
-// The leaf of a seq the journal never held (skipped before a chain-segment record).
+// The leaf of a seq the journal never held (skipped before a chain-segment record), and
+// the root of 2^level such leaves.
 Sha256 merkle_absent_leaf();
+Sha256 merkle_absent_root(unsigned level);
 
 // An aligned complete subtree: level L, index i.
 struct SubtreeId {
@@ -51,7 +53,8 @@ class MerkleFrontier {
                  const std::function<void(unsigned, uint64_t, const Sha256&)>& on_complete = {});
   // Appends a whole aligned subtree of 2^level leaves; false when size() is not a
   // multiple of 2^level (the subtree would not be aligned).
-  [[nodiscard]] bool push_subtree(unsigned level, const Sha256& hash);
+  [[nodiscard]] bool push_subtree(unsigned level, const Sha256& hash,
+                                  const std::function<void(unsigned, uint64_t, const Sha256&)>& on_complete = {});
   Sha256 root() const;
 
  private:
