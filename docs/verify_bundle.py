@@ -450,8 +450,8 @@ class Bundle:
             if not (isinstance(f, dict) and isinstance(f.get("name"), str) and is_int(f.get("bytes"), 0)
                     and isinstance(f.get("sha256"), str) and HEX64.fullmatch(f["sha256"])):
                 raise fail("a files item is not {name, bytes, sha256}")
-            if f["name"] in self.listed or f["name"] == "manifest.json":
-                raise fail("files lists %r twice or lists the manifest" % f["name"])
+            if f["name"] in self.listed or f["name"] in ("manifest.json", "manifest.sig"):
+                raise fail("files lists %r twice, or lists the manifest or its signature" % f["name"])
             self.listed[f["name"]] = (f["bytes"], f["sha256"])
         self.manifest = m
 

@@ -21,7 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxSmallEntry = 64u << 20;  // every entry but the records and gaps
+constexpr size_t kMaxSmallEntry = 64u << 20;  // keys, configs and checkpoints, read whole
 
 std::optional<Sha256> hash_from_hex(const json& j) {
   if (!j.is_string()) return std::nullopt;
@@ -188,6 +188,8 @@ void BundleChecker::on_manifest(const std::string& text) {
       failure("manifest", "a files entry lacks name, bytes or sha256");
       return;
     }
+    if (f["name"] == "manifest.json" || f["name"] == "manifest.sig")
+      failure("manifest", "files lists " + f["name"].get<std::string>() + ", which it cannot hash");
     if (!listed_.emplace(f["name"].get<std::string>(), std::pair{f["bytes"].get<uint64_t>(), f["sha256"].get<std::string>()}).second)
       failure("manifest", "file " + f["name"].get<std::string>() + " is listed twice");
   }
@@ -417,6 +419,8 @@ void BundleChecker::on_gap(std::string_view line, size_t line_no) {
 bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
   // Streams the entry, hashing it, and hands it on whole (small files) or by line.
   bool by_line = name == "records.ndjson" || name == "gaps.ndjson";
+  // The quarantine (and anything unknown) is only hashed: unsigned evidence, any size.
+  bool read_whole = name == "keys.json" || name == "checkpoints.json" || name.starts_with("configs/");
   Sha256Stream hash;
   uint64_t bytes = 0;
   std::string text, partial;
@@ -435,7 +439,7 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     if (piece->empty()) break;
     hash.update(*piece);
     bytes += piece->size();
-    if (!by_line) {
+    if (read_whole) {
       if (text.size() + piece->size() > kMaxSmallEntry) {
         failure("manifest", name + ": larger than " + std::to_string(kMaxSmallEntry >> 20) + " MiB");
         return false;
@@ -443,6 +447,7 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
       text.append(*piece);
       continue;
     }
+    if (!by_line) continue;
     std::string_view rest = *piece;
     for (size_t nl; (nl = rest.find('\n')) != std::string_view::npos; rest.remove_prefix(nl + 1)) {
       if (partial.empty()) {
@@ -462,7 +467,7 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
   } else if (listed->second.first != bytes || listed->second.second != to_hex(hash.finish())) {
     failure("manifest", name + ": size or SHA-256 differs from the manifest");
   }
-  if (!by_line) {
+  if (read_whole) {
     if (name == "keys.json") on_keys(text);
     else if (name == "checkpoints.json") on_checkpoints(text);
     else if (name.starts_with("configs/")) on_config(name, text);

@@ -49,7 +49,7 @@ def write_members(members, out, fix_manifest=True):
     if fix_manifest:
         manifest = json.loads(members["manifest.json"])
         manifest["files"] = [{"name": n, "bytes": len(d), "sha256": hashlib.sha256(d).hexdigest()}
-                             for n, d in members.items() if n != "manifest.json"]
+                             for n, d in members.items() if n not in ("manifest.json", "manifest.sig")]
         members["manifest.json"] = (json.dumps(manifest) + "\n").encode()
     with tarfile.open(out, "w:gz") as tar:
         for name, data in members.items():
@@ -288,6 +288,25 @@ elif mode == "declared-break":
     a = site.run("verify", str(bundle), "--public-key", str(site.public_pem), check_rc=False)
     check("DECLARED CHAIN BREAK: seq %d: new chain segment" % (last + 3_000_001) in a.stdout,
           "the break is named with its seq and reason")
+
+elif mode == "big-quarantine":
+    # A quarantine larger than the 64 MiB the verifier reads whole for keys, configs and
+    # checkpoints: it is only hashed, so the bundle still verifies. The test holds the
+    # site's key and signs the manifest again, as the agent would.
+    site = Site(agent, interval_ms=50, points=2)
+    run_site(site, "0.5")
+    members = read_members(site.bundle())
+    row = json.dumps({"id": 1, "reason": "invalid_json", "payload_b64": "A" * 4000}) + "\n"
+    members["quarantine.ndjson"] = (row * 18_000).encode()  # about 72 MB
+    write_members(members, site.dir / "t.tar.gz")  # new sizes and hashes in the manifest
+    members = read_members(site.dir / "t.tar.gz")
+    key = serialization.load_pem_private_key(site.key.read_bytes(), None)
+    sig = json.loads(members["manifest.sig"])
+    sig["signature"] = base64.b64encode(key.sign(members["manifest.json"])).decode()
+    members["manifest.sig"] = json.dumps(sig).encode()
+    write_members(members, site.dir / "big.tar.gz", fix_manifest=False)
+    check(len(members["quarantine.ndjson"]) > 64 << 20, "the quarantine is over 64 MiB")
+    expect_both(site, site.dir / "big.tar.gz", 0, "a bundle with a 72 MB quarantine")
 
 elif mode == "calibration":
     site = Site(agent, interval_ms=50, points=2, calibration="2020-06-30")
