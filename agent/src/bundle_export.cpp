@@ -8,6 +8,7 @@
 #include "mrv/agent/export_file.hpp"
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/clock.hpp"
+#include "mrv/core/record_line.hpp"
 #include "tar_gz.hpp"
 
 namespace mrv::agent {
@@ -140,9 +141,8 @@ Result<void> stage_records(Journal& journal, Contents& c, const BundleRequest& r
   std::string line;
   Result<void> bad;
   auto done = journal.for_each_record(c.summary.first_seq, c.summary.last_seq, [&](const StoredRecord& rec) {
-    line = "{\"seq\":" + std::to_string(rec.seq) + ",\"record\":";
-    append_json_string(line, rec.canonical);
-    line += ",\"hash\":\"" + to_hex(rec.hash) + "\",\"signature\":\"" + to_base64(rec.signature) + "\"}\n";
+    line.clear();
+      append_record_line(line, rec.seq, rec.canonical, rec.hash, rec.signature);
     records.append(line);
     ++c.summary.records;
     auto f = decode_record(rec.canonical);

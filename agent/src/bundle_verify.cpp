@@ -13,7 +13,7 @@
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
-#include "record_line.hpp"
+#include "mrv/core/record_line.hpp"
 #include "tar_gz.hpp"
 
 namespace mrv::agent {

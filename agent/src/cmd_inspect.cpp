@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "mrv/agent/export_file.hpp"
 #include "mrv/agent/state_file.hpp"
+#include "mrv/core/canonical.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal.hpp"
@@ -75,6 +76,7 @@ int status(const std::filesystem::path& config_path, bool json) {
     j["points"].push_back(pj);
   }
   // The running agent's live state, when there is one.
+  nlohmann::json state_upload;
   if (auto text = read_state_file(config.journal.path)) {
     auto state = nlohmann::json::parse(*text, nullptr, false);
     if (state.is_object() && state.contains("updated_ms") && state["updated_ms"].is_number()) {
@@ -83,7 +85,29 @@ int status(const std::filesystem::path& config_path, bool json) {
       if (state.contains("mqtt")) j["mqtt"] = state["mqtt"];
       if (state.contains("modbus")) j["modbus"] = state["modbus"];
       if (state.contains("writer")) j["writer"] = state["writer"];
+      if (state.contains("upload")) state_upload = state["upload"];
     }
+  }
+  if (!config.upload.url.empty()) {
+    // Lag: what the registry has not receipted, and how long the oldest of it has waited.
+    uint64_t cursor = stats->upload_cursor;
+    int64_t oldest_ms = 0;
+    (void)journal.for_each_record(cursor + 1, stats->last_seq, [&](const StoredRecord& r) {
+      if (auto f = decode_record(r.canonical)) oldest_ms = f->received.utc_ms;
+    }, 1);
+    nlohmann::json u = {{"url", config.upload.url}, {"cursor", cursor},
+                        {"lag_records", stats->last_seq > cursor ? stats->last_seq - cursor : 0},
+                        {"lag_age_s", oldest_ms ? (now - oldest_ms) / 1000.0 : 0.0},
+                        {"last_error", ""}, {"stopped", false}, {"stopped_reason", ""}, {"uploaded_records", 0}};
+    if (j.contains("agent") && j["agent"]["running"].get<bool>() && state_upload.is_object()) {
+      u["last_error"] = state_upload.value("last_error", "");
+      u["stopped_reason"] = state_upload.value("stopped", "");
+      u["stopped"] = !u["stopped_reason"].get<std::string>().empty();
+      u["uploaded_records"] = state_upload.value("uploaded_records", uint64_t{0});
+      u["last_receipt_ms"] = state_upload.value("last_receipt_ms", int64_t{0});
+      u["bytes_sent"] = state_upload.value("bytes_sent", uint64_t{0});
+    }
+    j["upload"] = u;
   }
   if (auto counts = journal.quarantine_counts()) {
     j["quarantine"] = nlohmann::json::array();
@@ -101,7 +125,19 @@ int status(const std::filesystem::path& config_path, bool json) {
             << "size        " << stats->used_bytes / 1024 << " KiB used of "
             << config.journal.quota_bytes / (1024 * 1024) << " MiB quota (file "
             << stats->file_bytes / 1024 << " KiB)\n"
-            << "uploaded    through seq " << stats->upload_cursor << "\n"
+            << "uploaded    through seq " << stats->upload_cursor << "\n";
+  if (j.contains("upload")) {
+    const auto& u = j["upload"];
+    std::cout << "upload      " << u["url"].get<std::string>() << ": " << u["lag_records"].get<uint64_t>()
+              << " records waiting";
+    if (u["lag_records"].get<uint64_t>() > 0)
+      std::cout << ", oldest " << age_text(static_cast<int64_t>(u["lag_age_s"].get<double>() * 1000)) << " old";
+    std::cout << "\n";
+    if (u["stopped"].get<bool>()) std::cout << "            STOPPED: " << u["stopped_reason"].get<std::string>() << "\n";
+    else if (!u["last_error"].get<std::string>().empty())
+      std::cout << "            last error: " << u["last_error"].get<std::string>() << "\n";
+  }
+  std::cout
             << "chain       " << (chain->intact ? "intact" : "BROKEN: " + chain->problem)
             << " (head " << stats->head_hash_hex.substr(0, 16) << "...)\n";
   if (j.contains("checkpoint")) {

@@ -17,6 +17,7 @@
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal_writer.hpp"
 #include "mrv/core/log.hpp"
+#include "mrv/uploader/uploader.hpp"
 
 namespace mrv::agent {
 
@@ -83,12 +84,23 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     modbus.push_back(std::make_unique<collector::ModbusGateway>(io, g, *config, writer));
     modbus.back()->start();
   }
+  std::optional<uploader::Uploader> upload;
+  if (!config->upload.url.empty()) {
+    upload.emplace(*config, writer, [](int priority, const std::string& m) { log::write(priority, m); });
+    if (auto r = upload->start(); !r) {
+      log::error(r.error().to_string());
+      return kExitUsage;
+    }
+    log::info("uploading to " + config->upload.url);
+  }
   auto save_state = [&] {
     std::vector<collector::MqttSourceStatus> states;
     for (auto& m : mqtt) states.push_back(m->status());
     std::vector<collector::ModbusStatus> gateways;
     for (auto& g : modbus) gateways.push_back(g->status());
-    write_state_file(config->journal.path, writer.stats(), states, gateways);
+    std::optional<uploader::UploaderStatus> uploading;
+    if (upload) uploading = upload->status();
+    write_state_file(config->journal.path, writer.stats(), states, gateways, uploading);
   };
   boost::asio::steady_timer state_timer(io);
   std::function<void()> save_state_every_2s = [&] {
@@ -122,6 +134,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
               " source(s), " +
               std::to_string(config->points.size()) + " point(s)");
   io.run();
+  if (upload) upload->stop();  // before the writer it hands receipts to
   writer.stop();  // commits what is queued; message callbacks waiting on it return
   save_state();
   WriterStats st = writer.stats();

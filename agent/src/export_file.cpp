@@ -7,6 +7,7 @@
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/clock.hpp"
+#include "mrv/core/record_line.hpp"
 
 namespace mrv::agent {
 
@@ -34,10 +35,8 @@ Result<ExportSummary> write_export(Journal& journal, const std::string& site_id,
     if (!*range) return {};
     std::string line;
     return journal.for_each_record(summary.first_seq, summary.last_seq, [&](const StoredRecord& rec) {
-      line = "{\"seq\":" + std::to_string(rec.seq) + ",\"record\":";
-      append_json_string(line, rec.canonical);
-      line += ",\"hash\":\"" + to_hex(rec.hash) + "\",\"signature\":\"" +
-              to_base64(rec.signature) + "\"}\n";
+      line.clear();
+      append_record_line(line, rec.seq, rec.canonical, rec.hash, rec.signature);
       file << line;
       ++summary.records;
     });

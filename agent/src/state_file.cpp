@@ -17,7 +17,8 @@ std::filesystem::path state_file_path(const std::filesystem::path& journal_path)
 
 void write_state_file(const std::filesystem::path& journal_path, const WriterStats& w,
                       const std::vector<collector::MqttSourceStatus>& mqtt,
-                      const std::vector<collector::ModbusStatus>& modbus) {
+                      const std::vector<collector::ModbusStatus>& modbus,
+                      const std::optional<uploader::UploaderStatus>& upload) {
   nlohmann::json j = {
       {"updated_ms", utc_now_ms()},
       {"pid", ::getpid()},
@@ -36,6 +37,11 @@ void write_state_file(const std::filesystem::path& journal_path, const WriterSta
     j["modbus"].push_back({{"name", g.name}, {"state", g.state}, {"last_error", g.last_error},
                            {"polls", g.polls}, {"readings", g.readings}, {"gaps", g.gaps},
                            {"requests", g.requests}, {"retries", g.retries}});
+  if (upload)
+    j["upload"] = {{"url", upload->url}, {"cursor", upload->cursor}, {"uploaded_records", upload->uploaded_records},
+                   {"batches", upload->batches}, {"checkpoints", upload->checkpoints}, {"retries", upload->retries},
+                   {"bytes_sent", upload->bytes_sent}, {"last_receipt_ms", upload->last_receipt_ms},
+                   {"last_error", upload->last_error}, {"stopped", upload->stopped}};
   auto path = state_file_path(journal_path);
   auto tmp = path.string() + ".tmp";
   {

@@ -32,9 +32,9 @@ Result<const RecordFields*> ChainVerifier::check(uint64_t seq, std::string_view 
   }
 
   if (f->type == RecordType::chain_segment) {
-    if (records_ > 0 && seq <= prev_seq_) return broken("seq does not increase");
+    if ((records_ > 0 || resumed_) && seq <= prev_seq_) return broken("seq does not increase");
     declared_breaks_.push_back("seq " + std::to_string(seq) + ": " + f->reading.reason);
-  } else if (records_ == 0) {
+  } else if (records_ == 0 && !resumed_) {
     if (seq == 1 && f->prev_hash_hex != kGenesisPrevHash)
       return broken("the first record's prev is not all zeros");
   } else {

@@ -7,113 +7,13 @@
 
 #include <toml++/toml.h>
 
+#include "config_reader.hpp"
+
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/reading.hpp"
 
 namespace mrv {
 namespace {
-
-// Collects every error with file:line and key path while the typed structs are filled.
-class ConfigReader {
- public:
-  ConfigReader(std::string file) : file_(std::move(file)) {}
-
-  void error(const toml::node* node, const std::string& path, const std::string& message) {
-    std::string where = file_;
-    if (node && node->source().begin.line > 0)
-      where += ":" + std::to_string(node->source().begin.line);
-    where += ": " + path;
-    errors_.push_back(Error{ErrorCode::config, where, message});
-  }
-
-  // Unknown keys are errors: a misspelt key must not silently fall back to a default.
-  void only_keys(const toml::table& table, const std::string& path,
-                 std::initializer_list<std::string_view> allowed) {
-    for (auto&& [k, v] : table) {
-      bool known = false;
-      for (auto a : allowed) known = known || a == k.str();
-      if (!known) error(&v, join(path, std::string(k.str())), "unknown key");
-    }
-  }
-
-  const toml::table* table(const toml::table& parent, const std::string& path,
-                           std::string_view key, bool required) {
-    const toml::node* n = parent.get(key);
-    if (!n) {
-      if (required) error(&parent, join(path, std::string(key)), "missing required table");
-      return nullptr;
-    }
-    if (!n->is_table()) {
-      error(n, join(path, std::string(key)), "must be a table");
-      return nullptr;
-    }
-    return n->as_table();
-  }
-
-  std::string string(const toml::table& t, const std::string& path, std::string_view key,
-                     bool required, std::string fallback = {}) {
-    const toml::node* n = t.get(key);
-    if (!n) {
-      if (required) error(&t, join(path, std::string(key)), "missing required key");
-      return fallback;
-    }
-    if (auto v = n->value<std::string>()) {
-      if (required && v->empty()) error(n, join(path, std::string(key)), "must not be empty");
-      return *v;
-    }
-    error(n, join(path, std::string(key)), "must be a string");
-    return fallback;
-  }
-
-  int64_t integer(const toml::table& t, const std::string& path, std::string_view key,
-                  int64_t fallback, int64_t min, int64_t max) {
-    const toml::node* n = t.get(key);
-    if (!n) return fallback;
-    auto v = n->value_exact<int64_t>();
-    if (!v) {
-      error(n, join(path, std::string(key)), "must be an integer");
-      return fallback;
-    }
-    if (*v < min || *v > max) {
-      error(n, join(path, std::string(key)),
-            "must be between " + std::to_string(min) + " and " + std::to_string(max));
-      return fallback;
-    }
-    return *v;
-  }
-
-  // A string that must be one of `choices`.
-  std::string choice(const toml::table& t, const std::string& path, std::string_view key,
-                     std::initializer_list<std::string_view> choices, std::string fallback) {
-    std::string v = string(t, path, key, false, fallback);
-    for (auto c : choices)
-      if (c == v) return v;
-    std::string list;
-    for (auto c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
-    error(t.get(key), join(path, std::string(key)), "must be one of: " + list);
-    return fallback;
-  }
-
-  static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-
-  std::vector<Error> errors_;
-
- private:
-  std::string file_;
-};
-
-std::filesystem::path resolve(const std::filesystem::path& config_file, const std::string& p) {
-  std::filesystem::path path(p);
-  if (path.is_absolute() || p.empty()) return path;
-  return config_file.parent_path() / path;
-}
-
-bool is_valid_id(const std::string& id) {
-  static const std::regex kId("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
-  return std::regex_match(id, kId);
-}
 
 void read_points(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::node* n = root.get("points");
@@ -155,6 +55,35 @@ void read_points(ConfigReader& r, const toml::table& root, Config& c) {
     }
     c.points.push_back(std::move(p));
   }
+}
+
+void read_upload(ConfigReader& r, const std::filesystem::path& file, const toml::table& t,
+                 UploadConfig& u) {
+  const std::string path = "upload";
+  r.only_keys(t, path, {"url", "ca_file", "client_cert_file", "client_key_file", "token_file",
+                        "batch_max_records", "batch_max_bytes", "batch_max_age_ms", "timeout_ms",
+                        "backoff_min_ms", "backoff_max_ms", "gzip_level"});
+  u.url = r.string(t, path, "url", true);
+  if (!u.url.empty() && !u.url.starts_with("https://"))
+    r.error(t.get("url"), "upload.url", "must be an https:// URL (the registry API is HTTPS only)");
+  auto file_of = [&](std::string_view key) { return resolve(file, r.string(t, path, key, false)); };
+  u.ca_file = file_of("ca_file");
+  u.client_cert_file = file_of("client_cert_file");
+  u.client_key_file = file_of("client_key_file");
+  u.token_file = file_of("token_file");
+  if (u.client_cert_file.empty() != u.client_key_file.empty())
+    r.error(&t, "upload.client_key_file", "client_cert_file and client_key_file go together");
+  if (u.client_cert_file.empty() && u.token_file.empty())
+    r.error(&t, "upload", "needs a credential: client_cert_file + client_key_file, or token_file");
+  u.batch_max_records = static_cast<int>(r.integer(t, path, "batch_max_records", 5000, 1, 100'000));
+  u.batch_max_bytes = static_cast<size_t>(r.integer(t, path, "batch_max_bytes", 4 << 20, 1024, 64 << 20));
+  u.batch_max_age_ms = static_cast<int>(r.integer(t, path, "batch_max_age_ms", 5000, 0, 86'400'000));
+  u.timeout_ms = static_cast<int>(r.integer(t, path, "timeout_ms", 30'000, 100, 3'600'000));
+  u.backoff_min_ms = static_cast<int>(r.integer(t, path, "backoff_min_ms", 1000, 1, 3'600'000));
+  u.backoff_max_ms = static_cast<int>(r.integer(t, path, "backoff_max_ms", 300'000, 1, 86'400'000));
+  if (u.backoff_max_ms < u.backoff_min_ms)
+    r.error(t.get("backoff_max_ms"), "upload.backoff_max_ms", "must not be below backoff_min_ms");
+  u.gzip_level = static_cast<int>(r.integer(t, path, "gzip_level", 6, 0, 9));
 }
 
 void read_mqtt_sources(ConfigReader& r, const toml::table& sources, Config& c);
@@ -465,7 +394,7 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
   c.file = file;
   c.hash_hex = to_hex(sha256(text));
   c.text = std::move(text);
-  r.only_keys(root, "", {"site", "journal", "signing", "points", "sources"});
+  r.only_keys(root, "", {"site", "journal", "signing", "upload", "points", "sources"});
 
   if (const toml::table* site = r.table(root, "", "site", true)) {
     r.only_keys(*site, "site", {"id", "name", "timezone"});
@@ -508,6 +437,7 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
     c.signing.checkpoint_every_records = static_cast<uint64_t>(
         r.integer(*s, "signing", "checkpoint_every_records", 0, 0, 100'000'000));
   }
+  if (const toml::table* u = r.table(root, "", "upload", false)) read_upload(r, file, *u, c.upload);
   read_points(r, root, c);
   read_sources(r, root, c);
   if (!r.errors_.empty()) return tl::unexpected(std::move(r.errors_));

@@ -86,9 +86,24 @@ WriterStats JournalWriter::stats() const {
 void JournalWriter::run() {
   std::unique_lock lock(mutex_);
   auto has_work = [&] {
-    return stopping_ || has_queued() || commit_failing_ || over_quota_ || !checkpoint_requested_.empty();
+    return stopping_ || has_queued() || commit_failing_ || over_quota_ || !checkpoint_requested_.empty() ||
+           receipt_pending_ > receipt_stored_;
   };
   for (;;) {
+    if (receipt_pending_ > receipt_stored_) {
+      uint64_t seq = receipt_pending_;
+      lock.unlock();
+      auto stored = journal_.set_upload_cursor(seq);
+      lock.lock();
+      if (!stored) {
+        log_(LOG_ERR, "cannot store the upload cursor: " + stored.error().to_string());
+        // Retried after a pause; given up at stop (a lost cursor costs a resend only).
+        if (!stopping_) work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
+        if (!stopping_) continue;
+      }
+      receipt_stored_ = seq;
+      continue;
+    }
     if (!checkpoint_requested_.empty() && !commit_failing_) {
       std::string reason = std::move(checkpoint_requested_);
       checkpoint_requested_.clear();
@@ -143,6 +158,13 @@ void JournalWriter::run() {
 void JournalWriter::request_checkpoint(std::string reason) {
   std::lock_guard lock(mutex_);
   checkpoint_requested_ = std::move(reason);
+  work_ready_.notify_one();
+}
+
+void JournalWriter::record_receipt(uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  if (seq <= receipt_pending_) return;
+  receipt_pending_ = seq;
   work_ready_.notify_one();
 }
 

@@ -2,9 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include "mrv/core/canonical.hpp"
-#include "record_line.hpp"
+#include "mrv/core/record_line.hpp"
 
-using namespace mrv::agent;
+using namespace mrv;
 
 TEST_CASE("record lines: fast path and JSON fallback read the same thing", "[bundle]") {
   std::string canonical = "{\"v\":1,\"unit\":\"m\xC2\xB3/h a\\\"b\\\\c\x09\",\"x\":\"\x01\"}";

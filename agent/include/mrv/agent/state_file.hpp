@@ -11,6 +11,7 @@
 #include "mrv/collector/modbus_source.hpp"
 #include "mrv/collector/mqtt_source.hpp"
 #include "mrv/core/journal_writer.hpp"
+#include "mrv/uploader/uploader.hpp"
 
 namespace mrv::agent {
 
@@ -18,7 +19,8 @@ std::filesystem::path state_file_path(const std::filesystem::path& journal_path)
 
 void write_state_file(const std::filesystem::path& journal_path, const WriterStats& writer,
                       const std::vector<collector::MqttSourceStatus>& mqtt,
-                      const std::vector<collector::ModbusStatus>& modbus);
+                      const std::vector<collector::ModbusStatus>& modbus,
+                      const std::optional<uploader::UploaderStatus>& upload);
 
 // The state as JSON text, or nullopt when there is none (the agent never ran here).
 std::optional<std::string> read_state_file(const std::filesystem::path& journal_path);

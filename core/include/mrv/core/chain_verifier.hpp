@@ -26,6 +26,14 @@ class ChainVerifier {
                                                   std::string_view hash_hex,
                                                   std::string_view signature);
 
+  // Continues a chain whose record `seq` (hash `hash_hex`) was checked before: a
+  // registry resumes from the last record it holds.
+  void resume(uint64_t seq, std::string hash_hex) {
+    prev_seq_ = seq;
+    prev_hash_hex_ = std::move(hash_hex);
+    resumed_ = seq > 0;
+  }
+
   // With deferred signatures, check() does everything but the signature check itself and
   // leaves the key that must verify it in pending_key() (nullptr: none to check), so a
   // caller can verify signatures on other threads.
@@ -42,7 +50,7 @@ class ChainVerifier {
 
  private:
   std::span<const PublicKey> keys_;
-  bool defer_signatures_ = false;
+  bool defer_signatures_ = false, resumed_ = false;
   const PublicKey* pending_key_ = nullptr;
   RecordFields fields_;
   uint64_t records_ = 0, first_seq_ = 0, prev_seq_ = 0, checkpoint_only_ = 0;

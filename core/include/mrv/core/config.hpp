@@ -45,6 +45,20 @@ struct SigningConfig {
   uint64_t checkpoint_every_records = 0;  // and after this many records (0: no count limit)
 };
 
+// Uploading to a registry (docs/registry-api.md). No [upload] section: no upload.
+struct UploadConfig {
+  std::string url;  // https://host:port of the registry
+  std::filesystem::path ca_file;  // trust anchors for the registry's certificate (empty: system)
+  std::filesystem::path client_cert_file, client_key_file;  // mutual TLS ...
+  std::filesystem::path token_file;                         // ... or a bearer token
+  int batch_max_records = 5000;      // a batch is sent when it has this many records,
+  size_t batch_max_bytes = 4 << 20;  // or this many bytes of record lines (before gzip),
+  int batch_max_age_ms = 5000;       // or its oldest record has waited this long
+  int timeout_ms = 30'000;           // per request: connect, send and receipt
+  int backoff_min_ms = 1000, backoff_max_ms = 300'000;  // after a failure, doubling, jittered
+  int gzip_level = 6;
+};
+
 // A built-in source of plausible meter values, for demos and tests.
 struct SimulatedSourceConfig {
   std::string name;
@@ -137,6 +151,7 @@ struct Config {
   std::string site_id;
   JournalConfig journal;
   SigningConfig signing;
+  UploadConfig upload;
   std::vector<PointConfig> points;
   std::vector<SimulatedSourceConfig> simulated_sources;
   std::vector<MqttSourceConfig> mqtt_sources;

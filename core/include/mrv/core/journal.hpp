@@ -102,6 +102,15 @@ struct PointLast {
   int64_t ts_ms = 0;
 };
 
+// A record a registry has verified, to store verbatim in its mirror of the site's journal.
+struct MirrorRecord {
+  uint64_t seq = 0;
+  std::string canonical, signature;  // signature: raw bytes ("" for checkpoint-only)
+  Sha256 hash{};
+  std::string point, source, value;
+  int64_t ts_ms = 0;
+};
+
 struct JournalStats {
   uint64_t first_seq = 0, last_seq = 0, record_count = 0;
   uint64_t used_bytes = 0, file_bytes = 0, quota_bytes = 0;
@@ -117,6 +126,11 @@ class Journal {
   [[nodiscard]] static Result<Journal> open_for_writing(const JournalOptions& options,
                                                         Signer signer);
   [[nodiscard]] static Result<Journal> open_read_only(const std::filesystem::path& path);
+  // A registry's copy of one site's journal (journal_mirror.cpp): the same file format, so
+  // every read query and the bundle export work on it, but records arrive signed by the
+  // site and verified by the caller, and are stored verbatim. synchronous=FULL: a
+  // receipt is only given for what survives power loss.
+  [[nodiscard]] static Result<Journal> open_mirror(const std::filesystem::path& path);
   Journal(Journal&&) noexcept;
   Journal& operator=(Journal&&) noexcept;
   ~Journal();
@@ -145,6 +159,23 @@ class Journal {
   // Why the checkpoint due now is made ("interval" or "boundary").
   const char* checkpoint_reason() const;
 
+  // Mirror side. Stores records in one transaction; each seq must be above the head (a
+  // skip, before a chain-segment record, becomes absent leaves). Nothing is stored on
+  // failure.
+  [[nodiscard]] Result<void> ingest(std::span<const MirrorRecord> records);
+  // Registers a key (true) or finds it registered (false).
+  [[nodiscard]] Result<bool> add_key(const PublicKey& key, int64_t registered_ms);
+  // Stores a config text under its hash; false when held already.
+  [[nodiscard]] Result<bool> add_config(const std::string& hash_hex, std::string_view text);
+  // Stores a checkpoint the caller verified; false when the same note is held already.
+  [[nodiscard]] Result<bool> add_checkpoint(const Checkpoint& checkpoint, std::string_view reason);
+  // The root of the stored tree over seq 1..size (size <= tree_size()).
+  [[nodiscard]] Result<Sha256> tree_root(uint64_t size);
+  // One stored record, or nullopt when the journal does not hold that seq.
+  [[nodiscard]] Result<std::optional<StoredRecord>> record(uint64_t seq);
+  // Every stored config: (hash, text).
+  [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> configs();
+
   // Read side (inside read_snapshot for a consistent view). The tree size is the number
   // of leaves: seq 1..size.
   [[nodiscard]] Result<uint64_t> tree_size();
@@ -156,6 +187,7 @@ class Journal {
 
   const ChainCheck& chain_check_at_open() const;
   uint64_t last_seq() const;
+  const std::string& last_hash_hex() const;  // of record last_seq (zeros for an empty chain)
   [[nodiscard]] Result<JournalStats> stats();
   [[nodiscard]] Result<std::optional<PointLast>> last_reading(const std::string& point_id);
   // Records with from_seq <= seq <= to_seq, in order; at most max_records when not 0.

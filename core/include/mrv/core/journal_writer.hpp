@@ -66,6 +66,11 @@ class JournalWriter {
   // Asks the writer thread for a checkpoint of everything committed, with this reason
   // ("upload" before an upload); returns at once. Nothing happens when nothing is new.
   void request_checkpoint(std::string reason);
+  // Thread-safe. The registry has receipted every record through `seq`: the writer
+  // thread moves the journal's upload cursor (which lets quota pruning take them).
+  // Returns at once; a cursor lost in a crash only means a resend the registry answers
+  // with the same receipt.
+  void record_receipt(uint64_t seq);
   WriterStats stats() const;
 
  private:
@@ -107,6 +112,7 @@ class JournalWriter {
   Ticket waited_for_ = 0;  // the highest ticket a wait_committed() caller is blocked on
   bool stopping_ = false;
   std::string checkpoint_requested_;  // a reason: a checkpoint is wanted now
+  uint64_t receipt_pending_ = 0, receipt_stored_ = 0;  // upload cursor: wanted, written
   bool over_quota_ = false;      // stop accepting; keep committing what was accepted
   bool commit_failing_ = false;  // the last commit failed: retry it after a pause
   ErrorCode last_failure_ = ErrorCode::storage;

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace mrv::agent {
+namespace mrv {
 
 struct RecordLine {
   uint64_t seq = 0;
@@ -18,4 +18,8 @@ struct RecordLine {
 // path that skips building a JSON tree (a verify spends its time on signatures instead).
 std::optional<RecordLine> parse_record_line(std::string_view line);
 
-}  // namespace mrv::agent
+// Appends the line of one stored record (raw hash and signature bytes), with its '\n'.
+void append_record_line(std::string& out, uint64_t seq, std::string_view canonical,
+                        std::string_view hash, std::string_view signature);
+
+}  // namespace mrv

@@ -1,10 +1,13 @@
-#include "record_line.hpp"
+#include "mrv/core/record_line.hpp"
 
 #include <charconv>
 
 #include <nlohmann/json.hpp>
 
-namespace mrv::agent {
+#include "mrv/core/canonical.hpp"
+#include "mrv/core/crypto.hpp"
+
+namespace mrv {
 namespace {
 
 bool take(std::string_view& in, std::string_view prefix) {
@@ -78,4 +81,17 @@ std::optional<RecordLine> parse_record_line(std::string_view line) {
                     j["signature"].get<std::string>()};
 }
 
-}  // namespace mrv::agent
+void append_record_line(std::string& out, uint64_t seq, std::string_view canonical,
+                        std::string_view hash, std::string_view signature) {
+  out += "{\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"record\":";
+  append_json_string(out, canonical);
+  out += ",\"hash\":\"";
+  out += to_hex(hash);
+  out += "\",\"signature\":\"";
+  out += to_base64(signature);
+  out += "\"}\n";
+}
+
+}  // namespace mrv

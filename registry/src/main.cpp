@@ -1,0 +1,60 @@
+// mrv-registry: the reference registry (docs/registry-api.md). Exit codes: 0 stopped by
+// SIGINT/SIGTERM, 1 a failure at start, 2 usage or config errors.
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "mrv/core/log.hpp"
+#include "mrv/registry/registry_config.hpp"
+#include "mrv/registry/server.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mrv-registry: receives, verifies and serves signed MRV records over HTTPS"};
+  std::string config_file;
+  bool check_only = false;
+  app.add_option("-c,--config", config_file, "registry config (TOML), e.g. configs/registry.toml")->required();
+  app.add_flag("--check-config", check_only, "validate the config and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto config = mrv::registry::load_registry_config(config_file);
+  if (!config) {
+    for (const auto& e : config.error()) mrv::log::error(e.to_string());
+    return 2;
+  }
+  if (check_only) {
+    std::cout << config_file << ": ok (" << config->sites.size() << " site(s))\n";
+    return 0;
+  }
+  // Signals are taken by one thread (sigwait) so the server's threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  auto server = mrv::registry::Server::create(std::move(*config));
+  if (!server) {
+    mrv::log::error(server.error().to_string());
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    mrv::log::notice(std::string("registry: ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+    (*server)->stop();
+  });
+  auto ran = (*server)->run();
+  if (!ran) {
+    mrv::log::error(ran.error().to_string());
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return 1;
+  }
+  waiter.join();
+  return 0;
+}

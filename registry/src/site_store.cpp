@@ -1,0 +1,344 @@
+#include "mrv/registry/site_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "mrv/core/canonical.hpp"
+#include "mrv/core/chain_verifier.hpp"
+#include "mrv/core/checkpoint.hpp"
+#include "mrv/core/clock.hpp"
+#include "mrv/core/gzip.hpp"
+#include "mrv/core/record_line.hpp"
+#include "verify_pool.hpp"
+
+namespace mrv::registry {
+
+using json = nlohmann::json;
+
+std::string Refusal::to_json() const {
+  json j = {{"error", error}, {"check", check}, {"message", message}};
+  if (seq) j["seq"] = *seq;
+  if (held_through) j["held_through"] = *held_through;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+
+tl::unexpected<Refusal> refuse(int status, std::string error, std::string check, std::string message,
+                               std::optional<uint64_t> seq = std::nullopt) {
+  if (seq) message = "seq " + std::to_string(*seq) + ": " + message;
+  return tl::unexpected(Refusal{status, std::move(error), std::move(check), std::move(message), seq, std::nullopt});
+}
+
+tl::unexpected<Refusal> storage_failure(const Error& e) {
+  return tl::unexpected(Refusal{500, "storage", "storage", e.to_string(), std::nullopt, std::nullopt});
+}
+
+std::string_view raw(const Sha256& h) { return {reinterpret_cast<const char*>(h.data()), h.size()}; }
+
+// Writes `bytes` to `path` durably: temp file, fsync, rename.
+Result<void> write_durably(const std::filesystem::path& path, std::string_view bytes) {
+  std::string tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return fail(ErrorCode::io, tmp, std::strerror(errno));
+  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::filesystem::remove(tmp);
+    return fail(ErrorCode::io, path.string(), "cannot store");
+  }
+  return {};
+}
+
+}  // namespace
+
+SiteStore::SiteStore(std::string site_id, std::filesystem::path path, Journal journal, std::vector<PublicKey> keys,
+                     std::vector<PublicKey> pinned, StoreLimits limits, VerifyPool& pool)
+    : site_id_(std::move(site_id)), path_(std::move(path)), journal_(std::move(journal)), keys_(std::move(keys)),
+      pinned_(std::move(pinned)), limits_(limits), pool_(pool) {
+  reports_dir_ = path_.string() + ".reports";
+}
+
+Result<std::unique_ptr<SiteStore>> SiteStore::open(const std::filesystem::path& data_dir, std::string site_id,
+                                                   std::vector<PublicKey> pinned, StoreLimits limits,
+                                                   VerifyPool& pool) {
+  std::string file;  // a site id may hold '/' and ':': not in a file name
+  for (char c : site_id) file += (c == '/' || c == ':') ? '_' : c;
+  auto path = data_dir / "sites" / (file + ".db");
+  auto journal = Journal::open_mirror(path);
+  if (!journal) return tl::unexpected(journal.error());
+  auto infos = journal->public_keys();
+  if (!infos) return tl::unexpected(infos.error());
+  std::vector<PublicKey> keys;
+  for (const auto& k : *infos)
+    if (auto key = PublicKey::from_pem(k.pem)) keys.push_back(std::move(*key));
+  std::unique_ptr<SiteStore> store(new SiteStore(std::move(site_id), path, std::move(*journal), std::move(keys),
+                                                 std::move(pinned), limits, pool));
+  std::error_code ec;
+  std::filesystem::create_directories(store->reports_dir_, ec);
+  if (ec) return fail(ErrorCode::io, store->reports_dir_.string(), ec.message());
+  return store;
+}
+
+Answer<std::string> SiteStore::register_key(std::string_view pem) {
+  auto key = PublicKey::from_pem(pem);
+  if (!key) return refuse(400, "malformed", "key", "not an Ed25519 or ECDSA P-256 public key in PEM: " + key.error().message);
+  json receipt = {{"site", site_id_}, {"key_id", key->key_id_hex()}, {"algorithm", std::string(to_string(key->algorithm()))}};
+  std::lock_guard lock(mutex_);
+  if (!pinned_.empty() &&
+      std::none_of(pinned_.begin(), pinned_.end(), [&](const PublicKey& p) { return p.key_id_hex() == key->key_id_hex(); }))
+    return refuse(403, "key_not_allowed", "key", "key " + key->key_id_hex() + " is not one of the site's pinned keys");
+  auto added = journal_.add_key(*key, utc_now_ms());
+  if (!added) return storage_failure(added.error());
+  if (*added) keys_.push_back(std::move(*key));
+  return receipt.dump();
+}
+
+Answer<std::string> SiteStore::add_config(std::string_view hash_hex, std::string_view text) {
+  if (to_hex(sha256(text)) != hash_hex)
+    return refuse(400, "malformed", "format", "the config's SHA-256 is not " + std::string(hash_hex));
+  std::lock_guard lock(mutex_);
+  if (auto r = journal_.add_config(std::string(hash_hex), text); !r) return storage_failure(r.error());
+  return json{{"site", site_id_}, {"config_sha256", hash_hex}}.dump();
+}
+
+Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
+  if (body.size() > limits_.max_body_bytes)
+    return refuse(413, "too_large", "size", "body of " + std::to_string(body.size()) + " bytes is over " +
+                                                std::to_string(limits_.max_body_bytes));
+  std::string inflated;
+  if (gzip) {
+    auto text = gzip_decompress(body, limits_.max_body_bytes * 4);
+    if (!text) {
+      bool big = text.error().message.starts_with("inflates");
+      return refuse(big ? 413 : 400, big ? "too_large" : "malformed", big ? "size" : "format",
+                    "gzip body: " + text.error().message);
+    }
+    inflated = std::move(*text);
+    body = inflated;
+  }
+  // 1. Every line parses and seqs increase.
+  std::vector<RecordLine> lines;
+  for (size_t pos = 0, n = 1; pos < body.size(); ++n) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) continue;
+    if (lines.size() == limits_.max_batch_records)
+      return refuse(413, "too_large", "size", "more than " + std::to_string(limits_.max_batch_records) + " records");
+    auto rl = parse_record_line(line);
+    if (!rl) return refuse(400, "malformed", "format", "line " + std::to_string(n) + " is not a record line");
+    if (!lines.empty() && rl->seq <= lines.back().seq)
+      return refuse(400, "malformed", "seq", "line " + std::to_string(n) + ": seqs must increase", rl->seq);
+    lines.push_back(std::move(*rl));
+  }
+  if (lines.empty()) return refuse(400, "malformed", "format", "no record lines");
+
+  std::lock_guard lock(mutex_);
+  uint64_t held = journal_.last_seq();
+  // 2. What the registry holds already must be byte-identical (a resend).
+  size_t fresh = 0;
+  if (lines.front().seq <= held) {
+    uint64_t last_old = std::min(held, lines.back().seq);
+    std::optional<Refusal> conflict;
+    size_t i = 0;
+    auto read = journal_.for_each_record(lines.front().seq, last_old, [&](const StoredRecord& rec) {
+      while (i < lines.size() && lines[i].seq < rec.seq) {  // a seq sent that is not held
+        if (!conflict) conflict = refuse(409, "conflict", "seq", "the registry holds no record here", lines[i].seq).value();
+        ++i;
+      }
+      if (i == lines.size() || lines[i].seq != rec.seq) return;
+      if (!conflict && (lines[i].hash_hex != to_hex(rec.hash) || lines[i].signature_b64 != to_base64(rec.signature)))
+        conflict = refuse(409, "conflict", "seq", "differs from the record the registry holds", rec.seq).value();
+      ++i;
+    });
+    if (!read) return storage_failure(read.error());
+    for (; i < lines.size() && lines[i].seq <= last_old; ++i)
+      if (!conflict) conflict = refuse(409, "conflict", "seq", "the registry holds no record here", lines[i].seq).value();
+    if (conflict) return tl::unexpected(*conflict);
+    fresh = i;
+  }
+  // 3. The new records: contiguous with what is held (or a declared break), then every
+  // record check of docs/record-format.md §4, continued from the last record held.
+  std::vector<MirrorRecord> records;
+  std::vector<VerifyPool::Job> jobs;
+  records.reserve(lines.size() - fresh);
+  jobs.reserve(lines.size() - fresh);
+  ChainVerifier chain(keys_);
+  chain.defer_signatures(true);
+  chain.resume(held, journal_.last_hash_hex());
+  for (size_t i = fresh; i < lines.size(); ++i) {
+    const RecordLine& l = lines[i];
+    auto sig = from_base64(l.signature_b64);
+    if (!sig) return refuse(400, "malformed", "format", "the signature is not base64", l.seq);
+    auto f = chain.check(l.seq, l.record, l.hash_hex, *sig);
+    if (!f) {
+      const std::string& why = f.error().message;
+      if (i == fresh && l.seq != held + 1 && why.starts_with("sequence gap")) {
+        Refusal r{409, "gap", "seq", "seq " + std::to_string(l.seq) + ": the registry holds through seq " +
+                                         std::to_string(held) + "; send from seq " + std::to_string(held + 1),
+                  l.seq, held};
+        return tl::unexpected(r);
+      }
+      if (why.find("not a pinned key") != std::string::npos)
+        return refuse(422, "unknown_key", "key", why.substr(0, why.find(", not")) + ", not a key registered for the site", l.seq);
+      if (why == "bad signature") return refuse(422, "bad_signature", "signature", why, l.seq);
+      bool format = why.starts_with("record:");
+      return refuse(422, format ? "bad_record" : "chain", format ? "format" : "chain", why, l.seq);
+    }
+    if ((*f)->site_id != site_id_)
+      return refuse(422, "wrong_site", "site", "a record of site '" + (*f)->site_id + "'", l.seq);
+    MirrorRecord m;
+    m.seq = l.seq;
+    m.canonical = std::move(lines[i].record);
+    m.signature = std::move(*sig);
+    auto hash = from_hex(l.hash_hex);
+    std::copy(hash->begin(), hash->end(), m.hash.begin());  // checked by the chain verifier
+    m.point = (*f)->reading.point_id;
+    m.source = (*f)->reading.source;
+    m.value = (*f)->reading.value;
+    m.ts_ms = (*f)->reading.ts_ms;
+    if (chain.pending_key()) jobs.push_back({chain.pending_key(), {}, {}});
+    records.push_back(std::move(m));
+  }
+  // The views into records are taken once the vector no longer moves.
+  for (size_t r = 0, j = 0; r < records.size(); ++r)
+    if (j < jobs.size() && !records[r].signature.empty()) {
+      jobs[j].message = records[r].canonical;
+      jobs[j].signature = records[r].signature;
+      ++j;
+    }
+  if (auto bad = pool_.verify(jobs)) {
+    // Job k is the k-th signed record among the new ones.
+    size_t k = 0;
+    for (const auto& m : records)
+      if (!m.signature.empty() && k++ == *bad) return refuse(422, "bad_signature", "signature", "bad signature", m.seq);
+  }
+  if (!records.empty())
+    if (auto r = journal_.ingest(records); !r) return storage_failure(r.error());
+  return json{{"site", site_id_}, {"first_seq", lines.front().seq}, {"last_seq", lines.back().seq},
+              {"records", lines.size()}, {"last_hash", lines.back().hash_hex}}
+      .dump();
+}
+
+Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
+  auto c = parse_checkpoint(note);
+  if (!c) return refuse(400, "malformed", "checkpoint", "not a signed checkpoint note: " + c.error().to_string());
+  if (c->origin != checkpoint_origin(site_id_))
+    return refuse(422, "wrong_site", "site", "origin '" + c->origin + "' is not " + checkpoint_origin(site_id_));
+  std::lock_guard lock(mutex_);
+  if (std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) { return verify_checkpoint(*c, k); }))
+    return refuse(422, "bad_signature", "checkpoint", "no signature line verifies with a key registered for the site");
+  uint64_t held = journal_.last_seq();
+  if (c->tree_size > held) {
+    Refusal r{409, "records_missing", "checkpoint",
+              "tree size " + std::to_string(c->tree_size) + " is beyond the records held (through seq " +
+                  std::to_string(held) + "): post the records first",
+              std::nullopt, held};
+    return tl::unexpected(r);
+  }
+  auto root = journal_.tree_root(c->tree_size);
+  if (!root) return storage_failure(root.error());
+  if (*root != c->root)
+    return refuse(409, "fork", "checkpoint",
+                  "the root at tree size " + std::to_string(c->tree_size) +
+                      " differs from the root of the records held: a forked history");
+  if (auto r = journal_.add_checkpoint(*c, "upload"); !r) return storage_failure(r.error());
+  return json{{"site", site_id_}, {"tree_size", c->tree_size}, {"root", to_base64(raw(c->root))}}.dump();
+}
+
+Answer<std::string> SiteStore::post_report(std::string_view json_text) {
+  if (json_text.size() > limits_.max_body_bytes) return refuse(413, "too_large", "size", "report too large");
+  auto parsed = json::parse(json_text, nullptr, false);
+  if (!parsed.is_object()) return refuse(400, "malformed", "format", "a report is one JSON object");
+  std::string hash = to_hex(sha256(json_text));
+  std::lock_guard lock(mutex_);
+  auto path = reports_dir_ / (hash + ".json");
+  if (!std::filesystem::exists(path))
+    if (auto r = write_durably(path, json_text); !r) return storage_failure(r.error());
+  return json{{"site", site_id_}, {"report_sha256", hash}, {"bytes", json_text.size()}}.dump();
+}
+
+Answer<std::string> SiteStore::summary() {
+  std::lock_guard lock(mutex_);
+  auto stats = journal_.stats();
+  if (!stats) return storage_failure(stats.error());
+  auto latest = journal_.latest_checkpoint();
+  if (!latest) return storage_failure(latest.error());
+  json j = {{"site", site_id_}, {"held_through", stats->last_seq}, {"first_seq", stats->first_seq},
+            {"records", stats->record_count}, {"tree_size", journal_.last_seq()}, {"latest_checkpoint", nullptr}};
+  if (*latest) j["latest_checkpoint"] = {{"tree_size", (*latest)->checkpoint.tree_size}, {"note", (*latest)->checkpoint.note}};
+  return j.dump();
+}
+
+Answer<std::string> SiteStore::keys() {
+  std::lock_guard lock(mutex_);
+  auto infos = journal_.public_keys();
+  if (!infos) return storage_failure(infos.error());
+  json out = json::array();
+  for (const auto& k : *infos)
+    out.push_back({{"key_id", k.key_id_hex}, {"algorithm", k.algorithm}, {"public_key_pem", k.pem},
+                   {"registered_ms", k.first_used_ms}});
+  return out.dump();
+}
+
+Answer<std::string> SiteStore::records_locked(uint64_t from_seq, uint64_t to_seq) {
+  std::string out;
+  auto read = journal_.for_each_record(from_seq, to_seq, [&](const StoredRecord& r) {
+    append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
+  }, limits_.max_batch_records);
+  if (!read) return storage_failure(read.error());
+  return out;
+}
+
+Answer<std::string> SiteStore::records(uint64_t from_seq, uint64_t to_seq) {
+  std::lock_guard lock(mutex_);
+  return records_locked(from_seq, to_seq);
+}
+
+Answer<std::string> SiteStore::records_by_time(int64_t from_ms, int64_t to_ms) {
+  std::lock_guard lock(mutex_);
+  auto range = journal_.seq_range_for_time(from_ms, to_ms);
+  if (!range) return storage_failure(range.error());
+  if (!*range) return std::string();
+  return records_locked((*range)->first, (*range)->second);
+}
+
+Answer<std::string> SiteStore::checkpoints(uint64_t min_size, uint64_t max_size) {
+  std::lock_guard lock(mutex_);
+  auto cps = journal_.checkpoints(min_size, max_size);
+  if (!cps) return storage_failure(cps.error());
+  json out = json::array();
+  for (const auto& c : *cps) out.push_back({{"tree_size", c.checkpoint.tree_size}, {"note", c.checkpoint.note}});
+  return out.dump();
+}
+
+Answer<std::string> SiteStore::reports() {
+  std::lock_guard lock(mutex_);
+  json out = json::array();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(reports_dir_, ec)) {
+    if (e.path().extension() != ".json") continue;
+    auto t = std::filesystem::last_write_time(e.path(), ec);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::file_clock::to_sys(t).time_since_epoch()).count();
+    out.push_back({{"report_sha256", e.path().stem().string()}, {"bytes", e.file_size(ec)}, {"received_ms", ms}});
+  }
+  return out.dump();
+}
+
+Answer<std::string> SiteStore::report(std::string_view sha256_hex) {
+  if (sha256_hex.size() != 64 || sha256_hex.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    return refuse(404, "not_found", "format", "no report " + std::string(sha256_hex));
+  std::lock_guard lock(mutex_);
+  std::ifstream in(reports_dir_ / (std::string(sha256_hex) + ".json"), std::ios::binary);
+  if (!in) return refuse(404, "not_found", "format", "no report " + std::string(sha256_hex));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace mrv::registry

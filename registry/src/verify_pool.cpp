@@ -1,0 +1,89 @@
+#include "verify_pool.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace mrv::registry {
+namespace {
+
+constexpr size_t kChunk = 64;
+
+// This thread's copy of `key`.
+const PublicKey& own_copy(const PublicKey& key) {
+  thread_local std::map<std::string, PublicKey, std::less<>> copies;
+  auto it = copies.find(key.key_id_hex());
+  if (it == copies.end()) {
+    auto copy = PublicKey::from_pem(key.pem());
+    if (!copy) return key;  // cannot happen: it parsed once
+    it = copies.emplace(key.key_id_hex(), std::move(*copy)).first;
+  }
+  return it->second;
+}
+
+}  // namespace
+
+VerifyPool::VerifyPool(int threads) {
+  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < n; ++i) threads_.emplace_back([this] { work(); });  // the caller is one more
+}
+
+VerifyPool::~VerifyPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  start_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void VerifyPool::drain() {
+  std::unique_lock lock(mutex_);
+  while (next_ < jobs_.size()) {
+    size_t begin = next_, end = std::min(jobs_.size(), next_ + kChunk);
+    next_ = end;
+    auto jobs = jobs_;
+    lock.unlock();
+    size_t bad = SIZE_MAX;
+    for (size_t i = begin; i < end && bad == SIZE_MAX; ++i)
+      if (!own_copy(*jobs[i].key).verify(jobs[i].message, jobs[i].signature)) bad = i;
+    lock.lock();
+    first_bad_ = std::min(first_bad_, bad);
+    finished_ += end - begin;
+  }
+  if (finished_ == jobs_.size()) done_.notify_all();
+}
+
+void VerifyPool::work() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      start_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+    }
+    drain();
+  }
+}
+
+std::optional<size_t> VerifyPool::verify(std::span<const Job> jobs) {
+  if (jobs.empty()) return std::nullopt;
+  std::lock_guard run(run_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    jobs_ = jobs;
+    next_ = finished_ = 0;
+    first_bad_ = SIZE_MAX;
+    ++generation_;
+  }
+  start_.notify_all();
+  drain();
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [&] { return finished_ == jobs_.size(); });
+  size_t bad = first_bad_;
+  jobs_ = {};
+  if (bad == SIZE_MAX) return std::nullopt;
+  return bad;
+}
+
+}  // namespace mrv::registry

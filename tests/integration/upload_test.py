@@ -1,0 +1,538 @@
+#!/usr/bin/python3
+"""The agent's uploader against the real mrv-registry (docs/registry-api.md).
+Usage: upload_test.py AGENT MODE (the registry is <build>/registry/mrv-registry)
+  exactly-once-100k  over 100,000 records collected and uploaded at once: the registry
+                     holds exactly the journal's records, byte for byte
+  registry-restart   the registry stopped for 10 s mid-stream: the agent keeps collecting,
+                     says why it cannot upload, and delivers everything once after
+  proxy-faults       bad answers from a fake registry (500, 503, garbage, a cut response,
+                     a wrong receipt) move no cursor; then connections cut, dropped after
+                     the registry stored a batch, and stalled: everything arrives once
+  kill9-uploads      kill -9 of the agent six times while it uploads a backlog
+  rejections         hand-made requests: each bad one is refused with its documented
+                     error and stores nothing
+  mtls               a client certificate instead of a token; one from another CA fails"""
+import base64
+import gzip
+import hashlib
+import json
+import os
+import pathlib
+import random
+import secrets
+import signal
+import sqlite3
+import ssl
+import sys
+import tempfile
+import time
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from fault_proxy import FakeRegistry, FaultProxy
+from harness import Site, check, fail
+from upload_harness import (OTHER, SITE, Pki, Registry, UploadSite, Watch, check_exactly_once,
+                            free_port, new_token, record_line)
+
+agent, mode = sys.argv[1], sys.argv[2]
+work = tempfile.TemporaryDirectory(prefix="mrv-upload-")
+W = pathlib.Path(work.name)
+
+# Quick retries so that faults cost seconds, not minutes.
+FAST = "timeout_ms = 2000\nbackoff_min_ms = 200\nbackoff_max_ms = 1000"
+
+
+def wait_for(predicate, seconds, what, proc=None, site=None):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            fail(f"the agent exited {proc.returncode} while waiting for {what}: "
+                 f"{site.log_tail() if site else ''}")
+        if predicate():
+            return True
+        time.sleep(0.25)
+    fail(f"not within {seconds} s: {what}" + (f"\n{site.log_tail()}" if site else ""))
+
+
+def key_id(site):
+    der = serialization.load_pem_public_key(site.public_pem.read_bytes()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def check_key_registered(registry, site, token=None, cert=None):
+    status, data, keys = registry.request("GET", f"/v1/sites/{site.site_id}/keys", token=token, cert=cert)
+    ids = [k.get("key_id") for k in keys or []]
+    check(status == 200 and key_id(site) in ids, f"the registry lists the agent's key {key_id(site)[:12]}…")
+
+
+def check_final_status(site, n):
+    up = site.status().get("upload", {})
+    check(up.get("cursor") == n and up.get("lag_records") == 0 and up.get("stopped") is False
+          and up.get("last_error") == "" and isinstance(up.get("uploaded_records"), int),
+          f"status: cursor {up.get('cursor')}, lag 0, not stopped, no error "
+          f"(uploaded_records {up.get('uploaded_records')}, last_error {up.get('last_error')!r})")
+
+
+# ---------------------------------------------------------------------------- modes
+
+def exactly_once_100k():
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}})
+    site = UploadSite(agent, pki, reg.url, token=token, points=1000, interval_ms=100)
+    watch = Watch(site, reg)
+    t0 = time.time()
+    p = site.start()
+    wait_for(lambda: site.last_seq() >= 100_000, 120, "100,000 records collected", p, site)
+    mid = site.cursor()
+    check(mid > 0, f"{site.last_seq()} records collected in {time.time() - t0:.0f} s, "
+                   f"{mid} already receipted while collecting")
+    site.stop(p)
+    site.drain(150, " (draining the backlog)")
+    watch.finish()
+    n = check_exactly_once(site, reg, token=token)
+    check(n >= 100_000, f"{n} records delivered exactly once in {time.time() - t0:.0f} s")
+    info = reg.site_info(SITE, token)
+    check(info.get("held_through") == n and info.get("records") == n,
+          f"GET /v1/sites/{SITE}: held_through {info.get('held_through')}, records {info.get('records')}")
+    check_key_registered(reg, site, token=token)
+    check_final_status(site, n)
+
+
+def registry_restart():
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}})
+    site = UploadSite(agent, pki, reg.url, token=token, points=50, interval_ms=100, upload_extra=FAST)
+    watch = Watch(site, reg)
+    p = site.start()
+    wait_for(lambda: site.cursor() > 500, 60, "the first receipts", p, site)
+    rc = reg.stop()
+    check(rc == 0, f"the registry exits 0 on SIGTERM (got {rc})")
+    down_seq, down_cursor = site.last_seq(), site.cursor()
+    errors, stopped = set(), False
+    t0 = time.time()
+    while time.time() - t0 < 10:
+        up = site.status().get("upload", {})
+        if up.get("last_error"):
+            errors.add(up["last_error"])
+        stopped = stopped or bool(up.get("stopped"))
+        time.sleep(0.5)
+    check(p.poll() is None, "the agent keeps running while the registry is down")
+    check(site.last_seq() > down_seq + 2000,
+          f"it keeps collecting: journal last_seq {down_seq} -> {site.last_seq()} in the outage")
+    check(bool(errors), f"status names the outage in last_error: {sorted(errors)[:2]}")
+    check(not stopped, "a transport failure does not stop the stream (it is retried)")
+    check(site.cursor() <= reg.max_seq()[1], "no cursor moved without the registry")
+    reg.start()
+    restart_seq = site.last_seq()
+    wait_for(lambda: site.cursor() >= restart_seq, 60, "the backlog of the outage receipted", p, site)
+    check(True, f"after the restart the cursor passed {restart_seq} (was {down_cursor} at the outage)")
+    site.stop(p)
+    site.drain(120, " (after the registry restart)")
+    watch.finish()
+    n = check_exactly_once(site, reg, token=token)
+    check_final_status(site, n)
+
+
+def proxy_faults():
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}})
+    fake = FakeRegistry(pki.server, pki.server_key)
+    site = UploadSite(agent, pki, fake.url, token=token, points=20, interval_ms=100,
+                      upload_extra=FAST + "\nbatch_max_records = 500")
+
+    # 1. A registry whose every answer to an upload is bad.
+    p = site.start()
+    wait_for(lambda: all(fake.served.get(a, 0) >= 1 for a in fake.answers), 45,
+             f"the fake registry served each bad answer (served: {fake.served})", p, site)
+    time.sleep(2)
+    check(p.poll() is None, f"the agent survives every bad answer (served {fake.served})")
+    st = site.status()
+    up = st.get("upload", {})
+    check(up.get("cursor") == 0 and st.get("journal", {}).get("upload_cursor") == 0 and site.cursor() == 0,
+          f"no bad answer moved the cursor (status cursor {up.get('cursor')})")
+    check(bool(up.get("last_error")), f"status says what went wrong: {up.get('last_error')!r}")
+    posts = fake.record_posts()
+    journal = {json.loads(l)["seq"]: json.loads(l) for l in site.lines(1, 10**9)}
+    well_formed = True
+    for headers, lines in posts:
+        seqs = [l.get("seq") for l in lines]
+        if (not (headers.get("Authorization") == f"Bearer {token}"
+                 and headers.get("Content-Type", "").startswith("application/x-ndjson")
+                 and seqs and seqs[0] == 1 and seqs == list(range(1, len(seqs) + 1))
+                 and all(journal.get(l.get("seq")) == l for l in lines))):
+            well_formed = False
+    check(posts and well_formed, f"all {len(posts)} uploads were well formed: bearer token, NDJSON, "
+                                 f"seq 1 onwards (the cursor never moved), lines as in the journal")
+    site.stop(p)
+    fake.close()
+
+    # 2. The real registry behind a proxy that cuts, drops and stalls connections.
+    drops = []  # (registry's last seq, agent's cursor) when a response was dropped
+
+    def on_event(m, what):
+        if m == "drop-response" and what.startswith("dropped"):
+            drops.append((reg.max_seq()[1], site.cursor()))
+
+    proxy = FaultProxy(reg.port, stall_s=3.0, pass_s=3.0, on_event=on_event)
+    site.set_url(f"https://127.0.0.1:{proxy.port}")
+    watch = Watch(site, reg)
+    p = site.start()
+    faults = ("cut-request", "drop-response", "stall", "stall-response")
+    wait_for(lambda: all(proxy.fired(m) >= 2 for m in faults + ("pass",))
+             and any(h > c for h, c in drops), 120,
+             "every fault twice, and a stored batch's receipt dropped", p, site)
+    check(p.poll() is None, "the agent runs on through every network fault")
+    site.stop(p)
+    site.drain(150, " (through the faulty proxy)")
+    watch.finish()
+    for m in faults + ("pass",):
+        outcomes = sorted({w for mm, w in proxy.events if mm == m and w != "idle"})
+        check(proxy.fired(m) >= 2, f"{m}: {proxy.fired(m)} connections ({'; '.join(outcomes[:2])})")
+    gave_up = [w for m, w in proxy.events if m in ("stall", "stall-response") and "client gave up" in w]
+    check(gave_up, f"the agent's timeout_ms ends a silent connection before the proxy does: {gave_up[:1]}")
+    stored_first = [(h, c) for h, c in drops if h > c]
+    check(stored_first, f"{len(stored_first)} of {len(drops)} dropped responses were receipts of batches "
+                        f"the registry had stored (e.g. held {stored_first[:1]} vs cursor); resent, "
+                        f"they were receipted again and stored once")
+    n = check_exactly_once(site, reg, token=token)
+    check_final_status(site, n)
+    proxy.close()
+
+
+def kill9_uploads():
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}})
+    # A backlog first: collected while the registry's address answers nothing.
+    site = UploadSite(agent, pki, f"https://127.0.0.1:{free_port()}", token=token, points=40,
+                      interval_ms=10, upload_extra=FAST + "\nbatch_max_records = 1000")
+    site.run("run", "--config", str(site.config), "--duration", "8")
+    backlog = site.last_seq()
+    check(backlog > 15_000 and site.cursor() == 0, f"a backlog of {backlog} records, none uploaded")
+    site.set_url(reg.url)
+    site.set_interval(100)
+    watch = Watch(site, reg)
+    rng = random.Random(20261125)
+    kills = 6
+    for i in range(kills):
+        p = site.start()
+        time.sleep(rng.uniform(0.5, 3.0))
+        if p.poll() is not None:
+            fail(f"the agent exited {p.returncode} before kill {i + 1}: {site.log_tail()}")
+        before = site.cursor()
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        check(p.returncode == -signal.SIGKILL,
+              f"kill {i + 1}: cursor {before}, registry through {reg.max_seq()[1]}, journal {site.last_seq()}")
+    check(0 < site.cursor() < site.last_seq(), "the kills came while the backlog was uploading")
+    site.drain(150, " (after the kills)")
+    watch.finish()
+    n = check_exactly_once(site, reg, token=token)
+    check_final_status(site, n)
+
+
+def mtls():
+    pki = Pki(W / "pki")
+    reg = Registry(agent, W / "registry", pki, {SITE: {"cn": SITE}})  # no token: certificates only
+    site = UploadSite(agent, pki, reg.url, auth="mtls", points=20, interval_ms=50, upload_extra=FAST)
+    check(not (site.dir / "token").exists() and "token_file" not in site.config.read_text(),
+          "the agent has no token, only its client certificate")
+    watch = Watch(site, reg)
+    p = site.start()
+    wait_for(lambda: site.cursor() > 1000, 60, "receipts over mutual TLS", p, site)
+    time.sleep(3)
+    site.stop(p)
+    site.drain(90, " (mutual TLS)")
+    watch.finish()
+    cert = (site.dir / f"client-{SITE}.pem", site.dir / f"client-{SITE}.key")
+    n = check_exactly_once(site, reg, cert=cert)
+    check_key_registered(reg, site, cert=cert)
+    check_final_status(site, n)
+
+    # The same agent with a certificate from another CA: refused at the handshake.
+    rogue_cert, rogue_key = pki.issue("rogue-client", SITE, rogue=True)
+    os.replace(rogue_cert, cert[0])
+    os.replace(rogue_key, cert[1])
+    p = site.start()
+    errors = set()
+    t0 = time.time()
+    while time.time() - t0 < 6:
+        err = site.status().get("upload", {}).get("last_error")
+        if err:
+            errors.add(err)
+        time.sleep(0.5)
+    check(p.poll() is None, "with a client certificate from another CA the agent keeps running")
+    check(site.cursor() == n and reg.max_seq()[1] == n,
+          f"nothing more is receipted or stored (cursor {site.cursor()}, registry {reg.max_seq()[1]})")
+    check(bool(errors), f"status says the handshake failed: {sorted(errors)[:1]}")
+    site.stop(p)
+
+
+# ---------------------------------------------------------------------------- rejections
+
+def plain_site(site_id, **kw):
+    """An agent site without [upload]: the test posts its records by hand."""
+    s = Site(agent, **kw)
+    s.site_id = site_id
+    if site_id != SITE:
+        s.config.write_text(s.config.read_text().replace(f'id = "{SITE}"', f'id = "{site_id}"', 1))
+    return s
+
+
+def journal_lines(site, first, last):
+    with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT seq, canonical, hash, sig FROM records WHERE seq BETWEEN ? AND ? "
+                          "ORDER BY seq", (first, last)).fetchall()
+    return [record_line(*r) for r in rows]
+
+
+def merkle_root(leaves):
+    """RFC 6962 MTH over the leaf hashes (docs/verification.md §2)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
+
+
+def site_root(site, size):
+    with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT canonical FROM records WHERE seq <= ? ORDER BY seq", (size,)).fetchall()
+    return merkle_root([hashlib.sha256(b"\x00" + bytes(c)).digest() for (c,) in rows])
+
+
+def sign_note(site, tree_size, root, ms=None):
+    """A C2SP signed checkpoint note (docs/verification.md §3) signed with the site's key."""
+    key = serialization.load_pem_private_key(site.key.read_bytes(), password=None)
+    origin = f"mrv-agent/{site.site_id}"
+    text = f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\nmrv-time-ms {ms or int(time.time() * 1000)}\n"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key_hash = hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4]
+        sig = key.sign(text.encode())
+    else:
+        der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        key_hash = hashlib.sha256(der).digest()[:4]
+        sig = key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
+    return text + "\n" + f"\u2014 {origin} {base64.b64encode(key_hash + sig).decode()}\n"
+
+
+def rejections():
+    pki = Pki(W / "pki")
+    tok_a, _ = new_token()
+    tok_b, _ = new_token()
+    tok_r, _ = new_token()
+    reg = Registry(agent, W / "registry", pki,
+                   {SITE: {"token": tok_a, "cn": SITE}, OTHER: {"token": tok_b, "cn": OTHER}},
+                   readers={"verifier": tok_r},
+                   extra="max_body_bytes = 1048576\nmax_batch_records = 1000")
+    a = plain_site(SITE, points=10, interval_ms=10)
+    a.run("run", "--config", str(a.config), "--duration", "2")
+    b2 = plain_site(SITE, points=2, interval_ms=50)  # same site id, another key
+    b2.run("run", "--config", str(b2.config), "--duration", "0.5")
+    o = plain_site(OTHER, points=2, interval_ms=50)
+    o.run("run", "--config", str(o.config), "--duration", "0.5")
+    check(len(a.records()) >= 1200, f"site A's journal holds {len(a.records())} records to post by hand")
+    A = lambda x, y: journal_lines(a, x, y)  # noqa: E731
+
+    held = {"n": 0}
+
+    def unchanged(site=SITE, token=tok_a):
+        n = held["n"] if site == SITE else held.get(site, 0)
+        info = reg.site_info(site, token)
+        count, top = reg.max_seq(site)
+        check(info.get("held_through") == n and info.get("records") == n and count == n and top == n,
+              f"  ... and nothing of it stored: held_through {info.get('held_through')}, "
+              f"{count} rows (want {n})")
+
+    def expect(resp, status, error, what, check_name=None, seq=None):
+        st, data, js = resp
+        js = js if isinstance(js, dict) else {}
+        ok = (st == status and js.get("error") == error and isinstance(js.get("check"), str)
+              and (check_name is None or js.get("check") == check_name)
+              and (seq is None or js.get("seq") == seq))
+        check(ok, f"{what}: {status} {error}" + (f" check {check_name}" if check_name else "")
+              + (f" seq {seq}" if seq else "") + f" (got {st} {data[:240]!r})")
+        return js
+
+    def put_key(site, token):
+        return reg.request("PUT", f"/v1/sites/{site.site_id}/keys", site.public_pem.read_bytes(),
+                           {"Content-Type": "application/x-pem-file"}, token=token)
+
+    # Credentials.
+    expect(reg.post_records(SITE, A(1, 10)), 401, "unauthenticated", "no credential", "auth")
+    expect(reg.post_records(SITE, A(1, 10), token="not-a-token"), 401, "unauthenticated",
+           "an unknown token", "auth")
+    unchanged()
+    st, data, js = put_key(a, tok_a)
+    check(st == 200 and js.get("key_id") == key_id(a) and js.get("algorithm") == "ed25519",
+          f"site A registers its key: {data[:160]!r}")
+    st, _, _ = put_key(o, tok_b)
+    check(st == 200, "other-site registers its key")
+
+    # (b) a key never registered; and records of another site.
+    expect(reg.post_records(SITE, journal_lines(b2, 1, 10), token=tok_a), 422, "unknown_key",
+           "(b) records signed by a key never registered", "key", seq=1)
+    unchanged()
+    expect(reg.post_records(SITE, journal_lines(o, 1, 10), token=tok_a), 422, "wrong_site",
+           "records of other-site posted to it-site", "site", seq=1)
+    unchanged()
+
+    # The good batch, twice: the same receipt, stored once.
+    st, data, first = reg.post_records(SITE, A(1, 100), token=tok_a)
+    last_hash = json.loads(A(100, 100)[0])["hash"]
+    check(st == 200 and first == {"site": SITE, "first_seq": 1, "last_seq": 100, "records": 100,
+                                  "last_hash": last_hash}, f"records 1..100 are receipted: {data[:200]!r}")
+    held["n"] = 100
+    st, data, again = reg.post_records(SITE, A(1, 100), token=tok_a)
+    check(st == 200 and again == first, "sent again, they get the same receipt")
+    unchanged()
+    st, data, part = reg.post_records(SITE, A(91, 100), token=tok_a)
+    check(st == 200 and part.get("last_seq") == 100, f"a resent tail 91..100 is receipted: {data[:120]!r}")
+    unchanged()
+
+    # (a) one signature byte changed.
+    lines = A(101, 110)
+    rec = json.loads(lines[4])
+    sig = bytearray(base64.b64decode(rec["signature"]))
+    sig[10] ^= 0x01
+    rec["signature"] = base64.b64encode(bytes(sig)).decode()
+    lines[4] = json.dumps(rec, separators=(",", ":"))
+    expect(reg.post_records(SITE, lines, token=tok_a), 422, "bad_signature",
+           "(a) a record with one signature byte changed", "signature", seq=105)
+    unchanged()
+
+    # A held seq sent with other bytes.
+    lines = A(95, 105)
+    rec = json.loads(lines[3])
+    sig = bytearray(base64.b64decode(rec["signature"]))
+    sig[0] ^= 0x80
+    rec["signature"] = base64.b64encode(bytes(sig)).decode()
+    lines[3] = json.dumps(rec, separators=(",", ":"))
+    expect(reg.post_records(SITE, lines, token=tok_a), 409, "conflict",
+           "a held seq (98) resent with other bytes", seq=98)
+    unchanged()
+
+    # (c) gaps: at the start of a batch, and inside one.
+    js = expect(reg.post_records(SITE, A(102, 110), token=tok_a), 409, "gap",
+                "(c) a batch that starts after held_through + 1", "seq")
+    check(js.get("held_through") == 100, f"  ... and the answer names held_through 100: {js}")
+    unchanged()
+    expect(reg.post_records(SITE, A(101, 102) + A(104, 110), token=tok_a), 422, "chain",
+           "(c) a batch that skips seq 103 inside", "chain", seq=104)
+    unchanged()
+
+    # (d) checkpoints. First a self-check of sign_note: the agent's own newest checkpoint,
+    # rebuilt from the journal, is byte-identical (Ed25519 is deterministic).
+    with sqlite3.connect(f"file:{a.journal}?mode=ro", uri=True) as db:
+        size, note = db.execute("SELECT tree_size, note FROM checkpoints WHERE tree_size > 0 "
+                                "ORDER BY id DESC LIMIT 1").fetchone()
+    ms = int(note.splitlines()[3].split()[1])
+    check(sign_note(a, size, site_root(a, size), ms) == note,
+          f"the test's checkpoint signer reproduces the agent's own checkpoint at {size}")
+    cp = lambda n: reg.request("POST", f"/v1/sites/{SITE}/checkpoints", n.encode(),  # noqa: E731
+                               {"Content-Type": "text/plain"}, token=tok_a)
+    good = sign_note(a, 100, site_root(a, 100))
+    st, data, js = cp(good)
+    check(st == 200 and js.get("tree_size") == 100 and js.get("root") == base64.b64encode(site_root(a, 100)).decode(),
+          f"a true checkpoint at 100 is accepted: {data[:160]!r}")
+    expect(cp(sign_note(a, 100, secrets.token_bytes(32))), 409, "fork",
+           "(d) a checkpoint signed by the site's key over another root", "checkpoint")
+    expect(cp(sign_note(a, 60, secrets.token_bytes(32))), 409, "fork",
+           "(d) a forked checkpoint at an older size", "checkpoint")
+    expect(cp(sign_note(a, 150, site_root(a, 150))), 409, "records_missing",
+           "a true checkpoint beyond held_through", "checkpoint")
+    info = reg.site_info(SITE, tok_a)
+    latest = info.get("latest_checkpoint") or {}
+    st, _, cps = reg.request("GET", f"/v1/sites/{SITE}/checkpoints?min_size=0&max_size=1000000", token=tok_a)
+    check(latest.get("tree_size") == 100 and latest.get("note") == good and st == 200
+          and [c.get("note") for c in cps or []] == [good],
+          "  ... and only the true checkpoint is kept")
+    unchanged()
+
+    # (e) writing another site's records; readers read but do not write.
+    expect(reg.post_records(OTHER, journal_lines(o, 1, 10), token=tok_a), 403, "forbidden",
+           "(e) site A's token posting to other-site", "auth")
+    unchanged(OTHER, tok_b)
+    st, _, _ = reg.request("GET", f"/v1/sites/{OTHER}", token=tok_a)
+    check(st == 403, f"site A's token cannot read other-site either ({st})")
+    expect(reg.post_records(SITE, A(101, 110), token=tok_r), 403, "forbidden",
+           "a reader's token posting records", "auth")
+    unchanged()
+    st, data, _ = reg.request("GET", f"/v1/sites/{SITE}/records?from_seq=1&to_seq=10", token=tok_r)
+    check(st == 200 and data.decode().splitlines() and
+          [json.loads(l) for l in data.decode().splitlines()] == [json.loads(l) for l in A(1, 10)],
+          "a reader reads the records, exact")
+    st, data, js = reg.post_records(OTHER, journal_lines(o, 1, 10), token=tok_b)
+    check(st == 200 and js.get("last_seq") == 10, "other-site's own token posts its records")
+    held[OTHER] = 10
+    unchanged(OTHER, tok_b)
+
+    # (f) size limits and malformed bodies.
+    big = secrets.token_bytes(1048576 + 1)
+    expect(reg.request("POST", f"/v1/sites/{SITE}/records", big,
+                       {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}, token=tok_a),
+           413, "too_large", "(f) a body over max_body_bytes", "size")
+    unchanged()
+    bomb = gzip.compress(b"\n" * (4 * 1048576 + 4096))
+    expect(reg.request("POST", f"/v1/sites/{SITE}/records", bomb,
+                       {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}, token=tok_a),
+           413, "too_large", f"(f) a {len(bomb)}-byte body that inflates past 4 x max_body_bytes", "size")
+    unchanged()
+    expect(reg.post_records(SITE, A(101, 1101), token=tok_a), 413, "too_large",
+           "(f) 1001 records over max_batch_records 1000", "size")
+    unchanged()
+    expect(reg.request("POST", f"/v1/sites/{SITE}/records", b"this is not gzip at all",
+                       {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}, token=tok_a),
+           400, "malformed", "(f) a body that is not gzip", "format")
+    unchanged()
+    garbage = A(101, 102)[0] + "\n{\"seq\":102,\"record\":\n%%% garbage %%%\n"
+    expect(reg.request("POST", f"/v1/sites/{SITE}/records", garbage.encode(),
+                       {"Content-Type": "application/x-ndjson"}, token=tok_a),
+           400, "malformed", "(f) garbage lines after a good one", "format")
+    unchanged()
+    st, data, _ = reg.post_records(SITE, [A(102, 102)[0], A(101, 101)[0]], token=tok_a)
+    check(st == 400, f"seqs out of order are malformed ({st} {data[:120]!r})")
+    unchanged()
+    expect(reg.request("POST", f"/v1/sites/{SITE}/records", "\n".join(A(101, 102)).encode(),
+                       {"Content-Type": "text/plain"}, token=tok_a),
+           415, "unsupported_media_type", "records as text/plain")
+    unchanged()
+
+    # (g) client certificates.
+    rogue = pki.issue("rogue-it-site", SITE, rogue=True)
+    try:
+        st, data, _ = reg.post_records(SITE, A(101, 110), cert=rogue)
+        fail(f"(g) a client certificate from another CA got an HTTP answer: {st} {data[:160]!r}")
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as e:
+        check(True, f"(g) a client certificate from another CA fails the TLS handshake: {e}")
+    unchanged()
+    other_cert = pki.issue("client-other", OTHER)
+    expect(reg.post_records(SITE, A(101, 110), cert=other_cert), 403, "forbidden",
+           "(g) other-site's valid certificate posting to it-site", "auth")
+    unchanged()
+    st, data, js = reg.post_records(SITE, A(101, 110), cert=pki.issue("client-it", SITE))
+    check(st == 200 and js.get("first_seq") == 101 and js.get("last_seq") == 110,
+          f"it-site's own certificate posts 101..110: {data[:120]!r}")
+    held["n"] = 110
+    unchanged()
+    got = reg.read_records(SITE, 1, 110, token=tok_a)
+    check([json.loads(l) for l in A(1, 110)] == got, "the registry holds exactly records 1..110 of site A")
+
+
+MODES = {"exactly-once-100k": exactly_once_100k, "registry-restart": registry_restart,
+         "proxy-faults": proxy_faults, "kill9-uploads": kill9_uploads, "rejections": rejections,
+         "mtls": mtls}
+
+if mode not in MODES:
+    fail(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+t_start = time.time()
+MODES[mode]()
+print(f"{mode}: passed in {time.time() - t_start:.0f} s")

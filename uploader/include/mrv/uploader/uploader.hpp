@@ -1,0 +1,58 @@
+#pragma once
+// The uploader: delivers every record of the journal to the registry exactly once
+// (docs/registry-api.md). On its own thread, with its own read-only journal handles:
+//   - registers the journal's keys and configs, then posts batches of record lines
+//     (gzip) after the upload cursor, by count, bytes and age;
+//   - moves the cursor (JournalWriter::record_receipt) only after a receipt naming the
+//     batch's first and last seq and last hash; a resend after a lost receipt is
+//     answered with the same receipt, so a crash anywhere resends and never skips;
+//   - posts the journal's checkpoints once the records they cover are receipted;
+//   - retries transport failures, 408, 429 and 5xx with capped exponential backoff and
+//     jitter; any other refusal stops that stream, logged as critical and shown in
+//     status, because sending it again cannot succeed.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "mrv/core/config.hpp"
+#include "mrv/core/journal_writer.hpp"
+
+namespace mrv::uploader {
+
+struct UploaderStatus {
+  std::string url;
+  uint64_t cursor = 0;            // highest seq receipted
+  uint64_t uploaded_records = 0;  // by this process
+  uint64_t batches = 0, checkpoints = 0, retries = 0;
+  uint64_t bytes_sent = 0;        // HTTP bytes written (gzip bodies and headers)
+  int64_t last_receipt_ms = 0;
+  std::string last_error;         // the last failure; "" after a success
+  std::string stopped;            // why a stream stopped for good ("" while it runs)
+};
+
+class Uploader {
+ public:
+  using LogFn = JournalWriter::LogFn;
+  // `writer` must outlive the uploader; it is given the receipts and checkpoint requests.
+  Uploader(const Config& config, JournalWriter& writer, LogFn log);
+  ~Uploader();  // stop()s
+  Uploader(const Uploader&) = delete;
+  Uploader& operator=(const Uploader&) = delete;
+
+  // Reads the credential files and starts the thread; errors name the file.
+  [[nodiscard]] Result<void> start();
+  // Ends the request in flight at its timeout at the latest. Idempotent.
+  void stop();
+  UploaderStatus status() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mrv::uploader

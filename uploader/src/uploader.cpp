@@ -1,0 +1,414 @@
+#include "mrv/uploader/uploader.hpp"
+
+#include <syslog.h>
+
+#include <cctype>
+#include <fstream>
+#include <future>
+#include <optional>
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "mrv/core/clock.hpp"
+#include "mrv/core/gzip.hpp"
+#include "mrv/core/record_line.hpp"
+#include "mrv/uploader/https_client.hpp"
+
+namespace mrv::uploader {
+namespace {
+
+using Clk = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+// A batch ready to send: its gzip body and what its receipt must name.
+struct Prepared {
+  uint64_t first = 0, last = 0, count = 0;
+  std::string last_hash_hex;
+  std::string body;
+};
+
+Result<Prepared> build_batch(Journal& journal, uint64_t from_seq, size_t max_records,
+                             size_t max_bytes, int gzip_level) {
+  Prepared p;
+  std::string lines;
+  auto read = journal.for_each_record(from_seq, UINT64_MAX, [&](const StoredRecord& rec) {
+    if (p.count > 0 && lines.size() >= max_bytes) return;  // full: the rest waits
+    if (p.count++ == 0) p.first = rec.seq;
+    p.last = rec.seq;
+    p.last_hash_hex = to_hex(rec.hash);
+    append_record_line(lines, rec.seq, rec.canonical, rec.hash, rec.signature);
+  }, max_records);
+  if (!read) return tl::unexpected(read.error());
+  if (p.count > 0)
+    if (auto z = gzip_compress(lines, gzip_level, p.body); !z) return tl::unexpected(z.error());
+  return p;
+}
+
+// Path segments are percent-encoded: a site id may hold ':' and '/'.
+std::string path_segment(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
+    else out += {'%', kHex[c >> 4], kHex[c & 15]};
+  }
+  return out;
+}
+
+enum class Verdict { ok, retry, stop };
+
+Verdict verdict_of(int status) {
+  if (status >= 200 && status < 300) return Verdict::ok;
+  if (status == 408 || status == 429 || status >= 500) return Verdict::retry;
+  return Verdict::stop;
+}
+
+// "HTTP 422 bad_signature (signature, seq 5): …" from the registry's error body.
+std::string describe(const HttpResponse& r) {
+  std::string s = "HTTP " + std::to_string(r.status);
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("error")) {
+    s += " " + j.value("error", "");
+    s += " (" + j.value("check", "");
+    if (j.contains("seq")) s += ", seq " + j["seq"].dump();
+    s += "): " + j.value("message", "");
+  } else {
+    s += ": " + r.body.substr(0, 200);
+  }
+  return s;
+}
+
+}  // namespace
+
+struct Uploader::Impl {
+  UploadConfig options;
+  std::string site_path;  // /v1/sites/<site>
+  std::filesystem::path journal_path;
+  JournalWriter& writer;
+  LogFn log;
+
+  std::thread thread;
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  UploaderStatus status;  // guarded by mutex
+
+  // Upload thread only.
+  std::optional<HttpsClient> client;
+  std::optional<Journal> reader, prefetch_reader;  // one per thread that reads
+  std::future<Result<Prepared>> prefetch;
+  uint64_t prefetch_from = 0;
+  std::optional<Prepared> pending;  // built, not yet receipted
+  uint64_t cursor = 0, head_at_open = 0, checkpoints_posted = 0, checkpoint_asked_at = 0;
+  bool registered_site = false, records_stopped = false, checkpoints_stopped = false;
+  std::set<std::string> registered;  // key ids and config hashes the registry has
+  size_t max_records;
+  uint64_t partial_first = 0;
+  Clk::time_point partial_since{};
+  int failures = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  Impl(const Config& c, JournalWriter& w, LogFn l)
+      : options(c.upload), site_path("/v1/sites/" + path_segment(c.site_id)),
+        journal_path(c.journal.path), writer(w), log(std::move(l)),
+        max_records(static_cast<size_t>(c.upload.batch_max_records)) {
+    status.url = options.url;
+  }
+
+  bool stopped() {
+    std::lock_guard lock(mutex);
+    return stopping;
+  }
+  // Sleeps, waking at once for stop(); false when stopping.
+  bool sleep_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mutex);
+    return !wake.wait_for(lock, d, [&] { return stopping; });
+  }
+  void failed(const std::string& what) {
+    ++failures;
+    std::lock_guard lock(mutex);
+    if (status.last_error != what) log(LOG_WARNING, "upload: " + what + " (will retry)");
+    status.last_error = what;
+    ++status.retries;
+  }
+  void succeeded() {
+    failures = 0;
+    std::lock_guard lock(mutex);
+    if (!status.last_error.empty()) log(LOG_NOTICE, "upload: the registry answers again");
+    status.last_error.clear();
+  }
+  void stop_stream(bool& stream, const std::string& why) {
+    stream = true;
+    log(LOG_CRIT, "upload: " + why + "; this stream stops until the agent is restarted");
+    std::lock_guard lock(mutex);
+    status.stopped = status.stopped.empty() ? why : status.stopped + "; " + why;
+    status.last_error = why;
+  }
+  std::chrono::milliseconds backoff() {
+    // Capped exponential, full jitter in its upper half: agents that lost the registry
+    // together do not come back together.
+    int64_t d = options.backoff_min_ms;
+    for (int i = 1; i < failures && d < options.backoff_max_ms; ++i) d *= 2;
+    d = std::min<int64_t>(d, options.backoff_max_ms);
+    return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(d / 2, d)(rng));
+  }
+
+  // A response, or nullopt after a transport failure (already counted).
+  std::optional<HttpResponse> send(HttpRequest request, const char* what) {
+    auto r = client->send(request);
+    {
+      std::lock_guard lock(mutex);
+      status.bytes_sent = client->bytes_sent();
+    }
+    if (!r) {
+      failed(std::string(what) + ": " + r.error().to_string());
+      return std::nullopt;
+    }
+    return std::move(*r);
+  }
+
+  // Sends one write; true when the registry took it. A retryable failure is counted; a
+  // final refusal stops `stream`.
+  bool write(HttpRequest request, const char* what, bool& stream, HttpResponse* out = nullptr) {
+    auto r = send(std::move(request), what);
+    if (!r) return false;
+    switch (verdict_of(r->status)) {
+      case Verdict::ok:
+        if (out) *out = std::move(*r);
+        return true;
+      case Verdict::retry:
+        failed(std::string(what) + ": " + describe(*r));
+        return false;
+      case Verdict::stop:
+        if (out) *out = std::move(*r);
+        else stop_stream(stream, std::string(what) + " refused: " + describe(*r));
+        return false;
+    }
+    return false;
+  }
+
+  Result<void> open_readers() {
+    auto r = Journal::open_read_only(journal_path);
+    if (!r) return tl::unexpected(r.error());
+    auto p = Journal::open_read_only(journal_path);
+    if (!p) return tl::unexpected(p.error());
+    auto stats = r->stats();
+    if (!stats) return tl::unexpected(stats.error());
+    cursor = stats->upload_cursor;
+    head_at_open = stats->last_seq;
+    reader.emplace(std::move(*r));
+    prefetch_reader.emplace(std::move(*p));
+    std::lock_guard lock(mutex);
+    status.cursor = cursor;
+    return {};
+  }
+
+  // The site's state on the registry (where its checkpoints stand), then the keys and
+  // configs the journal holds that the registry has not acknowledged yet.
+  bool register_site() {
+    if (!registered_site) {
+      auto r = send({"GET", site_path, "", "", ""}, "read the site's state");
+      if (!r) return false;
+      if (verdict_of(r->status) != Verdict::ok) {
+        if (verdict_of(r->status) == Verdict::retry) failed("read the site's state: " + describe(*r));
+        else stop_stream(records_stopped, "the registry refused the site: " + describe(*r));
+        return false;
+      }
+      auto j = json::parse(r->body, nullptr, false);
+      if (j.is_object() && j["latest_checkpoint"].is_object())
+        checkpoints_posted = j["latest_checkpoint"].value("tree_size", uint64_t{0});
+      registered_site = true;
+    }
+    auto keys = reader->public_keys();
+    if (!keys) return failed("read keys: " + keys.error().to_string()), false;
+    for (const auto& k : *keys) {
+      if (registered.count(k.key_id_hex)) continue;
+      if (!write({"PUT", site_path + "/keys", "application/x-pem-file", "", k.pem}, "register key", records_stopped))
+        return false;
+      registered.insert(k.key_id_hex);
+    }
+    auto configs = reader->configs();
+    if (!configs) return failed("read configs: " + configs.error().to_string()), false;
+    for (const auto& [hash, text] : *configs) {
+      if (registered.count(hash)) continue;
+      if (!write({"PUT", site_path + "/configs/" + hash, "application/toml", "", text}, "post config",
+                 records_stopped))
+        return false;
+      registered.insert(hash);
+    }
+    return true;
+  }
+
+  Result<Prepared> take_batch() {
+    if (prefetch.valid()) {
+      auto p = prefetch.get();
+      if (prefetch_from == cursor + 1) return p;
+    }
+    return build_batch(*reader, cursor + 1, max_records, options.batch_max_bytes, options.gzip_level);
+  }
+
+  void start_prefetch(uint64_t from) {
+    prefetch_from = from;
+    prefetch = std::async(std::launch::async, [this, from] {
+      return build_batch(*prefetch_reader, from, max_records, options.batch_max_bytes, options.gzip_level);
+    });
+  }
+
+  // Sends `pending` until receipted; true on a receipt.
+  bool send_batch(uint64_t head) {
+    const Prepared& b = *pending;
+    if (head >= b.last + max_records && !prefetch.valid()) start_prefetch(b.last + 1);  // a backlog
+    HttpResponse r;
+    if (!write({"POST", site_path + "/records", "application/x-ndjson", "gzip", b.body}, "post records",
+               records_stopped, &r))
+      return false;
+    if (r.status == 413 && b.count > 1) {  // the registry takes smaller batches
+      max_records = std::max<size_t>(1, b.count / 2);
+      log(LOG_WARNING, "upload: batch too large for the registry, now at most " + std::to_string(max_records) + " records");
+      pending.reset();
+      return false;
+    }
+    auto j = json::parse(r.body, nullptr, false);
+    if (r.status == 409 && j.is_object() && j.value("error", "") == "gap") {
+      // The registry holds less than it once receipted (restored from a backup): resend
+      // from where it stands, if the journal still has those records.
+      uint64_t held = j.value("held_through", uint64_t{0});
+      auto first = reader->record(held + 1);
+      if (held < cursor && first && *first) {
+        log(LOG_WARNING, "upload: the registry holds only through seq " + std::to_string(held) +
+                             "; resending from seq " + std::to_string(held + 1));
+        cursor = held;
+        pending.reset();
+        return false;
+      }
+    }
+    if (r.status >= 300) {
+      stop_stream(records_stopped, "post records refused: " + describe(r));
+      return false;
+    }
+    if (!j.is_object() || j.value("first_seq", uint64_t{0}) != b.first || j.value("last_seq", uint64_t{0}) != b.last ||
+        j.value("last_hash", "") != b.last_hash_hex) {
+      failed("a receipt that does not name the batch (seq " + std::to_string(b.first) + ".." +
+             std::to_string(b.last) + "): " + r.body.substr(0, 200));
+      return false;
+    }
+    cursor = b.last;
+    writer.record_receipt(cursor);
+    succeeded();
+    std::lock_guard lock(mutex);
+    status.cursor = cursor;
+    status.uploaded_records += b.count;
+    ++status.batches;
+    status.last_receipt_ms = utc_now_ms();
+    pending.reset();
+    return true;
+  }
+
+  // Posts the checkpoints whose records are all receipted, oldest first.
+  bool post_checkpoints() {
+    if (checkpoints_stopped || cursor <= checkpoints_posted) return true;
+    auto cps = reader->checkpoints(checkpoints_posted + 1, cursor);
+    if (!cps) return failed("read checkpoints: " + cps.error().to_string()), false;
+    for (const auto& c : *cps) {
+      if (!write({"POST", site_path + "/checkpoints", "text/plain", "", c.checkpoint.note}, "post checkpoint",
+                 checkpoints_stopped))
+        return false;
+      checkpoints_posted = c.checkpoint.tree_size;
+      std::lock_guard lock(mutex);
+      ++status.checkpoints;
+    }
+    return true;
+  }
+
+  enum class Step { progress, idle, failed };
+
+  Step step() {
+    if (!reader)
+      if (auto r = open_readers(); !r) return failed("open the journal: " + r.error().to_string()), Step::failed;
+    if (records_stopped) return Step::idle;
+    if (!register_site()) return Step::failed;
+    uint64_t head = std::max(writer.stats().last_seq, head_at_open);
+    if (head > cursor) {
+      if (!pending) {
+        // A short batch waits for its age, unless the writer has more coming.
+        if (head - cursor < max_records) {
+          if (partial_first != cursor + 1) partial_first = cursor + 1, partial_since = Clk::now();
+          if (Clk::now() - partial_since < std::chrono::milliseconds(options.batch_max_age_ms))
+            return post_checkpoints() ? Step::idle : Step::failed;
+        }
+        auto b = take_batch();
+        if (!b) return failed("read records: " + b.error().to_string()), Step::failed;
+        if (b->count == 0) return Step::idle;
+        pending = std::move(*b);
+      }
+      if (!send_batch(head)) return records_stopped ? Step::idle : Step::failed;
+      return post_checkpoints() ? Step::progress : Step::failed;
+    }
+    if (!post_checkpoints()) return Step::failed;
+    // Caught up: make sure a checkpoint covers everything the registry holds.
+    if (cursor > checkpoints_posted && checkpoint_asked_at != cursor) {
+      writer.request_checkpoint("upload");
+      checkpoint_asked_at = cursor;
+    }
+    return Step::idle;
+  }
+
+  void run() {
+    while (!stopped()) {
+      Step s = step();
+      if (s == Step::failed) {
+        if (prefetch.valid()) prefetch.get();  // built from a cursor that may not hold
+        if (!sleep_for(backoff())) break;
+      } else if (s == Step::idle) {
+        if (!sleep_for(std::chrono::milliseconds(100))) break;
+      }
+    }
+    if (prefetch.valid()) prefetch.get();
+  }
+};
+
+Uploader::Uploader(const Config& config, JournalWriter& writer, LogFn log)
+    : impl_(std::make_unique<Impl>(config, writer, std::move(log))) {}
+
+Uploader::~Uploader() { stop(); }
+
+Result<void> Uploader::start() {
+  Impl& u = *impl_;
+  HttpsClientOptions o;
+  o.url = u.options.url;
+  o.ca_file = u.options.ca_file;
+  o.client_cert_file = u.options.client_cert_file;
+  o.client_key_file = u.options.client_key_file;
+  o.timeout = std::chrono::milliseconds(u.options.timeout_ms);
+  if (!u.options.token_file.empty()) {
+    std::ifstream in(u.options.token_file);
+    if (!in) return fail(ErrorCode::config, u.options.token_file.string(), "cannot read the token file");
+    std::getline(in, o.bearer_token);
+    while (!o.bearer_token.empty() && std::isspace(static_cast<unsigned char>(o.bearer_token.back())))
+      o.bearer_token.pop_back();
+    if (o.bearer_token.empty()) return fail(ErrorCode::config, u.options.token_file.string(), "the token file is empty");
+  }
+  auto client = HttpsClient::create(std::move(o));
+  if (!client) return tl::unexpected(client.error());
+  u.client.emplace(std::move(*client));
+  u.thread = std::thread([this] { impl_->run(); });
+  return {};
+}
+
+void Uploader::stop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+UploaderStatus Uploader::status() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->status;
+}
+
+}  // namespace mrv::uploader
