@@ -69,11 +69,11 @@ struct SignatureJob {
 std::optional<std::string> check_signatures(const std::vector<SignatureJob>& jobs, unsigned threads) {
   std::vector<size_t> first_bad(threads, SIZE_MAX);
   auto slice = [&](unsigned t) {
-    // Each thread its own key objects: OpenSSL serialises threads that share one EVP_PKEY.
-    std::unordered_map<const PublicKey*, PublicKey> own;
+    // Each thread its own verifiers: OpenSSL serialises threads that share one EVP_PKEY.
+    std::unordered_map<const PublicKey*, SignatureVerifier> own;
     for (size_t i = t; i < jobs.size(); i += threads) {
       auto it = own.find(jobs[i].key);
-      if (it == own.end()) it = own.emplace(jobs[i].key, *PublicKey::from_pem(jobs[i].key->pem())).first;
+      if (it == own.end()) it = own.emplace(jobs[i].key, SignatureVerifier(*jobs[i].key)).first;
       if (!it->second.verify(jobs[i].message, jobs[i].signature)) {
         first_bad[t] = i;
         return;

@@ -220,6 +220,49 @@ bool PublicKey::verify(std::string_view message, std::string_view signature) con
   return ok;
 }
 
+struct SignatureVerifier::Impl {
+  PkeyPtr key;  // this verifier's own copy: threads sharing one EVP_PKEY serialise
+  Algorithm algorithm{};
+  MdCtxPtr ed_ctx;       // ed25519: initialised once, reused for every one-shot verify
+  PkeyCtxPtr ecdsa_ctx;  // ecdsa: EVP_PKEY_verify over a SHA-256 digest
+  bool ready = false;
+};
+
+SignatureVerifier::SignatureVerifier(const PublicKey& key) : impl_(std::make_unique<Impl>()) {
+  Impl& v = *impl_;
+  v.algorithm = key.algorithm();
+  BioPtr bio(BIO_new_mem_buf(key.pem().data(), static_cast<int>(key.pem().size())));
+  v.key.reset(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!v.key) return;
+  if (v.algorithm == Algorithm::ed25519) {
+    v.ed_ctx.reset(EVP_MD_CTX_new());
+    v.ready = v.ed_ctx && EVP_DigestVerifyInit(v.ed_ctx.get(), nullptr, nullptr, nullptr, v.key.get()) == 1;
+  } else {
+    v.ecdsa_ctx.reset(EVP_PKEY_CTX_new(v.key.get(), nullptr));
+    v.ready = v.ecdsa_ctx && EVP_PKEY_verify_init(v.ecdsa_ctx.get()) == 1;
+  }
+  ERR_clear_error();
+}
+SignatureVerifier::SignatureVerifier(SignatureVerifier&&) noexcept = default;
+SignatureVerifier& SignatureVerifier::operator=(SignatureVerifier&&) noexcept = default;
+SignatureVerifier::~SignatureVerifier() = default;
+
+bool SignatureVerifier::verify(std::string_view message, std::string_view signature) {
+  Impl& v = *impl_;
+  if (!v.ready) return false;
+  auto sig = reinterpret_cast<const unsigned char*>(signature.data());
+  bool ok;
+  if (v.algorithm == Algorithm::ed25519) {
+    ok = EVP_DigestVerify(v.ed_ctx.get(), sig, signature.size(),
+                          reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  } else {
+    Sha256 digest = sha256(message);
+    ok = EVP_PKEY_verify(v.ecdsa_ctx.get(), sig, signature.size(), digest.data(), digest.size()) == 1;
+  }
+  ERR_clear_error();
+  return ok;
+}
+
 // ---- Signer ------------------------------------------------------------------------
 
 struct Signer::Impl {

@@ -8,15 +8,11 @@ namespace {
 
 constexpr size_t kChunk = 64;
 
-// This thread's copy of `key`.
-const PublicKey& own_copy(const PublicKey& key) {
-  thread_local std::map<std::string, PublicKey, std::less<>> copies;
-  auto it = copies.find(key.key_id_hex());
-  if (it == copies.end()) {
-    auto copy = PublicKey::from_pem(key.pem());
-    if (!copy) return key;  // cannot happen: it parsed once
-    it = copies.emplace(key.key_id_hex(), std::move(*copy)).first;
-  }
+// This thread's verifier of `key`.
+SignatureVerifier& own_verifier(const PublicKey& key) {
+  thread_local std::map<std::string, SignatureVerifier, std::less<>> verifiers;
+  auto it = verifiers.find(key.key_id_hex());
+  if (it == verifiers.end()) it = verifiers.emplace(key.key_id_hex(), SignatureVerifier(key)).first;
   return it->second;
 }
 
@@ -45,7 +41,7 @@ void VerifyPool::drain() {
     lock.unlock();
     size_t bad = SIZE_MAX;
     for (size_t i = begin; i < end && bad == SIZE_MAX; ++i)
-      if (!own_copy(*jobs[i].key).verify(jobs[i].message, jobs[i].signature)) bad = i;
+      if (!own_verifier(*jobs[i].key).verify(jobs[i].message, jobs[i].signature)) bad = i;
     lock.lock();
     first_bad_ = std::min(first_bad_, bad);
     finished_ += end - begin;

@@ -178,7 +178,7 @@ class FaultProxy:
                     hit = counter.feed(data, threshold)
                     if hit is not None:
                         server.sendall(data[:hit])
-                        outcome = f"request cut after {counter.app_bytes - (len(data) - hit)} bytes"
+                        outcome = f"request cut after {threshold} bytes of application data"
                         break
                     server.sendall(data)
                 if server in r:

@@ -248,7 +248,7 @@ class Registry:
         try:
             try:
                 conn.request(method, path, body=body, headers=h)
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
                 pass  # the server answered early (413) and closed: its answer is still there
             r = conn.getresponse()
             data = r.read()

@@ -349,8 +349,8 @@ def rejections():
         info = reg.site_info(site, token)
         count, top = reg.max_seq(site)
         check(info.get("held_through") == n and info.get("records") == n and count == n and top == n,
-              f"  ... and nothing of it stored: held_through {info.get('held_through')}, "
-              f"{count} rows (want {n})")
+              f"  ... {site} holds through {n}, no more: held_through {info.get('held_through')}, "
+              f"{count} rows")
 
     def expect(resp, status, error, what, check_name=None, seq=None):
         st, data, js = resp
@@ -381,8 +381,12 @@ def rejections():
     expect(reg.post_records(SITE, journal_lines(b2, 1, 10), token=tok_a), 422, "unknown_key",
            "(b) records signed by a key never registered", "key", seq=1)
     unchanged()
+    # Its key registered at it-site too, so that only the site inside the records is wrong.
+    st, _, _ = reg.request("PUT", f"/v1/sites/{SITE}/keys", o.public_pem.read_bytes(),
+                           {"Content-Type": "application/x-pem-file"}, token=tok_a)
+    check(st == 200, "other-site's key is also registered at it-site")
     expect(reg.post_records(SITE, journal_lines(o, 1, 10), token=tok_a), 422, "wrong_site",
-           "records of other-site posted to it-site", "site", seq=1)
+           "records of other-site (key registered) posted to it-site", "site", seq=1)
     unchanged()
 
     # The good batch, twice: the same receipt, stored once.

@@ -26,6 +26,28 @@ TEST_CASE("crypto: both profiles sign and verify, and reject a changed message",
   }
 }
 
+TEST_CASE("crypto: a reused verifier keeps verifying after a bad signature", "[crypto]") {
+  for (Algorithm alg : {Algorithm::ed25519, Algorithm::ecdsa_p256_sha256}) {
+    INFO(to_string(alg));
+    auto signer = Signer::generate(alg);
+    REQUIRE(signer);
+    auto key = PublicKey::from_pem(signer->public_pem());
+    REQUIRE(key);
+    SignatureVerifier verifier(*key);
+    for (int i = 0; i < 20; ++i) {
+      std::string message = "record " + std::to_string(i);
+      auto sig = signer->sign(message);
+      REQUIRE(sig);
+      CHECK(verifier.verify(message, *sig));
+      CHECK_FALSE(verifier.verify(message + "x", *sig));
+      std::string bad = *sig;
+      bad[bad.size() / 2] ^= 1;
+      CHECK_FALSE(verifier.verify(message, bad));
+      CHECK_FALSE(verifier.verify(message, ""));
+    }
+  }
+}
+
 TEST_CASE("crypto: a saved key is mode 0600, loads back, and is never overwritten", "[crypto]") {
   test::TempDir dir;
   auto signer = Signer::generate(Algorithm::ecdsa_p256_sha256);

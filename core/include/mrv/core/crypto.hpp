@@ -66,6 +66,22 @@ class PublicKey {
   std::unique_ptr<Impl> impl_;
 };
 
+// Verifies signatures of one key with an OpenSSL context set up once: for a thread that
+// checks many records (a per-call setup costs a provider lookup under a lock). Not
+// thread-safe: one per thread.
+class SignatureVerifier {
+ public:
+  explicit SignatureVerifier(const PublicKey& key);
+  SignatureVerifier(SignatureVerifier&&) noexcept;
+  SignatureVerifier& operator=(SignatureVerifier&&) noexcept;
+  ~SignatureVerifier();
+  bool verify(std::string_view message, std::string_view signature);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // A private key: signs. Not thread-safe (it keeps its OpenSSL context for speed); give
 // each signing thread its own.
 class Signer {

@@ -1,0 +1,221 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "mrv/core/gzip.hpp"
+#include "mrv/core/record_line.hpp"
+#include "mrv/registry/site_store.hpp"
+#include "test_support.hpp"
+#include "verify_pool.hpp"
+
+using namespace mrv;
+using namespace mrv::registry;
+using json = nlohmann::json;
+
+namespace {
+
+// A site journal with `n` records (seq 1..n) signed by the test key.
+Journal site_journal(const test::TempDir& dir, int n, const std::string& value_prefix = "") {
+  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+  REQUIRE(j);
+  std::vector<AcceptedReading> batch;
+  for (int i = 0; i < n; ++i) batch.push_back(test::accepted("m1", 1000 + i, value_prefix + std::to_string(i)));
+  REQUIRE(j->append(batch));
+  return std::move(*j);
+}
+
+// The record lines of seq from..to, as an uploader sends them.
+std::string lines(Journal& j, uint64_t from, uint64_t to) {
+  std::string out;
+  REQUIRE(j.for_each_record(from, to, [&](const StoredRecord& r) {
+    append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
+  }));
+  return out;
+}
+
+std::string gz(const std::string& text) {
+  std::string out;
+  REQUIRE(gzip_compress(text, 6, out));
+  return out;
+}
+
+struct Registry {
+  test::TempDir dir;
+  VerifyPool pool{2};
+  std::unique_ptr<SiteStore> store;
+  explicit Registry(StoreLimits limits = {}) {
+    auto s = SiteStore::open(dir.path(), "test-site", {}, limits, pool);
+    REQUIRE(s);
+    store = std::move(*s);
+  }
+  uint64_t held() { return json::parse(*store->summary())["held_through"].get<uint64_t>(); }
+};
+
+PublicKey test_key(const test::TempDir& dir, const std::string& name = "ed25519-test.key") {
+  auto signer = test::test_signer(dir, name);
+  return *PublicKey::from_pem(signer.public_pem());
+}
+
+}  // namespace
+
+TEST_CASE("registry: records verify, are stored once, and a resend gets the same receipt", "[registry]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 300);
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  auto first = reg.store->post_records(gz(lines(j, 1, 200)), true);
+  REQUIRE(first);
+  auto receipt = json::parse(*first);
+  CHECK(receipt["first_seq"] == 1);
+  CHECK(receipt["last_seq"] == 200);
+  CHECK(receipt["records"] == 200);
+  CHECK(reg.held() == 200);
+  auto again = reg.store->post_records(gz(lines(j, 1, 200)), true);
+  REQUIRE(again);
+  CHECK(*again == *first);  // the same receipt, nothing stored twice
+  CHECK(reg.held() == 200);
+  // A resend that overlaps what is held stores only the new records.
+  auto overlap = reg.store->post_records(lines(j, 150, 300), false);
+  REQUIRE(overlap);
+  CHECK(json::parse(*overlap)["first_seq"] == 150);
+  CHECK(reg.held() == 300);
+  auto stored = reg.store->records(1, 300);
+  REQUIRE(stored);
+  CHECK(*stored == lines(j, 1, 300));  // byte for byte what the site signed
+}
+
+TEST_CASE("registry: each refusal names its check and seq, and stores nothing", "[registry]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 50);
+  Registry reg;
+  REQUIRE(reg.store->post_records(lines(j, 1, 10), false).error().error == "unknown_key");
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->post_records(lines(j, 1, 10), false));
+
+  SECTION("a bad signature") {
+    std::string body = lines(j, 11, 20);
+    auto rl = parse_record_line(body.substr(0, body.find('\n')));
+    auto sig = *from_base64(rl->signature_b64);
+    sig[5] ^= 1;
+    std::string bad;
+    append_record_line(bad, 11, rl->record, *from_hex(rl->hash_hex), sig);
+    auto r = reg.store->post_records(bad + body.substr(body.find('\n') + 1), false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().status == 422);
+    CHECK(r.error().error == "bad_signature");
+    CHECK(r.error().seq == 11u);
+  }
+  SECTION("a gap before the batch") {
+    auto r = reg.store->post_records(lines(j, 13, 20), false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().status == 409);
+    CHECK(r.error().error == "gap");
+    CHECK(r.error().held_through == 10u);
+    CHECK(json::parse(r.error().to_json())["held_through"] == 10);
+  }
+  SECTION("a gap inside the batch") {
+    auto r = reg.store->post_records(lines(j, 11, 12) + lines(j, 14, 20), false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().status == 422);
+    CHECK(r.error().check == "chain");
+    CHECK(r.error().seq == 14u);
+  }
+  SECTION("a changed record the registry holds") {
+    test::TempDir other;
+    Journal forked = site_journal(other, 5, "9");  // same key and site, other readings at seq 1..5
+    std::string body = lines(forked, 5, 5);
+    auto r = reg.store->post_records(body, false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().error == "conflict");
+    CHECK(r.error().seq == 5u);
+  }
+  SECTION("malformed and oversized bodies") {
+    CHECK(reg.store->post_records("not gzip", true).error().status == 400);
+    CHECK(reg.store->post_records("{\"seq\":11}\n", false).error().error == "malformed");
+    CHECK(reg.store->post_records("", false).error().status == 400);
+  }
+  CHECK(reg.held() == 10);
+}
+
+TEST_CASE("registry: a body that inflates past the limit is refused as too large", "[registry]") {
+  Registry reg(StoreLimits{4096, 100});
+  std::string zeros(1 << 20, '0');
+  auto r = reg.store->post_records(gz(zeros), true);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().status == 413);
+  CHECK(reg.store->post_records(std::string(5000, 'x'), false).error().status == 413);
+}
+
+TEST_CASE("registry: a record of another site is refused", "[registry]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 3);
+  test::TempDir dir;
+  VerifyPool pool(1);
+  auto other = SiteStore::open(dir.path(), "other-site", {}, {}, pool);
+  REQUIRE(other);
+  REQUIRE((*other)->register_key(test_key(site).pem()));
+  auto r = (*other)->post_records(lines(j, 1, 3), false);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().error == "wrong_site");
+}
+
+TEST_CASE("registry: checkpoints verify against the stored tree; a fork is refused", "[registry]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 700);
+  REQUIRE(j.checkpoint("test"));
+  auto latest = j.latest_checkpoint();
+  REQUIRE(latest);
+  REQUIRE(*latest);
+  const std::string note = (*latest)->checkpoint.note;
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->post_records(lines(j, 1, 600), false));
+  auto early = reg.store->post_checkpoint(note);
+  REQUIRE_FALSE(early);
+  CHECK(early.error().error == "records_missing");
+  REQUIRE(reg.store->post_records(lines(j, 601, 700), false));
+  auto ok = reg.store->post_checkpoint(note);
+  REQUIRE(ok);
+  CHECK(json::parse(*ok)["tree_size"] == 700);
+  CHECK(*reg.store->post_checkpoint(note) == *ok);  // idempotent
+  // A checkpoint over a forked history, signed with the site's key.
+  test::TempDir other;
+  Journal forked = site_journal(other, 700, "9");  // same key, other readings
+  REQUIRE(forked.checkpoint("fork"));
+  auto forked_cp = forked.latest_checkpoint();
+  auto fork = reg.store->post_checkpoint((*forked_cp)->checkpoint.note);
+  REQUIRE_FALSE(fork);
+  CHECK(fork.error().error == "fork");
+  std::string tampered = note;
+  tampered[tampered.find('\n') + 1] = '6';  // another tree size under the same signature
+  CHECK(reg.store->post_checkpoint(tampered).error().status >= 400);
+}
+
+TEST_CASE("registry: a declared break (chain segment after a skip) is taken, and the tree matches the site's", "[registry]") {
+  test::TempDir site;
+  auto append = [&](int64_t ts, int n) {
+    auto j = Journal::open_for_writing(test::journal_options(site), test::test_signer(site));
+    REQUIRE(j);
+    std::vector<AcceptedReading> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(test::accepted("m1", ts + i, "1"));
+    REQUIRE(j->append(batch));
+  };
+  append(0, 3);
+  std::filesystem::copy_file(site / "journal.db", site / "old.db");
+  append(100, 50);  // seq 4..53, then the journal is rolled back to seq 3
+  std::filesystem::copy_file(site / "old.db", site / "journal.db", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(site / "journal.db-wal");
+  auto j = Journal::open_for_writing(test::journal_options(site), test::test_signer(site));
+  REQUIRE(j);
+  std::vector<AcceptedReading> more{test::accepted("m1", 500, "2")};
+  REQUIRE(j->append(more));
+  REQUIRE(j->checkpoint("test"));
+  auto cp = j->latest_checkpoint();
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->post_records(lines(*j, 1, 3), false));
+  auto after = reg.store->post_records(lines(*j, 4, UINT64_MAX >> 2), false);
+  REQUIRE(after);
+  CHECK(json::parse(*after)["first_seq"] == 54);
+  auto ok = reg.store->post_checkpoint((*cp)->checkpoint.note);
+  REQUIRE(ok);  // the registry's tree, with absent leaves 4..53, has the site's root
+}
