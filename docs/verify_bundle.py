@@ -362,8 +362,9 @@ class Entry:
 
 
 class Bundle:
-    def __init__(self, pinned, since_text, report):
+    def __init__(self, pinned, since_text, report, registry_keys=None):
         self.pinned, self.since_text, self.report = pinned, since_text, report
+        self.registry_keys = registry_keys or {}  # may sign the manifest, never records
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
         self.closing, self.since = None, None  # closing: (tree size, root, right)
@@ -488,7 +489,11 @@ class Bundle:
         except (binascii.Error, ValueError):
             raw = b""
         if key is None or not signature_ok(key[0], key[1], raw, self.manifest_bytes):
-            raise Failure("the manifest's signature does not verify with a pinned key", "manifest", "manifest.sig")
+            key = self.registry_keys.get(sig["key_id"])  # a registry's bundle: its range claim
+            if key is None or not signature_ok(key[0], key[1], raw, self.manifest_bytes):
+                raise Failure("the manifest's signature does not verify with a pinned key"
+                              + (" (a registry signed it: give its key with --registry-key)"
+                                 if sig.get("signer") == "registry" else ""), "manifest", "manifest.sig")
 
     def read_config(self, digest, raw, name):  # step 3; keeps only the points, by id
         self.configs[digest] = None
@@ -789,8 +794,8 @@ def safe(text):  # untrusted text must not start new lines or drive the terminal
     return "".join(c if c.isprintable() or c == " " else "\\u%04x" % ord(c) for c in str(text))
 
 
-def verify(path, pinned, since_text, report):
-    bundle = Bundle(pinned, since_text, report)
+def verify(path, pinned, since_text, report, registry_keys=None):
+    bundle = Bundle(pinned, since_text, report, registry_keys)
     try:
         try:  # tarfile's own "r|gz" never checks the gzip trailer, so truncation would pass
             with open(path, "rb") as fh, gzip.GzipFile(fileobj=fh) as gz:
@@ -825,23 +830,26 @@ def main():
     p.add_argument("bundle", help="the bundle, BUNDLE.tar.gz")
     p.add_argument("--public-key", action="append", default=[], metavar="PEM",
                    help="pinned public key obtained out of band; repeatable")
+    p.add_argument("--registry-key", action="append", default=[], metavar="PEM",
+                   help="a registry's public key: may sign the manifest of its bundles, never records")
     p.add_argument("--since-checkpoint", metavar="FILE", help="a checkpoint note you already hold")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args()
     report, bundle = Report(), None
     try:
-        pinned = {}
-        for path in args.public_key:
-            try:
-                kid, key, alg = load_key(read_input(path, "keys"))
-            except Failure as f:
-                raise Failure(str(f), "keys", f.where or path)
-            pinned[kid] = (key, alg)
+        pinned, registry_keys = {}, {}
+        for paths, keys in ((args.public_key, pinned), (args.registry_key, registry_keys)):
+            for path in paths:
+                try:
+                    kid, key, alg = load_key(read_input(path, "keys"))
+                except Failure as f:
+                    raise Failure(str(f), "keys", f.where or path)
+                keys[kid] = (key, alg)
         if not pinned:
             report.notes.append("keys not pinned: this proves integrity, not authorship "
                                 "(the keys were taken from keys.json)")
         since = read_input(args.since_checkpoint, "since") if args.since_checkpoint else None
-        bundle = verify(args.bundle, pinned, since, report)
+        bundle = verify(args.bundle, pinned, since, report, registry_keys)
     except Failure as f:
         report.fail(f)
     except Exception as e:  # never a traceback on hostile input; say what broke

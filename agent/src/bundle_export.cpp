@@ -184,11 +184,16 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
                         {"public_key_pem", k.pem}, {"first_used_ms", k.first_used_ms}});
       signer_listed |= k.key_id_hex == request.signer->key_id_hex();
     }
-    if (!signer_listed)  // a new key the agent has not run with yet signs the manifest
+    if (!signer_listed && !request.registry_signer)  // a new key the agent has not run with yet
       c.keys.push_back({{"key_id", request.signer->key_id_hex()},
                         {"algorithm", std::string(to_string(request.signer->algorithm()))},
                         {"public_key_pem", request.signer->public_pem()}, {"first_used_ms", utc_now_ms()}});
     c.checkpoints = {{"left", json::array()}, {"checkpoints", json::array()}};
+    if (*range && request.max_seq && (*range)->second > request.max_seq) {
+      // Only what a held checkpoint covers (a registry: the site's newest one it has).
+      if ((*range)->first > request.max_seq) range->reset();
+      else (*range)->second = request.max_seq;
+    }
     if (*range) {
       c.summary.first_seq = (*range)->first;
       c.summary.last_seq = (*range)->second;
@@ -234,6 +239,7 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
   auto manifest_sig = request.signer->sign(manifest_text);
   if (!manifest_sig) return tl::unexpected(manifest_sig.error());
   json signature = {{"key_id", request.signer->key_id_hex()}, {"signature", to_base64(*manifest_sig)}};
+  if (request.registry_signer) signature["signer"] = "registry";
   std::filesystem::path tmp = request.out.string() + ".tmp";
   auto written = [&]() -> Result<void> {
     auto tar = TarGzWriter::create(tmp, now / 1000);

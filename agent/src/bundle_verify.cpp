@@ -96,8 +96,9 @@ struct CheckpointEntry {
 
 class BundleChecker {
  public:
-  BundleChecker(std::span<const PublicKey> pinned, const std::optional<std::string>& since, BundleVerdict& v)
-      : pinned_(pinned), since_given_(since), v_(v) {}
+  BundleChecker(std::span<const PublicKey> pinned, const std::optional<std::string>& since, BundleVerdict& v,
+                std::span<const PublicKey> registry_keys)
+      : pinned_(pinned), registry_keys_(registry_keys), since_given_(since), v_(v) {}
 
   void run(const std::filesystem::path& path);
 
@@ -120,7 +121,7 @@ class BundleChecker {
   void dispatch_signatures();
   void finish();
 
-  std::span<const PublicKey> pinned_;
+  std::span<const PublicKey> pinned_, registry_keys_;
   std::optional<std::string> since_given_;
   BundleVerdict& v_;
 
@@ -229,7 +230,15 @@ void BundleChecker::check_manifest_signature() {
   auto raw = from_base64(sig["signature"].get<std::string>());
   for (const PublicKey& k : trusted_)
     if (k.key_id_hex() == sig["key_id"] && raw && k.verify(manifest_text_, *raw)) return;
-  failure("manifest", "manifest.sig: the manifest's signature does not verify with a pinned key");
+  for (const PublicKey& k : registry_keys_)
+    if (k.key_id_hex() == sig["key_id"] && raw && k.verify(manifest_text_, *raw)) {
+      v_.notes.push_back("the manifest (its range claim) is signed by registry key " + k.key_id_hex() +
+                         "; the records and checkpoints by the site's keys");
+      return;
+    }
+  failure("manifest", sig.value("signer", "") == "registry"
+                          ? "manifest.sig: signed by a registry key that was not given with --registry-key"
+                          : "manifest.sig: the manifest's signature does not verify with a pinned key");
 }
 
 void BundleChecker::on_config(const std::string& name, const std::string& text) {
@@ -640,9 +649,10 @@ std::string BundleVerdict::to_text() const {
 }
 
 BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
-                            const std::optional<std::string>& since_checkpoint) {
+                            const std::optional<std::string>& since_checkpoint,
+                            std::span<const PublicKey> registry_keys) {
   BundleVerdict v;
-  BundleChecker(pinned, since_checkpoint, v).run(bundle);
+  BundleChecker(pinned, since_checkpoint, v, registry_keys).run(bundle);
   return v;
 }
 

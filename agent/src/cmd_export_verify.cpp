@@ -35,7 +35,10 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
 }
 
 int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms) {
-  BundleRequest request{from_ms, to_ms, args.out, std::nullopt, nullptr, {}};
+  BundleRequest request;
+  request.from_ms = from_ms;
+  request.to_ms = to_ms;
+  request.out = args.out;
   if (!args.since_checkpoint.empty()) {
     request.since_checkpoint = read_text_file(args.since_checkpoint);
     if (!request.since_checkpoint) {
@@ -107,23 +110,25 @@ int export_records(const ExportArgs& args) {
 }
 
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& key_files,
-           const std::filesystem::path& since_checkpoint, bool json) {
-  std::vector<PublicKey> keys;
-  for (const auto& k : key_files) {
-    auto key = PublicKey::load(k);
-    if (!key) {
-      std::cerr << key.error().to_string() << "\n";
-      return kExitUsage;
+           const std::vector<std::filesystem::path>& registry_key_files, const std::filesystem::path& since_checkpoint,
+           bool json) {
+  std::vector<PublicKey> keys, registry_keys;
+  for (auto [files, out] : {std::pair{&key_files, &keys}, std::pair{&registry_key_files, &registry_keys}})
+    for (const auto& k : *files) {
+      auto key = PublicKey::load(k);
+      if (!key) {
+        std::cerr << key.error().to_string() << "\n";
+        return kExitUsage;
+      }
+      out->push_back(std::move(*key));
     }
-    keys.push_back(std::move(*key));
-  }
   if (looks_like_bundle(file)) {
     std::optional<std::string> since;
     if (!since_checkpoint.empty() && !(since = read_text_file(since_checkpoint))) {
       std::cerr << since_checkpoint.string() << ": cannot read\n";
       return kExitUsage;
     }
-    BundleVerdict v = verify_bundle(file, keys, since);
+    BundleVerdict v = verify_bundle(file, keys, since, registry_keys);
     std::cout << (json ? v.to_json() + "\n" : v.to_text());
     return v.exit_code();
   }

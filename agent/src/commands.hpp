@@ -27,7 +27,8 @@ struct ExportArgs {
 int export_records(const ExportArgs& args);
 int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
-           const std::filesystem::path& since_checkpoint, bool json);
+           const std::vector<std::filesystem::path>& registry_keys, const std::filesystem::path& since_checkpoint,
+           bool json);
 
 // Loads the config and opens its journal read-only, printing why when it cannot.
 std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem::path& path);

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
                  "Public key (PEM) obtained out of band, never from the file; repeatable "
                  "(required for an NDJSON export)")
       ->check(CLI::ExistingFile);
+  std::vector<std::filesystem::path> registry_keys;
+  vf->add_option("--registry-key", registry_keys,
+                 "A registry's public key (PEM): it may sign the manifest of a bundle downloaded "
+                 "from that registry, never records; repeatable")
+      ->check(CLI::ExistingFile);
   vf->add_option("--since-checkpoint", since, "A checkpoint you hold: the bundle must be consistent with it")
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
@@ -85,7 +90,7 @@ int main(int argc, char** argv) {
     if (*kg) return keygen(out, algorithm);
     if (*st) return status(config, json);
     if (*ex) return export_records(ea);
-    if (*vf) return verify(file, public_keys, since, json);
+    if (*vf) return verify(file, public_keys, registry_keys, since, json);
     if (*mb) return modbus_read(config, device);
   } catch (const std::exception& e) {
     // Expected failures return results; this is a bug, but still a clean exit.

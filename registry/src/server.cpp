@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "mrv/agent/bundle.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/log.hpp"
 #include "mrv/core/time_text.hpp"
@@ -120,6 +122,9 @@ struct Server::Impl {
   asio::ssl::context tls{asio::ssl::context::tls_server};
   std::unique_ptr<VerifyPool> pool;
   std::map<std::string, std::unique_ptr<SiteStore>, std::less<>> sites;
+  std::optional<Signer> bundle_signer;  // signs the manifests of bundles (not thread-safe)
+  std::mutex bundle_mutex;
+  std::atomic<uint64_t> bundle_count{0};
   std::optional<tcp::acceptor> acceptor;
   std::atomic<bool> stopping{false};
   std::mutex connections_mutex;
@@ -164,7 +169,43 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  Response handle(const http::request<http::string_body>& req, const std::optional<PeerCertificate>& cert) {
+  // A verifier bundle of the site's records in [from, to) (docs/verification.md §4), its
+  // manifest signed by the registry's key, written to a temp file the caller sends.
+  Response bundle(SiteStore& store, Target& t, std::optional<std::filesystem::path>& file) {
+    if (!bundle_signer)
+      return refusal(404, "not_found", "format", "this registry makes no bundles (no [bundle] key_file)");
+    auto from = parse_time_ms(t.query["from"]);
+    auto to = parse_time_ms(t.query["to"]);
+    if (!from || !to) return refusal(400, "bad_request", "format", "from and to must be UTC ms or RFC 3339");
+    auto journal = Journal::open_read_only(store.journal_path());  // its own snapshot: no site lock
+    if (!journal) return refusal(500, "storage", "storage", journal.error().to_string());
+    auto tmp = config.data_dir / "tmp" / ("bundle-" + std::to_string(::getpid()) + "-" +
+                                          std::to_string(++bundle_count) + ".tar.gz");
+    std::error_code ec;
+    std::filesystem::create_directories(tmp.parent_path(), ec);
+    agent::BundleRequest request;
+    request.from_ms = *from;
+    request.to_ms = *to;
+    request.out = tmp;
+    request.signer = &*bundle_signer;
+    request.registry_signer = true;
+    auto latest = journal->latest_checkpoint();
+    if (!latest) return refusal(500, "storage", "storage", latest.error().to_string());
+    if (!*latest) return refusal(404, "not_found", "checkpoint", "no checkpoint of the site yet: nothing to prove a bundle with");
+    request.max_seq = (*latest)->checkpoint.tree_size;
+    std::lock_guard lock(bundle_mutex);
+    auto written = agent::write_bundle(*journal, store.id(), request);
+    if (!written) {
+      std::filesystem::remove(tmp, ec);
+      int status = written.error().code == ErrorCode::invalid_argument ? 400 : 500;
+      return refusal(status, status == 400 ? "bad_request" : "storage", "format", written.error().to_string());
+    }
+    file = tmp;
+    return json_response(200, "", "application/gzip");
+  }
+
+  Response handle(const http::request<http::string_body>& req, const std::optional<PeerCertificate>& cert,
+                  std::optional<std::filesystem::path>& file) {
     Principal who = authenticate(req, cert);
     if (who.kind == Principal::Kind::none)
       return refusal(401, "unauthenticated", "auth", "no known credential (a bearer token or a client certificate)");
@@ -210,6 +251,7 @@ struct Server::Impl {
       if (resource == "checkpoints" && t.path.size() == 4)
         return answer(store.checkpoints(number(t, "min_size").value_or(0), number(t, "max_size").value_or(UINT64_MAX >> 1)));
       if (resource == "reports" && t.path.size() == 4) return answer(store.reports());
+      if (resource == "bundle" && t.path.size() == 4) return bundle(store, t, file);
       if (resource == "reports" && t.path.size() == 5) return answer(store.report(t.path[4]), "application/json");
       if (resource == "records" && t.path.size() == 4) {
         if (t.query.count("from_ms") || t.query.count("to_ms")) {
@@ -260,7 +302,21 @@ struct Server::Impl {
         break;
       }
       auto& req = parser.get();
-      Response res = handle(req, cert);
+      std::optional<std::filesystem::path> file;
+      Response res = handle(req, cert, file);
+      if (file) {  // a bundle: streamed from its temp file, then removed
+        http::response<http::file_body> out{http::status::ok, 11};
+        out.set(http::field::content_type, "application/gzip");
+        out.set(http::field::server, "mrv-registry");
+        out.body().open(file->c_str(), beast::file_mode::scan, ec);
+        std::filesystem::remove(*file);  // the open descriptor keeps it readable
+        if (ec) break;
+        out.prepare_payload();
+        out.keep_alive(req.keep_alive());
+        http::write(stream, out, ec);
+        if (ec || !req.keep_alive()) break;
+        continue;
+      }
       if (res.result_int() >= 400 && res.result_int() != 404)
         log::warning("registry: " + std::string(sv(req.method_string())) + " " + std::string(sv(req.target())) +
                      " from " + peer + ": " + std::to_string(res.result_int()) + " " + res.body());
@@ -324,6 +380,11 @@ Result<std::unique_ptr<Server>> Server::create(RegistryConfig config) {
     tls.load_verify_file(config.client_ca_file.string(), ec);
     if (ec) return fail(ErrorCode::config, config.client_ca_file.string(), "cannot load the client CA: " + ec.message());
     tls.set_verify_mode(asio::ssl::verify_peer);
+  }
+  if (!config.bundle_key_file.empty()) {
+    auto signer = Signer::load(config.bundle_key_file);
+    if (!signer) return tl::unexpected(signer.error());
+    impl->bundle_signer.emplace(std::move(*signer));
   }
   impl->pool = std::make_unique<VerifyPool>(config.verify_threads);
   StoreLimits limits{config.max_body_bytes, config.max_batch_records};

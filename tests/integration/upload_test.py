@@ -11,7 +11,9 @@ Usage: upload_test.py AGENT MODE (the registry is <build>/registry/mrv-registry)
   kill9-uploads      kill -9 of the agent six times while it uploads a backlog
   rejections         hand-made requests: each bad one is refused with its documented
                      error and stores nothing
-  mtls               a client certificate instead of a token; one from another CA fails"""
+  mtls               a client certificate instead of a token; one from another CA fails
+  batch-too-large    batches over the registry's body and record limits: 413, the agent
+                     sends smaller batches, everything arrives once"""
 import base64
 import gzip
 import hashlib
@@ -214,22 +216,27 @@ def kill9_uploads():
     site.run("run", "--config", str(site.config), "--duration", "8")
     backlog = site.last_seq()
     check(backlog > 15_000 and site.cursor() == 0, f"a backlog of {backlog} records, none uploaded")
-    site.set_url(reg.url)
-    site.set_interval(100)
+    site.set_url(reg.url)  # and it keeps collecting at 4,000 a second: always a backlog
     watch = Watch(site, reg)
     rng = random.Random(20261125)
-    kills = 6
+    kills, lagging, ahead = 6, 0, 0
     for i in range(kills):
         p = site.start()
         time.sleep(rng.uniform(0.5, 3.0))
         if p.poll() is not None:
             fail(f"the agent exited {p.returncode} before kill {i + 1}: {site.log_tail()}")
-        before = site.cursor()
+        cursor = site.cursor()
+        held = reg.max_seq()[1]
+        last = site.last_seq()
         p.send_signal(signal.SIGKILL)
         p.wait()
+        lagging += cursor < last
+        ahead += held > cursor  # stored, its receipt not yet in the journal: resent after
         check(p.returncode == -signal.SIGKILL,
-              f"kill {i + 1}: cursor {before}, registry through {reg.max_seq()[1]}, journal {site.last_seq()}")
-    check(0 < site.cursor() < site.last_seq(), "the kills came while the backlog was uploading")
+              f"kill {i + 1}: cursor {cursor}, registry through {held}, journal {last}")
+    check(lagging == kills and 0 < site.cursor(), f"all {kills} kills came with records still to upload")
+    print(f"info: {ahead} of {kills} kills came after the registry stored a batch the journal "
+          f"had no receipt for")
     site.drain(150, " (after the kills)")
     watch.finish()
     n = check_exactly_once(site, reg, token=token)
@@ -531,9 +538,30 @@ def rejections():
     check([json.loads(l) for l in A(1, 110)] == got, "the registry holds exactly records 1..110 of site A")
 
 
+def batch_too_large():
+    """A registry with small limits: the agent's batches are refused with 413 (over
+    max_body_bytes, answered before the body is read; over max_batch_records, after) and
+    the agent sends smaller ones until they fit."""
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}},
+                   extra="max_body_bytes = 65536\nmax_batch_records = 200")
+    site = UploadSite(agent, pki, f"https://127.0.0.1:{free_port()}", token=token, points=20,
+                      interval_ms=10, upload_extra=FAST)
+    site.run("run", "--config", str(site.config), "--duration", "4")
+    check(site.last_seq() > 5000, f"a backlog of {site.last_seq()} records (batches of up to 5,000)")
+    site.set_url(reg.url)
+    st = site.drain(90, " (batches over the registry's limits)")
+    log = reg.log_tail(100_000)
+    check("413" in log, "the registry refused batches as too large (413 in its log)")
+    check(st.get("upload", {}).get("stopped") is False, "a 413 does not stop the stream")
+    n = check_exactly_once(site, reg, token=token)
+    check_final_status(site, n)
+
+
 MODES = {"exactly-once-100k": exactly_once_100k, "registry-restart": registry_restart,
          "proxy-faults": proxy_faults, "kill9-uploads": kill9_uploads, "rejections": rejections,
-         "mtls": mtls}
+         "mtls": mtls, "batch-too-large": batch_too_large}
 
 if mode not in MODES:
     fail(f"unknown mode {mode!r}: one of {', '.join(MODES)}")

@@ -108,6 +108,7 @@ struct Uploader::Impl {
   uint64_t partial_first = 0;
   Clk::time_point partial_since{};
   int failures = 0;
+  bool draining = false;  // stopping: send short batches now
   std::mt19937_64 rng{std::random_device{}()};
 
   Impl(const Config& c, JournalWriter& w, LogFn l)
@@ -335,7 +336,7 @@ struct Uploader::Impl {
         // A short batch waits for its age, unless the writer has more coming.
         if (head - cursor < max_records) {
           if (partial_first != cursor + 1) partial_first = cursor + 1, partial_since = Clk::now();
-          if (Clk::now() - partial_since < std::chrono::milliseconds(options.batch_max_age_ms))
+          if (!draining && Clk::now() - partial_since < std::chrono::milliseconds(options.batch_max_age_ms))
             return post_checkpoints() ? Step::idle : Step::failed;
         }
         auto b = take_batch();
@@ -365,6 +366,12 @@ struct Uploader::Impl {
         if (!sleep_for(std::chrono::milliseconds(100))) break;
       }
     }
+    if (prefetch.valid()) prefetch.get();
+    // At stop, while the registry answers, what waits for its batch's age goes now
+    // (bounded: a stop must not hang on a slow link).
+    draining = true;
+    auto until = Clk::now() + std::min(std::chrono::milliseconds(options.timeout_ms), std::chrono::milliseconds(5000));
+    while (failures == 0 && !records_stopped && Clk::now() < until && step() == Step::progress) {}
     if (prefetch.valid()) prefetch.get();
   }
 };

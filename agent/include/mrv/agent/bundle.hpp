@@ -22,6 +22,10 @@ struct BundleRequest {
   std::filesystem::path out;
   std::optional<std::string> since_checkpoint;  // a checkpoint note the verifier holds
   Signer* signer = nullptr;  // the agent's key: signs the manifest (its claims)
+  // The signer is a registry's key, not the site's: it is not listed in keys.json and
+  // manifest.sig says "signer": "registry" (docs/verification.md §4.1).
+  bool registry_signer = false;
+  uint64_t max_seq = 0;  // not 0: records after this seq are left out (no checkpoint covers them yet)
   // Called now and then with (records written, records in all).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -46,8 +50,10 @@ struct BundleVerdict {
 // `since_checkpoint`: the note the verifier already holds (the bundle must prove
 // consistency with it). With no pinned keys, the bundle's own keys are used, and a note
 // says that this proves integrity, not authorship.
+// `registry_keys`: keys that may sign the manifest (a registry's bundle), never records.
 BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
-                            const std::optional<std::string>& since_checkpoint);
+                            const std::optional<std::string>& since_checkpoint,
+                            std::span<const PublicKey> registry_keys = {});
 
 // True when the file starts like a gzip stream (a bundle, not an NDJSON export).
 bool looks_like_bundle(const std::filesystem::path& file);
