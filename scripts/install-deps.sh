@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libboost1.74-dev libssl-dev libsqlite3-dev sqlite3 openssl
+  libboost1.74-dev libssl-dev libsqlite3-dev sqlite3 openssl curl bc
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libexpected-dev catch2
   libpaho-mqtt-dev libpaho-mqttpp-dev zlib1g-dev
   python3 python3-cryptography

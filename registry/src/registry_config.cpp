@@ -13,16 +13,20 @@ bool is_hex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-Credential read_credential(ConfigReader& r, const toml::table& t, const std::string& path) {
+Credential read_credential(ConfigReader& r, const std::filesystem::path& file, const toml::table& t,
+                           const std::string& path) {
   Credential c;
   c.token_sha256 = r.string(t, path, "token_sha256", false);
+  c.token_file = resolve(file, r.string(t, path, "token_file", false));
+  if (!c.token_file.empty() && !c.token_sha256.empty())
+    r.error(t.get("token_file"), path + ".token_file", "give token_file or token_sha256, not both");
   c.client_cert_cn = r.string(t, path, "client_cert_cn", false);
   c.client_cert_sha256 = r.string(t, path, "client_cert_sha256", false);
   for (auto [key, value] : {std::pair{"token_sha256", &c.token_sha256}, std::pair{"client_cert_sha256", &c.client_cert_sha256}})
     if (!value->empty() && !is_hex64(*value))
       r.error(t.get(key), path + "." + key, "must be 64 lower-case hex digits (a SHA-256)");
-  if (c.token_sha256.empty() && c.client_cert_cn.empty() && c.client_cert_sha256.empty())
-    r.error(&t, path, "needs a credential: token_sha256, client_cert_cn or client_cert_sha256");
+  if (c.token_sha256.empty() && c.token_file.empty() && c.client_cert_cn.empty() && c.client_cert_sha256.empty())
+    r.error(&t, path, "needs a credential: token_sha256, token_file, client_cert_cn or client_cert_sha256");
   return c;
 }
 
@@ -87,12 +91,12 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
     for (size_t i = 0; i < sites->size(); ++i) {
       const toml::table& t = *sites->get(i)->as_table();
       std::string path = "sites[" + std::to_string(i) + "]";
-      r.only_keys(t, path, {"id", "token_sha256", "client_cert_cn", "client_cert_sha256", "keys"});
+      r.only_keys(t, path, {"id", "token_sha256", "token_file", "client_cert_cn", "client_cert_sha256", "keys"});
       SiteEntry s;
       s.id = r.string(t, path, "id", true);
       if (!s.id.empty() && !is_valid_id(s.id)) r.error(t.get("id"), path + ".id", "may hold only A-Z a-z 0-9 . _ : / -");
       if (!ids.insert(s.id).second) r.error(t.get("id"), path + ".id", "duplicate site id '" + s.id + "'");
-      s.credential = read_credential(r, t, path);
+      s.credential = read_credential(r, file, t, path);
       if (const toml::node* k = t.get("keys")) {
         const toml::array* a = k->as_array();
         if (!a) r.error(k, path + ".keys", "must be an array of PEM file names");
@@ -110,10 +114,10 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
     for (size_t i = 0; i < readers->size(); ++i) {
       const toml::table& t = *readers->get(i)->as_table();
       std::string path = "readers[" + std::to_string(i) + "]";
-      r.only_keys(t, path, {"name", "token_sha256", "client_cert_cn", "client_cert_sha256"});
+      r.only_keys(t, path, {"name", "token_sha256", "token_file", "client_cert_cn", "client_cert_sha256"});
       ReaderEntry e;
       e.name = r.string(t, path, "name", true);
-      e.credential = read_credential(r, t, path);
+      e.credential = read_credential(r, file, t, path);
       c.readers.push_back(std::move(e));
     }
   }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <fstream>
 #include <condition_variable>
 #include <map>
 #include <optional>
@@ -387,6 +389,21 @@ Result<std::unique_ptr<Server>> Server::create(RegistryConfig config) {
     impl->bundle_signer.emplace(std::move(*signer));
   }
   impl->pool = std::make_unique<VerifyPool>(config.verify_threads);
+  // Tokens given as files are read now and kept only as their hashes.
+  auto hash_token_file = [](Credential& c) -> Result<void> {
+    if (c.token_file.empty()) return {};
+    std::ifstream in(c.token_file);
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.empty()) return fail(ErrorCode::config, c.token_file.string(), "cannot read a token from this file");
+    c.token_sha256 = to_hex(sha256(token));
+    return {};
+  };
+  for (auto& s : config.sites)
+    if (auto r = hash_token_file(s.credential); !r) return tl::unexpected(r.error());
+  for (auto& e : config.readers)
+    if (auto r = hash_token_file(e.credential); !r) return tl::unexpected(r.error());
   StoreLimits limits{config.max_body_bytes, config.max_batch_records};
   for (const auto& s : config.sites) {
     std::vector<PublicKey> pinned;

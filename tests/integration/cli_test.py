@@ -20,8 +20,13 @@ def run(*args):
 if mode == "configs":
     configs = sorted((repo / "configs").glob("*.toml"))
     check(len(configs) > 0, "configs/ ships example configs")
+    registry = pathlib.Path(agent).parent.parent / "registry" / "mrv-registry"
     for c in configs:
-        p = run("check-config", "--config", str(c))
+        if c.name.startswith("registry"):  # mrv-registry's own config
+            p = subprocess.run([registry, "--config", str(c), "--check-config"], capture_output=True, text=True,
+                               timeout=60, cwd=repo)
+        else:
+            p = run("check-config", "--config", str(c))
         check(p.returncode == 0, f"{c.name} is valid: {p.stdout.strip()} {p.stderr.strip()}")
 
 elif mode == "config-errors":

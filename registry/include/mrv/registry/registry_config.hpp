@@ -18,6 +18,7 @@ namespace mrv::registry {
 // certificate (its subject CN or the SHA-256 of its DER).
 struct Credential {
   std::string token_sha256;    // hex, lower case; empty: no token
+  std::filesystem::path token_file;  // or the token itself, read (and hashed) at start
   std::string client_cert_cn;
   std::string client_cert_sha256;
 };
