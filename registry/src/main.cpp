@@ -1,5 +1,7 @@
 // mrv-registry: the reference registry (docs/registry-api.md). Exit codes: 0 stopped by
 // SIGINT/SIGTERM, 1 a failure at start, 2 usage or config errors.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
     std::cout << config_file << ": ok (" << config->sites.size() << " site(s))\n";
     return 0;
   }
+  ::umask(027);  // the site databases are nobody else's business
   // Signals are taken by one thread (sigwait) so the server's threads never see them.
   sigset_t signals;
   sigemptyset(&signals);

@@ -333,8 +333,8 @@ class UploadSite(Site):
         self._write_upload()
 
     def set_interval(self, ms):
-        """A very long interval makes one reading per point at start, then nothing: the
-        agent can then be watched until its upload lag is 0 and stays there."""
+        """The simulated source reads on interval boundaries: with a very long interval it
+        adds nothing more, and the agent can be watched until its upload lag is 0."""
         text = re.sub(r"^interval_ms = \d+$", f"interval_ms = {ms}", self.config.read_text(), flags=re.M)
         self.config.write_text(text)
 
@@ -423,7 +423,7 @@ class UploadSite(Site):
         stops it. Returns the final status."""
         self.set_interval(3_600_000)
         p = self.start()
-        time.sleep(2)  # its first readings are in
+        time.sleep(2)  # the journal opened, the uploader started
         st = self.wait_drained(p, seconds, what)
         self.stop(p)
         return st

@@ -105,6 +105,15 @@ struct HttpsClient::Impl {
 
   Result<HttpResponse> send(const HttpRequest& request) {
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    bool reused = stream.has_value();
+    auto r = send_once(request, deadline);
+    // A kept-alive connection the server has closed meanwhile fails at once: try again
+    // on a new one (a write is idempotent, so a repeat is harmless).
+    if (!r && reused && std::chrono::steady_clock::now() < deadline) r = send_once(request, deadline);
+    return r;
+  }
+
+  Result<HttpResponse> send_once(const HttpRequest& request, std::chrono::steady_clock::time_point deadline) {
     if (!stream)
       if (auto r = connect(deadline); !r) {
         drop();
