@@ -41,6 +41,7 @@ if [ ! -f journal.db ]; then
   done
   kill -TERM $pid; wait $pid || true
 fi
+sqlite3 journal.db "DELETE FROM cursors"  # a rerun uploads everything again, to a new registry
 records=$(sqlite3 journal.db "SELECT max(seq) FROM records")
 echo "backlog: $records records"
 

@@ -248,17 +248,19 @@ SignatureVerifier& SignatureVerifier::operator=(SignatureVerifier&&) noexcept = 
 SignatureVerifier::~SignatureVerifier() = default;
 
 bool SignatureVerifier::verify(std::string_view message, std::string_view signature) {
+  return verify(message, signature, impl_->algorithm == Algorithm::ed25519 ? Sha256{} : sha256(message));
+}
+
+bool SignatureVerifier::verify(std::string_view message, std::string_view signature, const Sha256& message_sha256) {
   Impl& v = *impl_;
   if (!v.ready) return false;
   auto sig = reinterpret_cast<const unsigned char*>(signature.data());
   bool ok;
-  if (v.algorithm == Algorithm::ed25519) {
+  if (v.algorithm == Algorithm::ed25519)
     ok = EVP_DigestVerify(v.ed_ctx.get(), sig, signature.size(),
                           reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
-  } else {
-    Sha256 digest = sha256(message);
-    ok = EVP_PKEY_verify(v.ecdsa_ctx.get(), sig, signature.size(), digest.data(), digest.size()) == 1;
-  }
+  else
+    ok = EVP_PKEY_verify(v.ecdsa_ctx.get(), sig, signature.size(), message_sha256.data(), message_sha256.size()) == 1;
   ERR_clear_error();
   return ok;
 }

@@ -203,7 +203,7 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     m.source = (*f)->reading.source;
     m.value = (*f)->reading.value;
     m.ts_ms = (*f)->reading.ts_ms;
-    if (chain.pending_key()) jobs.push_back({chain.pending_key(), {}, {}});
+    if (chain.pending_key()) jobs.push_back({chain.pending_key(), {}, {}, nullptr});
     records.push_back(std::move(m));
   }
   // The views into records are taken once the vector no longer moves.
@@ -211,6 +211,7 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     if (j < jobs.size() && !records[r].signature.empty()) {
       jobs[j].message = records[r].canonical;
       jobs[j].signature = records[r].signature;
+      jobs[j].message_sha256 = &records[r].hash;
       ++j;
     }
   if (auto bad = pool_.verify(jobs)) {

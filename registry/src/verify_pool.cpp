@@ -41,7 +41,7 @@ void VerifyPool::drain() {
     lock.unlock();
     size_t bad = SIZE_MAX;
     for (size_t i = begin; i < end && bad == SIZE_MAX; ++i)
-      if (!own_verifier(*jobs[i].key).verify(jobs[i].message, jobs[i].signature)) bad = i;
+      if (!own_verifier(*jobs[i].key).verify(jobs[i].message, jobs[i].signature, *jobs[i].message_sha256)) bad = i;
     lock.lock();
     first_bad_ = std::min(first_bad_, bad);
     finished_ += end - begin;

@@ -20,6 +20,7 @@ class VerifyPool {
   struct Job {
     const PublicKey* key;
     std::string_view message, signature;
+    const Sha256* message_sha256;  // the record's hash: ECDSA need not hash it again
   };
 
   explicit VerifyPool(int threads);  // 0: one per core

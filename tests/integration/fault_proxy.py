@@ -18,8 +18,8 @@ a TLS 1.3 client's encrypted Finished (and certificate) but less than a batch of
 
 FakeRegistry: an HTTPS server (same certificates as the real registry) whose answers to
 uploads are all bad: 500, 503, garbage bytes that are not HTTP, a response cut short,
-and a 200 whose receipt names another batch. Key registration and site reads get
-plausible answers so that the agent reaches its uploads."""
+and a 200 whose receipt names another batch. Site reads and key and config registration
+get plausible answers so that the agent reaches its uploads."""
 import gzip
 import hashlib
 import http.server

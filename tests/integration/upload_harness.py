@@ -249,7 +249,7 @@ class Registry:
             try:
                 conn.request(method, path, body=body, headers=h)
             except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
-                pass  # the server answered early (413) and closed: its answer is still there
+                pass  # the server answered early (413) and closed: its answer may still be read
             r = conn.getresponse()
             data = r.read()
         finally:
@@ -259,6 +259,39 @@ class Registry:
         except ValueError:
             parsed = None
         return r.status, data, parsed
+
+    def request_headers_first(self, method, path, body, headers, token=None, wait_s=2.0):
+        """Sends the headers, and the body only if no answer has begun within wait_s.
+        (status, body bytes, JSON or None); the answer must carry a Content-Length."""
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        sock = self.context().wrap_socket(raw, server_hostname="127.0.0.1")
+        try:
+            h = {**headers, "Host": f"127.0.0.1:{self.port}", "Content-Length": str(len(body)),
+                 "Connection": "close", **({"Authorization": f"Bearer {token}"} if token else {})}
+            sock.sendall((f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items())
+                          + "\r\n").encode())
+            sock.settimeout(wait_s)
+            try:
+                got = sock.recv(65536)  # TLS-level: session tickets are not data
+            except socket.timeout:
+                sock.settimeout(60)
+                sock.sendall(body)
+                got = b""
+            sock.settimeout(60)
+            while b"\r\n\r\n" not in got or len(got) < got.index(b"\r\n\r\n") + 4 + _content_length(got):
+                more = sock.recv(65536)
+                if not more:
+                    break
+                got += more
+        finally:
+            sock.close()
+        head, _, data = got.partition(b"\r\n\r\n")
+        status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return status, data, parsed
 
     def post_records(self, site, lines, token=None, cert=None, gz=True):
         body = ("".join(l + "\n" for l in lines)).encode()
@@ -285,6 +318,11 @@ class Registry:
                 fail(f"GET records {a}..{b} answered {status}: {data[:300]!r}")
             out += [json.loads(l) for l in data.decode().splitlines() if l.strip()]
         return out
+
+
+def _content_length(response_head):
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", response_head)
+    return int(m.group(1)) if m else 0
 
 
 # ---------------------------------------------------------------------------- agent
@@ -441,7 +479,7 @@ def as_bytes(v, kind):
     return bytes.fromhex(v) if kind == "hash" else base64.b64decode(v)
 
 
-def check_exactly_once(site, registry, token=None, cert=None, api=True):
+def check_exactly_once(site, registry, token=None, cert=None):
     """The registry holds exactly the journal's records: seqs 1..N, same canonical bytes,
     hash and signature, nothing missing, nothing extra (its SQLite file and its read API)."""
     with site.journal_db() as jdb:
@@ -473,8 +511,6 @@ def check_exactly_once(site, registry, token=None, cert=None, api=True):
     check(missing == 0 and extra == 0 and differ == 0,
           f"registry == journal, record by record: {missing} missing, {extra} extra, "
           f"{differ} with other bytes (first: {first_bad})")
-    if not api:
-        return n
     got = registry.read_records(site.site_id, 1, n, token=token, cert=cert)
     bad = None
     with site.journal_db() as jdb:

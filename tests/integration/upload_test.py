@@ -137,7 +137,8 @@ def registry_restart():
     reg.start()
     restart_seq = site.last_seq()
     wait_for(lambda: site.cursor() >= restart_seq, 60, "the backlog of the outage receipted", p, site)
-    check(True, f"after the restart the cursor passed {restart_seq} (was {down_cursor} at the outage)")
+    check(site.cursor() >= restart_seq,
+          f"after the restart the cursor passed {restart_seq} (was {down_cursor} at the outage)")
     site.stop(p)
     site.drain(120, " (after the registry restart)")
     watch.finish()
@@ -204,9 +205,10 @@ def proxy_faults():
     gave_up = [w for m, w in proxy.events if m in ("stall", "stall-response") and "client gave up" in w]
     check(gave_up, f"the agent's timeout_ms ends a silent connection before the proxy does: {gave_up[:1]}")
     stored_first = [(h, c) for h, c in drops if h > c]
+    h, c = (stored_first or [(0, 0)])[0]
     check(stored_first, f"{len(stored_first)} of {len(drops)} dropped responses were receipts of batches "
-                        f"the registry had stored (e.g. held {stored_first[:1]} vs cursor); resent, "
-                        f"they were receipted again and stored once")
+                        f"the registry had stored (e.g. registry through {h}, agent's cursor {c}); "
+                        f"resent, they were receipted again and stored once")
     n = check_exactly_once(site, reg, token=token)
     check_final_status(site, n, clean=False)
     proxy.close()
@@ -282,7 +284,8 @@ def mtls():
     check(p.poll() is None, "with a client certificate from another CA the agent keeps running")
     check(site.cursor() == n and reg.max_seq()[1] == n,
           f"nothing more is receipted or stored (cursor {site.cursor()}, registry {reg.max_seq()[1]})")
-    check(bool(errors), f"status says the handshake failed: {sorted(errors)[:1]}")
+    check(any("unknown ca" in e.lower() or "handshake" in e.lower() for e in errors),
+          f"status says the handshake failed: {sorted(errors)[:1]}")
     site.stop(p)
 
 
@@ -493,10 +496,13 @@ def rejections():
     unchanged(OTHER, tok_b)
 
     # (f) size limits and malformed bodies.
-    big = secrets.token_bytes(1048576 + 1)
-    expect(reg.request("POST", f"/v1/sites/{SITE}/records", big,
-                       {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}, token=tok_a),
-           413, "too_large", "(f) a body over max_body_bytes", "size")
+    # Headers first, the body only if no answer comes: a registry answers 413 on the
+    # Content-Length alone. (Sent at once, the body can make the closing registry reset the
+    # connection and lose its answer: the batch-too-large mode holds the agent to that.)
+    answer = reg.request_headers_first("POST", f"/v1/sites/{SITE}/records", secrets.token_bytes(1048576 + 1),
+                                       {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"},
+                                       token=tok_a)
+    expect(answer, 413, "too_large", "(f) a body over max_body_bytes", "size")
     unchanged()
     bomb = gzip.compress(b"\n" * (4 * 1048576 + 4096))
     expect(reg.request("POST", f"/v1/sites/{SITE}/records", bomb,

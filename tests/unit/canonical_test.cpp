@@ -129,4 +129,39 @@ TEST_CASE("canonical: non-canonical bytes are refused when decoding", "[canonica
   CHECK_FALSE(decode_record(spaced));
   CHECK_FALSE(decode_record("{\"v\":1}"));
   CHECK_FALSE(decode_record("not json"));
+  // Escapes JSON allows but the encoder never writes, and numbers in another form.
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string b = bytes;
+    auto at = b.find(from);
+    REQUIRE(at != std::string::npos);
+    return b.replace(at, from.size(), to);
+  };
+  CHECK_FALSE(decode_record(with("\"v\":1", "\"v\":01")));
+  CHECK_FALSE(decode_record(with("\"v\":1", "\"v\":2")));
+  CHECK_FALSE(decode_record(with("\"type\":\"reading\"", "\"type\":\"read\\u0069ng\"")));
+  CHECK_FALSE(decode_record(with("\"type\":\"reading\"", "\"type\":\"readin\\g\"")));
+  CHECK_FALSE(decode_record(with("\"quality\":\"", "\"quality\":\"x")));
+  CHECK_FALSE(decode_record(bytes + " "));
+}
+
+TEST_CASE("canonical: escaped quotes, backslashes and control characters decode back", "[canonical]") {
+  RecordFields f;
+  f.site_id = "site";
+  f.seq = 7;
+  f.prev_hash_hex = std::string(64, '0');
+  f.reading.point_id = "p\"1\\";
+  f.reading.value = "1.5";
+  f.reading.reason = std::string("a\x01b\nc\x1f\"", 7);
+  f.reading.source = "src";
+  f.boot_id = "b";
+  f.config_hash_hex = std::string(64, 'c');
+  f.key_id_hex = std::string(64, 'd');
+  f.algorithm = "ed25519";
+  std::string bytes;
+  REQUIRE(encode_record(f, bytes));
+  auto back = decode_record(bytes);
+  REQUIRE(back);
+  CHECK(back->reading.point_id == f.reading.point_id);
+  CHECK(back->reading.reason == f.reading.reason);
+  CHECK(back->seq == 7);
 }

@@ -39,7 +39,9 @@ TEST_CASE("crypto: a reused verifier keeps verifying after a bad signature", "[c
       auto sig = signer->sign(message);
       REQUIRE(sig);
       CHECK(verifier.verify(message, *sig));
+      CHECK(verifier.verify(message, *sig, sha256(message)));
       CHECK_FALSE(verifier.verify(message + "x", *sig));
+      if (alg != Algorithm::ed25519) CHECK_FALSE(verifier.verify(message, *sig, sha256(message + "x")));
       std::string bad = *sig;
       bad[bad.size() / 2] ^= 1;
       CHECK_FALSE(verifier.verify(message, bad));

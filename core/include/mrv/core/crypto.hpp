@@ -76,6 +76,9 @@ class SignatureVerifier {
   SignatureVerifier& operator=(SignatureVerifier&&) noexcept;
   ~SignatureVerifier();
   bool verify(std::string_view message, std::string_view signature);
+  // The same, for a caller that already has SHA-256(message) (a record's hash): ECDSA
+  // then skips hashing it again.
+  bool verify(std::string_view message, std::string_view signature, const Sha256& message_sha256);
 
  private:
   struct Impl;
