@@ -80,7 +80,7 @@ Result<void> Journal::ingest(std::span<const MirrorRecord> records) {
 
 Result<bool> Journal::add_key(const PublicKey& key, int64_t registered_ms) {
   sqlite::Statement s(impl_->db, "INSERT OR IGNORE INTO keys VALUES (?1, ?2, ?3, ?4)");
-  s.bind(1, key.key_id_hex()).bind(2, std::string(to_string(key.algorithm()))).bind(3, key.pem())
+  s.bind(1, key.key_id_hex()).bind(2, to_string(key.algorithm())).bind(3, key.pem())
       .bind(4, registered_ms);
   int rc = s.step();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "register key"));
