@@ -10,6 +10,7 @@
 #include <fstream>
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "mrv/core/asio.hpp"
@@ -132,6 +133,7 @@ struct Server::Impl {
   std::mutex connections_mutex;
   std::condition_variable connections_done;
   int connections = 0;
+  std::multiset<int> open_sockets;  // shut down at stop, so no connection outlives the server
 
   Principal authenticate(const http::request<http::string_body>& req, const std::optional<PeerCertificate>& cert) {
     std::optional<std::string> token_sha256;
@@ -353,16 +355,22 @@ struct Server::Impl {
         continue;  // closes the socket
       }
       ++connections;
+      int fd = socket.native_handle();
+      open_sockets.insert(fd);
       lock.unlock();
-      std::thread([this, s = std::move(socket)]() mutable {
+      std::thread([this, fd, s = std::move(socket)]() mutable {
         serve(std::move(s));
         std::lock_guard done(connections_mutex);
+        open_sockets.erase(open_sockets.find(fd));  // one entry: a new socket may reuse the number
         if (--connections == 0) connections_done.notify_all();
       }).detach();
     }
-    // Let requests in flight finish (each store commits whole or not at all).
+    // Requests in flight get a moment to finish (each store commits whole or not at
+    // all), then every connection is cut so none outlives the server.
     std::unique_lock lock(connections_mutex);
-    connections_done.wait_for(lock, std::chrono::seconds(10), [&] { return connections == 0; });
+    connections_done.wait_for(lock, std::chrono::seconds(5), [&] { return connections == 0; });
+    for (int fd : open_sockets) ::shutdown(fd, SHUT_RDWR);
+    connections_done.wait(lock, [&] { return connections == 0; });
     return {};
   }
 };
