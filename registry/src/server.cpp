@@ -296,8 +296,15 @@ struct Server::Impl {
       http::read(stream, buffer, parser, ec);
       if (ec == http::error::body_limit) {
         Response res = refusal(413, "too_large", "size", "body over " + std::to_string(config.max_body_bytes) + " bytes");
+        log::warning("registry: " + std::string(sv(parser.get().method_string())) + " " +
+                     std::string(sv(parser.get().target())) + " from " + peer + ": 413 " + res.body());
         res.keep_alive(false);
         http::write(stream, res, ec);
+        // Read and drop what the client still sends (bounded), so it gets the answer
+        // rather than a connection reset.
+        char sink[16384];
+        for (size_t drained = 0; !ec && drained < 4 * config.max_body_bytes;)
+          drained += stream.read_some(asio::buffer(sink), ec);
         break;
       }
       if (ec) {

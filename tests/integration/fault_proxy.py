@@ -88,10 +88,6 @@ class FaultProxy:
         self.closing = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def set_modes(self, modes):
-        with self.lock:
-            self.modes, self.count = list(modes), 0
-
     def fired(self, mode):
         """How many connections of `mode` actually did their fault."""
         with self.lock:
@@ -173,7 +169,7 @@ class FaultProxy:
                     response_done = False
                     threshold = None
                     if mode == "cut-request":
-                        # cut some way into the request, never at a record boundary
+                        # cut some way into a request (inside a TLS record, as a rule)
                         threshold = self.request_bytes + 1537
                     hit = counter.feed(data, threshold)
                     if hit is not None:

@@ -479,9 +479,10 @@ def as_bytes(v, kind):
     return bytes.fromhex(v) if kind == "hash" else base64.b64decode(v)
 
 
-def check_exactly_once(site, registry, token=None, cert=None):
+def check_exactly_once(site, registry, token=None, cert=None, read_step=20000):
     """The registry holds exactly the journal's records: seqs 1..N, same canonical bytes,
-    hash and signature, nothing missing, nothing extra (its SQLite file and its read API)."""
+    hash and signature, nothing missing, nothing extra (its SQLite file and its read API,
+    read_step records a request: at most the registry's max_batch_records)."""
     with site.journal_db() as jdb:
         n, lo, hi = jdb.execute("SELECT count(*), min(seq), max(seq) FROM records").fetchone()
     check(n > 0 and lo == 1 and hi == n, f"the journal holds seqs 1..{hi} without a gap ({n} records)")
@@ -511,7 +512,7 @@ def check_exactly_once(site, registry, token=None, cert=None):
     check(missing == 0 and extra == 0 and differ == 0,
           f"registry == journal, record by record: {missing} missing, {extra} extra, "
           f"{differ} with other bytes (first: {first_bad})")
-    got = registry.read_records(site.site_id, 1, n, token=token, cert=cert)
+    got = registry.read_records(site.site_id, 1, n, token=token, cert=cert, step=read_step)
     bad = None
     with site.journal_db() as jdb:
         rows = jdb.execute("SELECT seq, canonical, hash, sig FROM records ORDER BY seq")

@@ -220,6 +220,7 @@ struct Uploader::Impl {
       auto j = json::parse(r->body, nullptr, false);
       if (j.is_object() && j["latest_checkpoint"].is_object())
         checkpoints_posted = j["latest_checkpoint"].value("tree_size", uint64_t{0});
+      if (j.is_object()) rewind_to(j.value("held_through", cursor));
       registered_site = true;
     }
     auto keys = reader->public_keys();
@@ -242,6 +243,21 @@ struct Uploader::Impl {
     return true;
   }
 
+  // The registry holds less than it once receipted (restored from a backup): resend from
+  // where it stands, if the journal still has those records. True when rewound.
+  bool rewind_to(uint64_t held) {
+    if (held >= cursor) return false;
+    auto first = reader->record(held + 1);
+    if (!first || !*first) return false;  // pruned: the stream stops on the registry's refusal
+    log(LOG_WARNING, "upload: the registry holds only through seq " + std::to_string(held) +
+                         ", not " + std::to_string(cursor) + " as receipted; resending from seq " +
+                         std::to_string(held + 1));
+    cursor = held;
+    std::lock_guard lock(mutex);
+    status.cursor = cursor;
+    return true;
+  }
+
   Result<Prepared> take_batch() {
     if (prefetch.valid()) {
       auto p = prefetch.get();
@@ -261,9 +277,10 @@ struct Uploader::Impl {
   bool send_batch(uint64_t head) {
     const Prepared& b = *pending;
     if (head >= b.last + max_records && !prefetch.valid()) start_prefetch(b.last + 1);  // a backlog
-    HttpResponse r;
+    HttpResponse r;  // status 0 after a retryable failure (already counted)
     if (!write({"POST", site_path + "/records", "application/x-ndjson", "gzip", b.body}, "post records",
-               records_stopped, &r))
+               records_stopped, &r) &&
+        r.status == 0)
       return false;
     if (r.status == 413 && b.count > 1) {  // the registry takes smaller batches
       max_records = std::max<size_t>(1, b.count / 2);
@@ -272,18 +289,10 @@ struct Uploader::Impl {
       return false;
     }
     auto j = json::parse(r.body, nullptr, false);
-    if (r.status == 409 && j.is_object() && j.value("error", "") == "gap") {
-      // The registry holds less than it once receipted (restored from a backup): resend
-      // from where it stands, if the journal still has those records.
-      uint64_t held = j.value("held_through", uint64_t{0});
-      auto first = reader->record(held + 1);
-      if (held < cursor && first && *first) {
-        log(LOG_WARNING, "upload: the registry holds only through seq " + std::to_string(held) +
-                             "; resending from seq " + std::to_string(held + 1));
-        cursor = held;
-        pending.reset();
-        return false;
-      }
+    if (r.status == 409 && j.is_object() && j.value("error", "") == "gap" &&
+        rewind_to(j.value("held_through", uint64_t{0}))) {
+      pending.reset();
+      return false;
     }
     if (r.status >= 300) {
       stop_stream(records_stopped, "post records refused: " + describe(r));
