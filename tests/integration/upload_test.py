@@ -30,6 +30,7 @@ import shutil
 import signal
 import sqlite3
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from fault_proxy import FakeRegistry, FaultProxy
-from harness import Site, check, fail
+from harness import Site, bundle_verifier, check, fail
 from upload_harness import (OTHER, SITE, Pki, Registry, UploadSite, Watch, check_exactly_once,
                             free_port, new_token, record_line)
 
@@ -668,10 +669,46 @@ def registry_restore():
     check_final_status(site, n)
 
 
+def registry_bundle():
+    """A verifier (a reader credential) downloads a bundle from the registry; both verifiers
+    accept it with the site's key pinned and the registry's key given as such, and refuse
+    it without the registry's key; a reader may not write."""
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reader, _ = new_token()
+    registry_key = W / "registry.key"
+    subprocess.run([agent, "keygen", "--out", str(registry_key)], check=True, capture_output=True)
+    registry_pub = W / "registry.pub"
+    subprocess.run(["openssl", "pkey", "-in", str(registry_key), "-pubout", "-out", str(registry_pub)], check=True)
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}}, readers={"verifier": reader},
+                   extra=f'[bundle]\nkey_file = "{registry_key}"')
+    site = UploadSite(agent, pki, reg.url, token=token, points=5, interval_ms=20)
+    p = site.start()
+    wait_for(lambda: site.cursor() > 1000, 60, "1,000 records receipted", p, site)
+    site.stop(p)
+    site.drain(60)
+    status, body, _ = reg.request("GET", f"/v1/sites/{SITE}/bundle?from=0&to=99999999999999", token=reader)
+    check(status == 200 and body[:2] == b"\x1f\x8b", f"a reader downloads a bundle: HTTP {status}, {len(body)} bytes")
+    bundle = W / "registry-bundle.tar.gz"
+    bundle.write_bytes(body)
+    site_pub = str(site.public_pem)
+    for name, cmd in (("mrv-agent verify", [agent, "verify"]),
+                      ("verify_bundle.py", ["/usr/bin/python3", bundle_verifier()])):
+        ok = subprocess.run(cmd + [str(bundle), "--public-key", site_pub, "--registry-key", str(registry_pub)],
+                            capture_output=True, text=True)
+        check(ok.returncode == 0 and "VALID" in ok.stdout, f"{name}: VALID with the registry's key given "
+                                                           f"(exit {ok.returncode}) {ok.stdout[-300:]}")
+        bad = subprocess.run(cmd + [str(bundle), "--public-key", site_pub], capture_output=True, text=True)
+        check(bad.returncode == 1 and "registry" in bad.stdout, f"{name}: INVALID without it, naming the registry "
+                                                                f"(exit {bad.returncode})")
+    status, _, j = reg.request("POST", f"/v1/sites/{SITE}/checkpoints", body=b"x", token=reader)
+    check(status == 403 and j and j.get("error") == "forbidden", f"a reader may not write: HTTP {status} {j}")
+
+
 MODES = {"exactly-once-100k": exactly_once_100k, "registry-restart": registry_restart,
          "proxy-faults": proxy_faults, "kill9-uploads": kill9_uploads, "rejections": rejections,
          "mtls": mtls, "batch-too-large": batch_too_large, "refusal-stops": refusal_stops,
-         "registry-restore": registry_restore}
+         "registry-restore": registry_restore, "registry-bundle": registry_bundle}
 
 if mode not in MODES:
     fail(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
