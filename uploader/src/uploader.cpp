@@ -253,6 +253,7 @@ struct Uploader::Impl {
                          ", not " + std::to_string(cursor) + " as receipted; resending from seq " +
                          std::to_string(held + 1));
     cursor = held;
+    checkpoints_posted = std::min(checkpoints_posted, held);  // those after it are lost too
     std::lock_guard lock(mutex);
     status.cursor = cursor;
     return true;
