@@ -129,6 +129,7 @@ void JournalWriter::run() {
       continue;
     }
     if (!has_queued() && !commit_failing_ && stopping_) {
+      if (receipt_pending_ > receipt_stored_) continue;  // the last receipt is kept first
       make_checkpoint(lock, "stop");
       return;
     }

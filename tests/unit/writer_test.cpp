@@ -145,3 +145,22 @@ TEST_CASE("writer: a requested checkpoint is made at once, and one at stop", "[w
   w.stop();
   CHECK(reasons() == std::vector<std::string>{"upload@30", "stop@31"});
 }
+
+TEST_CASE("writer: a receipt moves the upload cursor, forward only and never past the head", "[writer][upload]") {
+  WriterSetup setup(WriterOptions{5ms, 100, 1000, 50ms});
+  JournalWriter& w = *setup.writer;
+  JournalWriter::Ticket last = 0;
+  for (int i = 0; i < 20; ++i) last = *w.submit(test::reading("m1", i, std::to_string(i)));
+  REQUIRE(w.wait_committed(last, 10s));
+  auto cursor = [&] {
+    auto j = Journal::open_read_only(setup.dir / "journal.db");
+    return j->stats()->upload_cursor;
+  };
+  w.record_receipt(12);
+  for (int i = 0; i < 200 && cursor() != 12; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(cursor() == 12);
+  w.record_receipt(7);  // an older receipt: no step back
+  w.record_receipt(500);  // beyond the head: clamped to it
+  w.stop();
+  CHECK(cursor() == 20);
+}
