@@ -394,7 +394,7 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
   c.file = file;
   c.hash_hex = to_hex(sha256(text));
   c.text = std::move(text);
-  r.only_keys(root, "", {"site", "journal", "signing", "upload", "points", "sources"});
+  r.only_keys(root, "", {"site", "journal", "signing", "upload", "monitoring", "points", "sources"});
 
   if (const toml::table* site = r.table(root, "", "site", true)) {
     r.only_keys(*site, "site", {"id", "name", "timezone"});
@@ -440,6 +440,7 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
   if (const toml::table* u = r.table(root, "", "upload", false)) read_upload(r, file, *u, c.upload);
   read_points(r, root, c);
   read_sources(r, root, c);
+  read_monitoring(r, root, c);
   if (!r.errors_.empty()) return tl::unexpected(std::move(r.errors_));
   return c;
 }

@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "mrv/core/config.hpp"
 #include "mrv/core/error.hpp"
 
 namespace mrv {
@@ -114,5 +115,8 @@ inline bool is_valid_id(const std::string& id) {
   static const std::regex kId("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
   return std::regex_match(id, kId);
 }
+
+// Reads [monitoring] (monitoring_config.cpp), after [[points]].
+void read_monitoring(ConfigReader& r, const toml::table& root, Config& c);
 
 }  // namespace mrv

@@ -144,6 +144,46 @@ struct ModbusGatewayConfig {
   std::vector<ModbusDeviceConfig> devices;
 };
 
+// The methodology a monitoring report follows (issue 7; docs/report-format.md): its
+// parameters, each from points by an aggregation or a fixed value with its source, the
+// formulas over them, and the named periods.
+enum class Aggregation { counter, integral, mean, min, max, fixed };
+enum class GapRule { zero, substitute };  // integrated parameters across a gap
+
+struct MonitoringParameter {
+  std::string id;           // the symbol formulas use: EG_p, EF_grid, ...
+  std::string description;
+  std::string unit;         // checked and converted (core/units)
+  Aggregation aggregation = Aggregation::counter;
+  std::vector<std::string> points;  // summed; empty for fixed
+  double value = 0;         // fixed
+  std::string source;       // fixed: where the value is published
+  std::string monitoring_option;  // JCM: A public data, B invoices, C the project's own measurement
+  GapRule gap_rule = GapRule::zero;
+  double substitute = 0;    // gap_rule substitute: this value of the point meanwhile (its unit)
+};
+
+struct MonitoringFormula {
+  std::string id;           // RE_p, PE_p, ER_p: a later formula may use an earlier one
+  std::string expression;   // muparser syntax over parameter and earlier formula ids
+  std::string unit;
+};
+
+struct MonitoringPeriod {
+  std::string name;
+  int64_t start_ms = 0, end_ms = 0;  // UTC, [start, end)
+};
+
+struct MonitoringConfig {
+  bool enabled = false;
+  std::string methodology, version;
+  bool allow_interpolation = false;  // a boundary value between two readings may be interpolated
+  std::vector<MonitoringParameter> parameters;
+  std::vector<MonitoringFormula> formulas;  // in order of evaluation
+  std::string emission_reductions;          // the formula id that is credited (rounded down)
+  std::vector<MonitoringPeriod> periods;
+};
+
 struct Config {
   std::filesystem::path file;
   std::string text;       // the file's bytes, as hashed
@@ -152,6 +192,7 @@ struct Config {
   JournalConfig journal;
   SigningConfig signing;
   UploadConfig upload;
+  MonitoringConfig monitoring;
   std::vector<PointConfig> points;
   std::vector<SimulatedSourceConfig> simulated_sources;
   std::vector<MqttSourceConfig> mqtt_sources;

@@ -1,0 +1,242 @@
+// The [monitoring] section of the agent's config: the methodology, its parameters and
+// formulas, and the periods. Validated whole at load: units parse and match what each
+// aggregation makes of its points, and every formula compiles to its declared unit.
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config_reader.hpp"
+#include "mrv/core/formula.hpp"
+#include "mrv/core/time_text.hpp"
+#include "mrv/core/units.hpp"
+
+namespace mrv {
+namespace {
+
+bool is_symbol(const std::string& s) {
+  static const std::regex kSymbol("[A-Za-z_][A-Za-z0-9_]{0,63}");
+  return std::regex_match(s, kSymbol);
+}
+
+// A TOML offset date-time, a date (midnight UTC) or a string parse_time_ms takes.
+std::optional<int64_t> read_time(ConfigReader& r, const toml::table& t, const std::string& path, const char* key) {
+  const toml::node* n = t.get(key);
+  if (!n) {
+    r.error(&t, path + "." + key, "missing required key");
+    return std::nullopt;
+  }
+  std::string text;
+  if (auto s = n->value<std::string>()) {
+    text = *s;
+  } else if (n->is_date_time() || n->is_date()) {
+    if (n->is_date_time() && !n->as_date_time()->get().offset) {
+      r.error(n, path + "." + key, "a date-time needs its offset (Z or +hh:mm): periods are fixed in UTC");
+      return std::nullopt;
+    }
+    std::ostringstream ss;
+    if (n->is_date_time()) ss << n->as_date_time()->get();
+    else ss << n->as_date()->get();
+    text = ss.str();
+  } else {
+    r.error(n, path + "." + key, "must be a date-time (2026-10-01T00:00:00+08:00) or a date");
+    return std::nullopt;
+  }
+  auto ms = parse_time_ms(text);
+  if (!ms) {
+    r.error(n, path + "." + key, ms.error().message);
+    return std::nullopt;
+  }
+  return *ms;
+}
+
+std::optional<double> read_number(ConfigReader& r, const toml::table& t, const std::string& path, const char* key) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (auto d = n->value<double>()) return *d;  // integers too
+  r.error(n, path + "." + key, "must be a number");
+  return std::nullopt;
+}
+
+const toml::array* tables(ConfigReader& r, const toml::table& t, const std::string& path, const char* key) {
+  const toml::node* n = t.get(key);
+  if (!n) return nullptr;
+  const toml::array* a = n->as_array();
+  if (!a || !a->is_array_of_tables()) {
+    r.error(n, path + "." + key, std::string("must be an array of tables ([[") + path + "." + key + "]])");
+    return nullptr;
+  }
+  return a;
+}
+
+// What the aggregation makes of a point's unit: a counter's difference and a mean keep
+// it; a time integral multiplies it by time.
+std::array<int, kBaseQuantities> aggregated_dimension(Aggregation a, const Unit& point) {
+  auto d = point.dimension;
+  if (a == Aggregation::integral) d[1] += 1;
+  return d;
+}
+
+void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<std::string, Unit>& units) {
+  const toml::array* arr = tables(r, m, "monitoring", "parameters");
+  if (!arr) {
+    r.error(&m, "monitoring.parameters", "at least one [[monitoring.parameters]] entry is required");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "monitoring.parameters[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"id", "description", "unit", "aggregation", "point", "points", "value", "source",
+                          "monitoring_option", "gap_rule", "substitute"});
+    MonitoringParameter p;
+    p.id = r.string(t, path, "id", true);
+    if (!p.id.empty() && !is_symbol(p.id))
+      r.error(t.get("id"), path + ".id", "'" + p.id + "' must be a symbol: a letter or _, then letters, digits, _");
+    if (!p.id.empty() && units.count(p.id)) r.error(t.get("id"), path + ".id", "duplicate parameter id '" + p.id + "'");
+    p.description = r.string(t, path, "description", false);
+    p.unit = r.string(t, path, "unit", true);
+    auto unit = parse_unit(p.unit);
+    if (!unit) r.error(t.get("unit"), path + ".unit", unit.error().message);
+    std::string aggregation = r.choice(t, path, "aggregation", {"counter", "integral", "mean", "min", "max", "fixed"}, "counter");
+    p.aggregation = aggregation == "integral" ? Aggregation::integral
+                    : aggregation == "mean"   ? Aggregation::mean
+                    : aggregation == "min"    ? Aggregation::min
+                    : aggregation == "max"    ? Aggregation::max
+                    : aggregation == "fixed"  ? Aggregation::fixed
+                                              : Aggregation::counter;
+    p.monitoring_option = r.choice(t, path, "monitoring_option", {"A", "B", "C"}, "C");
+    if (p.aggregation == Aggregation::fixed) {
+      auto v = read_number(r, t, path, "value");
+      if (!v) r.error(&t, path + ".value", "a fixed parameter needs its value");
+      p.value = v.value_or(0);
+      p.source = r.string(t, path, "source", true);  // where the value is published
+      if (t.get("point") || t.get("points")) r.error(&t, path + ".points", "a fixed parameter reads no points");
+    } else {
+      if (const toml::node* one = t.get("point")) {
+        if (auto s = one->value<std::string>()) p.points.push_back(*s);
+        else r.error(one, path + ".point", "must be a point id");
+      }
+      if (const toml::node* many = t.get("points")) {
+        const toml::array* a = many->as_array();
+        for (size_t k = 0; a && k < a->size(); ++k)
+          if (auto s = a->get(k)->value<std::string>()) p.points.push_back(*s);
+        if (!a) r.error(many, path + ".points", "must be an array of point ids");
+      }
+      if (p.points.empty()) r.error(&t, path + ".point", "name the point (or points, summed) it aggregates");
+      for (const std::string& id : p.points) {
+        const PointConfig* point = c.find_point(id);
+        if (!point) {
+          r.error(&t, path + ".points", "no [[points]] entry with id '" + id + "'");
+          continue;
+        }
+        if (p.aggregation == Aggregation::counter && point->kind != PointKind::cumulative)
+          r.error(&t, path + ".aggregation", "a counter difference needs a cumulative point; '" + id + "' is a gauge");
+        if (p.aggregation == Aggregation::integral && point->kind != PointKind::gauge)
+          r.error(&t, path + ".aggregation", "a time integral needs a gauge point; '" + id + "' is cumulative");
+        auto point_unit = parse_unit(point->unit);
+        if (!point_unit) {
+          r.error(&t, path + ".points", "point '" + id + "': " + point_unit.error().message);
+        } else if (unit && aggregated_dimension(p.aggregation, *point_unit) != unit->dimension) {
+          Unit made = *point_unit;
+          made.dimension = aggregated_dimension(p.aggregation, *point_unit);
+          r.error(t.get("unit"), path + ".unit",
+                  "unit mismatch: " + aggregation + " of point '" + id + "' (" + point->unit + ") gives " +
+                      made.dimension_text() + ", not " + unit->dimension_text() + " (" + p.unit + ")");
+        }
+      }
+    }
+    std::string gap_rule = r.choice(t, path, "gap_rule", {"zero", "substitute"}, "zero");
+    p.gap_rule = gap_rule == "substitute" ? GapRule::substitute : GapRule::zero;
+    if (p.gap_rule == GapRule::substitute) {
+      auto v = read_number(r, t, path, "substitute");
+      if (!v) r.error(&t, path + ".substitute", "gap_rule \"substitute\" needs the substitute value");
+      p.substitute = v.value_or(0);
+    }
+    if (t.get("gap_rule") && p.aggregation != Aggregation::integral)
+      r.error(t.get("gap_rule"), path + ".gap_rule",
+              "only a time integral has a gap rule (a counter loses nothing across a gap)");
+    if (unit && !p.id.empty()) units.emplace(p.id, *unit);
+    c.monitoring.parameters.push_back(std::move(p));
+  }
+}
+
+void read_formulas(ConfigReader& r, const toml::table& m, Config& c, std::map<std::string, Unit>& units) {
+  const toml::array* arr = tables(r, m, "monitoring", "formulas");
+  if (!arr) {
+    r.error(&m, "monitoring.formulas", "at least one [[monitoring.formulas]] entry is required");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "monitoring.formulas[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"id", "expression", "unit", "description"});
+    MonitoringFormula f;
+    f.id = r.string(t, path, "id", true);
+    f.expression = r.string(t, path, "expression", true);
+    f.unit = r.string(t, path, "unit", true);
+    if (!f.id.empty() && !is_symbol(f.id)) r.error(t.get("id"), path + ".id", "'" + f.id + "' must be a symbol");
+    if (units.count(f.id)) r.error(t.get("id"), path + ".id", "'" + f.id + "' is already a parameter or formula");
+    auto unit = parse_unit(f.unit);
+    if (!unit) {
+      r.error(t.get("unit"), path + ".unit", unit.error().message);
+    } else if (!f.expression.empty()) {
+      // Parameters and the formulas before this one: evaluated in order.
+      auto compiled = Formula::compile(f.expression, units, *unit);
+      if (!compiled) r.error(t.get("expression"), path + ".expression", compiled.error().message);
+      else units.emplace(f.id, *unit);
+    }
+    c.monitoring.formulas.push_back(std::move(f));
+  }
+}
+
+void read_periods(ConfigReader& r, const toml::table& m, Config& c) {
+  const toml::array* arr = tables(r, m, "monitoring", "periods");
+  std::set<std::string> names;
+  for (size_t i = 0; arr && i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "monitoring.periods[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"name", "start", "end"});
+    MonitoringPeriod p;
+    p.name = r.string(t, path, "name", true);
+    if (!p.name.empty() && !names.insert(p.name).second)
+      r.error(t.get("name"), path + ".name", "duplicate period name '" + p.name + "'");
+    auto start = read_time(r, t, path, "start");
+    auto end = read_time(r, t, path, "end");
+    if (start && end && *end <= *start) r.error(t.get("end"), path + ".end", "must be after start");
+    p.start_ms = start.value_or(0);
+    p.end_ms = end.value_or(0);
+    c.monitoring.periods.push_back(std::move(p));
+  }
+}
+
+}  // namespace
+
+void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
+  const toml::table* m = r.table(root, "", "monitoring", false);
+  if (!m) return;
+  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "allow_interpolation", "emission_reductions",
+                                 "parameters", "formulas", "periods"});
+  MonitoringConfig& mc = c.monitoring;
+  mc.enabled = true;
+  mc.methodology = r.string(*m, "monitoring", "methodology", true);
+  mc.version = r.string(*m, "monitoring", "version", true);
+  if (const toml::node* n = m->get("allow_interpolation")) {
+    if (auto b = n->value<bool>()) mc.allow_interpolation = *b;
+    else r.error(n, "monitoring.allow_interpolation", "must be true or false");
+  }
+  std::map<std::string, Unit> units;
+  read_parameters(r, *m, c, units);
+  read_formulas(r, *m, c, units);
+  mc.emission_reductions = r.string(*m, "monitoring", "emission_reductions", false,
+                                    mc.formulas.empty() ? "" : mc.formulas.back().id);
+  bool found = false;
+  for (const auto& f : mc.formulas) found = found || f.id == mc.emission_reductions;
+  if (!found && !mc.formulas.empty())
+    r.error(m->get("emission_reductions"), "monitoring.emission_reductions",
+            "no formula with id '" + mc.emission_reductions + "'");
+  if (found && units.count(mc.emission_reductions) && units.at(mc.emission_reductions).dimension != parse_unit("tCO2")->dimension)
+    r.error(m->get("emission_reductions"), "monitoring.emission_reductions",
+            "'" + mc.emission_reductions + "' must be a CO2 mass (tCO2): it is rounded down to whole tonnes");
+  read_periods(r, *m, c);
+}
+
+}  // namespace mrv
