@@ -1,0 +1,60 @@
+#pragma once
+// The energy (or volume) a cumulative register counted over a run of readings: the sum,
+// over the segments between detected breaks, of each segment's last minus first value
+// (docs/domain.md: a lost intermediate reading loses nothing). A break is never absorbed
+// silently; it is an event in the result:
+//   exchange  the meter serial changed: a new segment starts at the new meter's reading
+//   rollover  the register fell from near its configured maximum: it wrapped, and the
+//             wrap is counted (max - before + after)
+//   reset     any other fall: a new segment starts at the value after it; what the meter
+//             counted between the last reading before and the reset is unknown and not
+//             credited (conservative)
+// Pure logic: readings in, numbers and events out (the report reads the journal).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mrv::report {
+
+struct CounterReading {
+  uint64_t seq = 0;
+  int64_t ts_ms = 0;
+  double value = 0;
+  std::string meter_serial;  // "" when the config names none
+};
+
+enum class CounterBreak { exchange, rollover, reset };
+const char* to_string(CounterBreak b);
+
+struct CounterEvent {
+  CounterBreak kind;
+  CounterReading before, after;
+};
+
+struct CounterSegment {
+  CounterReading first, last;
+  double counted = 0;  // last - first, plus what any rollover inside it wrapped
+};
+
+struct CounterTotal {
+  double total = 0;  // the segments' counted, summed, in the register's unit
+  std::vector<CounterSegment> segments;
+  std::vector<CounterEvent> events;
+};
+
+class CounterAggregator {
+ public:
+  // rollover_at: the register's maximum (it wraps to 0 after it); nullopt when it has
+  // none. A fall counts as a rollover only from within the top tenth of that range.
+  explicit CounterAggregator(std::optional<double> rollover_at = std::nullopt);
+  // Readings in time order.
+  void push(const CounterReading& reading);
+  const CounterTotal& result() const { return result_; }
+
+ private:
+  std::optional<double> rollover_at_;
+  CounterTotal result_;
+};
+
+}  // namespace mrv::report
