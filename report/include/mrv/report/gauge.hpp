@@ -1,0 +1,52 @@
+#pragma once
+// What a gauge (power, flow, temperature) gives over a period: its time integral, its
+// time-weighted mean, and its min and max. Between two readings no further apart than
+// max_gap_ms the gauge is taken as linear (trapezoid); an interval longer than that, and
+// the stretch from the period's start to the first reading or from the last to its end
+// when longer than max_gap_ms / 2, is a gap. A gap counts as the configured rule says:
+// zero (conservative for a parameter that is credited) or a documented substitute value.
+// Shorter edges hold the nearest reading. Time is in hours, so the integral of kW is kWh.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "mrv/core/config.hpp"
+
+namespace mrv::report {
+
+struct GaugeReading {
+  uint64_t seq = 0;
+  int64_t ts_ms = 0;
+  double value = 0;
+};
+
+struct GaugeGap {
+  int64_t from_ms = 0, to_ms = 0;
+  double counted = 0;  // what the rule put in for it (value unit × h)
+};
+
+struct GaugeSummary {
+  double integral = 0;   // value unit × h, gaps included as their rule says
+  std::optional<double> mean, min, max;  // over the covered time / the readings; none without readings
+  uint64_t readings = 0;
+  double covered_h = 0;  // hours not in a gap
+  std::vector<GaugeGap> gaps;
+};
+
+class GaugeAggregator {
+ public:
+  GaugeAggregator(int64_t start_ms, int64_t end_ms, int64_t max_gap_ms, GapRule rule, double substitute);
+  // Readings in time order, inside [start, end); others are ignored.
+  void push(const GaugeReading& reading);
+  GaugeSummary finish() const;
+
+ private:
+  void gap(int64_t from_ms, int64_t to_ms, GaugeSummary& s) const;
+
+  int64_t start_ms_, end_ms_, max_gap_ms_;
+  GapRule rule_;
+  double substitute_;
+  std::vector<GaugeReading> readings_;
+};
+
+}  // namespace mrv::report
