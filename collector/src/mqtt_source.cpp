@@ -1,7 +1,6 @@
 #include "mrv/collector/mqtt_source.hpp"
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -12,6 +11,7 @@
 #include "mrv/collector/mqtt_payload.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/log.hpp"
+#include "mrv/core/secret_file.hpp"
 
 namespace mrv::collector {
 namespace {
@@ -19,14 +19,7 @@ using namespace std::chrono_literals;
 
 // Reads a secret from a file (its first line) or the environment; never logged.
 Result<std::string> read_secret(const MqttSourceConfig& c) {
-  if (!c.password_file.empty()) {
-    std::ifstream in(c.password_file);
-    std::string line;
-    if (!in || !std::getline(in, line))
-      return fail(ErrorCode::config, c.password_file.string(), "cannot read the password file");
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    return line;
-  }
+  if (!c.password_file.empty()) return read_secret_file(c.password_file);
   if (!c.password_env.empty()) {
     const char* v = std::getenv(c.password_env.c_str());
     if (!v) return fail(ErrorCode::config, "sources.mqtt " + c.name, "environment variable " +

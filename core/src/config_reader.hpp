@@ -51,6 +51,19 @@ class ConfigReader {
     return n->as_table();
   }
 
+  // An optional array of tables ([[path.key]]); nullptr when absent or not one (an error).
+  const toml::array* array_of_tables(const toml::table& parent, const std::string& path, std::string_view key) {
+    const toml::node* n = parent.get(key);
+    if (!n) return nullptr;
+    const toml::array* a = n->as_array();
+    if (!a || !a->is_array_of_tables()) {
+      std::string full = join(path, std::string(key));
+      error(n, full, "must be an array of tables ([[" + full + "]])");
+      return nullptr;
+    }
+    return a;
+  }
+
   std::string string(const toml::table& t, const std::string& path, std::string_view key,
                      bool required, std::string fallback = {}) {
     const toml::node* n = t.get(key);

@@ -20,7 +20,6 @@ Journal::~Journal() {
     write_head_anchor(impl_->options.path, {impl_->last_seq, impl_->last_hash_hex});
 }
 
-namespace {
 Result<sqlite3*> open_db(const std::filesystem::path& path, int flags) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -33,6 +32,8 @@ Result<sqlite3*> open_db(const std::filesystem::path& path, int flags) {
   sqlite3_extended_result_codes(db, 1);
   return db;
 }
+
+namespace {
 
 // Two writers would each number records from their own idea of the head: refuse the
 // second one. The lock goes with the process, so kill -9 never leaves it stale.

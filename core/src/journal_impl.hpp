@@ -178,6 +178,10 @@ struct Journal::Impl {
   }
 };
 
+// Opens the SQLite file with the journal's connection settings (busy timeout, extended
+// result codes). journal.cpp.
+[[nodiscard]] Result<sqlite3*> open_db(const std::filesystem::path& path, int flags);
+
 // Re-checks the newest records (from the last chain segment on, at most max_records):
 // hash, canonical form, seq, link and signature. journal_check.cpp.
 [[nodiscard]] Result<ChainCheck> check_chain_tail(Journal::Impl& j, size_t max_records);

@@ -1,8 +1,6 @@
 // The registry's side of the journal: a mirror of one site's journal, filled with
 // records the site signed and the registry verified (registry/). Same schema and tree
 // as the agent's journal, so status, record queries and the bundle export read it as is.
-#include <sys/file.h>
-
 #include "journal_impl.hpp"
 #include "journal_schema.hpp"
 
@@ -11,13 +9,10 @@ namespace mrv {
 Result<Journal> Journal::open_mirror(const std::filesystem::path& path) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
+  auto opened = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!opened) return tl::unexpected(opened.error());
   auto impl = std::make_unique<Impl>();
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  impl->db = db;
-  if (rc != SQLITE_OK) return tl::unexpected(sqlite::error_of(db, rc, path.string()));
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3* db = impl->db = *opened;
   impl->options.path = path;
   // A mirror holds whatever history the site signed: two records may share a time,
   // point and value (a rolled-back journal collecting again), so the agent's unique

@@ -57,17 +57,6 @@ std::optional<double> read_number(ConfigReader& r, const toml::table& t, const s
   return std::nullopt;
 }
 
-const toml::array* tables(ConfigReader& r, const toml::table& t, const std::string& path, const char* key) {
-  const toml::node* n = t.get(key);
-  if (!n) return nullptr;
-  const toml::array* a = n->as_array();
-  if (!a || !a->is_array_of_tables()) {
-    r.error(n, path + "." + key, std::string("must be an array of tables ([[") + path + "." + key + "]])");
-    return nullptr;
-  }
-  return a;
-}
-
 // What the aggregation makes of a point's unit: a counter's difference and a mean keep
 // it; a time integral multiplies it by time.
 std::array<int, kBaseQuantities> aggregated_dimension(Aggregation a, const Unit& point) {
@@ -77,7 +66,7 @@ std::array<int, kBaseQuantities> aggregated_dimension(Aggregation a, const Unit&
 }
 
 void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<std::string, Unit>& units) {
-  const toml::array* arr = tables(r, m, "monitoring", "parameters");
+  const toml::array* arr = r.array_of_tables(m, "monitoring", "parameters");
   if (!arr) {
     r.error(&m, "monitoring.parameters", "at least one [[monitoring.parameters]] entry is required");
     return;
@@ -160,7 +149,7 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
 }
 
 void read_formulas(ConfigReader& r, const toml::table& m, Config& c, std::map<std::string, Unit>& units) {
-  const toml::array* arr = tables(r, m, "monitoring", "formulas");
+  const toml::array* arr = r.array_of_tables(m, "monitoring", "formulas");
   if (!arr) {
     r.error(&m, "monitoring.formulas", "at least one [[monitoring.formulas]] entry is required");
     return;
@@ -189,7 +178,7 @@ void read_formulas(ConfigReader& r, const toml::table& m, Config& c, std::map<st
 }
 
 void read_periods(ConfigReader& r, const toml::table& m, Config& c) {
-  const toml::array* arr = tables(r, m, "monitoring", "periods");
+  const toml::array* arr = r.array_of_tables(m, "monitoring", "periods");
   std::set<std::string> names;
   for (size_t i = 0; arr && i < arr->size(); ++i) {
     const toml::table& t = *arr->get(i)->as_table();

@@ -30,17 +30,6 @@ Credential read_credential(ConfigReader& r, const std::filesystem::path& file, c
   return c;
 }
 
-const toml::array* tables(ConfigReader& r, const toml::table& root, const char* key) {
-  const toml::node* n = root.get(key);
-  if (!n) return nullptr;
-  const toml::array* a = n->as_array();
-  if (!a || !a->is_array_of_tables()) {
-    r.error(n, key, std::string("must be an array of tables ([[") + key + "]])");
-    return nullptr;
-  }
-  return a;
-}
-
 }  // namespace
 
 tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std::filesystem::path& file) {
@@ -87,7 +76,7 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
     c.bundle_key_file = resolve(file, r.string(*b, "bundle", "key_file", false));
   }
   std::set<std::string> ids;
-  if (const toml::array* sites = tables(r, root, "sites")) {
+  if (const toml::array* sites = r.array_of_tables(root, "", "sites")) {
     for (size_t i = 0; i < sites->size(); ++i) {
       const toml::table& t = *sites->get(i)->as_table();
       std::string path = "sites[" + std::to_string(i) + "]";
@@ -110,7 +99,7 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
       c.sites.push_back(std::move(s));
     }
   }
-  if (const toml::array* readers = tables(r, root, "readers")) {
+  if (const toml::array* readers = r.array_of_tables(root, "", "readers")) {
     for (size_t i = 0; i < readers->size(); ++i) {
       const toml::table& t = *readers->get(i)->as_table();
       std::string path = "readers[" + std::to_string(i) + "]";

@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
-#include <fstream>
 #include <condition_variable>
 #include <map>
 #include <set>
@@ -22,6 +20,7 @@
 #include "mrv/agent/bundle.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/log.hpp"
+#include "mrv/core/secret_file.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/registry/site_store.hpp"
 #include "verify_pool.hpp"
@@ -407,12 +406,10 @@ Result<std::unique_ptr<Server>> Server::create(RegistryConfig config) {
   // Tokens given as files are read now and kept only as their hashes.
   auto hash_token_file = [](Credential& c) -> Result<void> {
     if (c.token_file.empty()) return {};
-    std::ifstream in(c.token_file);
-    std::string token;
-    std::getline(in, token);
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-    if (token.empty()) return fail(ErrorCode::config, c.token_file.string(), "cannot read a token from this file");
-    c.token_sha256 = to_hex(sha256(token));
+    auto token = read_secret_file(c.token_file);
+    if (!token) return tl::unexpected(token.error());
+    if (token->empty()) return fail(ErrorCode::config, c.token_file.string(), "the token file is empty");
+    c.token_sha256 = to_hex(sha256(*token));
     return {};
   };
   for (auto& s : config.sites)

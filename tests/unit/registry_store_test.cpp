@@ -1,3 +1,5 @@
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -134,6 +136,30 @@ TEST_CASE("registry: each refusal names its check and seq, and stores nothing", 
     CHECK(reg.store->post_records("", false).error().status == 400);
   }
   CHECK(reg.held() == 10);
+}
+
+TEST_CASE("registry: a store that fails (disk full) answers 500, keeps nothing, and takes the resend", "[registry]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 600);
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->post_records(lines(j, 1, 100), false));
+  // Another connection makes every insert fail, as a full disk would.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(reg.store->journal_path().c_str(), &db) == SQLITE_OK);
+  auto exec = [&](const char* sql) { REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK); };
+  exec("CREATE TRIGGER full BEFORE INSERT ON records WHEN NEW.seq = 450 BEGIN SELECT RAISE(FAIL, 'disk full'); END");
+  auto failed = reg.store->post_records(lines(j, 101, 600), false);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().status == 500);
+  CHECK(failed.error().error == "storage");
+  CHECK(reg.held() == 100);  // the records before seq 450 went with the transaction
+  exec("DROP TRIGGER full");
+  sqlite3_close(db);
+  REQUIRE(reg.store->post_records(lines(j, 101, 600), false));  // the chain and tree were rolled back too
+  CHECK(reg.held() == 600);
+  REQUIRE(j.checkpoint("test"));
+  CHECK(reg.store->post_checkpoint((*j.latest_checkpoint())->checkpoint.note));  // its root matches
 }
 
 TEST_CASE("registry: a body that inflates past the limit is refused as too large", "[registry]") {

@@ -164,3 +164,27 @@ TEST_CASE("writer: a receipt moves the upload cursor, forward only and never pas
   w.stop();
   CHECK(cursor() == 20);
 }
+
+TEST_CASE("writer: an upload cursor that cannot be stored is retried, not lost", "[writer][upload]") {
+  WriterSetup setup(WriterOptions{5ms, 100, 1000, 50ms});
+  JournalWriter& w = *setup.writer;
+  JournalWriter::Ticket last = 0;
+  for (int i = 0; i < 10; ++i) last = *w.submit(test::reading("m1", i, std::to_string(i)));
+  REQUIRE(w.wait_committed(last, 10s));
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((setup.dir / "journal.db").c_str(), &db) == SQLITE_OK);
+  auto exec = [&](const char* sql) { REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK); };
+  exec("CREATE TRIGGER full BEFORE INSERT ON cursors BEGIN SELECT RAISE(FAIL, 'disk full'); END");
+  auto cursor = [&] {
+    auto j = Journal::open_read_only(setup.dir / "journal.db");
+    return j->stats()->upload_cursor;
+  };
+  w.record_receipt(8);
+  std::this_thread::sleep_for(150ms);  // some failed tries
+  CHECK(cursor() == 0);
+  exec("DROP TRIGGER full");
+  sqlite3_close(db);
+  for (int i = 0; i < 200 && cursor() != 8; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(cursor() == 8);
+  CHECK(w.stats().accepting);  // readings were never refused for it
+}

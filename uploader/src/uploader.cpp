@@ -3,7 +3,6 @@
 #include <syslog.h>
 
 #include <cctype>
-#include <fstream>
 #include <future>
 #include <optional>
 #include <random>
@@ -14,6 +13,7 @@
 #include "mrv/core/clock.hpp"
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/core/secret_file.hpp"
 #include "mrv/uploader/https_client.hpp"
 
 namespace mrv::uploader {
@@ -102,7 +102,7 @@ struct Uploader::Impl {
   uint64_t prefetch_from = 0;
   std::optional<Prepared> pending;  // built, not yet receipted
   uint64_t cursor = 0, head_at_open = 0, checkpoints_posted = 0, checkpoint_asked_at = 0;
-  bool registered_site = false, records_stopped = false, checkpoints_stopped = false;
+  bool site_state_read = false, registered_site = false, records_stopped = false, checkpoints_stopped = false;
   std::set<std::string> registered;  // key ids and config hashes the registry has
   size_t max_records;
   uint64_t partial_first = 0;
@@ -206,10 +206,12 @@ struct Uploader::Impl {
     return {};
   }
 
-  // The site's state on the registry (where its checkpoints stand), then the keys and
-  // configs the journal holds that the registry has not acknowledged yet.
+  // Once per start: the site's state on the registry (where its checkpoints stand), then
+  // the keys and configs the journal holds. The writer opened the journal before the
+  // uploader started, so no key or config of this process comes later.
   bool register_site() {
-    if (!registered_site) {
+    if (registered_site) return true;
+    if (!site_state_read) {
       auto r = send({"GET", site_path, "", "", ""}, "read the site's state");
       if (!r) return false;
       if (verdict_of(r->status) != Verdict::ok) {
@@ -221,7 +223,7 @@ struct Uploader::Impl {
       if (j.is_object() && j["latest_checkpoint"].is_object())
         checkpoints_posted = j["latest_checkpoint"].value("tree_size", uint64_t{0});
       if (j.is_object()) rewind_to(j.value("held_through", cursor));
-      registered_site = true;
+      site_state_read = true;
     }
     auto keys = reader->public_keys();
     if (!keys) return failed("read keys: " + keys.error().to_string()), false;
@@ -240,6 +242,7 @@ struct Uploader::Impl {
         return false;
       registered.insert(hash);
     }
+    registered_site = true;
     return true;
   }
 
@@ -400,12 +403,10 @@ Result<void> Uploader::start() {
   o.client_key_file = u.options.client_key_file;
   o.timeout = std::chrono::milliseconds(u.options.timeout_ms);
   if (!u.options.token_file.empty()) {
-    std::ifstream in(u.options.token_file);
-    if (!in) return fail(ErrorCode::config, u.options.token_file.string(), "cannot read the token file");
-    std::getline(in, o.bearer_token);
-    while (!o.bearer_token.empty() && std::isspace(static_cast<unsigned char>(o.bearer_token.back())))
-      o.bearer_token.pop_back();
-    if (o.bearer_token.empty()) return fail(ErrorCode::config, u.options.token_file.string(), "the token file is empty");
+    auto token = read_secret_file(u.options.token_file);
+    if (!token) return tl::unexpected(token.error());
+    if (token->empty()) return fail(ErrorCode::config, u.options.token_file.string(), "the token file is empty");
+    o.bearer_token = std::move(*token);
   }
   auto client = HttpsClient::create(std::move(o));
   if (!client) return tl::unexpected(client.error());
