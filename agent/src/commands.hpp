@@ -25,6 +25,13 @@ struct ExportArgs {
   bool quarantine = false;
 };
 int export_records(const ExportArgs& args);
+struct ReportArgs {
+  std::filesystem::path config, out;
+  std::string period;
+  std::string format = "json";  // json (signed), csv, html
+  bool no_upload = false;
+};
+int report(const ReportArgs& args);
 int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            const std::vector<std::filesystem::path>& registry_keys, const std::filesystem::path& since_checkpoint,

@@ -66,6 +66,17 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
 
+  ReportArgs ra;
+  auto* rp = app.add_subcommand("report", "The monitoring report of one period: parameters, emission reductions, "
+                                          "gaps and calibration (docs/report-format.md)");
+  rp->add_option("--config", ra.config, "Agent config file with a [monitoring] section")->required()->check(CLI::ExistingFile);
+  rp->add_option("--period", ra.period, "Name of a [[monitoring.periods]] entry")->required();
+  rp->add_option("--format", ra.format, "json: signed, machine-readable (default); csv: a JCM monitoring sheet; "
+                                        "html: a printable page with charts")
+      ->check(CLI::IsMember({"json", "csv", "html"}));
+  rp->add_option("--out", ra.out, "File to write")->required();
+  rp->add_flag("--no-upload", ra.no_upload, "Do not post the signed report to the registry of [upload]");
+
   std::string device;
   auto* mb = app.add_subcommand("modbus-read",
                                 "Read one device's registers once; print raw and decoded values");
@@ -92,6 +103,7 @@ int main(int argc, char** argv) {
     if (*ex) return export_records(ea);
     if (*vf) return verify(file, public_keys, registry_keys, since, json);
     if (*mb) return modbus_read(config, device);
+    if (*rp) return report(ra);
   } catch (const std::exception& e) {
     // Expected failures return results; this is a bug, but still a clean exit.
     std::cerr << "mrv-agent: internal error: " << e.what() << "\n";

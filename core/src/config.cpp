@@ -1,5 +1,6 @@
 #include "mrv/core/config.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -31,7 +32,7 @@ void read_points(ConfigReader& r, const toml::table& root, Config& c) {
     const toml::table& t = *arr->get(i)->as_table();
     std::string path = "points[" + std::to_string(i) + "]";
     r.only_keys(t, path, {"id", "unit", "kind", "meter_serial", "accuracy_class",
-                          "calibration_valid_until", "description"});
+                          "calibration_valid_until", "description", "interval_ms", "rollover_at"});
     PointConfig p;
     p.id = r.string(t, path, "id", true);
     if (!p.id.empty() && !is_valid_id(p.id))
@@ -52,6 +53,13 @@ void read_points(ConfigReader& r, const toml::table& root, Config& c) {
       } else {
         r.error(d, path + ".calibration_valid_until", "must be a date (YYYY-MM-DD)");
       }
+    }
+    p.interval_ms = r.integer(t, path, "interval_ms", 0, 0, 366LL * 86'400'000);
+    if (const toml::node* n = t.get("rollover_at")) {
+      auto v = n->value<double>();
+      if (!v || *v <= 0) r.error(n, path + ".rollover_at", "must be a positive number (the register's maximum)");
+      else if (p.kind != PointKind::cumulative) r.error(n, path + ".rollover_at", "only a cumulative point rolls over");
+      else p.rollover_at = *v;
     }
     c.points.push_back(std::move(p));
   }
@@ -375,6 +383,30 @@ const PointConfig* Config::find_point(std::string_view id) const {
   for (const auto& p : points)
     if (p.id == id) return &p;
   return nullptr;
+}
+
+std::optional<double> accuracy_percent(std::string_view text) {
+  if (text == "A") return 2.0;  // MID / EN 50470-3 active energy classes
+  if (text == "B") return 1.0;
+  if (text == "C") return 0.5;
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || v <= 0 || v > 100) return std::nullopt;
+  std::string_view rest(end, static_cast<size_t>(text.data() + text.size() - end));
+  if (!rest.empty() && rest != "S" && rest != "s" && rest != "%") return std::nullopt;
+  return v;
+}
+
+int64_t Config::expected_interval_ms(std::string_view point_id) const {
+  if (const PointConfig* p = find_point(point_id); p && p->interval_ms > 0) return p->interval_ms;
+  for (const auto& s : simulated_sources)
+    for (const auto& id : s.points)
+      if (id == point_id) return s.interval_ms;
+  for (const auto& g : modbus_gateways)
+    for (const auto& d : g.devices)
+      for (const auto& reg : d.registers)
+        if (reg.point == point_id) return d.interval_ms;
+  return 0;
 }
 
 tl::expected<Config, ConfigErrors> parse_config(std::string text,

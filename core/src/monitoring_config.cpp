@@ -121,6 +121,13 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
           r.error(&t, path + ".aggregation", "a counter difference needs a cumulative point; '" + id + "' is a gauge");
         if (p.aggregation == Aggregation::integral && point->kind != PointKind::gauge)
           r.error(&t, path + ".aggregation", "a time integral needs a gauge point; '" + id + "' is cumulative");
+        if (c.expected_interval_ms(id) == 0)
+          r.error(&t, path + ".points", "point '" + id + "' needs interval_ms in its [[points]] entry: coverage and "
+                                        "gaps are measured against it (no polling source sets it)");
+        if (!point->calibration_valid_until.empty() && !accuracy_percent(point->accuracy_class))
+          r.error(&t, path + ".points", "point '" + id + "' has a calibration date, so it needs accuracy_class "
+                                        "(\"0.5S\", \"1\", \"A\", \"B\", \"C\"): a reading out of calibration is "
+                                        "corrected by it");
         auto point_unit = parse_unit(point->unit);
         if (!point_unit) {
           r.error(&t, path + ".points", "point '" + id + "': " + point_unit.error().message);
@@ -202,7 +209,7 @@ void read_periods(ConfigReader& r, const toml::table& m, Config& c) {
 void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* m = r.table(root, "", "monitoring", false);
   if (!m) return;
-  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "allow_interpolation", "emission_reductions",
+  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "allow_interpolation", "boundary_window_h", "emission_reductions",
                                  "parameters", "formulas", "periods"});
   MonitoringConfig& mc = c.monitoring;
   mc.enabled = true;
@@ -212,6 +219,7 @@ void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
     if (auto b = n->value<bool>()) mc.allow_interpolation = *b;
     else r.error(n, "monitoring.allow_interpolation", "must be true or false");
   }
+  mc.boundary_window_ms = r.integer(*m, "monitoring", "boundary_window_h", 168, 1, 24 * 366) * 3'600'000LL;
   std::map<std::string, Unit> units;
   read_parameters(r, *m, c, units);
   read_formulas(r, *m, c, units);

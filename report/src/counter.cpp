@@ -13,36 +13,34 @@ const char* to_string(CounterBreak b) {
 
 CounterAggregator::CounterAggregator(std::optional<double> rollover_at) : rollover_at_(rollover_at) {}
 
-void CounterAggregator::push(const CounterReading& r) {
+double CounterAggregator::push(const CounterReading& r) {
   auto& segments = result_.segments;
   if (segments.empty()) {
-    segments.push_back({r, r, 0});
-    return;
+    segments.push_back({r, r, 0, 0});
+    return 0;
   }
   CounterSegment& current = segments.back();
-  const CounterReading before = current.last;
-  if (r.meter_serial != before.meter_serial) {
-    result_.events.push_back({CounterBreak::exchange, before, r});
-    segments.push_back({r, r, 0});
-    return;
+  const CounterReading& before = current.last;
+  std::optional<CounterBreak> break_kind;
+  if (r.meter_serial != before.meter_serial) break_kind = CounterBreak::exchange;
+  else if (r.value < before.value)
+    break_kind = rollover_at_ && before.value >= 0.9 * *rollover_at_ && before.value <= *rollover_at_
+                     ? CounterBreak::rollover
+                     : CounterBreak::reset;
+  if (break_kind) result_.events.push_back({*break_kind, before, r});
+  if (break_kind == CounterBreak::exchange || break_kind == CounterBreak::reset) {
+    closed_total_ += current.counted;
+    segments.push_back({r, r, 0, 0});
+    return 0;
   }
-  if (r.value >= before.value) {
-    current.counted += r.value - before.value;
-    result_.total += r.value - before.value;
-    current.last = r;
-    return;
-  }
-  if (rollover_at_ && before.value >= 0.9 * *rollover_at_ && before.value <= *rollover_at_) {
-    // Wrapped: what was counted up to the maximum and since zero.
-    result_.events.push_back({CounterBreak::rollover, before, r});
-    double wrapped = (*rollover_at_ - before.value) + r.value;
-    current.counted += wrapped;
-    result_.total += wrapped;
-    current.last = r;
-    return;
-  }
-  result_.events.push_back({CounterBreak::reset, before, r});
-  segments.push_back({r, r, 0});
+  // Wrapped: what was counted up to the maximum and since zero. The segment's count is
+  // its last minus first (plus wraps), so rounding does not add up over many readings.
+  if (break_kind == CounterBreak::rollover) current.wrapped += *rollover_at_;
+  double old = current.counted;
+  current.last = r;
+  current.counted = current.last.value - current.first.value + current.wrapped;
+  result_.total = closed_total_ + current.counted;
+  return current.counted - old;
 }
 
 }  // namespace mrv::report

@@ -5,59 +5,67 @@
 namespace mrv::report {
 namespace {
 constexpr double kMsPerHour = 3'600'000.0;
-}
+double hours(int64_t from_ms, int64_t to_ms) { return static_cast<double>(to_ms - from_ms) / kMsPerHour; }
+}  // namespace
 
 GaugeAggregator::GaugeAggregator(int64_t start_ms, int64_t end_ms, int64_t max_gap_ms, GapRule rule, double substitute)
     : start_ms_(start_ms), end_ms_(end_ms), max_gap_ms_(max_gap_ms), rule_(rule), substitute_(substitute) {}
 
-void GaugeAggregator::push(const GaugeReading& r) {
-  if (r.ts_ms < start_ms_ || r.ts_ms >= end_ms_) return;
-  if (!readings_.empty() && r.ts_ms <= readings_.back().ts_ms) return;  // one value per instant
-  readings_.push_back(r);
-}
-
 void GaugeAggregator::gap(int64_t from_ms, int64_t to_ms, GaugeSummary& s) const {
-  double hours = static_cast<double>(to_ms - from_ms) / kMsPerHour;
-  double counted = rule_ == GapRule::substitute ? substitute_ * hours : 0.0;
+  double counted = rule_ == GapRule::substitute ? substitute_ * hours(from_ms, to_ms) : 0.0;
   s.integral += counted;
   s.gaps.push_back({from_ms, to_ms, counted});
 }
 
+// An edge of the period shorter than half the gap limit: the nearest reading holds.
+// Returns what it added.
+double GaugeAggregator::hold(int64_t from_ms, int64_t to_ms, const GaugeReading& r, GaugeSummary& s) const {
+  double h = hours(from_ms, to_ms), part = r.value * h;
+  s.integral += part;
+  s.covered_h += h;
+  if (r.out_of_calibration) s.out_of_calibration += part;
+  return part;
+}
+
+void GaugeAggregator::push(const GaugeReading& r) {
+  if (r.ts_ms < start_ms_ || r.ts_ms >= end_ms_) return;
+  if (last_ && r.ts_ms <= last_->ts_ms) return;  // one value per instant, in time order
+  ++sum_.readings;
+  sum_.min = std::min(sum_.min.value_or(r.value), r.value);
+  sum_.max = std::max(sum_.max.value_or(r.value), r.value);
+  if (!last_) {
+    first_ = r;
+  } else if (r.ts_ms - last_->ts_ms > max_gap_ms_) {
+    gap(last_->ts_ms, r.ts_ms, sum_);
+  } else {
+    double h = hours(last_->ts_ms, r.ts_ms), part = (last_->value + r.value) / 2 * h;
+    covered_integral_ += part;
+    sum_.integral += part;
+    sum_.covered_h += h;
+    if (last_->out_of_calibration || r.out_of_calibration) sum_.out_of_calibration += part;
+  }
+  last_ = r;
+}
+
 GaugeSummary GaugeAggregator::finish() const {
-  GaugeSummary s;
-  s.readings = readings_.size();
-  if (readings_.empty()) {
+  GaugeSummary s = sum_;
+  if (!first_) {
     gap(start_ms_, end_ms_, s);
     return s;
   }
-  double covered_integral = 0;  // over the covered time only, for the mean
-  auto hold = [&](int64_t from, int64_t to, double value) {
-    double h = static_cast<double>(to - from) / kMsPerHour;
-    covered_integral += value * h;
-    s.covered_h += h;
-  };
-  const GaugeReading& first = readings_.front();
-  if (first.ts_ms - start_ms_ > max_gap_ms_ / 2) gap(start_ms_, first.ts_ms, s);
-  else hold(start_ms_, first.ts_ms, first.value);
-  for (size_t i = 1; i < readings_.size(); ++i) {
-    const GaugeReading &a = readings_[i - 1], &b = readings_[i];
-    if (b.ts_ms - a.ts_ms > max_gap_ms_) {
-      gap(a.ts_ms, b.ts_ms, s);
-      continue;
-    }
-    double h = static_cast<double>(b.ts_ms - a.ts_ms) / kMsPerHour;
-    covered_integral += (a.value + b.value) / 2 * h;
-    s.covered_h += h;
+  // The edges: gaps (listed in time order) or held by the nearest reading.
+  double covered_integral = covered_integral_;
+  if (first_->ts_ms - start_ms_ > max_gap_ms_ / 2) {
+    GaugeSummary edge;
+    gap(start_ms_, first_->ts_ms, edge);
+    s.integral += edge.integral;
+    s.gaps.insert(s.gaps.begin(), edge.gaps.front());
+  } else {
+    covered_integral += hold(start_ms_, first_->ts_ms, *first_, s);
   }
-  const GaugeReading& last = readings_.back();
-  if (end_ms_ - last.ts_ms > max_gap_ms_ / 2) gap(last.ts_ms, end_ms_, s);
-  else hold(last.ts_ms, end_ms_, last.value);
-  s.integral += covered_integral;
+  if (end_ms_ - last_->ts_ms > max_gap_ms_ / 2) gap(last_->ts_ms, end_ms_, s);
+  else covered_integral += hold(last_->ts_ms, end_ms_, *last_, s);
   if (s.covered_h > 0) s.mean = covered_integral / s.covered_h;
-  auto [lo, hi] = std::minmax_element(readings_.begin(), readings_.end(),
-                                      [](const GaugeReading& x, const GaugeReading& y) { return x.value < y.value; });
-  s.min = lo->value;
-  s.max = hi->value;
   return s;
 }
 

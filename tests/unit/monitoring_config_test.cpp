@@ -18,10 +18,12 @@ key_file = "k.key"
 id = "pv1.export_kwh"
 unit = "kWh"
 kind = "cumulative"
+interval_ms = 60000
 [[points]]
 id = "pv1.power_kw"
 unit = "kW"
 kind = "gauge"
+interval_ms = 60000
 )";
 
 const std::string kMonitoring = R"(

@@ -26,8 +26,8 @@ TEST_CASE("simulated: a running source journals a reading per point per interval
   JournalWriter w(std::move(*j), WriterOptions{std::chrono::milliseconds(5)}, clock,
                   [](int, const std::string&) {});
   boost::asio::io_context io;
-  PointConfig energy{"m1.energy_kwh", "kWh", PointKind::cumulative, "S1", "0.5S", ""};
-  PointConfig power{"m1.power_kw", "kW", PointKind::gauge, "S1", "0.5S", ""};
+  PointConfig energy{"m1.energy_kwh", "kWh", PointKind::cumulative, "S1", "0.5S", "", 0, {}};
+  PointConfig power{"m1.power_kw", "kW", PointKind::gauge, "S1", "0.5S", "", 0, {}};
   collector::SimulatedSource src(io, SimulatedSourceConfig{"sim", 20, {}}, {energy, power}, w);
   src.start();
   io.run_for(std::chrono::milliseconds(210));

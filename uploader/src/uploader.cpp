@@ -389,6 +389,38 @@ struct Uploader::Impl {
   }
 };
 
+Result<HttpsClient> registry_client(const UploadConfig& upload) {
+  HttpsClientOptions o;
+  o.url = upload.url;
+  o.ca_file = upload.ca_file;
+  o.client_cert_file = upload.client_cert_file;
+  o.client_key_file = upload.client_key_file;
+  o.timeout = std::chrono::milliseconds(upload.timeout_ms);
+  if (!upload.token_file.empty()) {
+    auto token = read_secret_file(upload.token_file);
+    if (!token) return tl::unexpected(token.error());
+    if (token->empty()) return fail(ErrorCode::config, upload.token_file.string(), "the token file is empty");
+    o.bearer_token = std::move(*token);
+  }
+  return HttpsClient::create(std::move(o));
+}
+
+Result<std::string> post_report(const Config& config, std::string_view report_json) {
+  auto client = registry_client(config.upload);
+  if (!client) return tl::unexpected(client.error());
+  HttpRequest request;
+  request.method = "POST";
+  request.target = "/v1/sites/" + path_segment(config.site_id) + "/reports";
+  request.content_type = "application/json";
+  request.body = report_json;
+  auto response = client->send(request);
+  if (!response) return tl::unexpected(response.error());
+  if (response->status != 200)
+    return fail(ErrorCode::invalid_argument, config.upload.url + request.target,
+                "HTTP " + std::to_string(response->status) + ": " + response->body);
+  return std::move(response->body);
+}
+
 Uploader::Uploader(const Config& config, JournalWriter& writer, LogFn log)
     : impl_(std::make_unique<Impl>(config, writer, std::move(log))) {}
 
@@ -396,19 +428,7 @@ Uploader::~Uploader() { stop(); }
 
 Result<void> Uploader::start() {
   Impl& u = *impl_;
-  HttpsClientOptions o;
-  o.url = u.options.url;
-  o.ca_file = u.options.ca_file;
-  o.client_cert_file = u.options.client_cert_file;
-  o.client_key_file = u.options.client_key_file;
-  o.timeout = std::chrono::milliseconds(u.options.timeout_ms);
-  if (!u.options.token_file.empty()) {
-    auto token = read_secret_file(u.options.token_file);
-    if (!token) return tl::unexpected(token.error());
-    if (token->empty()) return fail(ErrorCode::config, u.options.token_file.string(), "the token file is empty");
-    o.bearer_token = std::move(*token);
-  }
-  auto client = HttpsClient::create(std::move(o));
+  auto client = registry_client(u.options);
   if (!client) return tl::unexpected(client.error());
   u.client.emplace(std::move(*client));
   u.thread = std::thread([this] { impl_->run(); });

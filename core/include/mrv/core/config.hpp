@@ -3,7 +3,9 @@
 // validated whole. Relative paths are resolved against the config file's folder.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -23,7 +25,13 @@ struct PointConfig {
   std::string meter_serial;
   std::string accuracy_class;
   std::string calibration_valid_until;  // YYYY-MM-DD, empty when not given
+  int64_t interval_ms = 0;   // expected time between readings; 0: the polling source's interval
+  std::optional<double> rollover_at;  // cumulative: the register's maximum before it wraps to 0
 };
+
+// A meter's accuracy class as its maximum permissible error in percent: "0.5S" -> 0.5,
+// "1" -> 1, the MID classes "A" 2, "B" 1, "C" 0.5; nullopt when the text is none of these.
+std::optional<double> accuracy_percent(std::string_view accuracy_class);
 
 struct JournalConfig {
   std::filesystem::path path;
@@ -178,6 +186,7 @@ struct MonitoringConfig {
   bool enabled = false;
   std::string methodology, version;
   bool allow_interpolation = false;  // a boundary value between two readings may be interpolated
+  int64_t boundary_window_ms = 7 * 86'400'000LL;  // how far from a boundary a register reading is looked for
   std::vector<MonitoringParameter> parameters;
   std::vector<MonitoringFormula> formulas;  // in order of evaluation
   std::string emission_reductions;          // the formula id that is credited (rounded down)
@@ -199,6 +208,9 @@ struct Config {
   std::vector<ModbusGatewayConfig> modbus_gateways;
 
   const PointConfig* find_point(std::string_view id) const;
+  // How often a point is expected to be read: its own interval_ms, else the interval of
+  // the simulated source or Modbus device that polls it; 0 when neither says.
+  int64_t expected_interval_ms(std::string_view point_id) const;
 };
 
 // Every error in the file, each naming file:line and the key path.

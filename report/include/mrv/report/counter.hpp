@@ -34,7 +34,8 @@ struct CounterEvent {
 
 struct CounterSegment {
   CounterReading first, last;
-  double counted = 0;  // last - first, plus what any rollover inside it wrapped
+  double wrapped = 0;  // what rollovers inside it added beyond last - first
+  double counted = 0;  // last - first + wrapped
 };
 
 struct CounterTotal {
@@ -49,11 +50,13 @@ class CounterAggregator {
   // none. A fall counts as a rollover only from within the top tenth of that range.
   explicit CounterAggregator(std::optional<double> rollover_at = std::nullopt);
   // Readings in time order.
-  void push(const CounterReading& reading);
+  // Returns what this reading added to the total.
+  double push(const CounterReading& reading);
   const CounterTotal& result() const { return result_; }
 
  private:
   std::optional<double> rollover_at_;
+  double closed_total_ = 0;  // the segments before the current one
   CounterTotal result_;
 };
 

@@ -18,6 +18,7 @@ struct GaugeReading {
   uint64_t seq = 0;
   int64_t ts_ms = 0;
   double value = 0;
+  bool out_of_calibration = false;  // made after its meter's calibration ran out
 };
 
 struct GaugeGap {
@@ -30,23 +31,28 @@ struct GaugeSummary {
   std::optional<double> mean, min, max;  // over the covered time / the readings; none without readings
   uint64_t readings = 0;
   double covered_h = 0;  // hours not in a gap
+  double out_of_calibration = 0;  // the part of the integral next to an out-of-calibration reading
   std::vector<GaugeGap> gaps;
 };
 
 class GaugeAggregator {
  public:
   GaugeAggregator(int64_t start_ms, int64_t end_ms, int64_t max_gap_ms, GapRule rule, double substitute);
-  // Readings in time order, inside [start, end); others are ignored.
+  // Readings in time order, inside [start, end); others, and a reading not later than
+  // the previous one, are ignored. Memory does not grow with the readings.
   void push(const GaugeReading& reading);
   GaugeSummary finish() const;
 
  private:
   void gap(int64_t from_ms, int64_t to_ms, GaugeSummary& s) const;
+  double hold(int64_t from_ms, int64_t to_ms, const GaugeReading& r, GaugeSummary& s) const;
 
   int64_t start_ms_, end_ms_, max_gap_ms_;
   GapRule rule_;
   double substitute_;
-  std::vector<GaugeReading> readings_;
+  std::optional<GaugeReading> first_, last_;
+  double covered_integral_ = 0;  // over the covered time between readings, for the mean
+  GaugeSummary sum_;             // readings, covered_h, gaps, min, max, out_of_calibration so far
 };
 
 }  // namespace mrv::report

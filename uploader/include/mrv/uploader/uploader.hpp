@@ -24,6 +24,13 @@
 
 namespace mrv::uploader {
 
+class HttpsClient;
+// A client for the registry of an [upload] section (its CA, client certificate or token).
+[[nodiscard]] Result<HttpsClient> registry_client(const UploadConfig& upload);
+// Posts a signed monitoring report (POST /v1/sites/{site}/reports); the registry's
+// answer, or an error naming the URL and the status.
+[[nodiscard]] Result<std::string> post_report(const Config& config, std::string_view report_json);
+
 struct UploaderStatus {
   std::string url;
   uint64_t cursor = 0;            // highest seq receipted

@@ -1,0 +1,78 @@
+// report: the monitoring report of one period (docs/report-format.md), as signed JSON,
+// a CSV monitoring sheet or a printable HTML page; the signed JSON goes to the registry
+// when the config has an [upload] section.
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "commands.hpp"
+#include "mrv/agent/report_builder.hpp"
+#include "mrv/agent/export_file.hpp"
+#include "mrv/report/csv.hpp"
+#include "mrv/report/format.hpp"
+#include "mrv/report/html.hpp"
+#include "mrv/uploader/uploader.hpp"
+
+namespace mrv::agent {
+namespace {
+
+void progress_line(uint64_t done, uint64_t total) {
+  static int last_percent = -1;
+  int percent = total ? static_cast<int>(100 * done / total) : 100;
+  if (percent == last_percent) return;
+  last_percent = percent;
+  std::cerr << "\rreading records " << percent << "% (" << done << "/" << total << ")"
+            << (done == total ? "\n" : "") << std::flush;
+}
+
+}  // namespace
+
+int report(const ReportArgs& args) {
+  auto opened = open_from_config(args.config);
+  if (!opened) return kExitFailure;
+  auto& [config, journal] = *opened;
+  auto signer = Signer::load(config.signing.key_file);
+  if (!signer) {
+    std::cerr << "a report is signed with the agent's key: " << signer.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  auto built = build_report(journal, config, args.period,
+                            ::isatty(STDERR_FILENO) ? progress_line : std::function<void(uint64_t, uint64_t)>());
+  if (!built) {
+    std::cerr << built.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  auto signed_json = sign_report(*built, *signer);
+  if (!signed_json) {
+    std::cerr << signed_json.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  const std::string text = args.format == "csv"    ? report::render_csv(*built)
+                           : args.format == "html" ? report::render_html(*built)
+                                                   : *signed_json;
+  std::filesystem::path tmp = args.out;
+  tmp += ".tmp";
+  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+  file << text;
+  if (auto written = commit_file(file, tmp, args.out); !written) {
+    std::cerr << written.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  const report::Report& r = *built;
+  std::cerr << "report " << r.period.name << ": " << r.monitoring->emission_reductions << " = "
+            << report::format_decimal(r.emission_reductions) << " tCO2, credited " << r.credited_tco2 << " tCO2"
+            << (r.complete ? "" : " (incomplete: nothing credited)") << "; " << r.seqs.records << " records (seq "
+            << r.seqs.first << ".." << r.seqs.last << ") -> " << args.out.string() << "\n";
+  for (const auto& note : r.notes) std::cerr << "  " << note << "\n";
+  if (config.upload.url.empty() || args.no_upload) return kExitOk;
+  auto posted = uploader::post_report(config, *signed_json);
+  if (!posted) {
+    std::cerr << "upload of the signed report failed (the file is written): " << posted.error().to_string() << "\n";
+    return kExitFailure;
+  }
+  std::cerr << "uploaded to " << config.upload.url << ": " << *posted << "\n";
+  return kExitOk;
+}
+
+}  // namespace mrv::agent

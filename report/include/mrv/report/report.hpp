@@ -1,0 +1,114 @@
+#pragma once
+// A monitoring report as computed (docs/report-format.md): every parameter with how each
+// of its points was read over the period, the formulas' results, the credited emission
+// reductions, and everything a verifier should know (gaps, breaks, boundary distances,
+// calibration). The engine fills it; the JSON, CSV and HTML writers only print it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mrv/core/config.hpp"
+#include "mrv/report/counter.hpp"
+#include "mrv/report/gauge.hpp"
+
+namespace mrv::report {
+
+// The register value a counter's period starts or ends with, and where it came from.
+struct BoundaryValue {
+  enum class How { reading, interpolated, none };
+  How how = How::none;
+  int64_t boundary_ms = 0;
+  double value = 0;           // in the point's unit
+  int64_t distance_ms = 0;    // reading time - boundary (negative: before it); 0 interpolated
+  CounterReading reading;     // the reading used (how == reading)
+  CounterReading before, after;  // the two readings interpolated between (how == interpolated)
+  bool far = false;           // further from the boundary than the point's gap limit
+};
+const char* to_string(BoundaryValue::How how);
+
+// A stretch without readings longer than the point's gap limit.
+struct PointGap {
+  int64_t from_ms = 0, to_ms = 0;
+  std::string rule;   // "register difference" (counter), "zero", "substitute"
+  double counted = 0; // integral: what the rule put in for it (parameter's unit)
+  bool over_break = false;  // counter: a reset or exchange happened across it
+};
+
+// A min/max/last summary of a point's values in one slice of the period, for charts.
+struct ChartBucket {
+  int64_t from_ms = 0;
+  double min = 0, max = 0, last = 0;
+  uint32_t readings = 0;
+};
+
+struct PointReport {
+  std::string point_id, unit;  // the point's unit as configured
+  std::string meter_serial, accuracy_class, calibration_valid_until;  // as in the report's config
+  int64_t interval_ms = 0, gap_limit_ms = 0;
+  uint64_t readings = 0;           // good readings inside the period
+  uint64_t expected_readings = 0;  // period / interval
+  double coverage = 0;             // readings / expected, at most 1
+  double gap_hours = 0;
+  double covered_h = 0;            // hours of the period with readings close enough together
+  uint64_t excluded_quality = 0;   // readings not good, or without a value
+  uint64_t excluded_unit = 0;      // a unit that does not convert to the point's
+  uint64_t out_of_order = 0;       // not later than the point's previous reading: ignored
+  uint64_t unsynchronised = 0;     // stamped by an agent clock that was not synchronised
+  uint64_t out_of_calibration = 0; // readings made after the meter's calibration ran out
+  double value = 0;                // this point's share of the parameter (parameter's unit)
+  double out_of_calibration_value = 0;  // the part of it measured out of calibration
+  // counter
+  std::optional<BoundaryValue> start, end;
+  std::vector<CounterSegment> segments;
+  std::vector<CounterEvent> events;
+  // gauge
+  std::optional<double> mean, min, max;  // point's unit
+  std::vector<PointGap> gaps;
+  std::vector<ChartBucket> chart;
+};
+
+struct ParameterReport {
+  const MonitoringParameter* config = nullptr;
+  double measured = 0;      // aggregated from the points, before any correction
+  double correction = 0;    // calibration correction applied (parameter's unit)
+  double value = 0;         // measured + correction: what the formulas use
+  bool has_data = true;     // false: no usable reading (mean/min/max of nothing)
+  double coverage = 1;      // the lowest of its points'
+  std::vector<PointReport> points;
+  std::vector<std::string> notes;  // what was done and why, in words
+};
+
+struct FormulaResult {
+  const MonitoringFormula* config = nullptr;
+  double value = 0;
+};
+
+struct SeqRange {
+  uint64_t first = 0, last = 0, records = 0;  // records read for the report (its window)
+};
+
+// Ties the numbers to the signed journal (filled by whoever reads the journal).
+struct Annex {
+  std::string end_checkpoint;       // signed note of the first checkpoint covering seqs.last after the period
+  std::string previous_checkpoint;  // the previous period's end checkpoint ("" for the first period)
+  std::vector<std::string> consistency_proof_hex;  // RFC 9162, previous -> end
+};
+
+struct Report {
+  std::string site_id, config_hash_hex, config_text;
+  const MonitoringConfig* monitoring = nullptr;
+  MonitoringPeriod period;
+  int64_t window_from_ms = 0, window_to_ms = 0;  // readings read: the period ± the boundary window
+  std::vector<ParameterReport> parameters;
+  std::vector<FormulaResult> results;
+  double emission_reductions = 0;   // the credited formula's value, tCO2
+  int64_t credited_tco2 = 0;        // rounded down to whole tonnes, never below 0
+  bool complete = true;             // false: a parameter had no data; nothing is credited
+  std::vector<std::string> notes;   // report-wide statements (incomplete, ...)
+  SeqRange seqs;
+  Annex annex;
+  int64_t generated_ms = 0;
+};
+
+}  // namespace mrv::report

@@ -1,0 +1,186 @@
+#include "mrv/report/json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "mrv/core/time_text.hpp"
+#include "mrv/report/format.hpp"
+
+namespace mrv::report {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kFormat = "mrv-report/1";
+// The members recomputable_part compares.
+constexpr const char* kRecomputable[] = {"parameters", "results", "emission_reductions", "notes", "seqs"};
+
+const char* aggregation_name(Aggregation a) {
+  switch (a) {
+    case Aggregation::counter: return "counter";
+    case Aggregation::integral: return "integral";
+    case Aggregation::mean: return "mean";
+    case Aggregation::min: return "min";
+    case Aggregation::max: return "max";
+    case Aggregation::fixed: return "fixed";
+  }
+  return "?";
+}
+
+json decimal(double v) { return format_decimal(v); }
+json optional_decimal(const std::optional<double>& v) { return v ? decimal(*v) : json(nullptr); }
+
+json reading_json(const CounterReading& r) {
+  json j = {{"seq", r.seq}, {"time", format_time(r.ts_ms)}, {"value", decimal(r.value)}};
+  if (!r.meter_serial.empty()) j["meter_serial"] = r.meter_serial;
+  return j;
+}
+
+json boundary_json(const std::optional<BoundaryValue>& b) {
+  if (!b) return nullptr;
+  json j = {{"how", to_string(b->how)}, {"boundary", format_time(b->boundary_ms)}, {"value", decimal(b->value)}};
+  if (b->how == BoundaryValue::How::interpolated) {
+    j["before"] = reading_json(b->before);
+    j["after"] = reading_json(b->after);
+  } else {
+    j["reading"] = reading_json(b->reading);
+    j["distance_ms"] = b->distance_ms;
+    j["far"] = b->far;
+  }
+  return j;
+}
+
+json point_json(const PointReport& p, Aggregation aggregation) {
+  json gaps = json::array();
+  for (const PointGap& g : p.gaps)
+    gaps.push_back({{"from", format_time(g.from_ms)}, {"to", format_time(g.to_ms)},
+                    {"hours", format_decimal(static_cast<double>(g.to_ms - g.from_ms) / 3'600'000.0, 4)},
+                    {"rule", g.rule}, {"counted", decimal(g.counted)}, {"over_break", g.over_break}});
+  json j = {{"point", p.point_id}, {"unit", p.unit}, {"meter_serial", p.meter_serial},
+            {"accuracy_class", p.accuracy_class}, {"calibration_valid_until", p.calibration_valid_until},
+            {"interval_ms", p.interval_ms}, {"gap_limit_ms", p.gap_limit_ms}, {"readings", p.readings},
+            {"expected_readings", p.expected_readings}, {"coverage", format_decimal(p.coverage, 4)},
+            {"gap_hours", format_decimal(p.gap_hours, 4)}, {"covered_hours", format_decimal(p.covered_h, 4)},
+            {"excluded_quality", p.excluded_quality}, {"excluded_unit", p.excluded_unit},
+            {"out_of_order", p.out_of_order}, {"unsynchronised", p.unsynchronised},
+            {"out_of_calibration", p.out_of_calibration}, {"value", decimal(p.value)},
+            {"out_of_calibration_value", decimal(p.out_of_calibration_value)}, {"gaps", gaps}};
+  if (aggregation == Aggregation::counter) {
+    j["start"] = boundary_json(p.start);
+    j["end"] = boundary_json(p.end);
+    json segments = json::array(), events = json::array();
+    for (const CounterSegment& s : p.segments)
+      segments.push_back({{"first", reading_json(s.first)}, {"last", reading_json(s.last)}, {"counted", decimal(s.counted)}});
+    for (const CounterEvent& e : p.events)
+      events.push_back({{"kind", to_string(e.kind)}, {"before", reading_json(e.before)}, {"after", reading_json(e.after)}});
+    j["segments"] = segments;
+    j["events"] = events;
+  } else {
+    j["mean"] = optional_decimal(p.mean);
+    j["min"] = optional_decimal(p.min);
+    j["max"] = optional_decimal(p.max);
+  }
+  return j;
+}
+
+json parameter_json(const ParameterReport& p) {
+  const MonitoringParameter& c = *p.config;
+  json j = {{"id", c.id}, {"description", c.description}, {"unit", c.unit},
+            {"aggregation", aggregation_name(c.aggregation)}, {"monitoring_option", c.monitoring_option},
+            {"measured", decimal(p.measured)}, {"correction", decimal(p.correction)}, {"value", decimal(p.value)},
+            {"has_data", p.has_data}, {"notes", p.notes}};
+  if (c.aggregation == Aggregation::fixed) {
+    j["source"] = c.source;
+    return j;
+  }
+  j["coverage"] = format_decimal(p.coverage, 4);
+  if (c.aggregation == Aggregation::integral) {
+    j["gap_rule"] = c.gap_rule == GapRule::substitute ? "substitute" : "zero";
+    if (c.gap_rule == GapRule::substitute) j["substitute"] = decimal(c.substitute);
+  }
+  json points = json::array();
+  for (const PointReport& pt : p.points) points.push_back(point_json(pt, c.aggregation));
+  j["points"] = points;
+  return j;
+}
+
+json recomputable_json(const Report& r) {
+  json parameters = json::array(), results = json::array();
+  for (const ParameterReport& p : r.parameters) parameters.push_back(parameter_json(p));
+  for (const FormulaResult& f : r.results)
+    results.push_back({{"id", f.config->id}, {"expression", f.config->expression}, {"unit", f.config->unit},
+                       {"value", decimal(f.value)}});
+  return {{"parameters", parameters},
+          {"results", results},
+          {"emission_reductions",
+           {{"formula", r.monitoring->emission_reductions}, {"value_tco2", decimal(r.emission_reductions)},
+            {"credited_tco2", r.credited_tco2}, {"complete", r.complete}}},
+          {"notes", r.notes},
+          {"seqs", {{"first", r.seqs.first}, {"last", r.seqs.last}, {"records", r.seqs.records}}}};
+}
+
+json pick_recomputable(const json& report) {
+  json j = json::object();
+  for (const char* key : kRecomputable)
+    if (report.contains(key)) j[key] = report[key];
+  return j;
+}
+
+}  // namespace
+
+std::string report_canonical(const Report& r) {
+  json j = recomputable_json(r);
+  j["format"] = kFormat;
+  j["site_id"] = r.site_id;
+  j["methodology"] = {{"id", r.monitoring->methodology}, {"version", r.monitoring->version}};
+  j["period"] = {{"name", r.period.name}, {"start", format_time(r.period.start_ms)}, {"end", format_time(r.period.end_ms)}};
+  j["window"] = {{"from", format_time(r.window_from_ms)}, {"to", format_time(r.window_to_ms)}};
+  j["generated_at"] = format_time(r.generated_ms);
+  j["config"] = {{"sha256", r.config_hash_hex}, {"text", r.config_text}};
+  j["annex"] = {{"end_checkpoint", r.annex.end_checkpoint},
+                {"previous_checkpoint", r.annex.previous_checkpoint},
+                {"consistency_proof", r.annex.consistency_proof_hex}};
+  return j.dump();
+}
+
+std::string signed_report_json(std::string_view canonical, const ReportSignature& s) {
+  json j = json::parse(canonical);
+  j["signature"] = {{"algorithm", s.algorithm}, {"key_id", s.key_id_hex}, {"value", s.value_b64}};
+  return j.dump(2) + "\n";
+}
+
+std::string recomputable_part(const Report& r) { return recomputable_json(r).dump(); }
+
+Result<SignedReport> parse_signed_report(std::string_view text) {
+  auto bad = [](std::string what) { return tl::unexpected(Error{ErrorCode::invalid_argument, "report", std::move(what)}); };
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return bad("not a JSON object");
+  if (j.value("format", "") != kFormat) return bad("format is not " + std::string(kFormat));
+  try {
+    SignedReport r;
+    const json& sig = j.at("signature");
+    r.signature = {sig.at("algorithm").get<std::string>(), sig.at("key_id").get<std::string>(),
+                   sig.at("value").get<std::string>()};
+    j.erase("signature");
+    r.canonical = j.dump();
+    r.site_id = j.at("site_id").get<std::string>();
+    r.period_name = j.at("period").at("name").get<std::string>();
+    auto start = parse_time_ms(j.at("period").at("start").get<std::string>());
+    auto end = parse_time_ms(j.at("period").at("end").get<std::string>());
+    if (!start || !end) return bad("period start or end is not a time");
+    r.period_start_ms = *start;
+    r.period_end_ms = *end;
+    r.config_sha256 = j.at("config").at("sha256").get<std::string>();
+    r.config_text = j.at("config").at("text").get<std::string>();
+    r.computed = pick_recomputable(j).dump();
+    const json& annex = j.at("annex");
+    r.annex.end_checkpoint = annex.at("end_checkpoint").get<std::string>();
+    r.annex.previous_checkpoint = annex.at("previous_checkpoint").get<std::string>();
+    r.annex.consistency_proof_hex = annex.at("consistency_proof").get<std::vector<std::string>>();
+    const json& seqs = j.at("seqs");
+    r.seqs = {seqs.at("first").get<uint64_t>(), seqs.at("last").get<uint64_t>(), seqs.at("records").get<uint64_t>()};
+    return r;
+  } catch (const json::exception& e) {
+    return bad(std::string("missing or mistyped member: ") + e.what());
+  }
+}
+
+}  // namespace mrv::report

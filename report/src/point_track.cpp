@@ -1,0 +1,337 @@
+#include "point_track.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "mrv/core/time_text.hpp"
+#include "mrv/report/engine.hpp"
+#include "mrv/report/format.hpp"
+
+namespace mrv::report {
+namespace {
+
+constexpr double kMsPerHour = 3'600'000.0;
+
+// The factor from what the aggregation makes of a point's unit to the parameter's unit
+// (units were checked to match when the config was loaded).
+double to_parameter_factor(Aggregation a, Unit point, const Unit& parameter) {
+  if (a == Aggregation::integral) point.dimension[1] += 1;  // × hours (time's base unit)
+  return convert(1.0, point, parameter).value_or(1.0);
+}
+
+double overlap_h(int64_t from, int64_t to, const MonitoringPeriod& p) {
+  int64_t a = std::max(from, p.start_ms), b = std::min(to, p.end_ms);
+  return b > a ? static_cast<double>(b - a) / kMsPerHour : 0.0;
+}
+
+const char* rule_name(GapRule r) { return r == GapRule::substitute ? "substitute" : "zero"; }
+
+}  // namespace
+
+PointTrack::PointTrack(const MonitoringParameter& parameter, const PointConfig& point, int64_t interval_ms,
+                       const MonitoringPeriod& period, bool allow_interpolation)
+    : parameter_(parameter),
+      point_(point),
+      point_unit_(*parse_unit(point.unit)),
+      parameter_unit_(*parse_unit(parameter.unit)),
+      period_(period),
+      allow_interpolation_(allow_interpolation),
+      counter_(point.rollover_at),
+      gauge_(period.start_ms, period.end_ms, static_cast<int64_t>(kGapIntervals * static_cast<double>(interval_ms)),
+             parameter.gap_rule, parameter.substitute) {
+  out_.point_id = point.id;
+  out_.unit = point.unit;
+  out_.meter_serial = point.meter_serial;
+  out_.accuracy_class = point.accuracy_class;
+  out_.calibration_valid_until = point.calibration_valid_until;
+  out_.interval_ms = interval_ms;
+  out_.gap_limit_ms = static_cast<int64_t>(kGapIntervals * static_cast<double>(interval_ms));
+  out_.expected_readings = interval_ms > 0 ? static_cast<uint64_t>((period.end_ms - period.start_ms) / interval_ms) : 0;
+  out_.chart.resize(kChartBuckets);
+  for (size_t i = 0; i < kChartBuckets; ++i)
+    out_.chart[i].from_ms = period.start_ms + static_cast<int64_t>(static_cast<double>(period.end_ms - period.start_ms) *
+                                                                   static_cast<double>(i) / kChartBuckets);
+}
+
+std::optional<double> PointTrack::value_in_point_unit(const Reading& r) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(r.value.data(), r.value.data() + r.value.size(), v);
+  if (ec != std::errc() || end != r.value.data() + r.value.size()) return std::nullopt;
+  if (r.unit.empty() || r.unit == point_.unit) return v;
+  if (r.unit != last_unit_) {
+    last_unit_ = r.unit;
+    auto u = parse_unit(r.unit);
+    last_unit_factor_ = u ? convert(1.0, *u, point_unit_).map([](double f) { return std::optional<double>(f); })
+                                .value_or(std::nullopt)
+                          : std::nullopt;
+  }
+  if (!last_unit_factor_) return std::nullopt;
+  return v * *last_unit_factor_;
+}
+
+// The meter serial and calibration date of the config the record was made under.
+void PointTrack::use_meter_of(const Config& record_config) {
+  if (&record_config == meter_config_) return;
+  meter_config_ = &record_config;
+  const PointConfig* p = record_config.find_point(point_.id);
+  if (!p) p = &point_;
+  meter_serial_ = p->meter_serial;
+  calibration_end_ms_ = 0;
+  if (!p->calibration_valid_until.empty())
+    if (auto day = parse_time_ms(p->calibration_valid_until)) calibration_end_ms_ = *day + 86'400'000;  // valid through that day
+}
+
+void PointTrack::push(const RecordFields& record, const Config& record_config) {
+  const Reading& r = record.reading;
+  bool in_period = r.ts_ms >= period_.start_ms && r.ts_ms < period_.end_ms;
+  if (r.quality != Quality::good || r.value.empty()) {
+    out_.excluded_quality += in_period;
+    return;
+  }
+  auto value = value_in_point_unit(r);
+  if (!value) {
+    out_.excluded_unit += in_period;
+    return;
+  }
+  if (r.ts_ms <= last_ts_) {
+    ++out_.out_of_order;
+    return;
+  }
+  last_ts_ = r.ts_ms;
+  use_meter_of(record_config);
+  Sample s{{record.seq, r.ts_ms, *value, meter_serial_}, calibration_end_ms_ && r.ts_ms >= calibration_end_ms_};
+  if (in_period) {
+    ++out_.readings;
+    out_.unsynchronised += record.received.sync == ClockSync::unsynchronised;
+    out_.out_of_calibration += s.out_of_calibration;
+    chart(s);
+  }
+  if (parameter_.aggregation == Aggregation::counter) counter_reading(s);
+  else gauge_.push({record.seq, r.ts_ms, *value, s.out_of_calibration});
+}
+
+void PointTrack::chart(const Sample& s) {
+  double span = static_cast<double>(period_.end_ms - period_.start_ms);
+  auto i = static_cast<size_t>(static_cast<double>(s.reading.ts_ms - period_.start_ms) / span * kChartBuckets);
+  ChartBucket& b = out_.chart[std::min(i, kChartBuckets - 1)];
+  double v = s.reading.value;
+  b.min = b.readings ? std::min(b.min, v) : v;
+  b.max = b.readings ? std::max(b.max, v) : v;
+  b.last = v;
+  ++b.readings;
+}
+
+// A counter's readings: the latest before the period (a start candidate), those inside
+// it, and the first after it (an end candidate); nothing later matters.
+void PointTrack::counter_reading(const Sample& s) {
+  if (ended_) return;
+  if (s.reading.ts_ms < period_.start_ms) {
+    before_start_ = s;
+    return;
+  }
+  if (!started_) {
+    started_ = true;
+    choose_start(s);
+  }
+  if (s.reading.ts_ms < period_.end_ms) {
+    counter_push(s);
+    return;
+  }
+  ended_ = true;
+  choose_end(s);
+}
+
+void PointTrack::counter_push(const Sample& s) {
+  std::optional<PointGap> gap;
+  if (last_pushed_ && s.reading.ts_ms - last_pushed_->reading.ts_ms > out_.gap_limit_ms)
+    gap = PointGap{last_pushed_->reading.ts_ms, s.reading.ts_ms, "register difference", 0, false};
+  size_t events = counter_.result().events.size();
+  double added = counter_.push(s.reading);
+  if (s.out_of_calibration) out_.out_of_calibration_value += added;
+  if (gap) {
+    gap->over_break = counter_.result().events.size() > events &&
+                      counter_.result().events.back().kind != CounterBreak::rollover;
+    out_.gaps.push_back(*gap);
+  }
+  last_pushed_ = s;
+  if (s.reading.seq != 0) last_real_ = s;  // seq 0: an interpolated boundary value
+}
+
+std::optional<PointTrack::Sample> PointTrack::interpolate(const Sample& before, const Sample& after,
+                                                         int64_t at_ms) const {
+  const CounterReading &b = before.reading, &a = after.reading;
+  if (b.meter_serial != a.meter_serial || a.value < b.value || !(b.ts_ms < at_ms && at_ms < a.ts_ms))
+    return std::nullopt;  // a break between them: no straight line to draw
+  double fraction = static_cast<double>(at_ms - b.ts_ms) / static_cast<double>(a.ts_ms - b.ts_ms);
+  return Sample{{0, at_ms, b.value + (a.value - b.value) * fraction, a.meter_serial}, after.out_of_calibration};
+}
+
+BoundaryValue PointTrack::boundary_at(const Sample& s, int64_t boundary_ms) const {
+  BoundaryValue v;
+  v.how = BoundaryValue::How::reading;
+  v.boundary_ms = boundary_ms;
+  v.value = s.reading.value;
+  v.reading = s.reading;
+  v.distance_ms = s.reading.ts_ms - boundary_ms;
+  v.far = std::abs(v.distance_ms) > out_.gap_limit_ms;
+  return v;
+}
+
+// The start register: the reading closest to the period's start, or the value
+// interpolated between the readings either side when the config allows it.
+void PointTrack::choose_start(const Sample& first_after) {
+  const int64_t start = period_.start_ms;
+  if (before_start_) {
+    const Sample& b = *before_start_;
+    if (allow_interpolation_)
+      if (auto at = interpolate(b, first_after, start)) {
+        counter_push(*at);
+        last_real_ = b;
+        out_.start = BoundaryValue{BoundaryValue::How::interpolated, start, at->reading.value, 0, {}, b.reading,
+                                   first_after.reading, false};
+        return;
+      }
+    if (start - b.reading.ts_ms < first_after.reading.ts_ms - start) {
+      counter_push(b);
+      out_.start = boundary_at(b, start);
+      return;
+    }
+  }
+  out_.start = boundary_at(first_after, start);  // pushed by the caller
+}
+
+void PointTrack::choose_end(const Sample& first_after) {
+  const int64_t end = period_.end_ms;
+  if (!last_real_) {  // the first reading the period has is this one, after its end
+    counter_push(first_after);
+    out_.end = boundary_at(first_after, end);
+    return;
+  }
+  const Sample last = *last_real_;
+  if (allow_interpolation_)
+    if (auto at = interpolate(last, first_after, end)) {
+      counter_push(*at);
+      out_.end = BoundaryValue{BoundaryValue::How::interpolated, end, at->reading.value, 0, {}, last.reading,
+                               first_after.reading, false};
+      return;
+    }
+  if (first_after.reading.ts_ms - end < end - last.reading.ts_ms) {
+    counter_push(first_after);
+    out_.end = boundary_at(first_after, end);
+  } else {
+    out_.end = boundary_at(last, end);
+  }
+}
+
+void PointTrack::finish_counter(PointReport& out, std::vector<std::string>& notes) {
+  if (!started_ && before_start_) {  // only a reading before the period: nothing counted in it
+    counter_push(*before_start_);
+    out_.start = boundary_at(*before_start_, period_.start_ms);
+  }
+  if (!ended_ && last_real_) out_.end = boundary_at(*last_real_, period_.end_ms);
+  out = out_;
+  const double factor = to_parameter_factor(parameter_.aggregation, point_unit_, parameter_unit_);
+  const CounterTotal& total = counter_.result();
+  out.value = total.total * factor;
+  out.out_of_calibration_value = out_.out_of_calibration_value * factor;
+  out.segments = total.segments;
+  out.events = total.events;
+  const std::string& id = point_.id;
+  if (!out.start) {
+    notes.push_back(id + ": no reading within the boundary window of the period: nothing counted");
+    return;
+  }
+  auto say_boundary = [&](const BoundaryValue& b, const char* which) {
+    if (b.how == BoundaryValue::How::interpolated)
+      notes.push_back(id + ": " + which + " register " + format_decimal(b.value) + " " + point_.unit +
+                      " interpolated at " + format_time(b.boundary_ms) + " between the readings at " +
+                      format_time(b.before.ts_ms) + " and " + format_time(b.after.ts_ms) +
+                      " (allowed by allow_interpolation)");
+    else if (b.far)
+      notes.push_back(id + ": " + which + " register read " + format_duration(std::abs(b.distance_ms)) +
+                      (b.distance_ms < 0 ? " before " : " after ") + "the boundary " + format_time(b.boundary_ms) +
+                      ": no reading closer to it" + (allow_interpolation_ ? "" : " (interpolation not allowed)"));
+  };
+  say_boundary(*out.start, "start");
+  say_boundary(*out.end, "end");
+  if (out.start->reading.seq == out.end->reading.seq && out.start->how == BoundaryValue::How::reading)
+    notes.push_back(id + ": start and end are the same reading: nothing counted");
+  for (const CounterEvent& e : out.events) {
+    std::string between = format_time(e.before.ts_ms) + " (" + format_decimal(e.before.value) + ") and " +
+                          format_time(e.after.ts_ms) + " (" + format_decimal(e.after.value) + ")";
+    if (e.kind == CounterBreak::rollover)
+      notes.push_back(id + ": register rolled over at " + format_decimal(*point_.rollover_at) + " between " +
+                      between + "; counted across the wrap");
+    else if (e.kind == CounterBreak::reset)
+      notes.push_back(id + ": register reset between " + between +
+                      "; what the meter counted between them before the reset is not credited");
+    else
+      notes.push_back(id + ": meter exchanged (serial " + (e.before.meter_serial.empty() ? "none" : e.before.meter_serial) +
+                      " -> " + (e.after.meter_serial.empty() ? "none" : e.after.meter_serial) + ") between " + between +
+                      "; what either meter counted between them is not credited");
+  }
+  for (PointGap& g : out.gaps) {
+    out.gap_hours += overlap_h(g.from_ms, g.to_ms, period_);
+    if (g.over_break)
+      notes.push_back(id + ": a register break happened during the gap from " + format_time(g.from_ms) + " to " +
+                      format_time(g.to_ms) + "; the energy counted in the gap before it is lost (not credited)");
+  }
+  if (!out.gaps.empty())
+    notes.push_back(id + ": " + std::to_string(out.gaps.size()) + " gap(s), " + format_decimal(out.gap_hours, 2) +
+                    " h in the period; counted by register difference: no energy is lost across them");
+  out.covered_h = std::max(0.0, static_cast<double>(period_.end_ms - period_.start_ms) / kMsPerHour - out.gap_hours);
+}
+
+void PointTrack::finish_gauge(PointReport& out, std::vector<std::string>& notes) {
+  out = out_;
+  GaugeSummary s = gauge_.finish();
+  const double factor = to_parameter_factor(parameter_.aggregation, point_unit_, parameter_unit_);
+  out.mean = s.mean;
+  out.min = s.min;
+  out.max = s.max;
+  out.covered_h = s.covered_h;
+  switch (parameter_.aggregation) {
+    case Aggregation::integral:
+      out.value = s.integral * factor;
+      out.out_of_calibration_value = s.out_of_calibration * factor;
+      break;
+    case Aggregation::mean: out.value = s.mean.value_or(0) * factor; break;
+    case Aggregation::min: out.value = s.min.value_or(0) * factor; break;
+    case Aggregation::max: out.value = s.max.value_or(0) * factor; break;
+    default: break;
+  }
+  const char* rule = parameter_.aggregation == Aggregation::integral ? rule_name(parameter_.gap_rule) : "excluded";
+  for (const GaugeGap& g : s.gaps) {
+    out.gaps.push_back({g.from_ms, g.to_ms, rule, parameter_.aggregation == Aggregation::integral ? g.counted * factor : 0, false});
+    out.gap_hours += overlap_h(g.from_ms, g.to_ms, period_);
+  }
+  if (!out.gaps.empty()) {
+    std::string how = parameter_.aggregation != Aggregation::integral
+                          ? "left out of the " + std::string(parameter_.aggregation == Aggregation::mean ? "mean" : "extreme")
+                      : parameter_.gap_rule == GapRule::zero
+                          ? "counted as zero"
+                          : "counted at the substitute " + format_decimal(parameter_.substitute) + " " + point_.unit;
+    notes.push_back(point_.id + ": " + std::to_string(out.gaps.size()) + " gap(s), " + format_decimal(out.gap_hours, 2) +
+                    " h in the period; " + how);
+  }
+  if (s.readings == 0) notes.push_back(point_.id + ": no reading in the period");
+}
+
+PointReport PointTrack::finish(std::vector<std::string>& notes) {
+  PointReport out;
+  if (parameter_.aggregation == Aggregation::counter) finish_counter(out, notes);
+  else finish_gauge(out, notes);
+  out.coverage = out.expected_readings
+                     ? std::min(1.0, static_cast<double>(out.readings) / static_cast<double>(out.expected_readings))
+                     : 0.0;
+  if (out.out_of_calibration)
+    notes.push_back(point_.id + ": " + std::to_string(out.out_of_calibration) +
+                    " reading(s) after the meter's calibration ran out (valid until " +
+                    (out.calibration_valid_until.empty() ? std::string("?") : out.calibration_valid_until) + ")");
+  if (out.out_of_order) notes.push_back(point_.id + ": " + std::to_string(out.out_of_order) + " reading(s) out of time order ignored");
+  if (out.excluded_quality) notes.push_back(point_.id + ": " + std::to_string(out.excluded_quality) + " reading(s) without good quality or a value excluded");
+  if (out.excluded_unit) notes.push_back(point_.id + ": " + std::to_string(out.excluded_unit) + " reading(s) in a unit that does not convert excluded");
+  return out;
+}
+
+}  // namespace mrv::report
