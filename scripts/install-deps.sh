@@ -10,6 +10,7 @@ packages=(
   libpaho-mqtt-dev libpaho-mqttpp-dev zlib1g-dev libmuparser-dev
   python3 python3-cryptography
   mosquitto mosquitto-clients python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio socat
+  chromium fonts-liberation
 )
 
 missing=()

@@ -212,6 +212,7 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       files.push_back(in_memory("configs/" + hash + ".toml", std::move(**text)));
     }
     files.push_back(in_memory("checkpoints.json", c.checkpoints.dump() + "\n"));
+    if (request.report_json) files.push_back(in_memory("report.json", *request.report_json));
     return {};
   });
   if (!read) return tl::unexpected(read.error());

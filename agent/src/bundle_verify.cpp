@@ -14,6 +14,7 @@
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
 #include "mrv/core/record_line.hpp"
+#include "bundle_report_check.hpp"
 #include "tar_gz.hpp"
 
 namespace mrv::agent {
@@ -137,6 +138,8 @@ class BundleChecker {
   std::optional<ChainVerifier> chain_;
 
   std::unordered_map<std::string, std::unordered_map<std::string, PointMeta>> configs_;
+  std::map<std::string, std::string> config_texts_;  // by hash: the report's recomputation reads them
+  std::optional<BundleReportCheck> report_;
   std::vector<CheckpointEntry> checkpoints_;
   size_t next_checkpoint_ = 0;
   std::optional<CheckpointEntry> since_;
@@ -244,6 +247,7 @@ void BundleChecker::check_manifest_signature() {
 void BundleChecker::on_config(const std::string& name, const std::string& text) {
   std::string hash = name.substr(8, name.size() - 8 - 5);  // configs/<hash>.toml
   if (to_hex(sha256(text)) != hash) return failure("configs", name + ": its SHA-256 is not its name");
+  config_texts_[hash] = text;
   auto& points = configs_[hash];
   toml::table parsed;
   try {
@@ -393,6 +397,10 @@ void BundleChecker::on_record(std::string_view line, size_t line_no) {
     signatures_.push_back({chain_->pending_key(), canonical, std::move(*sig), where});
     if (signatures_.size() >= kSignatureBatch) dispatch_signatures();
   }
+  if (report_) {  // a tampered record goes into the recomputation as it reads
+    if (ok) report_->push(**ok);
+    else if (auto fields = decode_record(canonical)) report_->push(*fields);
+  }
   if (!ok) {
     const std::string& m = ok.error().message;
     bool signature = m.find("signature") != std::string::npos || m.find("key") != std::string::npos ||
@@ -429,7 +437,8 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
   // Streams the entry, hashing it, and hands it on whole (small files) or by line.
   bool by_line = name == "records.ndjson" || name == "gaps.ndjson";
   // The quarantine (and anything unknown) is only hashed: unsigned evidence, any size.
-  bool read_whole = name == "keys.json" || name == "checkpoints.json" || name.starts_with("configs/");
+  bool read_whole =
+      name == "keys.json" || name == "checkpoints.json" || name == "report.json" || name.starts_with("configs/");
   Sha256Stream hash;
   uint64_t bytes = 0;
   std::string text, partial;
@@ -480,6 +489,7 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     if (name == "keys.json") on_keys(text);
     else if (name == "checkpoints.json") on_checkpoints(text);
     else if (name.starts_with("configs/")) on_config(name, text);
+    else if (name == "report.json") report_.emplace(text, trusted_, config_texts_, v_);
   }
   return true;
 }
@@ -524,11 +534,13 @@ void BundleChecker::run(const std::filesystem::path& path) {
       }
       continue;
     }
-    bool known = name == "keys.json" || name == "checkpoints.json" || name == "records.ndjson" ||
+    bool known = name == "keys.json" || name == "checkpoints.json" || name == "report.json" || name == "records.ndjson" ||
                  name == "gaps.ndjson" || name == "quarantine.ndjson" ||
                  (name.starts_with("configs/") && name.ends_with(".toml") && name.size() == 8 + 64 + 5);
     if (!known) failure("manifest", "unexpected entry " + name);
     if (name == "checkpoints.json" && !chain_) return failure("keys", "keys.json must come before checkpoints.json");
+    if (name == "report.json" && (!chain_ || !have_checkpoints_))
+      return failure("manifest", "keys.json and checkpoints.json must come before report.json");
     if (name == "records.ndjson") {
       if (!chain_ || !have_checkpoints_)
         return failure("manifest", "keys.json and checkpoints.json must come before records.ndjson");
@@ -593,6 +605,11 @@ void BundleChecker::finish() {
   if (gaps_found_count_ != gaps_expected_count_ || gaps_found_.finish() != gaps_expected_.finish())
     failure("gaps", "gaps.ndjson (" + std::to_string(gaps_found_count_) + " lines) is not the list of the " +
                         std::to_string(gaps_expected_count_) + " records whose quality is not good");
+  if (report_) {
+    std::vector<std::string> notes;
+    for (const CheckpointEntry& c : checkpoints_) notes.push_back(c.checkpoint.note);
+    report_->finish(notes);
+  }
   for (const auto& [point, n] : expired_)
     if (n > 1) v_.findings.push_back("point " + point + ": " + std::to_string(n) + " readings after calibration expiry");
 }

@@ -12,6 +12,7 @@
 #include "mrv/agent/export_file.hpp"
 #include "mrv/agent/ocmf.hpp"
 #include "mrv/core/time_text.hpp"
+#include "mrv/report/json.hpp"
 
 namespace mrv::agent {
 namespace {
@@ -34,8 +35,10 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms) {
+int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms,
+                      const std::optional<std::string>& report_json) {
   BundleRequest request;
+  request.report_json = report_json;
   request.from_ms = from_ms;
   request.to_ms = to_ms;
   request.out = args.out;
@@ -66,7 +69,28 @@ int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& co
 
 }  // namespace
 
-int export_records(const ExportArgs& args) {
+int export_records(const ExportArgs& args_given) {
+  ExportArgs args = args_given;
+  std::optional<std::string> report_json;
+  if (!args.report.empty()) {
+    report_json = read_text_file(args.report);
+    auto parsed = report_json ? report::parse_signed_report(*report_json)
+                              : tl::unexpected(Error{ErrorCode::io, args.report.string(), "cannot read"});
+    if (!parsed) {
+      std::cerr << args.report.string() << ": " << parsed.error().message << "\n";
+      return kExitUsage;
+    }
+    if (args.format != "bundle") {
+      std::cerr << "--report: only a bundle carries a report\n";
+      return kExitUsage;
+    }
+    if (args.from.empty()) args.from = std::to_string(parsed->window_from_ms);
+    if (args.to.empty()) args.to = std::to_string(parsed->window_to_ms);
+  }
+  if (args.from.empty() || args.to.empty()) {
+    std::cerr << "export: --from and --to are required (or --report)\n";
+    return kExitUsage;
+  }
   auto from_ms = parse_time_ms(args.from);
   auto to_ms = parse_time_ms(args.to);
   if (!from_ms || !to_ms) {
@@ -89,7 +113,7 @@ int export_records(const ExportArgs& args) {
     std::cerr << "exported " << *rows << " quarantined messages to " << args.out.string() << "\n";
     return kExitOk;
   }
-  if (args.format == "bundle") return write_bundle_file(args, journal, config, *from_ms, *to_ms);
+  if (args.format == "bundle") return write_bundle_file(args, journal, config, *from_ms, *to_ms, report_json);
   if (args.format == "ocmf") {
     auto written = write_ocmf(journal, config, *from_ms, *to_ms, args.out);
     if (!written) {

@@ -19,7 +19,7 @@ int check_config(const std::filesystem::path& config);
 int keygen(const std::filesystem::path& out, const std::string& algorithm);
 int status(const std::filesystem::path& config, bool json);
 struct ExportArgs {
-  std::filesystem::path config, out, since_checkpoint;
+  std::filesystem::path config, out, since_checkpoint, report;
   std::string from, to;
   std::string format = "bundle";  // bundle, ndjson, ocmf
   bool quarantine = false;

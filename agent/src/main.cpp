@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
   auto* ex = app.add_subcommand("export", "Write the records of a time range: a verifier bundle (default), "
                                           "NDJSON or OCMF");
   ex->add_option("--config", ea.config, "Agent config file")->required()->check(CLI::ExistingFile);
-  ex->add_option("--from", ea.from, "Start, inclusive (YYYY-MM-DD, RFC 3339 or epoch ms)")->required();
-  ex->add_option("--to", ea.to, "End, exclusive")->required();
+  ex->add_option("--from", ea.from, "Start, inclusive (YYYY-MM-DD, RFC 3339 or epoch ms); required unless --report");
+  ex->add_option("--to", ea.to, "End, exclusive; required unless --report");
   ex->add_option("--out", ea.out, "File to write")->required();
   ex->add_option("--format", ea.format,
                  "bundle: .tar.gz with checkpoints and proofs (docs/verification.md); ndjson: records only "
@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"bundle", "ndjson", "ocmf"}));
   ex->add_option("--since-checkpoint", ea.since_checkpoint,
                  "A checkpoint you already hold: the bundle proves it is consistent with this one")
+      ->check(CLI::ExistingFile);
+  ex->add_option("--report", ea.report,
+                 "A signed monitoring report (mrv-agent report): carried in the bundle, so verify recomputes it; "
+                 "the range defaults to the records it read")
       ->check(CLI::ExistingFile);
   ex->add_flag("--quarantine", ea.quarantine,
                "Export the quarantined (bad) messages received in the range instead, as NDJSON");

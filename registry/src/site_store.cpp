@@ -13,6 +13,7 @@
 #include "mrv/core/clock.hpp"
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/report/json.hpp"
 #include "verify_pool.hpp"
 
 namespace mrv::registry {
@@ -255,10 +256,20 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
 
 Answer<std::string> SiteStore::post_report(std::string_view json_text) {
   if (json_text.size() > limits_.max_body_bytes) return refuse(413, "too_large", "size", "report too large");
-  auto parsed = json::parse(json_text, nullptr, false);
-  if (!parsed.is_object()) return refuse(400, "malformed", "format", "a report is one JSON object");
+  // A signed monitoring report (docs/report-format.md) of this site, by a registered key.
+  auto report = report::parse_signed_report(json_text);
+  if (!report) return refuse(400, "malformed", "format", report.error().message);
+  if (report->site_id != site_id_)
+    return refuse(422, "wrong_site", "site", "the report is of site '" + report->site_id + "'");
   std::string hash = to_hex(sha256(json_text));
   std::lock_guard lock(mutex_);
+  auto signature = from_base64(report->signature.value_b64);
+  if (!signature || std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) {
+        return k.key_id_hex() == report->signature.key_id_hex && k.verify(report->canonical, *signature);
+      }))
+    return refuse(422, "bad_signature", "signature",
+                  "the report's signature does not verify with a registered key of the site (key " +
+                      report->signature.key_id_hex + ")");
   auto path = reports_dir_ / (hash + ".json");
   if (!std::filesystem::exists(path))
     if (auto r = write_durably(path, json_text); !r) return storage_failure(r.error());

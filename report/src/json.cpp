@@ -165,9 +165,13 @@ Result<SignedReport> parse_signed_report(std::string_view text) {
     r.period_name = j.at("period").at("name").get<std::string>();
     auto start = parse_time_ms(j.at("period").at("start").get<std::string>());
     auto end = parse_time_ms(j.at("period").at("end").get<std::string>());
-    if (!start || !end) return bad("period start or end is not a time");
+    auto from = parse_time_ms(j.at("window").at("from").get<std::string>());
+    auto to = parse_time_ms(j.at("window").at("to").get<std::string>());
+    if (!start || !end || !from || !to) return bad("a period or window time is not a time");
     r.period_start_ms = *start;
     r.period_end_ms = *end;
+    r.window_from_ms = *from;
+    r.window_to_ms = *to;
     r.config_sha256 = j.at("config").at("sha256").get<std::string>();
     r.config_text = j.at("config").at("text").get<std::string>();
     r.computed = pick_recomputable(j).dump();

@@ -102,7 +102,7 @@ void PointTrack::push(const RecordFields& record, const Config& record_config) {
   Sample s{{record.seq, r.ts_ms, *value, meter_serial_}, calibration_end_ms_ && r.ts_ms >= calibration_end_ms_};
   if (in_period) {
     ++out_.readings;
-    out_.unsynchronised += record.received.sync == ClockSync::unsynchronised;
+    out_.unsynchronised += r.time_source == TimeSource::agent && record.received.sync == ClockSync::unsynchronised;
     out_.out_of_calibration += s.out_of_calibration;
     chart(s);
   }

@@ -25,6 +25,7 @@ struct BundleRequest {
   // The signer is a registry's key, not the site's: it is not listed in keys.json and
   // manifest.sig says "signer": "registry" (docs/verification.md §4.1).
   bool registry_signer = false;
+  std::optional<std::string> report_json;  // a signed monitoring report to carry (report.json)
   uint64_t max_seq = 0;  // not 0: records after this seq are left out (no checkpoint covers them yet)
   // Called now and then with (records written, records in all).
   std::function<void(uint64_t, uint64_t)> progress;

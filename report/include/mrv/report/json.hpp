@@ -29,6 +29,7 @@ struct SignedReport {
   ReportSignature signature;
   std::string site_id, period_name, config_sha256, config_text;
   int64_t period_start_ms = 0, period_end_ms = 0;
+  int64_t window_from_ms = 0, window_to_ms = 0;  // the readings it read
   std::string computed;       // the recomputable part (recomputable_part)
   Annex annex;
   SeqRange seqs;

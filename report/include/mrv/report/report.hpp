@@ -54,7 +54,7 @@ struct PointReport {
   uint64_t excluded_quality = 0;   // readings not good, or without a value
   uint64_t excluded_unit = 0;      // a unit that does not convert to the point's
   uint64_t out_of_order = 0;       // not later than the point's previous reading: ignored
-  uint64_t unsynchronised = 0;     // stamped by an agent clock that was not synchronised
+  uint64_t unsynchronised = 0;     // stamped by the agent while its clock was not synchronised
   uint64_t out_of_calibration = 0; // readings made after the meter's calibration ran out
   double value = 0;                // this point's share of the parameter (parameter's unit)
   double out_of_calibration_value = 0;  // the part of it measured out of calibration
