@@ -33,20 +33,24 @@ const MonitoringPeriod* previous_period(const MonitoringConfig& m, const Monitor
 
 // The first checkpoint that covers every record of the period's window: the one a
 // report of that period names.
-Result<std::optional<StoredCheckpoint>> period_end_checkpoint(Journal& journal, const MonitoringConfig& m,
-                                                              const MonitoringPeriod& period) {
-  auto range = report_seq_range(journal, m, period);
-  if (!range) return tl::unexpected(range.error());
-  uint64_t size = *range ? (*range)->second : 1;
+Result<std::optional<StoredCheckpoint>> first_checkpoint_covering(Journal& journal, uint64_t size) {
   auto found = journal.checkpoints(size, std::numeric_limits<uint64_t>::max());
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::optional<StoredCheckpoint>();
   return std::optional<StoredCheckpoint>(found->front());
 }
 
+Result<std::optional<StoredCheckpoint>> period_end_checkpoint(Journal& journal, const MonitoringConfig& m,
+                                                              const MonitoringPeriod& period) {
+  auto range = report_seq_range(journal, m, period);
+  if (!range) return tl::unexpected(range.error());
+  return first_checkpoint_covering(journal, *range ? (*range)->second : 1);
+}
+
+// `last_seq`: the last record of the period's window (the range build_report read).
 Result<void> fill_annex(Journal& journal, const MonitoringConfig& m, const MonitoringPeriod& period,
-                        report::Report& report) {
-  auto end = period_end_checkpoint(journal, m, period);
+                        uint64_t last_seq, report::Report& report) {
+  auto end = first_checkpoint_covering(journal, std::max<uint64_t>(last_seq, 1));
   if (!end) return tl::unexpected(end.error());
   if (!*end)
     return tl::unexpected(report_error("period " + period.name,
@@ -118,7 +122,8 @@ Result<report::Report> build_report(Journal& journal, const Config& config, cons
     auto report = engine.finish();
     if (!report) return tl::unexpected(report.error());
     report->generated_ms = now_ms();
-    if (auto annex = fill_annex(journal, m, *period, *report); !annex) return tl::unexpected(annex.error());
+    uint64_t last_seq = *range ? (*range)->second : 1;
+    if (auto annex = fill_annex(journal, m, *period, last_seq, *report); !annex) return tl::unexpected(annex.error());
     built = std::move(*report);
     return {};
   });

@@ -206,6 +206,9 @@ Result<Report> ReportEngine::Impl::finish() {
       report.complete = false;
       report.notes.push_back(p.config->id + ": no usable reading in the period; nothing is credited");
     }
+    if (p.config->aggregation != Aggregation::fixed && p.coverage < 0.999)
+      report.notes.push_back(p.config->id + ": readings cover " + format_decimal(p.coverage * 100, 1) +
+                             "% of those expected");
     values[p.config->id] = p.value;
     report.parameters.push_back(std::move(p));
   }

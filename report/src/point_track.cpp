@@ -270,15 +270,28 @@ void PointTrack::finish_counter(PointReport& out, std::vector<std::string>& note
                       " -> " + (e.after.meter_serial.empty() ? "none" : e.after.meter_serial) + ") between " + between +
                       "; what either meter counted between them is not credited");
   }
+  // The period's ends without a reading near them: nothing was counted there.
+  const int64_t half_limit = out.gap_limit_ms / 2;
+  if (out.start->how == BoundaryValue::How::reading && out.start->reading.ts_ms - period_.start_ms > half_limit)
+    out.gaps.insert(out.gaps.begin(), PointGap{period_.start_ms, std::min(out.start->reading.ts_ms, period_.end_ms),
+                                               "not counted (no reading)", 0, false});
+  if (out.end->how == BoundaryValue::How::reading && period_.end_ms - out.end->reading.ts_ms > half_limit)
+    out.gaps.push_back(PointGap{std::max(out.end->reading.ts_ms, period_.start_ms), period_.end_ms,
+                                "not counted (no reading)", 0, false});
   for (PointGap& g : out.gaps) {
     out.gap_hours += overlap_h(g.from_ms, g.to_ms, period_);
     if (g.over_break)
       notes.push_back(id + ": a register break happened during the gap from " + format_time(g.from_ms) + " to " +
                       format_time(g.to_ms) + "; the energy counted in the gap before it is lost (not credited)");
   }
-  if (!out.gaps.empty())
-    notes.push_back(id + ": " + std::to_string(out.gaps.size()) + " gap(s), " + format_decimal(out.gap_hours, 2) +
-                    " h in the period; counted by register difference: no energy is lost across them");
+  size_t edges = 0;
+  for (const PointGap& g : out.gaps) edges += g.rule != "register difference";
+  if (out.gaps.size() > edges)
+    notes.push_back(id + ": " + std::to_string(out.gaps.size() - edges) +
+                    " gap(s) between readings; counted by register difference: no energy is lost across them");
+  if (edges)
+    notes.push_back(id + ": no reading near " + (edges == 2 ? "either end" : "one end") +
+                    " of the period: what the meter counted there is not in the period's value");
   out.covered_h = std::max(0.0, static_cast<double>(period_.end_ms - period_.start_ms) / kMsPerHour - out.gap_hours);
 }
 

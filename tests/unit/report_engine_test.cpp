@@ -328,6 +328,10 @@ TEST_CASE("report: a boundary far from any reading is stated; interpolated only 
       CHECK(pt.end->distance_ms == -2 * kHour - 15 * kMin);  // the last reading, 2 h 15 min before
       CHECK(pt.end->far);
       CHECK(any_note(parameter(r, "EG_p").notes, "end register read 2 h 15 min before the boundary"));
+      REQUIRE_FALSE(pt.gaps.empty());  // what the meter counted in those hours is not in the period
+      CHECK(pt.gaps.back().rule == "not counted (no reading)");
+      CHECK(pt.gaps.back().to_ms - pt.gaps.back().from_ms == 2 * kHour + 15 * kMin);
+      CHECK(any_note(parameter(r, "EG_p").notes, "no reading near one end"));
     } else {
       CHECK(pt.end->how == report::BoundaryValue::How::interpolated);
       // A straight line from the last reading before to the first after.
