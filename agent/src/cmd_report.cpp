@@ -65,6 +65,9 @@ int report(const ReportArgs& args) {
             << (r.complete ? "" : " (incomplete: nothing credited)") << "; " << r.seqs.records << " records (seq "
             << r.seqs.first << ".." << r.seqs.last << ") -> " << args.out.string() << "\n";
   for (const auto& note : r.notes) std::cerr << "  " << note << "\n";
+  if (r.window_to_ms > r.generated_ms)
+    std::cerr << "  warning: the period's boundary window runs until " << report::format_time(r.window_to_ms)
+              << ": readings of it may still arrive, and a later report may differ\n";
   if (config.upload.url.empty() || args.no_upload) return kExitOk;
   auto posted = uploader::post_report(config, *signed_json);
   if (!posted) {

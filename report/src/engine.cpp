@@ -109,8 +109,14 @@ void aggregate(ParameterReport& p) {
   for (const PointReport& pt : p.points) {
     p.coverage = std::min(p.coverage, pt.coverage);
     switch (c.aggregation) {
-      case Aggregation::counter:
-      case Aggregation::integral: p.measured += pt.value; any = true; break;
+      case Aggregation::counter:  // a counter needs a register reading; an integral has its gap rule
+        p.measured += pt.value;
+        any = any || pt.start.has_value();
+        break;
+      case Aggregation::integral:
+        p.measured += pt.value;
+        any = true;
+        break;
       case Aggregation::mean:
         if (pt.mean) {
           double h = std::max(pt.covered_h, 1e-9);
@@ -120,10 +126,16 @@ void aggregate(ParameterReport& p) {
         }
         break;
       case Aggregation::min:
-        if (pt.min) p.measured = any ? std::min(p.measured, pt.value) : pt.value, any = true;
+        if (pt.min) {
+          p.measured = any ? std::min(p.measured, pt.value) : pt.value;
+          any = true;
+        }
         break;
       case Aggregation::max:
-        if (pt.max) p.measured = any ? std::max(p.measured, pt.value) : pt.value, any = true;
+        if (pt.max) {
+          p.measured = any ? std::max(p.measured, pt.value) : pt.value;
+          any = true;
+        }
         break;
       case Aggregation::fixed: break;
     }

@@ -141,8 +141,6 @@ def case(algorithm):
         time.sleep(0.2)
     run_agent("run", "--config", str(config), "--duration", "4")
     ra, rb = d / "a.json", d / "b.json"
-    if len(sys.argv) > 2:  # keep the reports for a look
-        ra, rb = pathlib.Path(sys.argv[2]) / f"{algorithm}-a.json", pathlib.Path(sys.argv[2]) / f"{algorithm}-b.json"
     run_agent("report", "--config", str(config), "--period", "A", "--out", str(ra), "--no-upload")
     run_agent("report", "--config", str(config), "--period", "B", "--out", str(rb), "--no-upload")
     a, b = json.loads(ra.read_text()), json.loads(rb.read_text())

@@ -3,6 +3,7 @@
 // says about them.
 #include <catch2/catch.hpp>
 
+#include "mrv/agent/bundle.hpp"
 #include "mrv/agent/report_builder.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
@@ -396,4 +397,47 @@ TEST_CASE("report: the signed JSON round-trips; the annex proves the previous pe
   REQUIRE(raw);
   CHECK(key->verify(parsed->canonical, *raw));
   CHECK_FALSE(key->verify(parsed->canonical + " ", *raw));
+}
+
+TEST_CASE("report: a bundle exported later, with more of the window, still recomputes the report", "[report][engine]") {
+  Site site;
+  site.register_run(kStart, kEnd + kDay, 0.0, 10.0);
+  auto r = site.report();
+  TempDir dir;
+  auto signer = test_signer(dir);
+  auto text = agent::sign_report(r, signer);
+  REQUIRE(text);
+  // Readings of the window arrive after the report (a late meter upload).
+  site.register_run(kEnd + 2 * kDay, kEnd + 3 * kDay, 30'000.0, 10.0);
+  site.add("pv1.power_kw", kEnd - kHour, 5.0);
+  site.flush();
+  REQUIRE(site.journal().checkpoint("later"));
+  agent::BundleRequest request;
+  request.from_ms = r.window_from_ms;
+  request.to_ms = r.window_to_ms;
+  request.out = dir / "later.tar.gz";
+  request.signer = &signer;
+  request.report_json = *text;
+  REQUIRE(agent::write_bundle(site.journal(), "pv-site", request));
+  auto key = PublicKey::from_pem(signer.public_pem());
+  REQUIRE(key);
+  std::vector<PublicKey> pinned;
+  pinned.push_back(std::move(*key));
+  auto verdict = agent::verify_bundle(request.out, pinned, std::nullopt);
+  INFO(verdict.to_text());
+  CHECK(verdict.failures.empty());
+  CHECK(any_note(verdict.notes, "every parameter and result matches (credited 22 tCO2)"));
+
+  // The same report with one number changed no longer verifies (its signature, and so
+  // also a re-signed forgery's numbers, are checked).
+  auto forged = *text;
+  auto at = forged.find("\"credited_tco2\": 22");
+  REQUIRE(at != std::string::npos);
+  forged.replace(at, 19, "\"credited_tco2\": 23");
+  request.out = dir / "forged.tar.gz";
+  request.report_json = forged;
+  REQUIRE(agent::write_bundle(site.journal(), "pv-site", request));
+  auto bad = agent::verify_bundle(request.out, pinned, std::nullopt);
+  REQUIRE(bad.failures.count("report"));
+  CHECK(bad.failures.at("report").find("signature does not verify") != std::string::npos);
 }
