@@ -68,7 +68,9 @@ int report(const ReportArgs& args) {
   if (r.window_to_ms > r.generated_ms)
     std::cerr << "  warning: the period's boundary window runs until " << report::format_time(r.window_to_ms)
               << ": readings of it may still arrive, and a later report may differ\n";
-  if (config.upload.url.empty() || args.no_upload) return kExitOk;
+  // What is uploaded is what was written: the signed JSON (a CSV or HTML page is a
+  // rendering of it; make the JSON to upload it).
+  if (config.upload.url.empty() || args.no_upload || args.format != "json") return kExitOk;
   auto posted = uploader::post_report(config, *signed_json);
   if (!posted) {
     std::cerr << "upload of the signed report failed (the file is written): " << posted.error().to_string() << "\n";

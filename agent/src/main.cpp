@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
                                         "html: a printable page with charts")
       ->check(CLI::IsMember({"json", "csv", "html"}));
   rp->add_option("--out", ra.out, "File to write")->required();
-  rp->add_flag("--no-upload", ra.no_upload, "Do not post the signed report to the registry of [upload]");
+  rp->add_flag("--no-upload", ra.no_upload,
+               "Do not post the signed report to the registry of [upload] (only --format json is posted)");
 
   std::string device;
   auto* mb = app.add_subcommand("modbus-read",

@@ -52,6 +52,21 @@ Result<int> lock_journal(const std::filesystem::path& journal_path) {
 }
 }  // namespace
 
+Result<void> Journal::set_config(const std::string& hash_hex, const std::string& text) {
+  Impl& j = *impl_;
+  if (!j.signer) return fail(ErrorCode::invalid_argument, j.options.path.string(), "journal opened read-only");
+  sqlite::Statement c(j.db, "INSERT OR IGNORE INTO configs VALUES (?1, ?2, ?3)");
+  c.bind(1, hash_hex).bind_blob(2, text).bind(3, utc_now_ms());
+  if (int rc = c.step(); rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "register config"));
+  j.fields.config_hash_hex = hash_hex;
+  j.options.config_hash_hex = hash_hex;
+  j.options.config_text = text;
+  return {};
+}
+
+const LatencyHistogram& Journal::sign_latency() const { return impl_->sign_latency; }
+const std::string& Journal::config_hash_hex() const { return impl_->fields.config_hash_hex; }
+
 Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer signer) {
   std::error_code ec;
   std::filesystem::create_directories(options.path.parent_path(), ec);

@@ -25,6 +25,7 @@ struct Journal::Impl {
   std::optional<Signer> signer;
   std::optional<PublicKey> public_key;  // the signer's, for checkpoint signature lines
   std::string algorithm_name;
+  LatencyHistogram sign_latency;
   JournalTree tree;
   std::string origin;  // of checkpoints
   // The newest checkpoint: its tree size, when (steady clock) and its mrv-time-ms.
@@ -123,8 +124,10 @@ struct Journal::Impl {
     Sha256 hash = sha256(canonical);
     std::string signature;
     if (!options.checkpoint_only) {
+      auto signing = std::chrono::steady_clock::now();
       auto signed_bytes = signer->sign(canonical, hash);
       if (!signed_bytes) return tl::unexpected(signed_bytes.error());
+      sign_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - signing).count());
       signature = std::move(*signed_bytes);
     }
     const Reading& rd = fields.reading;

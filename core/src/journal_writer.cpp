@@ -11,6 +11,7 @@ namespace mrv {
 JournalWriter::JournalWriter(Journal journal, WriterOptions options, Clock& clock, LogFn log)
     : journal_(std::move(journal)), options_(options), clock_(clock), log_(std::move(log)) {
   stats_.last_seq = journal_.last_seq();
+  stats_.config_hash_hex = journal_.config_hash_hex();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -83,13 +84,41 @@ WriterStats JournalWriter::stats() const {
   return st;
 }
 
+Result<void> JournalWriter::reconfigure(std::string hash_hex, std::string text, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (stopping_) return fail(ErrorCode::invalid_argument, "journal writer", "stopping");
+  pending_config_ = PendingConfig{std::move(hash_hex), std::move(text), std::nullopt};
+  work_ready_.notify_one();
+  bool done = committed_.wait_for(lock, timeout, [&] { return pending_config_->applied.has_value(); });
+  Result<void> result = done ? *pending_config_->applied
+                             : fail(ErrorCode::busy, "journal writer",
+                                    "the readings queued before the reload were not committed in time: " +
+                                        stats_.last_error);
+  pending_config_.reset();
+  return result;
+}
+
+void JournalWriter::set_commit_observer(CommitObserver observer) {
+  std::lock_guard lock(mutex_);
+  commit_observer_ = std::move(observer);
+}
+
 void JournalWriter::run() {
   std::unique_lock lock(mutex_);
+  auto config_due = [&] { return pending_config_ && !pending_config_->applied; };
   auto has_work = [&] {
     return stopping_ || has_queued() || commit_failing_ || over_quota_ || !checkpoint_requested_.empty() ||
-           receipt_pending_ > receipt_stored_;
+           receipt_pending_ > receipt_stored_ || config_due();
   };
   for (;;) {
+    if (config_due() && !has_queued() && !commit_failing_) {
+      // Everything read under the old config is committed: switch.
+      auto applied = journal_.set_config(pending_config_->hash_hex, pending_config_->text);
+      if (applied) stats_.config_hash_hex = pending_config_->hash_hex;
+      pending_config_->applied = std::move(applied);
+      committed_.notify_all();
+      continue;
+    }
     if (receipt_pending_ > receipt_stored_) {
       uint64_t seq = receipt_pending_;
       lock.unlock();
@@ -190,7 +219,10 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
     quarantine_queue_.clear();
   }
   lock.unlock();
+  auto started = Clk::now();
   auto outcome = journal_.append(inflight_, inflight_quarantine_);
+  double took = std::chrono::duration<double>(Clk::now() - started).count();
+  if (outcome && commit_observer_) commit_observer_(inflight_);
   // The quota is checked about once a second, not at every commit: three PRAGMAs each.
   Result<bool> under_quota = !over_quota_;
   auto now = std::chrono::steady_clock::now();
@@ -227,6 +259,8 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
   committed_through_ = oldest_waiting - 1;
   stats_.stored += outcome->stored;
   stats_.duplicates += outcome->duplicates;
+  stats_.commit_seconds.observe(took);
+  stats_.sign_seconds = journal_.sign_latency();
   stats_.last_seq = journal_.last_seq();
   bool over = !under_quota || !*under_quota;
   if (over && !over_quota_) {

@@ -77,6 +77,8 @@ struct ReportEngine::Impl {
   Result<double> emission_reductions(const std::map<std::string, double>& values,
                                      std::vector<FormulaResult>* results) const;
   void correct_for_calibration(ParameterReport& p, std::map<std::string, double>& values) const;
+  void warn_if_gaps_favour_project(const ParameterReport& p, const std::map<std::string, double>& values,
+                                   std::vector<std::string>& notes) const;
 };
 
 ReportEngine::ReportEngine(const Config& config, const MonitoringPeriod& period, ConfigResolver resolver)
@@ -196,6 +198,24 @@ void ReportEngine::Impl::correct_for_calibration(ParameterReport& p, std::map<st
                     " applied against the project" + (up == down ? " (it does not change the emission reductions)" : ""));
 }
 
+// A gap lowers a measured parameter (nothing counted, or a substitute). For a parameter
+// whose growth lowers the emission reductions (a project's own consumption), that is in
+// the project's favour: the report says so, so the rule gets a second look.
+void ReportEngine::Impl::warn_if_gaps_favour_project(const ParameterReport& p, const std::map<std::string, double>& values,
+                                                     std::vector<std::string>& notes) const {
+  double gap_hours = 0;
+  for (const PointReport& pt : p.points) gap_hours += pt.gap_hours;
+  if (gap_hours <= 0 || p.config->aggregation == Aggregation::fixed) return;
+  auto copy = values;
+  auto base = emission_reductions(copy, nullptr);
+  copy[p.config->id] = p.value + std::max(std::abs(p.value), 1.0) * 0.01;
+  auto more = emission_reductions(copy, nullptr);
+  if (base && more && *more < *base)
+    notes.push_back(p.config->id + ": its gaps (" + format_decimal(gap_hours, 2) +
+                    " h) lower it, and a lower " + p.config->id +
+                    " raises the emission reductions: its gap rule is not conservative; review it");
+}
+
 Result<Report> ReportEngine::Impl::finish() {
   const MonitoringConfig& m = config.monitoring;
   Report report;
@@ -225,6 +245,7 @@ Result<Report> ReportEngine::Impl::finish() {
     report.parameters.push_back(std::move(p));
   }
   for (ParameterReport& p : report.parameters) correct_for_calibration(p, values);
+  for (const ParameterReport& p : report.parameters) warn_if_gaps_favour_project(p, values, report.notes);
   if (unknown_config)
     report.notes.push_back("some records name a config not at hand: the report's config stood in for their meter "
                            "serial and calibration");

@@ -310,7 +310,26 @@ gap_rule = ")" + rule + "\"\n" + (rule == "substitute" ? "substitute = 40\n" : "
     CHECK(p.value == Approx(expected_mwh));
     CHECK(r.credited_tco2 == static_cast<int64_t>(std::floor(expected_mwh * 0.797 + 1e-9)));
     CHECK(any_note(p.notes, rule == "zero" ? "counted as zero" : "counted at the substitute 40 kW"));
+    CHECK_FALSE(any_note(r.notes, "not conservative"));  // less EG_power, less ER: conservative
   }
+}
+
+TEST_CASE("report: a gap in a parameter that lowers the reductions is called not conservative", "[report][engine]") {
+  SiteOptions o;
+  o.extra_parameters = R"x(
+[[monitoring.parameters]]
+id = "EC_PJ"
+unit = "MWh"
+aggregation = "integral"
+point = "pv1.power_kw"
+)x";
+  o.er_expression = "RE_p - EC_PJ * EF_grid";  // the project's own consumption
+  Site site(o);
+  site.register_run(kStart, kEnd + kHour, 0.0, 10.0);
+  for (int64_t t = kStart; t < kEnd; t += 15 * kMin)
+    if (t < kStart + 2 * kDay || t >= kStart + 3 * kDay) site.add("pv1.power_kw", t, 1.0);
+  auto r = site.report();
+  CHECK(any_note(r.notes, "EC_PJ: its gaps (24.25 h) lower it, and a lower EC_PJ raises the emission reductions"));
 }
 
 TEST_CASE("report: a boundary far from any reading is stated; interpolated only when allowed", "[report][engine]") {

@@ -23,6 +23,7 @@
 #include "mrv/core/config.hpp"
 #include "mrv/core/merkle.hpp"
 #include "mrv/core/crypto.hpp"
+#include "mrv/core/histogram.hpp"
 #include "mrv/core/error.hpp"
 #include "mrv/core/reading.hpp"
 
@@ -140,6 +141,13 @@ class Journal {
   // Quarantined messages go in the same transaction.
   [[nodiscard]] Result<AppendOutcome> append(std::span<const AcceptedReading> batch,
                                              std::span<const QuarantinedMessage> quarantined = {});
+
+  // Records made from now on name this config (a reload): its text is kept under its
+  // hash, so records and reports name the config they were made under.
+  [[nodiscard]] Result<void> set_config(const std::string& hash_hex, const std::string& text);
+  // How long signing a record took, per record, since open (writer side).
+  const LatencyHistogram& sign_latency() const;
+  const std::string& config_hash_hex() const;  // the config new records name
 
   // Prunes receipted records, oldest first, while over quota. Returns true when the
   // journal is then under its quota (new readings may be accepted).

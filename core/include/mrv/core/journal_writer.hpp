@@ -16,6 +16,8 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +41,9 @@ struct WriterStats {
   uint64_t held = 0;  // accepted but not yet committed (after stop: could not be committed)
   bool accepting = true;
   std::string last_error;
+  std::string config_hash_hex;      // the config new records name
+  LatencyHistogram commit_seconds;  // one transaction: sign, chain, insert, commit
+  LatencyHistogram sign_seconds;    // one record's signature
 };
 
 class JournalWriter {
@@ -72,6 +77,16 @@ class JournalWriter {
   // with the same receipt.
   void record_receipt(uint64_t seq);
   WriterStats stats() const;
+  // Blocks until every reading queued so far is committed under the old config, then
+  // makes records name the new one (a reload; the sources are stopped meanwhile).
+  // Errors: the journal cannot commit or store the config within the timeout.
+  [[nodiscard]] Result<void> reconfigure(std::string hash_hex, std::string text,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Called on the writer thread after each commit with the readings it stored (and any
+  // duplicates it skipped). Must be quick and must not call into the writer. Set before
+  // the first submit.
+  using CommitObserver = std::function<void(std::span<const AcceptedReading>)>;
+  void set_commit_observer(CommitObserver observer);
 
  private:
   using Clk = std::chrono::steady_clock;
@@ -106,6 +121,12 @@ class JournalWriter {
   // The batch being committed, moved out of the queues; kept until it is durable (a
   // failed commit is retried with exactly these). Writer thread only, outside the lock.
   std::vector<AcceptedReading> inflight_;
+  CommitObserver commit_observer_;
+  struct PendingConfig {
+    std::string hash_hex, text;
+    std::optional<Result<void>> applied;
+  };
+  std::optional<PendingConfig> pending_config_;  // reconfigure(): applied between batches
   std::vector<QuarantinedMessage> inflight_quarantine_;
   Ticket next_ticket_ = 1;
   Ticket committed_through_ = 0;

@@ -90,7 +90,7 @@ struct SeqRange {
 
 // Ties the numbers to the signed journal (filled by whoever reads the journal).
 struct Annex {
-  std::string end_checkpoint;       // signed note of the first checkpoint covering seqs.last after the period
+  std::string end_checkpoint;       // the first checkpoint covering every record of the window (tree size >= seqs.last)
   std::string previous_checkpoint;  // the previous period's end checkpoint ("" for the first period)
   std::vector<std::string> consistency_proof_hex;  // RFC 9162, previous -> end
 };
