@@ -7,10 +7,11 @@ packages=(
   build-essential cmake pkg-config
   libboost1.74-dev libssl-dev libsqlite3-dev sqlite3 openssl curl bc
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libexpected-dev catch2
-  libpaho-mqtt-dev libpaho-mqttpp-dev zlib1g-dev libmuparser-dev
+  libpaho-mqtt-dev libpaho-mqttpp-dev zlib1g-dev libmuparser-dev libsystemd-dev
   python3 python3-cryptography
   mosquitto mosquitto-clients python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio socat
-  chromium fonts-liberation
+  chromium fonts-liberation python3-prometheus-client
+  debootstrap systemd-container file
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, second command (and what CI runs): installs what is missing, then builds
-# twice (warnings as errors; ASan+UBSan) and runs every unit and integration test on each.
+# twice (warnings as errors; ASan+UBSan) and runs every unit and integration test on each,
+# then cross-builds both programs for arm64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,3 +22,5 @@ build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DMRV_SANITIZE=ON
 )
+echo "== cross build arm64 (the usual field gateway CPU): both programs link"
+scripts/cross-build-arm64.sh

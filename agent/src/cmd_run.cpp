@@ -1,5 +1,7 @@
 // run: the daemon. One io_context runs the sources; the journal writer has its own
-// thread; SIGINT/SIGTERM stop the sources, commit what is queued and exit.
+// thread; SIGHUP reloads the config (docs/operations.md), SIGINT/SIGTERM stop the
+// sources, commit what is queued and exit. Under systemd it reports READY, RELOADING,
+// STOPPING and WATCHDOG (Type=notify).
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -7,27 +9,45 @@
 #include <functional>
 #include <optional>
 
+#include <list>
+
+#include "agent_http.hpp"
 #include "commands.hpp"
 #include "mrv/agent/state_file.hpp"
-#include "mrv/collector/modbus_source.hpp"
-#include "mrv/collector/mqtt_source.hpp"
-#include "mrv/collector/simulated_source.hpp"
 #include "mrv/core/asio.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal_writer.hpp"
 #include "mrv/core/log.hpp"
 #include "mrv/uploader/uploader.hpp"
+#include "reload_check.hpp"
+#include "source_set.hpp"
+#include "systemd_notify.hpp"
 
 namespace mrv::agent {
 
+namespace {
+
+void log_config_errors(const ConfigErrors& errors) {
+  for (const Error& e : errors) log::error(e.to_string());
+}
+
+}  // namespace
+
 int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   ::umask(027);  // the journal holds the config text: not for every local user
-  auto config = load_config(config_path);
-  if (!config) {
-    for (const Error& e : config.error()) log::error(e.to_string());
-    return kExitUsage;
+  // Every config this process ran under: sources keep references into theirs, and a
+  // handler of a stopped source may still be queued. A few kB each; reloads are rare.
+  std::list<Config> configs;
+  {
+    auto loaded = load_config(config_path);
+    if (!loaded) {
+      log_config_errors(loaded.error());
+      return kExitUsage;
+    }
+    configs.push_back(std::move(*loaded));
   }
+  const Config* config = &configs.back();
   auto signer = Signer::load(config->signing.key_file);
   if (!signer) {
     log::error(signer.error().to_string());
@@ -63,44 +83,37 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                        clock, [](int priority, const std::string& m) { log::write(priority, m); });
 
   boost::asio::io_context io;
-  std::vector<std::unique_ptr<collector::SimulatedSource>> simulated;
-  for (const auto& s : config->simulated_sources) {
-    std::vector<PointConfig> points;
-    for (const auto& id : s.points) points.push_back(*config->find_point(id));
-    simulated.push_back(std::make_unique<collector::SimulatedSource>(io, s, std::move(points), writer));
-    simulated.back()->start();
-  }
-  std::vector<std::unique_ptr<collector::MqttSource>> mqtt;
-  for (const auto& m : config->mqtt_sources) {
-    auto dir = config->journal.path.parent_path() / "mqtt" / m.name;  // Paho's persistence
-    mqtt.push_back(std::make_unique<collector::MqttSource>(io, m, *config, writer, dir));
-    if (auto r = mqtt.back()->start(); !r) {
-      log::error(r.error().to_string());
-      return kExitFailure;
-    }
-  }
-  std::vector<std::unique_ptr<collector::ModbusGateway>> modbus;
-  for (const auto& g : config->modbus_gateways) {
-    modbus.push_back(std::make_unique<collector::ModbusGateway>(io, g, *config, writer));
-    modbus.back()->start();
-  }
+  auto sources = std::make_shared<SourceSet>(io, *config, writer);
   std::optional<uploader::Uploader> upload;
-  if (!config->upload.url.empty()) {
+  // /healthz, /metrics and the status page ([http]); before any source starts: it
+  // observes the writer's commits.
+  AgentHttp http(io, *config, writer, [&] {
+    SourceStatuses s{sources->mqtt_status(), sources->modbus_status(), std::nullopt};
+    if (upload) s.upload = upload->status();
+    return s;
+  });
+  http.start();
+  if (auto r = sources->start(); !r) {
+    log::error(r.error().to_string());
+    return kExitFailure;
+  }
+  auto start_upload = [&]() -> bool {
+    if (config->upload.url.empty()) return true;
     upload.emplace(*config, writer, [](int priority, const std::string& m) { log::write(priority, m); });
     if (auto r = upload->start(); !r) {
       log::error(r.error().to_string());
-      return kExitUsage;
+      upload.reset();
+      return false;
     }
     log::info("uploading to " + config->upload.url);
-  }
+    return true;
+  };
+  if (!start_upload()) return kExitUsage;
   auto save_state = [&] {
-    std::vector<collector::MqttSourceStatus> states;
-    for (auto& m : mqtt) states.push_back(m->status());
-    std::vector<collector::ModbusStatus> gateways;
-    for (auto& g : modbus) gateways.push_back(g->status());
     std::optional<uploader::UploaderStatus> uploading;
     if (upload) uploading = upload->status();
-    write_state_file(config->journal.path, writer.stats(), states, gateways, uploading);
+    write_state_file(config->journal.path, writer.stats(), sources->mqtt_status(), sources->modbus_status(),
+                     uploading);
   };
   boost::asio::steady_timer state_timer(io);
   std::function<void()> save_state_every_2s = [&] {
@@ -112,17 +125,60 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   };
   save_state_every_2s();
 
+  // SIGHUP: the new config is loaded and checked whole before anything changes; then the
+  // sources stop, what they read is committed under the old config, records name the
+  // new one from then on, and the new sources start.
+  auto reload = [&] {
+    notify_reloading();
+    auto loaded = load_config(config_path);
+    if (!loaded) {
+      log::error("reload refused, the running config stays: " + config_path.string() + " has errors");
+      log_config_errors(loaded.error());
+    } else if (loaded->hash_hex == config->hash_hex) {
+      log::notice("reload: the config is unchanged");
+    } else if (auto why = needs_restart(*config, *loaded)) {
+      log::error("reload refused, the running config stays: " + *why + " changed, which needs a restart");
+    } else {
+      sources->stop();
+      if (upload) upload->stop();
+      // The stopped set goes once the handlers it queued have run.
+      boost::asio::post(io, [old = std::move(sources)] {});
+      if (auto switched = writer.reconfigure(loaded->hash_hex, loaded->text); !switched)
+        log::error("reload: " + switched.error().to_string() + "; records keep naming the old config");
+      configs.push_back(std::move(*loaded));
+      config = &configs.back();
+      http.apply_config(*config);
+      sources = std::make_shared<SourceSet>(io, *config, writer);
+      if (auto r = sources->start(); !r) log::error("reload: " + r.error().to_string());
+      upload.reset();
+      start_upload();
+      log::notice("reloaded: config " + config->hash_hex + ", " + std::to_string(sources->size()) +
+                  " source(s), " + std::to_string(config->points.size()) + " point(s)");
+    }
+    notify_ready("running, config " + config->hash_hex.substr(0, 12));
+  };
+
   auto shutdown = [&] {
-    for (auto& s : simulated) s->stop();
-    for (auto& m : mqtt) m->stop();
-    for (auto& g : modbus) g->stop();
+    notify_stopping();
+    http.stop();
+    sources->stop();
     io.stop();
   };
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (!ec) log::notice("signal " + std::to_string(signal) + ": stopping");
-    shutdown();
-  });
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        log::notice("signal 1 (SIGHUP): reloading " + config_path.string());
+        reload();
+        wait_signal();
+        return;
+      }
+      log::notice("signal " + std::to_string(signal) + ": stopping");
+      shutdown();
+    });
+  };
+  wait_signal();
   std::optional<boost::asio::steady_timer> deadline;
   if (duration_s > 0) {
     deadline.emplace(io, std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000)));
@@ -130,9 +186,19 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       if (!ec) shutdown();
     });
   }
-  log::notice("running: " + std::to_string(simulated.size() + mqtt.size() + modbus.size()) +
-              " source(s), " +
+  // The watchdog is fed from the event loop, so a stuck loop stops feeding it.
+  boost::asio::steady_timer watchdog(io);
+  std::function<void()> feed_watchdog = [&] {
+    notify_watchdog();
+    watchdog.expires_after(*watchdog_period());
+    watchdog.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) feed_watchdog();
+    });
+  };
+  if (watchdog_period()) feed_watchdog();
+  log::notice("running: " + std::to_string(sources->size()) + " source(s), " +
               std::to_string(config->points.size()) + " point(s)");
+  notify_ready("running, config " + config->hash_hex.substr(0, 12));
   io.run();
   if (upload) upload->stop();  // before the writer it hands receipts to
   writer.stop();  // commits what is queued; message callbacks waiting on it return
@@ -147,13 +213,11 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                st.last_error);
     code = kExitFailure;
   }
-  for (auto& m : mqtt)
-    if (m->parked()) {
-      log::warning("mqtt:" + m->status().name +
-                   ": a message the journal refused stays unacknowledged at the broker");
-      std::fflush(nullptr);
-      std::_Exit(code);
-    }
+  if (sources->mqtt_parked()) {
+    log::warning("mqtt: a message the journal refused stays unacknowledged at the broker");
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
   return code;
 }
 

@@ -351,7 +351,9 @@ void MqttSource::stop() {
   m.set_state("stopped");
   if (!m.client) return;
   try {
-    if (m.client->is_connected()) m.client->disconnect(0)->wait_for(std::chrono::seconds(2));
+    // Up to 2 s for work in flight: a message being handled commits and is acknowledged
+    // first, so a reload's new session is not sent it again.
+    if (m.client->is_connected()) m.client->disconnect(2000)->wait_for(std::chrono::seconds(3));
   } catch (const mqtt::exception&) {
   }
 }

@@ -1,5 +1,7 @@
 #include "mrv/core/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <fstream>
 #include <regex>
@@ -92,6 +94,55 @@ void read_upload(ConfigReader& r, const std::filesystem::path& file, const toml:
   if (u.backoff_max_ms < u.backoff_min_ms)
     r.error(t.get("backoff_max_ms"), "upload.backoff_max_ms", "must not be below backoff_min_ms");
   u.gzip_level = static_cast<int>(r.integer(t, path, "gzip_level", 6, 0, 9));
+}
+
+// [http]: listen = "host:port" (IPv6 as "[::1]:9102"), limits and /healthz thresholds.
+void read_http(ConfigReader& r, const toml::table& t, HttpConfig& h) {
+  const std::string path = "http";
+  r.only_keys(t, path, {"enabled", "listen", "max_connections", "max_request_bytes", "idle_timeout_ms",
+                        "source_stale_s", "upload_lag_max_s", "require_clock_sync", "sparkline_step_s"});
+  auto flag = [&](std::string_view key, bool fallback) {
+    const toml::node* n = t.get(key);
+    if (!n) return fallback;
+    if (auto b = n->value<bool>()) return *b;
+    r.error(n, path + "." + std::string(key), "must be true or false");
+    return fallback;
+  };
+  h.enabled = flag("enabled", true);
+  h.require_clock_sync = flag("require_clock_sync", true);
+  if (const toml::node* n = t.get("listen"); n && !n->is_string()) {
+    r.error(n, "http.listen", "must be a string");
+  } else if (n) {
+    std::string listen = *n->value<std::string>();
+    std::string host, port;
+    if (listen.starts_with("[")) {  // [v6 address]:port
+      auto close = listen.find("]:");
+      if (close != std::string::npos) {
+        host = listen.substr(1, close - 1);
+        port = listen.substr(close + 2);
+      }
+    } else if (auto colon = listen.rfind(':'); colon != std::string::npos) {
+      host = listen.substr(0, colon);
+      port = listen.substr(colon + 1);
+    }
+    unsigned char addr[sizeof(in6_addr)];
+    bool ip = ::inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+              (listen.starts_with("[") && ::inet_pton(AF_INET6, host.c_str(), addr) == 1);
+    int port_number = -1;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+    if (!ip || ec != std::errc() || end != port.data() + port.size() || port_number < 0 || port_number > 65535)
+      r.error(n, "http.listen", "must be IP:port (\"127.0.0.1:9102\", \"[::1]:9102\"; port 0: any free one)");
+    else {
+      h.listen_host = host;
+      h.listen_port = static_cast<uint16_t>(port_number);
+    }
+  }
+  h.max_connections = static_cast<int>(r.integer(t, path, "max_connections", 16, 1, 1024));
+  h.max_request_bytes = static_cast<int>(r.integer(t, path, "max_request_bytes", 8192, 1024, 1 << 20));
+  h.idle_timeout_ms = static_cast<int>(r.integer(t, path, "idle_timeout_ms", 10'000, 100, 600'000));
+  h.source_stale_s = static_cast<int>(r.integer(t, path, "source_stale_s", 300, 1, 30 * 86'400));
+  h.upload_lag_max_s = static_cast<int>(r.integer(t, path, "upload_lag_max_s", 3600, 1, 365 * 86'400));
+  h.sparkline_step_s = static_cast<int>(r.integer(t, path, "sparkline_step_s", 60, 0, 86'400));
 }
 
 void read_mqtt_sources(ConfigReader& r, const toml::table& sources, Config& c);
@@ -426,7 +477,7 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
   c.file = file;
   c.hash_hex = to_hex(sha256(text));
   c.text = std::move(text);
-  r.only_keys(root, "", {"site", "journal", "signing", "upload", "monitoring", "points", "sources"});
+  r.only_keys(root, "", {"site", "journal", "signing", "upload", "http", "monitoring", "points", "sources"});
 
   if (const toml::table* site = r.table(root, "", "site", true)) {
     r.only_keys(*site, "site", {"id", "name", "timezone"});
@@ -470,6 +521,7 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text,
         r.integer(*s, "signing", "checkpoint_every_records", 0, 0, 100'000'000));
   }
   if (const toml::table* u = r.table(root, "", "upload", false)) read_upload(r, file, *u, c.upload);
+  if (const toml::table* h = r.table(root, "", "http", false)) read_http(r, *h, c.http);
   read_points(r, root, c);
   read_sources(r, root, c);
   read_monitoring(r, root, c);

@@ -4,10 +4,12 @@ is written and not trivially small, the page logs nothing to the console, and ev
 --expect text is in the rendered DOM.
 
     chromium_check.py PAGE.html --screenshot OUT.png [--expect TEXT]...
+    chromium_check.py http://127.0.0.1:PORT/PATH --screenshot OUT.png [--expect TEXT]...
     chromium_check.py --self-test
 
-The page is served from its folder by a throwaway http.server on a free loopback port
-(some sandboxes block file://). Chromium 156 logs every console message of a page, of any
+A page file is served from its folder by a throwaway http.server on a free loopback port
+(some sandboxes block file://); an http:// URL (a running agent's status page) is loaded
+as it is. Chromium 156 logs every console message of a page, of any
 level, as `INFO:CONSOLE:<line>] "<text>", source: <url> (<line>)` with --enable-logging=stderr,
 so the level is not visible: any console message from the page fails the check (the
 report page has no script; an uncaught exception reads "Uncaught ..."). Exit 0 with a
@@ -61,13 +63,17 @@ def console_lines(stderr, url):
 
 
 def check(page, screenshot, expects):
-    """The list of problems with page (empty: it passed) and a summary of what was seen."""
-    page = pathlib.Path(page).resolve()
+    """The list of problems with page (a file or an http:// URL; empty: it passed) and a
+    summary of what was seen."""
     screenshot = pathlib.Path(screenshot).resolve()
-    if not page.is_file():
-        return [f"no such page: {page}"], ""
-    server = serve(page.parent)
-    url = f"http://127.0.0.1:{server.server_address[1]}/{page.name}"
+    if str(page).startswith(("http://", "https://")):
+        server, url, name = None, str(page), str(page)
+    else:
+        page = pathlib.Path(page).resolve()
+        if not page.is_file():
+            return [f"no such page: {page}"], ""
+        server = serve(page.parent)
+        url, name = f"http://127.0.0.1:{server.server_address[1]}/{page.name}", page.name
     problems = []
     try:
         screenshot.unlink(missing_ok=True)
@@ -76,8 +82,9 @@ def check(page, screenshot, expects):
     except subprocess.TimeoutExpired:
         return [f"chromium did not finish within {TIMEOUT_S} s"], ""
     finally:
-        server.shutdown()
-        server.server_close()
+        if server:
+            server.shutdown()
+            server.server_close()
     size = screenshot.stat().st_size if screenshot.is_file() else 0
     if size < MIN_SCREENSHOT_BYTES:
         problems.append(f"screenshot {screenshot} is missing or too small ({size} bytes)")
@@ -85,7 +92,7 @@ def check(page, screenshot, expects):
         problems.append("no DOM was dumped")
     problems += [f"console: {line}" for line in console_lines(stderr, url)]
     problems += [f"expected text not in the DOM: {text!r}" for text in expects if text not in dom]
-    return problems, f"{page.name}: DOM {len(dom)} chars, screenshot {size} bytes, {len(expects)} texts found"
+    return problems, f"{name}: DOM {len(dom)} chars, screenshot {size} bytes, {len(expects)} texts found"
 
 
 def self_test():

@@ -6,19 +6,21 @@ usage: package_test.py BUILD_DIR            (takes BUILD_DIR/packages/*_<arch>.d
 
 Builds nothing. Checks the packages' contents and control files (files, conffiles,
 Depends on every shared library the binaries need), then in a debootstrap'ed Debian 12
-minbase root (with systemd's tools, as a real install has them, but not running):
+minbase root (with systemd, as a real install has it):
 `apt-get install ./mrv-agent_*.deb ./mrv-registry_*.deb` resolving Depends from the
 mirror; the system users, state folders and first-install signing key (owner, mode);
 check-config on every shipped config; systemd-analyze verify and security on the units
-against the installed binaries; the demo config run as the mrv-agent user and its stored
-readings in `status --json`; an upgrade to a bumped version with an edited conffile; a
-purge and reinstall that keep the key and the journal.
+against the installed binaries; the root booted by systemd-nspawn (systemd as PID 1, no
+network) running mrv-agent.service: start, readings stored, reload, stop, journal
+priorities; the demo config run as the mrv-agent user and its stored readings in
+`status --json`; an upgrade to a bumped version with an edited conffile; a purge and
+reinstall that keep the key and the journal.
 
 The root is made once and cached as a tarball ($MRV_PACKAGE_CACHE, else
 $XDG_CACHE_HOME/mrv-agent, else ~/.cache/mrv-agent), with the downloaded .debs beside it.
 Mirror: $MRV_DEBIAN_MIRROR (default http://deb.debian.org/debian). Exit 0 on success,
 77 (skipped) when the mirror cannot be reached, 1 on a failure. Needs root (chroot,
-mount) and debootstrap. MRV_KEEP_ROOT=1 keeps the root for a look afterwards.
+mount), debootstrap and systemd-nspawn (systemd-container). MRV_KEEP_ROOT=1 keeps the root for a look afterwards.
 """
 import glob
 import hashlib
@@ -74,10 +76,10 @@ def find_debs(args):
     arch = run(["dpkg", "--print-architecture"]).stdout.strip()
     debs = []
     for name in ("mrv-agent", "mrv-registry"):
-        found = sorted(glob.glob(os.path.join(args[0], "packages", f"{name}_*_{arch}.deb")))
+        found = glob.glob(os.path.join(args[0], "packages", f"{name}_*_{arch}.deb"))
         if not found:
             sys.exit(f"no {name}_*_{arch}.deb in {args[0]}/packages: run cpack -G DEB there first")
-        debs.append(found[-1])
+        debs.append(max(found, key=os.path.getmtime))  # the newest, if versions changed
     return debs
 
 
@@ -158,6 +160,7 @@ def make_root_tarball():
         sys.exit("debootstrap is not installed (apt-get install debootstrap)")
     os.makedirs(CACHE, exist_ok=True)
     build = tempfile.mkdtemp(prefix="debootstrap-", dir=CACHE)
+    os.chmod(build, 0o755)  # the root folder of the root
     t = time.monotonic()
     print(f"== debootstrap {SUITE} minbase from {MIRROR} (once; cached in {ROOT_TARBALL})", flush=True)
     r = subprocess.run(["debootstrap", "--variant=minbase", "--include=systemd", SUITE, build, MIRROR],
@@ -183,11 +186,8 @@ class Root:
         self.dir = tempfile.mkdtemp(prefix="mrv-package-root-", dir="/var/tmp")
         self.mounts = []
         run(["tar", "-C", self.dir, "--numeric-owner", "-xf", ROOT_TARBALL])
-        self.mount(["-t", "proc", "proc"], "proc")
-        self.mount(["--bind", "/dev"], "dev")
-        archives = os.path.join(CACHE, "apt-archives")
-        os.makedirs(os.path.join(archives, "partial"), exist_ok=True)
-        self.mount(["--bind", archives], "var/cache/apt/archives")
+        os.chmod(self.dir, 0o755)  # mkdtemp made it 0700: the service users must get in
+        self.mount_all()
         shutil.copy("/etc/resolv.conf", self.path("/etc/resolv.conf"))
         security = MIRROR + "-security" if MIRROR.endswith("/debian") else None
         with open(self.path("/etc/apt/sources.list"), "w") as f:
@@ -196,10 +196,25 @@ class Root:
                 f.write(f"deb {security} {SUITE}-security main\n")
         # Keep downloaded .debs for the next run; no daemons are started in here.
         with open(self.path("/etc/apt/apt.conf.d/01keep"), "w") as f:
-            f.write('Binary::apt::APT::Keep-Downloaded-Packages "true";\n')
+            f.write('Binary::apt::APT::Keep-Downloaded-Packages "true";\n'
+                    'APT::Sandbox::User "root";\n')  # the cache folder is the host's
         with open(self.path("/usr/sbin/policy-rc.d"), "w") as f:
             f.write("#!/bin/sh\nexit 101\n")
         os.chmod(self.path("/usr/sbin/policy-rc.d"), 0o755)
+
+    def mount_all(self):
+        self.mount(["-t", "proc", "proc"], "proc")
+        self.mount(["--bind", "/dev"], "dev")
+        self.mount(["--bind", "/dev/pts"], "dev/pts")
+        archives = os.path.join(CACHE, "apt-archives")
+        os.makedirs(os.path.join(archives, "partial"), exist_ok=True)
+        self.mount(["--bind", archives], "var/cache/apt/archives")
+
+    def unmount_all(self):
+        for target in reversed(self.mounts):
+            if subprocess.run(["umount", target]).returncode != 0:
+                subprocess.run(["umount", "-l", target])
+        self.mounts = []
 
     def mount(self, args, where):
         target = self.path("/" + where)
@@ -218,10 +233,13 @@ class Root:
         return run(cmd + ["sh", "-ec", script], check=check)
 
     def close(self):
-        for target in reversed(self.mounts):
-            if subprocess.run(["umount", target]).returncode != 0:
-                subprocess.run(["umount", "-l", target])
-        if os.environ.get("MRV_KEEP_ROOT"):
+        self.unmount_all()
+        # Never delete through a mount that is still there (the host's /dev, the cache).
+        mounted = [line.split()[1] for line in open("/proc/self/mounts")
+                   if line.split()[1].startswith(self.dir + "/")]
+        if mounted:
+            print(f"still mounted, so not deleted: {self.dir} ({', '.join(mounted)})")
+        elif os.environ.get("MRV_KEEP_ROOT"):
             print(f"kept the root in {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -248,6 +266,105 @@ def bump_version(deb, work, suffix):
     out = os.path.join(work, os.path.basename(deb).replace(f"_{version}_", f"_{version}{suffix}_"))
     run(["dpkg-deb", "--root-owner-group", "-b", tree, out])
     return out, version + suffix
+
+
+PROBE = r"""#!/bin/sh
+# Runs in the booted root (probe.service): drives mrv-agent.service, then powers off.
+out=/root/probe; mkdir -p $out
+for i in $(seq 1 120); do
+  case "$(systemctl show -P ActiveState mrv-agent)" in active|failed) break ;; esac
+  sleep 0.5
+done
+systemctl show mrv-agent -p ActiveState -p SubState -p MainPID -p NRestarts -p Type -p WatchdogUSec >$out/started
+sleep 4
+runuser -u mrv-agent -- mrv-agent status --config /etc/mrv-agent/agent.toml --json >$out/status.json 2>&1
+systemctl reload mrv-agent >$out/reload 2>&1; echo $? >$out/reload.rc
+sleep 2
+systemctl show mrv-agent -p ActiveState -p MainPID -p NRestarts >$out/reloaded
+systemctl stop mrv-agent
+systemctl show mrv-agent -p ActiveState -p ExecMainStatus -p Result >$out/stopped
+journalctl -u mrv-agent -o json --no-pager >$out/journal.json
+systemctl poweroff
+"""
+
+
+def props(text):
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def boot_check(root, work):
+    """Boots the root with systemd-nspawn (systemd as PID 1, no network) and runs
+    mrv-agent.service as installed: hardening, ExecStartPre, reload, stop, journal."""
+    if shutil.which("systemd-nspawn") is None:
+        check(False, "systemd-nspawn is installed (apt-get install systemd-container)")
+        return
+    # A config that runs with no hardware: the demo's, with the service's key and journal.
+    root.sh("sed -e 's#^key_file = .*#key_file = \"/etc/mrv-agent/agent.key\"#'"
+            " -e 's#^path = .*#path = \"/var/lib/mrv-agent/journal.db\"#'"
+            " /etc/mrv-agent/demo.toml > /etc/mrv-agent/agent.toml")
+    # The agent tells systemd READY=1 once it links libsystemd (sd_notify); until then the
+    # notify unit is tried as Type=exec without a watchdog.
+    binary = os.path.join(work, "mrv-agent-root", "usr/bin/mrv-agent")
+    if "libsystemd.so" not in run(["objdump", "-p", binary]).stdout:
+        print("      note: mrv-agent does not link libsystemd (no sd_notify): booting the unit as Type=exec")
+        os.makedirs(root.path("/etc/systemd/system/mrv-agent.service.d"), exist_ok=True)
+        with open(root.path("/etc/systemd/system/mrv-agent.service.d/no-notify.conf"), "w") as f:
+            f.write("[Service]\nType=exec\nWatchdogSec=0\n")
+    with open(root.path("/root/probe.sh"), "w") as f:
+        f.write(PROBE)
+    with open(root.path("/etc/systemd/system/probe.service"), "w") as f:
+        f.write("[Unit]\nAfter=mrv-agent.service\n[Service]\nType=oneshot\nExecStart=/bin/sh /root/probe.sh\n"
+                "[Install]\nWantedBy=multi-user.target\n")
+    root.sh("systemctl enable mrv-agent.service probe.service 2>/dev/null")
+    os.remove(root.path("/usr/sbin/policy-rc.d"))
+    root.unmount_all()
+    try:
+        t = time.monotonic()
+        r = subprocess.run(["systemd-nspawn", "-q", "-D", root.dir, "--boot", "--register=no", "--keep-unit",
+                            "--private-network"], text=True, capture_output=True, timeout=300)
+        print(f"      booted, probed and powered off in {time.monotonic() - t:.0f} s")
+    except subprocess.TimeoutExpired:
+        r = None
+    finally:
+        root.mount_all()
+        with open(root.path("/usr/sbin/policy-rc.d"), "w") as f:
+            f.write("#!/bin/sh\nexit 101\n")
+        os.chmod(root.path("/usr/sbin/policy-rc.d"), 0o755)
+    probe = root.path("/root/probe")
+    if not check(r is not None and os.path.exists(os.path.join(probe, "stopped")),
+                 "the root boots with systemd-nspawn and the probe runs"):
+        if r is not None:
+            sys.stderr.write(r.stdout[-4000:] + r.stderr[-2000:])
+        return
+    read = lambda name: open(os.path.join(probe, name)).read()
+    started = props(read("started"))
+    check(started.get("ActiveState") == "active" and started.get("SubState") == "running"
+          and started.get("NRestarts") == "0", f"mrv-agent.service starts and runs hardened: {started}")
+    try:
+        status = json.loads(read("status.json"))
+        check(status["journal"]["records"] > 0 and status["chain"]["intact"],
+              f"the service stored {status['journal']['records']} records in /var/lib/mrv-agent/journal.db")
+    except (ValueError, KeyError):
+        check(False, f"status --json of the service's journal: {read('status.json')[:300]}")
+    reloaded = props(read("reloaded"))
+    check(read("reload.rc").strip() == "0" and reloaded.get("ActiveState") == "active"
+          and reloaded.get("MainPID") == started.get("MainPID") and reloaded.get("NRestarts") == "0",
+          f"systemctl reload succeeds and the same process runs on: {read('reload').strip()} {reloaded}")
+    stopped = props(read("stopped"))
+    check(stopped.get("ExecMainStatus") == "0" and stopped.get("Result") == "success",
+          f"systemctl stop: the agent exits 0: {stopped}")
+    entries = [json.loads(line) for line in read("journal.json").splitlines() if line.strip()]
+    agent = [e for e in entries if e.get("SYSLOG_IDENTIFIER") == "mrv-agent" and e.get("_PID") != "1"]
+    messages = [str(e.get("MESSAGE", "")) for e in agent]
+    check(agent and not any(re.match(r"<\d>", m) for m in messages)
+          and {e.get("PRIORITY") for e in agent} <= {"0", "1", "2", "3", "4", "5", "6", "7"}
+          and any(e.get("PRIORITY") == "6" for e in agent),
+          f"the agent logs to the journal with priorities ({len(agent)} entries, priorities "
+          f"{sorted({e.get('PRIORITY') for e in agent})})")
+    bad = [m for e, m in zip(agent, messages) if e.get("PRIORITY") in ("0", "1", "2", "3")]
+    check(not bad, f"no errors in the service's log: {bad[:3]}")
+    shutil.rmtree(root.path("/etc/systemd/system/mrv-agent.service.d"), ignore_errors=True)
+    root.sh("systemctl disable mrv-agent.service probe.service 2>/dev/null")
 
 
 def in_chroot(debs, work):
@@ -309,6 +426,9 @@ def in_chroot(debs, work):
                   f"systemd-analyze security {unit}.service: exposure "
                   f"{score.group(1) + ' ' + score.group(2) if score else r.stdout[-300:]} (at most 2.5)")
 
+        # The unit under a real systemd (PID 1 in a container), the service's own journal.
+        boot_check(root, work)
+
         # The demo, as the service's user: a key of its own, readings stored and signed.
         root.sh("mrv-agent keygen --out /var/lib/mrv-agent/demo-agent.key >/dev/null", user="mrv-agent")
         r = root.sh("mrv-agent run --config /etc/mrv-agent/demo.toml --duration 5", user="mrv-agent", check=False)
@@ -318,8 +438,8 @@ def in_chroot(debs, work):
         records = status["journal"]["records"]
         check(records >= 5 and status["chain"]["intact"],
               f"demo stored {records} signed records, chain intact")
-        check(all("last" in p or len(p) > 1 for p in status["points"]),
-              f"demo has a reading for every point: {[p['id'] for p in status['points']]}")
+        check(status["points"] and all(p.get("value") and p.get("quality") == "good" for p in status["points"]),
+              f"demo has a good reading for every point: {[(p['id'], p.get('value')) for p in status['points']]}")
         check(stat(root, "/var/lib/mrv-agent/demo-journal.db")[0] == "mrv-agent:mrv-agent",
               "the demo journal is owned by mrv-agent")
 

@@ -67,6 +67,29 @@ struct UploadConfig {
   int gzip_level = 6;
 };
 
+// The agent's own HTTP listener (docs/operations-http.md): /healthz, /metrics and the
+// status page. Plain HTTP, no authentication: it is read-only and shows no secrets, but
+// keep it on loopback (the default) or behind a firewall or a TLS reverse proxy.
+// On by default: a config without [http] listens on 127.0.0.1:9102.
+struct HttpConfig {
+  bool enabled = true;
+  std::string listen_host = "127.0.0.1";  // an IP address (no names: nothing to resolve)
+  uint16_t listen_port = 9102;            // 0: any free port (logged at start)
+  int max_connections = 16;        // open connections at most; more are closed at once
+  int max_request_bytes = 8192;    // request line and headers; a GET has no body
+  int idle_timeout_ms = 10'000;    // a connection silent this long is closed
+  // /healthz: a source is stale when none of its readings was committed for this long
+  // (or for three intervals of its slowest point, when that is longer).
+  int source_stale_s = 300;
+  // /healthz: the oldest record the registry has not receipted may wait this long.
+  int upload_lag_max_s = 3600;
+  // /healthz: the kernel clock must be NTP-synchronised (adjtimex). Set false on a
+  // gateway without NTP (readings then say so in their clock field anyway).
+  bool require_clock_sync = true;
+  // Status page sparklines: the latest value per step of this many seconds, 60 steps.
+  int sparkline_step_s = 60;
+};
+
 // A built-in source of plausible meter values, for demos and tests.
 struct SimulatedSourceConfig {
   std::string name;
@@ -201,6 +224,7 @@ struct Config {
   JournalConfig journal;
   SigningConfig signing;
   UploadConfig upload;
+  HttpConfig http;
   MonitoringConfig monitoring;
   std::vector<PointConfig> points;
   std::vector<SimulatedSourceConfig> simulated_sources;
