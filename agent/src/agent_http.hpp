@@ -1,5 +1,5 @@
 #pragma once
-// The daemon's HTTP face ([http], docs/operations-http.md): GET /healthz, /metrics, / (the
+// The daemon's HTTP face ([http], docs/operations.md): GET /healthz, /metrics, / (the
 // status page) and /status.json on the io_context, from the writer's commits (a
 // PointHistory fed by its commit observer), the sources' and uploader's status (asked
 // through a callback at each request), a JournalSampler thread, the clock and /proc.

@@ -2,7 +2,7 @@
 // GET /metrics: the Prometheus text exposition format 0.0.4
 // (https://prometheus.io/docs/instrumenting/exposition_formats/). PrometheusText writes
 // families (# HELP, # TYPE, samples) with escaped label values and help text;
-// render_metrics() maps an AgentStatus onto the families docs/operations-http.md lists.
+// render_metrics() maps an AgentStatus onto the families docs/operations.md lists.
 #include <cstdint>
 #include <initializer_list>
 #include <string>

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The agent's HTTP listener ([http], docs/operations-http.md) on the real binary.
+"""The agent's HTTP listener ([http], docs/operations.md) on the real binary.
 
     http_test.py PATH/TO/mrv-agent MODE [ARTIFACTS_DIR]
 
