@@ -64,7 +64,7 @@ BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const Pu
     failure("report.json: the config text it carries does not hash to its config.sha256");
     return;
   }
-  auto config = parse_config(report_->config_text, "report.json config");
+  auto config = parse_config(report_->config_text, "report.json config", false);
   if (!config) {
     failure("report.json: its config does not load: " + config.error().front().to_string());
     return;
@@ -79,7 +79,7 @@ BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const Pu
     auto [it, fresh] = record_configs_.try_emplace(hash);
     if (fresh)
       if (auto text = config_texts_.find(hash); text != config_texts_.end())
-        if (auto c = parse_config(text->second, "configs/" + hash + ".toml"))
+        if (auto c = parse_config(text->second, "configs/" + hash + ".toml", false))
           it->second = std::make_unique<Config>(std::move(*c));
     return it->second.get();
   };

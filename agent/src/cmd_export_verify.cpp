@@ -1,6 +1,4 @@
 // export and verify: writing what a verifier needs, and checking it as a verifier would.
-#include <unistd.h>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -16,16 +14,6 @@
 
 namespace mrv::agent {
 namespace {
-
-// "exporting records  45% (450000/1000000)" redrawn in place, only on a terminal.
-void progress_line(uint64_t done, uint64_t total) {
-  static int last_percent = -1;
-  int percent = total ? static_cast<int>(100 * done / total) : 100;
-  if (percent == last_percent) return;
-  last_percent = percent;
-  std::cerr << "\rexporting records " << percent << "% (" << done << "/" << total << ")"
-            << (done == total ? "\n" : "") << std::flush;
-}
 
 std::optional<std::string> read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -49,7 +37,7 @@ int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& co
       return kExitFailure;
     }
   }
-  if (::isatty(STDERR_FILENO)) request.progress = progress_line;
+  request.progress = terminal_progress("exporting records");
   auto signer = Signer::load(config.signing.key_file);
   if (!signer) {
     std::cerr << "a bundle's manifest is signed with the agent's key: " << signer.error().to_string() << "\n";

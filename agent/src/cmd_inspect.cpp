@@ -1,4 +1,7 @@
-// status: the read-only view of a journal and of the running agent's state.
+// status: the read-only view of a journal and of the running agent's state; the helpers
+// the read-only commands share (open a journal from a config, progress on a terminal).
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -14,6 +17,17 @@
 #include "mrv/core/time_text.hpp"
 
 namespace mrv::agent {
+
+std::function<void(uint64_t, uint64_t)> terminal_progress(std::string what) {
+  if (!::isatty(STDERR_FILENO)) return {};
+  return [what = std::move(what), last_percent = -1](uint64_t done, uint64_t total) mutable {
+    int percent = total ? static_cast<int>(100 * done / total) : 100;
+    if (percent == last_percent) return;
+    last_percent = percent;
+    std::cerr << "\r" << what << " " << percent << "% (" << done << "/" << total << ")"
+              << (done == total ? "\n" : "") << std::flush;
+  };
+}
 
 std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem::path& path) {
   auto config = load_config(path);

@@ -1,8 +1,6 @@
 // report: the monitoring report of one period (docs/report-format.md), as signed JSON,
 // a CSV monitoring sheet or a printable HTML page; the signed JSON goes to the registry
 // when the config has an [upload] section.
-#include <unistd.h>
-
 #include <fstream>
 #include <iostream>
 
@@ -15,18 +13,6 @@
 #include "mrv/uploader/uploader.hpp"
 
 namespace mrv::agent {
-namespace {
-
-void progress_line(uint64_t done, uint64_t total) {
-  static int last_percent = -1;
-  int percent = total ? static_cast<int>(100 * done / total) : 100;
-  if (percent == last_percent) return;
-  last_percent = percent;
-  std::cerr << "\rreading records " << percent << "% (" << done << "/" << total << ")"
-            << (done == total ? "\n" : "") << std::flush;
-}
-
-}  // namespace
 
 int report(const ReportArgs& args) {
   auto opened = open_from_config(args.config);
@@ -37,8 +23,7 @@ int report(const ReportArgs& args) {
     std::cerr << "a report is signed with the agent's key: " << signer.error().to_string() << "\n";
     return kExitFailure;
   }
-  auto built = build_report(journal, config, args.period,
-                            ::isatty(STDERR_FILENO) ? progress_line : std::function<void(uint64_t, uint64_t)>());
+  auto built = build_report(journal, config, args.period, terminal_progress("reading records"));
   if (!built) {
     std::cerr << built.error().to_string() << "\n";
     return kExitFailure;

@@ -127,10 +127,22 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
 
   // SIGHUP: the new config is loaded and checked whole before anything changes; then the
   // sources stop, what they read is committed under the old config, records name the
-  // new one from then on, and the new sources start.
+  // new one from then on, and the new sources start. A step that fails leaves the old
+  // config running. The watchdog is fed between the steps (each may take seconds).
+  auto swap_sources = [&](const Config& next) {
+    auto old = std::move(sources);
+    sources = std::make_shared<SourceSet>(io, next, writer);
+    // Started once the stopped set's queued handlers have run and it is gone: an MQTT
+    // client of the same id must not share Paho's persistence folder with the old one.
+    boost::asio::post(io, [old = std::move(old), fresh = sources]() mutable {
+      old.reset();
+      if (auto r = fresh->start(); !r) log::error("reload: " + r.error().to_string());
+    });
+  };
   auto reload = [&] {
     notify_reloading();
     auto loaded = load_config(config_path);
+    WriterStats writing = writer.stats();
     if (!loaded) {
       log::error("reload refused, the running config stays: " + config_path.string() + " has errors");
       log_config_errors(loaded.error());
@@ -138,22 +150,29 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       log::notice("reload: the config is unchanged");
     } else if (auto why = needs_restart(*config, *loaded)) {
       log::error("reload refused, the running config stays: " + *why + " changed, which needs a restart");
+    } else if (!writing.accepting) {
+      log::error("reload refused, the running config stays: the journal is not committing (" + writing.last_error +
+                 "); reload once it is");
     } else {
       sources->stop();
+      notify_watchdog();
       if (upload) upload->stop();
-      // The stopped set goes once the handlers it queued have run.
-      boost::asio::post(io, [old = std::move(sources)] {});
-      if (auto switched = writer.reconfigure(loaded->hash_hex, loaded->text); !switched)
-        log::error("reload: " + switched.error().to_string() + "; records keep naming the old config");
-      configs.push_back(std::move(*loaded));
-      config = &configs.back();
-      http.apply_config(*config);
-      sources = std::make_shared<SourceSet>(io, *config, writer);
-      if (auto r = sources->start(); !r) log::error("reload: " + r.error().to_string());
+      notify_watchdog();
+      auto switched = writer.reconfigure(loaded->hash_hex, loaded->text);
+      notify_watchdog();
+      if (!switched) {
+        log::error("reload abandoned, the running config stays: " + switched.error().to_string());
+        swap_sources(*config);  // the old config's sources again
+      } else {
+        configs.push_back(std::move(*loaded));
+        config = &configs.back();
+        swap_sources(*config);
+        http.apply_config(*config);
+        log::notice("reloaded: config " + config->hash_hex + ", " + std::to_string(config->points.size()) +
+                    " point(s)");
+      }
       upload.reset();
       start_upload();
-      log::notice("reloaded: config " + config->hash_hex + ", " + std::to_string(sources->size()) +
-                  " source(s), " + std::to_string(config->points.size()) + " point(s)");
     }
     notify_ready("running, config " + config->hash_hex.substr(0, 12));
   };

@@ -1,6 +1,8 @@
 #pragma once
 // The subcommands of mrv-agent; each returns the process exit code.
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,6 +38,10 @@ int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            const std::vector<std::filesystem::path>& registry_keys, const std::filesystem::path& since_checkpoint,
            bool json);
+
+// "<what> 45% (450000/1000000)" redrawn in place on stderr when it is a terminal;
+// nothing otherwise (a log file gets no carriage returns).
+std::function<void(uint64_t, uint64_t)> terminal_progress(std::string what);
 
 // Loads the config and opens its journal read-only, printing why when it cannot.
 std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem::path& path);

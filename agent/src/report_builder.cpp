@@ -96,7 +96,7 @@ Result<report::Report> build_report(Journal& journal, const Config& config, cons
     auto [it, fresh] = configs.try_emplace(hash);
     if (fresh)
       if (auto text = journal.config_text(hash); text && *text)
-        if (auto parsed = parse_config(**text, config.file)) it->second = std::make_unique<Config>(std::move(*parsed));
+        if (auto parsed = parse_config(**text, config.file, false)) it->second = std::make_unique<Config>(std::move(*parsed));
     return it->second.get();
   };
   report::ReportEngine engine(config, *period, resolve);

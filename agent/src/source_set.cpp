@@ -6,6 +6,7 @@ SourceSet::SourceSet(boost::asio::io_context& io, const Config& config, JournalW
     : io_(io), config_(config), writer_(writer) {}
 
 Result<void> SourceSet::start() {
+  std::optional<Error> first_error;  // the others start anyway
   for (const auto& s : config_.simulated_sources) {
     std::vector<PointConfig> points;
     for (const auto& id : s.points) points.push_back(*config_.find_point(id));
@@ -15,12 +16,13 @@ Result<void> SourceSet::start() {
   for (const auto& m : config_.mqtt_sources) {
     auto dir = config_.journal.path.parent_path() / "mqtt" / m.name;  // Paho's persistence
     mqtt_.push_back(std::make_unique<collector::MqttSource>(io_, m, config_, writer_, dir));
-    if (auto r = mqtt_.back()->start(); !r) return r;
+    if (auto r = mqtt_.back()->start(); !r && !first_error) first_error = r.error();
   }
   for (const auto& g : config_.modbus_gateways) {
     modbus_.push_back(std::make_unique<collector::ModbusGateway>(io_, g, config_, writer_));
     modbus_.back()->start();
   }
+  if (first_error) return tl::unexpected(*first_error);
   return {};
 }
 

@@ -16,7 +16,8 @@ namespace mrv::agent {
 class SourceSet {
  public:
   SourceSet(boost::asio::io_context& io, const Config& config, JournalWriter& writer);
-  // Starts every source; an error (an MQTT client that cannot be created) names it.
+  // Starts every source; the first error (an MQTT client that cannot be created) is
+  // returned, and the sources after it start anyway.
   [[nodiscard]] Result<void> start();
   // Stops every source. An MQTT source first lets the message it is handling commit and
   // be acknowledged, so the broker redelivers nothing that is stored.

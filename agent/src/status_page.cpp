@@ -67,21 +67,6 @@ svg.spark{display:block}svg.spark polyline{fill:none;stroke:#1d5d9b;stroke-width
 
 }  // namespace
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string sparkline_svg(std::span<const PointHistory::Sample> samples) {
   constexpr double kW = 120, kH = 24, kPad = 2;

@@ -10,11 +10,13 @@
 
 #include "agent_status.hpp"
 #include "health.hpp"
+#include "mrv/report/format.hpp"
 
 namespace mrv::agent {
 
-// & < > " ' as character references: safe in text and in quoted attributes.
-std::string html_escape(std::string_view text);
+// & < > " ' as character references: safe in text and in quoted attributes (shared with
+// the report's HTML page).
+using report::html_escape;
 // A 120x24 inline <svg> of the samples (oldest first; NaN breaks the line); "" for none.
 std::string sparkline_svg(std::span<const PointHistory::Sample> samples);
 std::string render_status_page(const AgentStatus& status, const Health& health);

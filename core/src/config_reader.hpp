@@ -19,6 +19,10 @@ class ConfigReader {
  public:
   ConfigReader(std::string file) : file_(std::move(file)) {}
 
+  // Whether files a config names (certificates, secrets) must be readable now: yes for
+  // an agent about to run; no for a config read as a record of what a site ran.
+  bool check_files = true;
+
   void error(const toml::node* node, const std::string& path, const std::string& message) {
     std::string where = file_;
     if (node && node->source().begin.line > 0)

@@ -24,7 +24,8 @@ double CounterAggregator::push(const CounterReading& r) {
   std::optional<CounterBreak> break_kind;
   if (r.meter_serial != before.meter_serial) break_kind = CounterBreak::exchange;
   else if (r.value < before.value)
-    break_kind = rollover_at_ && before.value >= 0.9 * *rollover_at_ && before.value <= *rollover_at_
+    break_kind = rollover_at_ && before.value >= 0.9 * *rollover_at_ && before.value <= *rollover_at_ &&
+                         r.value <= 0.1 * *rollover_at_
                      ? CounterBreak::rollover
                      : CounterBreak::reset;
   if (break_kind) result_.events.push_back({*break_kind, before, r});

@@ -172,7 +172,7 @@ void ReportEngine::Impl::correct_for_calibration(ParameterReport& p, std::map<st
   double magnitude = 0;
   std::string classes;
   for (const PointReport& pt : p.points) {
-    if (pt.out_of_calibration == 0) continue;
+    if (pt.out_of_calibration == 0 && pt.out_of_calibration_value == 0) continue;  // a boundary reading counts too
     double percent = accuracy_percent(pt.accuracy_class).value_or(100.0);
     double share = pt.out_of_calibration_value;
     if (p.config->aggregation == Aggregation::mean || p.config->aggregation == Aggregation::min ||

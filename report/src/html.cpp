@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mrv/report/format.hpp"
+
 namespace mrv::report {
 namespace {
 
@@ -17,21 +19,7 @@ constexpr int64_t kMinuteMs = 60'000, kHourMs = 60 * kMinuteMs, kDayMs = 24 * kH
 
 // ---- text -------------------------------------------------------------------------------
 
-std::string esc(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string esc(std::string_view s) { return report::html_escape(s); }
 
 std::string or_dash(std::string_view s) { return s.empty() ? std::string(kDash) : esc(s); }
 

@@ -84,3 +84,30 @@ TEST_CASE("config: an unreadable file is an error naming it", "[config]") {
   REQUIRE_FALSE(c);
   CHECK(c.error().at(0).to_string() == "/nonexistent/agent.toml: cannot read config file");
 }
+
+TEST_CASE("config: a config kept as a record loads without the files it names", "[config]") {
+  const std::string text = R"(
+[site]
+id = "s"
+[journal]
+path = "j.db"
+[signing]
+key_file = "k.key"
+[[points]]
+id = "m1.energy_kwh"
+unit = "kWh"
+kind = "cumulative"
+[[sources.mqtt]]
+name = "b"
+url = "ssl://broker:8883"
+ca_file = "/nonexistent/ca.pem"
+[[sources.mqtt.subscriptions]]
+topic = "site/{m}/energy"
+point = "{m}.energy_kwh"
+)";
+  auto running = mrv::parse_config(text, "/etc/mrv-agent/agent.toml");
+  REQUIRE_FALSE(running);
+  CHECK(running.error().front().to_string().find("cannot read /nonexistent/ca.pem") != std::string::npos);
+  auto recorded = mrv::parse_config(text, "/etc/mrv-agent/agent.toml", false);
+  CHECK(recorded);
+}

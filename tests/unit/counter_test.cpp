@@ -38,6 +38,12 @@ TEST_CASE("counter: a fall that is not a wrap is a reset: a new segment, nothing
   CHECK(c.result().events[0].kind == CounterBreak::reset);
   REQUIRE(c.result().segments.size() == 2);
   CHECK(c.result().segments[1].first.seq == 3);
+  // A fall from near the maximum to mid-range is no wrap either (a bad reading, a swapped
+  // register): crediting a whole wrap for it would over-credit.
+  CounterAggregator glitch(99'999.9);
+  for (auto r : {at(1, 99'000.0), at(2, 99'990.0), at(3, 50'000.0)}) glitch.push(r);
+  CHECK(glitch.result().events.at(0).kind == CounterBreak::reset);
+  CHECK(glitch.result().total == Approx(990.0));
   CounterAggregator no_max;  // without a configured maximum every fall is a reset
   for (auto r : {at(1, 99'990.0), at(2, 10.0)}) no_max.push(r);
   CHECK(no_max.result().events.at(0).kind == CounterBreak::reset);

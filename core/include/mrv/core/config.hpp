@@ -240,7 +240,10 @@ struct Config {
 // Every error in the file, each naming file:line and the key path.
 using ConfigErrors = std::vector<Error>;
 [[nodiscard]] tl::expected<Config, ConfigErrors> load_config(const std::filesystem::path& file);
+// check_files = false: the files it names (MQTT certificates and secrets) need not exist
+// here, for a config kept as the record of what a site ran (a report, a bundle).
 [[nodiscard]] tl::expected<Config, ConfigErrors> parse_config(std::string text,
-                                                              const std::filesystem::path& file);
+                                                              const std::filesystem::path& file,
+                                                              bool check_files = true);
 
 }  // namespace mrv

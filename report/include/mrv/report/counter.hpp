@@ -4,8 +4,8 @@
 // (docs/domain.md: a lost intermediate reading loses nothing). A break is never absorbed
 // silently; it is an event in the result:
 //   exchange  the meter serial changed: a new segment starts at the new meter's reading
-//   rollover  the register fell from near its configured maximum: it wrapped, and the
-//             wrap is counted (max - before + after)
+//   rollover  the register fell from near its configured maximum (top tenth) to near 0
+//             (bottom tenth): it wrapped, and the wrap is counted (max - before + after)
 //   reset     any other fall: a new segment starts at the value after it; what the meter
 //             counted between the last reading before and the reset is unknown and not
 //             credited (conservative)
@@ -47,7 +47,8 @@ struct CounterTotal {
 class CounterAggregator {
  public:
   // rollover_at: the register's maximum (it wraps to 0 after it); nullopt when it has
-  // none. A fall counts as a rollover only from within the top tenth of that range.
+  // none. A fall counts as a rollover only from the top tenth of that range to its
+  // bottom tenth; any other fall is a reset (nothing credited across it).
   explicit CounterAggregator(std::optional<double> rollover_at = std::nullopt);
   // Readings in time order.
   // Returns what this reading added to the total.

@@ -1,8 +1,10 @@
 #pragma once
 // How reports write numbers and times (docs/report-format.md), shared by the JSON, CSV
-// and HTML writers and the notes, so every output says the same thing.
+// and HTML writers and the notes, so every output says the same thing; and HTML text,
+// which the agent's status page writes too.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace mrv::report {
 
@@ -13,5 +15,7 @@ std::string format_decimal(double value, int decimals = 6);
 std::string format_time(int64_t utc_ms);
 // A length for people: "45 s", "5 min", "2 h 05 min", "3 d 4 h".
 std::string format_duration(int64_t ms);
+// Text for HTML content and attribute values: & < > " ' escaped.
+std::string html_escape(std::string_view text);
 
 }  // namespace mrv::report
