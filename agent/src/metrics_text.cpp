@@ -73,6 +73,14 @@ void PrometheusText::labels(Labels labels) {
   out_ += '}';
 }
 
+template <typename Value>
+void PrometheusText::single(std::string_view name, std::string_view type, std::string_view help, Value value) {
+  family(name, type, help);
+  sample(name, {}, value);
+}
+template void PrometheusText::single(std::string_view, std::string_view, std::string_view, double);
+template void PrometheusText::single(std::string_view, std::string_view, std::string_view, uint64_t);
+
 void PrometheusText::sample(std::string_view name, Labels l, double value) {
   out_ += name;
   labels(l);
@@ -111,16 +119,16 @@ std::string render_metrics(const AgentStatus& s) {
   m.sample("mrv_build_info", {{"version", s.version}}, one);
   m.family("mrv_agent_info", "gauge", "The site and the config new records name (always 1).");
   m.sample("mrv_agent_info", {{"site", s.site_id}, {"config_hash", s.writer.config_hash_hex}}, one);
-  m.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
-  m.sample("process_start_time_seconds", {}, s.process.start_time_s);
-  m.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes (/proc/self/statm).");
-  m.sample("process_resident_memory_bytes", {}, s.process.resident_bytes);
-  m.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes (/proc/self/statm).");
-  m.sample("process_virtual_memory_bytes", {}, s.process.virtual_bytes);
-  m.family("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.");
-  m.sample("process_cpu_seconds_total", {}, s.process.cpu_seconds);
-  m.family("mrv_clock_synchronised", "gauge", "1 when the kernel clock is NTP-synchronised (adjtimex), else 0.");
-  m.sample("mrv_clock_synchronised", {}, uint64_t{s.clock_synchronised});
+  m.single("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.",
+           s.process.start_time_s);
+  m.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes (/proc/self/statm).",
+           s.process.resident_bytes);
+  m.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes (/proc/self/statm).",
+           s.process.virtual_bytes);
+  m.single("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+           s.process.cpu_seconds);
+  m.single("mrv_clock_synchronised", "gauge", "1 when the kernel clock is NTP-synchronised (adjtimex), else 0.",
+           uint64_t{s.clock_synchronised});
 
   // Readings, per point and source, from what the journal committed since start.
   m.family("mrv_readings_total", "counter", "Readings with a value committed to the journal, by point and source.");
@@ -168,31 +176,26 @@ std::string render_metrics(const AgentStatus& s) {
 
   // The journal.
   const WriterStats& w = s.writer;
-  m.family("mrv_journal_submitted_total", "counter", "Readings the journal writer accepted.");
-  m.sample("mrv_journal_submitted_total", {}, w.submitted);
-  m.family("mrv_journal_stored_total", "counter", "Readings stored as signed records.");
-  m.sample("mrv_journal_stored_total", {}, w.stored);
-  m.family("mrv_journal_duplicates_total", "counter", "Readings skipped as already stored (a redelivery).");
-  m.sample("mrv_journal_duplicates_total", {}, w.duplicates);
-  m.family("mrv_journal_refused_total", "counter", "Readings refused: back-pressure (queue full, quota, storage error).");
-  m.sample("mrv_journal_refused_total", {}, w.refused);
-  m.family("mrv_journal_commit_failures_total", "counter", "Journal transactions that failed (retried).");
-  m.sample("mrv_journal_commit_failures_total", {}, w.commit_failures);
-  m.family("mrv_journal_last_seq", "gauge", "Sequence number of the newest record.");
-  m.sample("mrv_journal_last_seq", {}, w.last_seq);
-  m.family("mrv_journal_held_readings", "gauge", "Readings accepted and not yet committed.");
-  m.sample("mrv_journal_held_readings", {}, w.held);
-  m.family("mrv_journal_accepting", "gauge", "1 while the journal accepts readings, 0 when full or failing.");
-  m.sample("mrv_journal_accepting", {}, uint64_t{w.accepting});
+  m.single("mrv_journal_submitted_total", "counter", "Readings the journal writer accepted.", w.submitted);
+  m.single("mrv_journal_stored_total", "counter", "Readings stored as signed records.", w.stored);
+  m.single("mrv_journal_duplicates_total", "counter", "Readings skipped as already stored (a redelivery).",
+           w.duplicates);
+  m.single("mrv_journal_refused_total", "counter", "Readings refused: back-pressure (queue full, quota, storage error).",
+           w.refused);
+  m.single("mrv_journal_commit_failures_total", "counter", "Journal transactions that failed (retried).",
+           w.commit_failures);
+  m.single("mrv_journal_last_seq", "gauge", "Sequence number of the newest record.", w.last_seq);
+  m.single("mrv_journal_held_readings", "gauge", "Readings accepted and not yet committed.", w.held);
+  m.single("mrv_journal_accepting", "gauge", "1 while the journal accepts readings, 0 when full or failing.",
+           uint64_t{w.accepting});
   if (s.journal.known) {
-    m.family("mrv_journal_used_bytes", "gauge", "Bytes of the journal in use (what the quota counts).");
-    m.sample("mrv_journal_used_bytes", {}, s.journal.used_bytes);
-    m.family("mrv_journal_file_bytes", "gauge", "Bytes of the journal's files on disk (database and WAL).");
-    m.sample("mrv_journal_file_bytes", {}, s.journal.file_bytes);
-    m.family("mrv_journal_quota_bytes", "gauge", "The journal's quota in bytes.");
-    m.sample("mrv_journal_quota_bytes", {}, s.journal.quota_bytes);
-    m.family("mrv_journal_records", "gauge", "Records held in the journal (receipted ones may be pruned).");
-    m.sample("mrv_journal_records", {}, s.journal.record_count);
+    m.single("mrv_journal_used_bytes", "gauge", "Bytes of the journal in use (what the quota counts).",
+             s.journal.used_bytes);
+    m.single("mrv_journal_file_bytes", "gauge", "Bytes of the journal's files on disk (database and WAL).",
+             s.journal.file_bytes);
+    m.single("mrv_journal_quota_bytes", "gauge", "The journal's quota in bytes.", s.journal.quota_bytes);
+    m.single("mrv_journal_records", "gauge", "Records held in the journal (receipted ones may be pruned).",
+             s.journal.record_count);
   }
   m.histogram("mrv_journal_commit_duration_seconds", "Time of one journal transaction: sign, chain, insert, commit.",
               w.commit_seconds);
@@ -201,25 +204,20 @@ std::string render_metrics(const AgentStatus& s) {
   // The upload.
   if (s.upload) {
     const auto& u = s.upload->status;
-    m.family("mrv_upload_lag_records", "gauge", "Committed records the registry has not receipted.");
-    m.sample("mrv_upload_lag_records", {}, s.upload->lag_records);
-    m.family("mrv_upload_lag_seconds", "gauge", "How long the oldest record the registry has not receipted has waited.");
-    m.sample("mrv_upload_lag_seconds", {}, s.upload->lag_s);
-    m.family("mrv_upload_errors_total", "counter", "Upload requests that failed and are retried.");
-    m.sample("mrv_upload_errors_total", {}, u.retries);
-    m.family("mrv_upload_stopped", "gauge", "1 when the registry refused a request for good and a stream stopped.");
-    m.sample("mrv_upload_stopped", {}, uint64_t{!u.stopped.empty()});
-    m.family("mrv_upload_records_total", "counter", "Records receipted by the registry.");
-    m.sample("mrv_upload_records_total", {}, u.uploaded_records);
-    m.family("mrv_upload_batches_total", "counter", "Batches receipted by the registry.");
-    m.sample("mrv_upload_batches_total", {}, u.batches);
-    m.family("mrv_upload_checkpoints_total", "counter", "Checkpoints the registry accepted.");
-    m.sample("mrv_upload_checkpoints_total", {}, u.checkpoints);
-    m.family("mrv_upload_sent_bytes_total", "counter", "HTTP bytes sent to the registry.");
-    m.sample("mrv_upload_sent_bytes_total", {}, u.bytes_sent);
+    m.single("mrv_upload_lag_records", "gauge", "Committed records the registry has not receipted.",
+             s.upload->lag_records);
+    m.single("mrv_upload_lag_seconds", "gauge", "How long the oldest record the registry has not receipted has waited.",
+             s.upload->lag_s);
+    m.single("mrv_upload_errors_total", "counter", "Upload requests that failed and are retried.", u.retries);
+    m.single("mrv_upload_stopped", "gauge", "1 when the registry refused a request for good and a stream stopped.",
+             uint64_t{!u.stopped.empty()});
+    m.single("mrv_upload_records_total", "counter", "Records receipted by the registry.", u.uploaded_records);
+    m.single("mrv_upload_batches_total", "counter", "Batches receipted by the registry.", u.batches);
+    m.single("mrv_upload_checkpoints_total", "counter", "Checkpoints the registry accepted.", u.checkpoints);
+    m.single("mrv_upload_sent_bytes_total", "counter", "HTTP bytes sent to the registry.", u.bytes_sent);
     if (u.last_receipt_ms != 0) {
-      m.family("mrv_upload_last_receipt_timestamp_seconds", "gauge", "When the registry last receipted a batch.");
-      m.sample("mrv_upload_last_receipt_timestamp_seconds", {}, seconds(u.last_receipt_ms));
+      m.single("mrv_upload_last_receipt_timestamp_seconds", "gauge", "When the registry last receipted a batch.",
+               seconds(u.last_receipt_ms));
     }
   }
   return m.take();

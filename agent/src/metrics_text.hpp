@@ -23,6 +23,9 @@ class PrometheusText {
   void family(std::string_view name, std::string_view type, std::string_view help);
   void sample(std::string_view name, Labels labels, double value);
   void sample(std::string_view name, Labels labels, uint64_t value);
+  // A family with one unlabelled sample (double or uint64_t).
+  template <typename Value>
+  void single(std::string_view name, std::string_view type, std::string_view help, Value value);
   // A whole histogram family: _bucket{le} cumulative, +Inf, _sum and _count.
   void histogram(std::string_view name, std::string_view help, const LatencyHistogram& h);
   const std::string& text() const { return out_; }

@@ -10,9 +10,8 @@
 // sources or ignored), and each point keeps kSamples samples. O(1) per reading, and no
 // allocation per reading once a point has been seen (strings reuse their capacity).
 //
-// Counts are of what the writer handed over after a commit, which includes the
-// duplicates the journal skipped (a redelivered MQTT message): rare, and the records
-// count in the journal is the authority.
+// Counts are of what the writer stored after a commit; the duplicates the journal
+// skipped (a redelivered MQTT message) are not handed over.
 #include <array>
 #include <cstdint>
 #include <mutex>

@@ -305,6 +305,7 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
     if (!stored) return undo(stored.error());
     if (!*stored) {
       ++out.duplicates;
+      out.duplicate_indexes.push_back(static_cast<size_t>(&a - batch.data()));
       continue;
     }
     ++out.stored;

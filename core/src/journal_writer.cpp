@@ -152,7 +152,8 @@ void JournalWriter::run() {
       // Wait for the oldest item's deadline, a full batch, or stop.
       auto deadline = oldest_queued() + options_.commit_interval;
       work_ready_.wait_until(lock, deadline, [&] {
-        return stopping_ || queue_.size() >= options_.max_batch || waited_for_ > committed_through_;
+        return stopping_ || queue_.size() >= options_.max_batch || waited_for_ > committed_through_ ||
+               config_due();  // a reload waits on this queue: commit it now
       });
       commit_batch(lock);
       continue;
@@ -222,7 +223,19 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
   auto started = Clk::now();
   auto outcome = journal_.append(inflight_, inflight_quarantine_);
   double took = std::chrono::duration<double>(Clk::now() - started).count();
-  if (outcome && commit_observer_) commit_observer_(inflight_);
+  if (outcome && commit_observer_) {
+    if (outcome->duplicate_indexes.empty()) {
+      commit_observer_(inflight_);
+    } else {  // rare (a redelivery): a copy without them; inflight_ is read under the lock elsewhere
+      std::vector<AcceptedReading> stored;
+      stored.reserve(inflight_.size() - outcome->duplicate_indexes.size());
+      for (size_t i = 0, next = 0; i < inflight_.size(); ++i) {
+        if (next < outcome->duplicate_indexes.size() && outcome->duplicate_indexes[next] == i) ++next;
+        else stored.push_back(inflight_[i]);
+      }
+      commit_observer_(stored);
+    }
+  }
   // The quota is checked about once a second, not at every commit: three PRAGMAs each.
   Result<bool> under_quota = !over_quota_;
   auto now = std::chrono::steady_clock::now();

@@ -72,32 +72,10 @@ std::chrono::year_month_day civil_day(int64_t ms) {
   return std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(Millis{std::chrono::milliseconds{ms}})};
 }
 
-// The ISO 8601 UTC form; milliseconds only when there are any.
-std::string iso_utc(int64_t ms) {
-  auto ymd = civil_day(ms);
-  int64_t in_day = ms - std::chrono::sys_days{ymd}.time_since_epoch().count() * kDayMs;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), static_cast<int>(in_day / kHourMs),
-                static_cast<int>(in_day / kMinuteMs % 60), static_cast<int>(in_day / 1000 % 60));
-  std::string s = buf;
-  if (in_day % 1000 != 0) {
-    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(in_day % 1000));
-    s += buf;
-  }
-  return s + "Z";
-}
-
-// A signed duration in words, as format_duration (format.hpp) words it but with a true
-// minus: "45 s", "5 min", "−2 h 05 min", "3 d 4 h".
+// As format_duration (format.hpp) words it, with a true minus: "−2 h 05 min".
 std::string duration(int64_t ms) {
-  std::string sign = ms < 0 ? kMinus : "";
-  int64_t s = (ms < 0 ? -ms : ms) / 1000;
-  if (s < 60) return sign + std::to_string(s) + " s";
-  if (s < 3600) return sign + std::to_string(s / 60) + " min";
-  int64_t m = s / 60 % 60;
-  if (s < 86400) return sign + std::to_string(s / 3600) + " h " + (m < 10 ? "0" : "") + std::to_string(m) + " min";
-  return sign + std::to_string(s / 86400) + " d " + std::to_string(s / 3600 % 24) + " h";
+  std::string s = format_duration(ms);
+  return s.starts_with('-') ? kMinus + s.substr(1) : s;
 }
 
 // ---- tables -----------------------------------------------------------------------------
@@ -154,7 +132,7 @@ std::string reading_source(const CounterReading& r) {
 }
 
 std::string reading_text(const CounterReading& r, std::string_view unit) {
-  return with_unit(r.value, unit) + " at " + iso_utc(r.ts_ms) + " (" + reading_source(r) + ")";
+  return with_unit(r.value, unit) + " at " + format_time(r.ts_ms) + " (" + reading_source(r) + ")";
 }
 
 std::string boundary_text(const std::optional<BoundaryValue>& b, std::string_view unit) {
@@ -163,7 +141,7 @@ std::string boundary_text(const std::optional<BoundaryValue>& b, std::string_vie
   if (b->how == BoundaryValue::How::interpolated)
     s += " <em>interpolated</em> between " + reading_text(b->before, unit) + " and " + reading_text(b->after, unit);
   else
-    s += ", read at " + iso_utc(b->reading.ts_ms) + ", " + duration(b->distance_ms) + " from the boundary (" +
+    s += ", read at " + format_time(b->reading.ts_ms) + ", " + duration(b->distance_ms) + " from the boundary (" +
          reading_source(b->reading) + ")";
   if (b->far) s += " <span class=\"bad\">further from the boundary than the gap limit</span>";
   return s;
@@ -216,7 +194,7 @@ std::vector<TimeTick> time_ticks(int64_t from, int64_t to) {
     int64_t step = h * kHourMs;
     if ((to - from) / step > 6) continue;
     for (int64_t t = (from + step - 1) / step * step; t <= to; t += step) {
-      std::string iso = iso_utc(t);
+      std::string iso = format_time(t);
       ticks.push_back({t, h < 24 ? iso.substr(5, 11).replace(5, 1, " ") : iso.substr(0, 10)});
     }
     return ticks;
@@ -230,7 +208,7 @@ std::vector<TimeTick> time_ticks(int64_t from, int64_t to) {
   for (;; month += months{step}) {
     int64_t t = sys_days{month / day{1}}.time_since_epoch().count() * kDayMs;
     if (t > to) break;
-    ticks.push_back({t, iso_utc(t).substr(0, 7)});
+    ticks.push_back({t, format_time(t).substr(0, 7)});
   }
   return ticks;
 }
@@ -278,7 +256,7 @@ void chart_svg(std::string& out, const PointReport& p, const MonitoringPeriod& p
     if (x1 <= x0) continue;
     out += "<rect class=\"gap\" x=\"" + attr_num(x0) + "\" y=\"" + attr_num(kTop) + "\" width=\"" +
            attr_num(x1 - x0) + "\" height=\"" + attr_num(kH - kTop - kBottom) + "\"><title>gap " +
-           iso_utc(g.from_ms) + " to " + iso_utc(g.to_ms) + "</title></rect>\n";
+           format_time(g.from_ms) + " to " + format_time(g.to_ms) + "</title></rect>\n";
   }
   for (double t : yticks) {
     std::string ty = attr_num(y(t));
@@ -340,9 +318,9 @@ void header(std::string& out, const Report& r) {
          esc(r.period.name) + "</h1>\n<table class=\"kv\">\n";
   kv_row(out, "Methodology", m ? esc(m->methodology) + " version " + or_dash(m->version) : kDash);
   kv_row(out, "Site", or_dash(r.site_id));
-  kv_row(out, "Period", esc(r.period.name) + ": " + iso_utc(r.period.start_ms) + " to " + iso_utc(r.period.end_ms) +
+  kv_row(out, "Period", esc(r.period.name) + ": " + format_time(r.period.start_ms) + " to " + format_time(r.period.end_ms) +
                             " <span class=\"muted\">(end exclusive)</span>");
-  kv_row(out, "Generated", iso_utc(r.generated_ms));
+  kv_row(out, "Generated", format_time(r.generated_ms));
   kv_row(out, "Config SHA-256", "<code>" + or_dash(r.config_hash_hex) + "</code>");
   out += "</table>\n</header>\n";
 }
@@ -432,7 +410,7 @@ void point_section(std::string& out, const PointReport& p, const ParameterReport
   if (!p.gaps.empty()) {
     table_open(out, "gaps", {"Gap from", "To", "Length", "Rule", "Counted"});
     for (const auto& g : p.gaps)
-      table_row(out, {iso_utc(g.from_ms), iso_utc(g.to_ms), duration(g.to_ms - g.from_ms),
+      table_row(out, {format_time(g.from_ms), format_time(g.to_ms), duration(g.to_ms - g.from_ms),
                       esc(g.rule) + (g.over_break ? " <span class=\"bad\">over a reset or exchange</span>" : ""),
                       with_unit(g.counted, param_unit)});
     table_close(out);
@@ -458,7 +436,7 @@ void annex(std::string& out, const Report& r) {
   out += "<section>\n<h2>Cryptographic annex</h2>\n<table class=\"kv\">\n";
   kv_row(out, "Records", count(r.seqs.records) + ", seq " + std::to_string(r.seqs.first) + " to " +
                              std::to_string(r.seqs.last));
-  kv_row(out, "Window read", iso_utc(r.window_from_ms) + " to " + iso_utc(r.window_to_ms));
+  kv_row(out, "Window read", format_time(r.window_from_ms) + " to " + format_time(r.window_to_ms));
   out += "</table>\n<h4>Checkpoint at the period's end</h4>\n";
   out += a.end_checkpoint.empty() ? "<p class=\"bad\">none</p>\n" : "<pre>" + esc(a.end_checkpoint) + "</pre>\n";
   out += "<h4>Previous period's checkpoint</h4>\n";

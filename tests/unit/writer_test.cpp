@@ -1,7 +1,10 @@
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
+#include "mrv/core/canonical.hpp"
 #include "mrv/core/journal_writer.hpp"
 #include "test_support.hpp"
 
@@ -187,4 +190,64 @@ TEST_CASE("writer: an upload cursor that cannot be stored is retried, not lost",
   for (int i = 0; i < 200 && cursor() != 8; ++i) std::this_thread::sleep_for(10ms);
   CHECK(cursor() == 8);
   CHECK(w.stats().accepting);  // readings were never refused for it
+}
+
+TEST_CASE("writer: the commit observer sees what was stored, not the duplicates skipped", "[writer]") {
+  WriterSetup setup(WriterOptions{5ms, 100, 1000});
+  JournalWriter& w = *setup.writer;
+  std::mutex m;
+  std::vector<std::string> seen;
+  w.set_commit_observer([&](std::span<const AcceptedReading> stored) {
+    std::lock_guard l(m);
+    for (const auto& a : stored) seen.push_back(a.reading.value);
+  });
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 1, "1")), 5s));
+  // The same reading again (a redelivery) beside a new one, in one batch.
+  w.submit(test::reading("m1", 1, "1")).value();
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 2, "2")), 5s));
+  CHECK(w.stats().duplicates == 1);
+  std::lock_guard l(m);
+  CHECK(seen == std::vector<std::string>{"1", "2"});
+}
+
+TEST_CASE("writer: reconfigure commits the queue under the old config, then records name the new one",
+          "[writer][reload]") {
+  WriterSetup setup(WriterOptions{10s, 100000, 100000});  // nothing commits by deadline alone
+  JournalWriter& w = *setup.writer;
+  for (int i = 0; i < 50; ++i) REQUIRE(w.submit(test::reading("m1", i, std::to_string(i))));
+  const std::string fresh(64, 'd');
+  REQUIRE(w.reconfigure(fresh, "[site]\nid = \"test-site\"\n# reloaded\n"));
+  CHECK(w.stats().stored == 50);  // the queue went first
+  CHECK(w.stats().config_hash_hex == fresh);
+  REQUIRE(w.submit(test::reading("m1", 50, "50")));
+  w.stop();
+  auto ro = Journal::open_read_only(setup.dir / "journal.db");
+  REQUIRE(ro);
+  std::vector<std::string> configs;
+  REQUIRE(ro->for_each_record(
+      1, 51, [&](const StoredRecord& r) { configs.push_back(decode_record(r.canonical)->config_hash_hex); }));
+  REQUIRE(configs.size() == 51);
+  CHECK(std::count(configs.begin(), configs.end(), std::string(64, 'c')) == 50);
+  CHECK(configs.back() == fresh);
+  CHECK(ro->config_text(fresh).value() == std::optional<std::string>("[site]\nid = \"test-site\"\n# reloaded\n"));
+}
+
+TEST_CASE("writer: reconfigure while commits fail gives up in time and keeps the old config", "[writer][reload]") {
+  WriterSetup setup(WriterOptions{5ms, 100, 1000, 20ms});
+  JournalWriter& w = *setup.writer;
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 0, "0")), 5s));
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((setup.dir / "journal.db").c_str(), &db) == SQLITE_OK);
+  auto exec = [&](const char* sql) { REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK); };
+  exec("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(FAIL, 'disk full'); END");
+  REQUIRE(w.submit(test::reading("m1", 1, "1")));
+  auto switched = w.reconfigure(std::string(64, 'd'), "[site]\n", 300ms);
+  REQUIRE_FALSE(switched);
+  CHECK(switched.error().code == ErrorCode::busy);
+  CHECK(w.stats().config_hash_hex == std::string(64, 'c'));
+  exec("DROP TRIGGER full");
+  sqlite3_close(db);
+  w.stop();  // the held reading is committed, under the old config
+  CHECK(w.stats().held == 0);
+  CHECK(w.stats().stored == 2);
 }

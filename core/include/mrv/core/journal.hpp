@@ -86,6 +86,7 @@ struct ChainCheck {
 struct AppendOutcome {
   size_t stored = 0;
   size_t duplicates = 0;  // same point, timestamp, value and source already held
+  std::vector<size_t> duplicate_indexes;  // their places in the batch, ascending (rarely any)
   bool head_anchor_written = true;  // false: rollback detection is weakened until it is
 };
 

@@ -82,7 +82,7 @@ class JournalWriter {
   // Errors: the journal cannot commit or store the config within the timeout.
   [[nodiscard]] Result<void> reconfigure(std::string hash_hex, std::string text,
                                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // Called on the writer thread after each commit with the readings it stored (and any
+  // Called on the writer thread after each commit with the readings it stored (not the
   // duplicates it skipped). Must be quick and must not call into the writer. Set before
   // the first submit.
   using CommitObserver = std::function<void(std::span<const AcceptedReading>)>;
