@@ -27,6 +27,7 @@ Result<const RecordFields*> ChainVerifier::check(uint64_t seq, std::string_view 
   } else {
     if (to_string(key->algorithm()) != f->algorithm)
       return broken("alg " + f->algorithm + " is not the algorithm of key " + f->key_id_hex);
+    if (signature.empty()) return broken("bad signature");  // a signed alg with nothing to verify
     if (defer_signatures_) pending_key_ = key;
     else if (!key->verify(canonical, signature)) return broken("bad signature");
   }

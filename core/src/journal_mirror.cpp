@@ -38,7 +38,7 @@ Result<Journal> Journal::open_mirror(const std::filesystem::path& path) {
 
 const std::string& Journal::last_hash_hex() const { return impl_->last_hash_hex; }
 
-Result<void> Journal::ingest(std::span<const MirrorRecord> records) {
+Result<void> Journal::ingest(std::span<const MirrorRecord> records, const Sha256* root_after) {
   Impl& j = *impl_;
   uint64_t seq_before = j.last_seq;
   std::string hash_before = j.last_hash_hex;
@@ -61,6 +61,9 @@ Result<void> Journal::ingest(std::span<const MirrorRecord> records) {
       j.last_seq = m.seq;
       j.last_hash_hex = to_hex(m.hash);
     }
+    if (root_after && j.tree.root() != *root_after)
+      return fail(ErrorCode::corruption, "seq " + std::to_string(j.last_seq),
+                  "the records do not have the root the checkpoint signs");
     return sqlite::exec(j.db, "COMMIT", "commit ingest");
   };
   auto done = body();

@@ -1,14 +1,42 @@
 #include "mrv/core/secret_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <optional>
 
 namespace mrv {
 
-Result<std::string> read_secret_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  if (!in || !std::getline(in, line)) return fail(ErrorCode::config, file.string(), "cannot read a secret from this file");
+namespace {
+constexpr size_t kMaxSecretBytes = 64 * 1024;
+}
+
+Result<std::string> read_secret_file(const std::filesystem::path& file, unsigned refuse_mode_bits) {
+  auto refused = [&](std::string why) { return Error{ErrorCode::config, file.string(), std::move(why)}; };
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+  int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return tl::unexpected(refused(std::string("cannot read a secret from this file: ") + std::strerror(errno)));
+  struct stat st {};
+  std::string text;
+  std::optional<Error> error;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    error = refused("not a regular file");
+  } else if ((st.st_mode & refuse_mode_bits) != 0) {
+    error = refused("readable or writable by others (chmod o-rwx it)");
+  } else {
+    char buf[4096];
+    ssize_t n = 0;
+    while (text.size() < kMaxSecretBytes && (n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    if (n < 0) error = refused(std::string("cannot read a secret from this file: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  if (error) return tl::unexpected(*error);
+  if (text.empty()) return tl::unexpected(refused("cannot read a secret from this file: it is empty"));
+  std::string line = text.substr(0, text.find('\n'));
   while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
   return line;
 }

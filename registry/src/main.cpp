@@ -29,6 +29,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
+    // What start reads besides the config: token, TLS and key files.
+    if (auto files = mrv::registry::check_registry_files(*config); !files) {
+      mrv::log::error(files.error().to_string());
+      return 2;
+    }
     std::cout << config_file << ": ok (" << config->sites.size() << " site(s))\n";
     return 0;
   }

@@ -48,7 +48,9 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   RegistryConfig c;
   c.file = file;
   r.only_keys(root, "", {"listen", "data_dir", "max_body_bytes", "max_batch_records", "verify_threads",
-                         "max_connections", "idle_timeout_ms", "tls", "bundle", "sites", "readers"});
+                         "request_threads", "max_connections", "max_header_bytes", "max_body_bytes_total",
+                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "sites",
+                         "readers"});
   std::string listen = r.string(root, "", "listen", false, "127.0.0.1:8443");
   auto colon = listen.rfind(':');
   int64_t port = -1;
@@ -63,8 +65,17 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   c.max_body_bytes = static_cast<size_t>(r.integer(root, "", "max_body_bytes", 16 << 20, 1024, int64_t{1} << 30));
   c.max_batch_records = static_cast<size_t>(r.integer(root, "", "max_batch_records", 100'000, 1, 10'000'000));
   c.verify_threads = static_cast<int>(r.integer(root, "", "verify_threads", 0, 0, 256));
+  c.request_threads = static_cast<int>(r.integer(root, "", "request_threads", 0, 0, 256));
   c.max_connections = static_cast<int>(r.integer(root, "", "max_connections", 256, 1, 100'000));
+  c.max_header_bytes = static_cast<size_t>(r.integer(root, "", "max_header_bytes", 8192, 1024, 1 << 20));
+  c.max_body_bytes_total = static_cast<size_t>(
+      r.integer(root, "", "max_body_bytes_total", std::max<int64_t>(64 << 20, c.max_body_bytes),
+                static_cast<int64_t>(c.max_body_bytes), int64_t{1} << 40));
   c.idle_timeout_ms = static_cast<int>(r.integer(root, "", "idle_timeout_ms", 30'000, 100, 3'600'000));
+  c.header_timeout_ms = static_cast<int>(r.integer(root, "", "header_timeout_ms", 10'000, 100, 600'000));
+  c.request_timeout_ms = static_cast<int>(r.integer(root, "", "request_timeout_ms", 120'000, 100, 3'600'000));
+  if (c.request_timeout_ms < c.header_timeout_ms)
+    r.error(root.get("request_timeout_ms"), "request_timeout_ms", "must be at least header_timeout_ms");
   if (const toml::table* tls = r.table(root, "", "tls", true)) {
     r.only_keys(*tls, "tls", {"cert_file", "key_file", "client_ca_file"});
     c.cert_file = resolve(file, r.string(*tls, "tls", "cert_file", true));
@@ -80,12 +91,17 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
     for (size_t i = 0; i < sites->size(); ++i) {
       const toml::table& t = *sites->get(i)->as_table();
       std::string path = "sites[" + std::to_string(i) + "]";
-      r.only_keys(t, path, {"id", "token_sha256", "token_file", "client_cert_cn", "client_cert_sha256", "keys"});
+      r.only_keys(t, path, {"id", "token_sha256", "token_file", "client_cert_cn", "client_cert_sha256", "keys",
+                            "checkpoint_only"});
       SiteEntry s;
       s.id = r.string(t, path, "id", true);
       if (!s.id.empty() && !is_valid_id(s.id)) r.error(t.get("id"), path + ".id", "may hold only A-Z a-z 0-9 . _ : / -");
       if (!ids.insert(s.id).second) r.error(t.get("id"), path + ".id", "duplicate site id '" + s.id + "'");
       s.credential = read_credential(r, file, t, path);
+      if (const toml::node* n = t.get("checkpoint_only")) {
+        if (auto v = n->value_exact<bool>()) s.checkpoint_only = *v;
+        else r.error(n, path + ".checkpoint_only", "must be true or false");
+      }
       if (const toml::node* k = t.get("keys")) {
         const toml::array* a = k->as_array();
         if (!a) r.error(k, path + ".keys", "must be an array of PEM file names");
@@ -113,6 +129,21 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   if (c.sites.empty()) r.error(&root, "sites", "at least one [[sites]] entry is required");
   if (!r.errors_.empty()) return tl::unexpected(std::move(r.errors_));
   return c;
+}
+
+std::filesystem::path site_file_name(const std::string& site_id) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string name;
+  for (char c : site_id) {
+    if (c == '/' || c == ':' || c == '%') {
+      name += '%';
+      name += kHex[static_cast<unsigned char>(c) >> 4];
+      name += kHex[static_cast<unsigned char>(c) & 15];
+    } else {
+      name += c;
+    }
+  }
+  return name + ".db";
 }
 
 }  // namespace mrv::registry

@@ -13,7 +13,10 @@
 #include "mrv/core/clock.hpp"
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/core/log.hpp"
+#include "mrv/registry/registry_config.hpp"
 #include "mrv/report/json.hpp"
+#include "unproven_store.hpp"
 #include "verify_pool.hpp"
 
 namespace mrv::registry {
@@ -55,31 +58,63 @@ Result<void> write_durably(const std::filesystem::path& path, std::string_view b
   return {};
 }
 
+// Before ids were escaped, '/' and ':' both became '_' (so "a/b" and "a_b" shared a
+// file). Such a file is moved to its escaped name when its records are this site's.
+void adopt_legacy_file(const std::filesystem::path& dir, const std::string& site_id, const std::filesystem::path& path) {
+  if (site_id.find_first_of("/:") == std::string::npos || std::filesystem::exists(path)) return;
+  std::string legacy_name;
+  for (char c : site_id) legacy_name += (c == '/' || c == ':') ? '_' : c;
+  auto legacy = dir / (legacy_name + ".db");
+  if (!std::filesystem::exists(legacy)) return;
+  std::string owner;
+  if (auto j = Journal::open_read_only(legacy)) {
+    if (auto newest = j->record(j->last_seq()); newest && *newest)
+      if (auto f = decode_record((*newest)->canonical)) owner = f->site_id;
+  }
+  if (owner != site_id) {
+    log::warning("registry: " + legacy.string() + " (an older file name) is not site '" + site_id + "'s: left alone");
+    return;
+  }
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", ".head", ".reports"})
+    if (std::filesystem::exists(legacy.string() + suffix))
+      std::filesystem::rename(legacy.string() + suffix, path.string() + suffix, ec);
+  log::notice("registry: site '" + site_id + "': " + legacy.string() + " renamed to " + path.string());
+}
+
 }  // namespace
 
-SiteStore::SiteStore(std::string site_id, std::filesystem::path path, Journal journal, std::vector<PublicKey> keys,
-                     std::vector<PublicKey> pinned, StoreLimits limits, VerifyPool& pool)
-    : site_id_(std::move(site_id)), path_(std::move(path)), journal_(std::move(journal)), keys_(std::move(keys)),
-      pinned_(std::move(pinned)), limits_(limits), pool_(pool) {
+SiteStore::SiteStore(std::string site_id, std::filesystem::path path, Journal journal,
+                     std::unique_ptr<UnprovenStore> unproven, std::vector<PublicKey> keys, SiteOptions options,
+                     VerifyPool& pool)
+    : site_id_(std::move(site_id)), path_(std::move(path)), journal_(std::move(journal)),
+      unproven_(std::move(unproven)), keys_(std::move(keys)), options_(std::move(options)), pool_(pool) {
   reports_dir_ = path_.string() + ".reports";
 }
 
+SiteStore::~SiteStore() = default;
+
 Result<std::unique_ptr<SiteStore>> SiteStore::open(const std::filesystem::path& data_dir, std::string site_id,
-                                                   std::vector<PublicKey> pinned, StoreLimits limits,
-                                                   VerifyPool& pool) {
-  std::string file;  // a site id may hold '/' and ':': not in a file name
-  for (char c : site_id) file += (c == '/' || c == ':') ? '_' : c;
-  auto path = data_dir / "sites" / (file + ".db");
+                                                   SiteOptions options, VerifyPool& pool) {
+  auto dir = data_dir / "sites";
+  auto path = dir / site_file_name(site_id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  adopt_legacy_file(dir, site_id, path);
   auto journal = Journal::open_mirror(path);
   if (!journal) return tl::unexpected(journal.error());
+  auto unproven = UnprovenStore::open(path.string() + ".unproven");
+  if (!unproven) return tl::unexpected(unproven.error());
+  // What a crash left between proving records and dropping them here.
+  if (auto r = unproven->drop_through(journal->last_seq()); !r) return tl::unexpected(r.error());
   auto infos = journal->public_keys();
   if (!infos) return tl::unexpected(infos.error());
   std::vector<PublicKey> keys;
   for (const auto& k : *infos)
     if (auto key = PublicKey::from_pem(k.pem)) keys.push_back(std::move(*key));
-  std::unique_ptr<SiteStore> store(new SiteStore(std::move(site_id), path, std::move(*journal), std::move(keys),
-                                                 std::move(pinned), limits, pool));
-  std::error_code ec;
+  std::unique_ptr<SiteStore> store(new SiteStore(std::move(site_id), path, std::move(*journal),
+                                                 std::make_unique<UnprovenStore>(std::move(*unproven)),
+                                                 std::move(keys), std::move(options), pool));
   std::filesystem::create_directories(store->reports_dir_, ec);
   if (ec) return fail(ErrorCode::io, store->reports_dir_.string(), ec.message());
   return store;
@@ -90,9 +125,20 @@ Answer<std::string> SiteStore::register_key(std::string_view pem) {
   if (!key) return refuse(400, "malformed", "key", "not an Ed25519 or ECDSA P-256 public key in PEM: " + key.error().message);
   json receipt = {{"site", site_id_}, {"key_id", key->key_id_hex()}, {"algorithm", std::string(to_string(key->algorithm()))}};
   std::lock_guard lock(mutex_);
-  if (!pinned_.empty() &&
-      std::none_of(pinned_.begin(), pinned_.end(), [&](const PublicKey& p) { return p.key_id_hex() == key->key_id_hex(); }))
+  auto same = [&](const PublicKey& p) { return p.key_id_hex() == key->key_id_hex(); };
+  const auto& pinned = options_.pinned;
+  if (!pinned.empty() && std::none_of(pinned.begin(), pinned.end(), same))
     return refuse(403, "key_not_allowed", "key", "key " + key->key_id_hex() + " is not one of the site's pinned keys");
+  if (pinned.empty() && std::none_of(keys_.begin(), keys_.end(), same)) {
+    // Trust on first use: once the site holds records, a credential alone cannot bring
+    // in a key that would sign a history of its own.
+    auto pending = unproven_->last();
+    if (!pending) return storage_failure(pending.error());
+    if (journal_.last_seq() > 0 || *pending)
+      return refuse(403, "key_not_allowed", "key",
+                    "site '" + site_id_ + "' holds records: a new key (" + key->key_id_hex() +
+                        ") must be pinned in the registry's config (keys = [...])");
+  }
   auto added = journal_.add_key(*key, utc_now_ms());
   if (!added) return storage_failure(added.error());
   if (*added) keys_.push_back(std::move(*key));
@@ -107,13 +153,28 @@ Answer<std::string> SiteStore::add_config(std::string_view hash_hex, std::string
   return json{{"site", site_id_}, {"config_sha256", hash_hex}}.dump();
 }
 
+namespace {
+
+std::string receipt_of(const std::string& site, const std::vector<RecordLine>& lines) {
+  return json{{"site", site}, {"first_seq", lines.front().seq}, {"last_seq", lines.back().seq},
+              {"records", lines.size()}, {"last_hash", lines.back().hash_hex}}
+      .dump();
+}
+
+// hash: the 32 raw bytes.
+bool same_record(const RecordLine& line, std::string_view hash, std::string_view signature) {
+  return line.hash_hex == to_hex(hash) && line.signature_b64 == to_base64(signature);
+}
+
+}  // namespace
+
 Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
-  if (body.size() > limits_.max_body_bytes)
+  if (body.size() > options_.limits.max_body_bytes)
     return refuse(413, "too_large", "size", "body of " + std::to_string(body.size()) + " bytes is over " +
-                                                std::to_string(limits_.max_body_bytes));
+                                                std::to_string(options_.limits.max_body_bytes));
   std::string inflated;
   if (gzip) {
-    auto text = gzip_decompress(body, limits_.max_body_bytes * 4);
+    auto text = gzip_decompress(body, options_.limits.max_body_bytes * 4);
     if (!text) {
       bool big = text.error().message.starts_with("inflates");
       return refuse(big ? 413 : 400, big ? "too_large" : "malformed", big ? "size" : "format",
@@ -130,8 +191,8 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     std::string_view line = body.substr(pos, end - pos);
     pos = end + 1;
     if (line.empty()) continue;
-    if (lines.size() == limits_.max_batch_records)
-      return refuse(413, "too_large", "size", "more than " + std::to_string(limits_.max_batch_records) + " records");
+    if (lines.size() == options_.limits.max_batch_records)
+      return refuse(413, "too_large", "size", "more than " + std::to_string(options_.limits.max_batch_records) + " records");
     auto rl = parse_record_line(line);
     if (!rl) return refuse(400, "malformed", "format", "line " + std::to_string(n) + " is not a record line");
     if (!lines.empty() && rl->seq <= lines.back().seq)
@@ -154,7 +215,7 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
         ++i;
       }
       if (i == lines.size() || lines[i].seq != rec.seq) return;
-      if (!conflict && (lines[i].hash_hex != to_hex(rec.hash) || lines[i].signature_b64 != to_base64(rec.signature)))
+      if (!conflict && !same_record(lines[i], rec.hash, rec.signature))
         conflict = refuse(409, "conflict", "seq", "differs from the record the registry holds", rec.seq).value();
       ++i;
     });
@@ -164,26 +225,61 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     if (conflict) return tl::unexpected(*conflict);
     fresh = i;
   }
-  // 3. The new records: contiguous with what is held (or a declared break), then every
-  // record check of docs/record-format.md §4, continued from the last record held.
+  if (fresh == lines.size()) return receipt_of(site_id_, lines);
+  // 3. Unproven records (checkpoint-only) are not held: lines identical to them are a
+  // resend; from the first line that differs, the batch replaces them.
+  auto top = unproven_->last();
+  if (!top) return storage_failure(top.error());
+  uint64_t base_seq = held;
+  std::string base_hash = journal_.last_hash_hex();
+  size_t first_new = fresh;
+  if (*top && lines[fresh].seq <= (*top)->seq) {
+    auto before = unproven_->last(lines[fresh].seq);
+    if (!before) return storage_failure(before.error());
+    if (*before) base_seq = (*before)->seq, base_hash = (*before)->hash_hex;
+    bool diverged = false;
+    auto read = unproven_->for_each(lines[fresh].seq, std::min((*top)->seq, lines.back().seq), [&](MirrorRecord&& m) {
+      if (diverged || first_new == lines.size()) return;
+      if (m.seq != lines[first_new].seq || !same_record(lines[first_new], raw(m.hash), m.signature)) {
+        diverged = true;
+        return;
+      }
+      base_seq = m.seq;
+      base_hash = to_hex(m.hash);
+      ++first_new;
+    });
+    if (!read) return storage_failure(read.error());
+    if (first_new == lines.size()) return receipt_of(site_id_, lines);
+  } else if (*top) {
+    base_seq = (*top)->seq;
+    base_hash = (*top)->hash_hex;
+  }
+  return store_new_records(lines, first_new, base_seq, base_hash);
+}
+
+// 4. The new records: contiguous with the record before them (or a declared break),
+// then every record check of docs/record-format.md §4, continued from it.
+Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines, size_t first_new, uint64_t base_seq,
+                                                 const std::string& base_hash) {
+  uint64_t held = journal_.last_seq();
   std::vector<MirrorRecord> records;
-  std::vector<VerifyPool::Job> jobs;
-  records.reserve(lines.size() - fresh);
-  jobs.reserve(lines.size() - fresh);
+  std::vector<std::pair<size_t, const PublicKey*>> signed_records;  // (index in records, key)
+  records.reserve(lines.size() - first_new);
   ChainVerifier chain(keys_);
   chain.defer_signatures(true);
-  chain.resume(held, journal_.last_hash_hex());
-  for (size_t i = fresh; i < lines.size(); ++i) {
-    const RecordLine& l = lines[i];
+  chain.resume(base_seq, base_hash);
+  size_t first_unsigned = SIZE_MAX;
+  for (size_t i = first_new; i < lines.size(); ++i) {
+    RecordLine& l = lines[i];
     auto sig = from_base64(l.signature_b64);
     if (!sig) return refuse(400, "malformed", "format", "the signature is not base64", l.seq);
     auto f = chain.check(l.seq, l.record, l.hash_hex, *sig);
     if (!f) {
       const std::string& why = f.error().message;
-      if (i == fresh && l.seq != held + 1 && why.starts_with("sequence gap")) {
+      if (i == first_new && l.seq != base_seq + 1 && why.starts_with("sequence gap")) {
         Refusal r{409, "gap", "seq", "seq " + std::to_string(l.seq) + ": the registry holds through seq " +
-                                         std::to_string(held) + "; send from seq " + std::to_string(held + 1),
-                  l.seq, held};
+                                         std::to_string(base_seq) + "; send from seq " + std::to_string(base_seq + 1),
+                  l.seq, base_seq};
         return tl::unexpected(r);
       }
       if (why.find("not a pinned key") != std::string::npos)
@@ -194,9 +290,19 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     }
     if ((*f)->site_id != site_id_)
       return refuse(422, "wrong_site", "site", "a record of site '" + (*f)->site_id + "'", l.seq);
-    MirrorRecord m;
+    if (!chain.pending_key()) {  // no signature of its own
+      if (!options_.checkpoint_only)
+        return refuse(422, "bad_signature", "signature",
+                      "a record without a signature of its own (alg \"checkpoint\"): site '" + site_id_ +
+                          "' is not configured for checkpoint-only signing",
+                      l.seq);
+      first_unsigned = std::min(first_unsigned, records.size());
+    } else {
+      signed_records.emplace_back(records.size(), chain.pending_key());
+    }
+    MirrorRecord& m = records.emplace_back();
     m.seq = l.seq;
-    m.canonical = std::move(lines[i].record);
+    m.canonical = std::move(l.record);
     m.signature = std::move(*sig);
     auto hash = from_hex(l.hash_hex);
     std::copy(hash->begin(), hash->end(), m.hash.begin());  // checked by the chain verifier
@@ -204,28 +310,36 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     m.source = (*f)->reading.source;
     m.value = (*f)->reading.value;
     m.ts_ms = (*f)->reading.ts_ms;
-    if (chain.pending_key()) jobs.push_back({chain.pending_key(), {}, {}, nullptr});
-    records.push_back(std::move(m));
   }
-  // The views into records are taken once the vector no longer moves.
-  for (size_t r = 0, j = 0; r < records.size(); ++r)
-    if (j < jobs.size() && !records[r].signature.empty()) {
-      jobs[j].message = records[r].canonical;
-      jobs[j].signature = records[r].signature;
-      jobs[j].message_sha256 = &records[r].hash;
-      ++j;
-    }
-  if (auto bad = pool_.verify(jobs)) {
-    // Job k is the k-th signed record among the new ones.
-    size_t k = 0;
-    for (const auto& m : records)
-      if (!m.signature.empty() && k++ == *bad) return refuse(422, "bad_signature", "signature", "bad signature", m.seq);
+  // Every signature is checked, whether its record is proven now or later. The views
+  // are taken once `records` no longer moves.
+  std::vector<VerifyPool::Job> jobs;
+  jobs.reserve(signed_records.size());
+  for (auto [index, key] : signed_records)
+    jobs.push_back({key, records[index].canonical, records[index].signature, &records[index].hash});
+  if (auto bad = pool_.verify(jobs))
+    return refuse(422, "bad_signature", "signature", "bad signature", records[signed_records[*bad].first].seq);
+
+  // Proven now: the signed records right after the mirror's head. The rest waits for a
+  // checkpoint: unsigned ones, and everything after them or after unproven records.
+  size_t proven = base_seq == held ? std::min(first_unsigned, records.size()) : 0;
+  std::span<const MirrorRecord> now(records.data(), proven), later(records.data() + proven, records.size() - proven);
+  if (!later.empty()) {
+    auto waiting = unproven_->count();
+    if (!waiting) return storage_failure(waiting.error());
+    if (*waiting + later.size() > options_.limits.max_unproven_records)
+      return refuse(409, "unproven_limit", "checkpoint",
+                    "more than " + std::to_string(options_.limits.max_unproven_records) +
+                        " records would wait for a checkpoint: post the checkpoints that prove those held first",
+                    later.front().seq);
   }
-  if (!records.empty())
-    if (auto r = journal_.ingest(records); !r) return storage_failure(r.error());
-  return json{{"site", site_id_}, {"first_seq", lines.front().seq}, {"last_seq", lines.back().seq},
-              {"records", lines.size()}, {"last_hash", lines.back().hash_hex}}
-      .dump();
+  if (!now.empty())
+    if (auto r = journal_.ingest(now); !r) return storage_failure(r.error());
+  auto top = unproven_->last();
+  if (!top) return storage_failure(top.error());
+  if (!later.empty() || *top)  // replaces what it held from the first new seq on
+    if (auto r = unproven_->replace_from(records.front().seq, later); !r) return storage_failure(r.error());
+  return receipt_of(site_id_, lines);
 }
 
 Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
@@ -237,13 +351,7 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
   if (std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) { return verify_checkpoint(*c, k); }))
     return refuse(422, "bad_signature", "checkpoint", "no signature line verifies with a key registered for the site");
   uint64_t held = journal_.last_seq();
-  if (c->tree_size > held) {
-    Refusal r{409, "records_missing", "checkpoint",
-              "tree size " + std::to_string(c->tree_size) + " is beyond the records held (through seq " +
-                  std::to_string(held) + "): post the records first",
-              std::nullopt, held};
-    return tl::unexpected(r);
-  }
+  if (c->tree_size > held) return prove_unproven(*c);
   auto root = journal_.tree_root(c->tree_size);
   if (!root) return storage_failure(root.error());
   if (*root != c->root)
@@ -254,8 +362,45 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
   return json{{"site", site_id_}, {"tree_size", c->tree_size}, {"root", to_base64(raw(c->root))}}.dump();
 }
 
+// A signed checkpoint beyond the records held: the unproven records through its tree
+// size are moved into the mirror if, and only if, they have its root.
+Answer<std::string> SiteStore::prove_unproven(const Checkpoint& c) {
+  uint64_t held = journal_.last_seq();
+  auto top = unproven_->last();
+  if (!top) return storage_failure(top.error());
+  uint64_t waiting_through = *top ? (*top)->seq : held;
+  auto missing = [&](uint64_t through, std::string why) {
+    return tl::unexpected(Refusal{409, "records_missing", "checkpoint",
+                                  "tree size " + std::to_string(c.tree_size) + " " + why + " (held through seq " +
+                                      std::to_string(through) + "): post the records first",
+                                  std::nullopt, through});
+  };
+  if (c.tree_size > waiting_through) return missing(waiting_through, "is beyond the records sent");
+  std::vector<MirrorRecord> records;
+  auto read = unproven_->for_each(held + 1, c.tree_size, [&](MirrorRecord&& m) { records.push_back(std::move(m)); });
+  if (!read) return storage_failure(read.error());
+  bool proven = !records.empty() && records.back().seq == c.tree_size;
+  if (proven) {
+    auto r = journal_.ingest(records, &c.root);
+    if (!r && r.error().code != ErrorCode::corruption) return storage_failure(r.error());
+    proven = r.has_value();
+  }
+  if (!proven) {
+    // Not what the site's key signed: whoever sent them, they are dropped and the
+    // site's agent resends its own from held_through + 1.
+    if (auto r = unproven_->replace_from(held + 1, {}); !r) return storage_failure(r.error());
+    log::warning("registry: site '" + site_id_ + "': unproven records " + std::to_string(held + 1) + ".." +
+                 std::to_string(waiting_through) + " do not have the root of the checkpoint at " +
+                 std::to_string(c.tree_size) + ": dropped");
+    return missing(held, "is not proven by the records that waited for it; they were dropped");
+  }
+  if (auto r = unproven_->drop_through(c.tree_size); !r) return storage_failure(r.error());
+  if (auto r = journal_.add_checkpoint(c, "upload"); !r) return storage_failure(r.error());
+  return json{{"site", site_id_}, {"tree_size", c.tree_size}, {"root", to_base64(raw(c.root))}}.dump();
+}
+
 Answer<std::string> SiteStore::post_report(std::string_view json_text) {
-  if (json_text.size() > limits_.max_body_bytes) return refuse(413, "too_large", "size", "report too large");
+  if (json_text.size() > options_.limits.max_body_bytes) return refuse(413, "too_large", "size", "report too large");
   // A signed monitoring report (docs/report-format.md) of this site, by a registered key.
   auto report = report::parse_signed_report(json_text);
   if (!report) return refuse(400, "malformed", "format", report.error().message);
@@ -282,8 +427,13 @@ Answer<std::string> SiteStore::summary() {
   if (!stats) return storage_failure(stats.error());
   auto latest = journal_.latest_checkpoint();
   if (!latest) return storage_failure(latest.error());
+  auto top = unproven_->last();
+  if (!top) return storage_failure(top.error());
+  auto waiting = unproven_->count();
+  if (!waiting) return storage_failure(waiting.error());
   json j = {{"site", site_id_}, {"held_through", stats->last_seq}, {"first_seq", stats->first_seq},
-            {"records", stats->record_count}, {"tree_size", journal_.last_seq()}, {"latest_checkpoint", nullptr}};
+            {"records", stats->record_count}, {"tree_size", journal_.last_seq()}, {"latest_checkpoint", nullptr},
+            {"unproven_records", *waiting}, {"unproven_through", *top ? (*top)->seq : 0}};
   if (*latest) j["latest_checkpoint"] = {{"tree_size", (*latest)->checkpoint.tree_size}, {"note", (*latest)->checkpoint.note}};
   return j.dump();
 }
@@ -303,7 +453,7 @@ Answer<std::string> SiteStore::records_locked(uint64_t from_seq, uint64_t to_seq
   std::string out;
   auto read = journal_.for_each_record(from_seq, to_seq, [&](const StoredRecord& r) {
     append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
-  }, limits_.max_batch_records);
+  }, options_.limits.max_batch_records);
   if (!read) return storage_failure(read.error());
   return out;
 }

@@ -144,7 +144,8 @@ def new_token():
 
 class Registry:
     """The real mrv-registry with its config, certificates and data in `folder`.
-    sites: {site id: {"token": str or None, "cn": str or None}};
+    sites: {site id: {"token": str or None, "cn": str or None, "keys": [public key PEM
+    paths to pin] or None, "extra": more lines of the [[sites]] entry}};
     readers: {name: token}."""
 
     def __init__(self, agent, folder, pki, sites, readers=None, port=None, extra=""):
@@ -170,6 +171,9 @@ class Registry:
                 text += f'token_sha256 = "{hashlib.sha256(cred["token"].encode()).hexdigest()}"\n'
             if cred.get("cn"):
                 text += f'client_cert_cn = "{cred["cn"]}"\n'
+            if cred.get("keys"):
+                text += "keys = [" + ", ".join(f'"{pathlib.Path(k).resolve()}"' for k in cred["keys"]) + "]\n"
+            text += cred.get("extra", "")
         for name, token in (readers or {}).items():
             text += f'[[readers]]\nname = "{name}"\ntoken_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
         self.config = self.dir / "registry.toml"

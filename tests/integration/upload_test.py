@@ -589,15 +589,17 @@ def refusal_stops():
     again; collecting goes on."""
     pki = Pki(W / "pki")
     token, _ = new_token()
-    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token}})
-    # Another journal of the same site (another key) got its records 1..100 in first.
+    # Another journal of the same site (another key) got its records 1..100 in first. Both
+    # keys are pinned: an unpinned site takes no new key once it holds records.
     first = plain_site(SITE, points=10, interval_ms=10)
     first.run("run", "--config", str(first.config), "--duration", "1")
+    site = UploadSite(agent, pki, "https://127.0.0.1:1", token=token, points=20, interval_ms=100, upload_extra=FAST)
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token, "keys": [first.public_pem, site.public_pem]}})
+    site.set_url(reg.url)
     st, _, _ = reg.request("PUT", f"/v1/sites/{SITE}/keys", first.public_pem.read_bytes(),
                            {"Content-Type": "application/x-pem-file"}, token=token)
     st2, data, _ = reg.post_records(SITE, journal_lines(first, 1, 100), token=token)
     check(st == 200 and st2 == 200, f"the registry holds another history's records 1..100 ({st2} {data[:80]!r})")
-    site = UploadSite(agent, pki, reg.url, token=token, points=20, interval_ms=100, upload_extra=FAST)
     p = site.start()
     deadline = time.time() + 30
     while site.status().get("upload", {}).get("stopped") is not True:

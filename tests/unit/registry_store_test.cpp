@@ -5,6 +5,8 @@
 
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/core/canonical.hpp"
+#include "mrv/registry/registry_config.hpp"
 #include "mrv/registry/site_store.hpp"
 #include "test_support.hpp"
 #include "verify_pool.hpp"
@@ -15,9 +17,13 @@ using json = nlohmann::json;
 
 namespace {
 
-// A site journal with `n` records (seq 1..n) signed by the test key.
-Journal site_journal(const test::TempDir& dir, int n, const std::string& value_prefix = "") {
-  auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+// A site journal with `n` records (seq 1..n) signed by the test key (or, checkpoint-only,
+// covered by its signed checkpoints).
+Journal site_journal(const test::TempDir& dir, int n, const std::string& value_prefix = "",
+                     bool checkpoint_only = false, const std::string& key = "ed25519-test.key") {
+  auto options = test::journal_options(dir);
+  options.checkpoint_only = checkpoint_only;
+  auto j = Journal::open_for_writing(options, test::test_signer(dir, key));
   REQUIRE(j);
   std::vector<AcceptedReading> batch;
   for (int i = 0; i < n; ++i) batch.push_back(test::accepted("m1", 1000 + i, value_prefix + std::to_string(i)));
@@ -44,13 +50,35 @@ struct Registry {
   test::TempDir dir;
   VerifyPool pool{2};
   std::unique_ptr<SiteStore> store;
-  explicit Registry(StoreLimits limits = {}) {
-    auto s = SiteStore::open(dir.path(), "test-site", {}, limits, pool);
+  explicit Registry(StoreLimits limits = {}, bool checkpoint_only = false) {
+    open(SiteOptions{{}, checkpoint_only, limits});
+  }
+  void open(SiteOptions options) {
+    store.reset();
+    auto s = SiteStore::open(dir.path(), "test-site", std::move(options), pool);
     REQUIRE(s);
     store = std::move(*s);
   }
-  uint64_t held() { return json::parse(*store->summary())["held_through"].get<uint64_t>(); }
+  json summary() { return json::parse(*store->summary()); }
+  uint64_t held() { return summary()["held_through"].get<uint64_t>(); }
+  uint64_t unproven_through() { return summary()["unproven_through"].get<uint64_t>(); }
 };
+
+// A record line with its signature replaced (base64 of `signature`).
+std::string with_signature(const std::string& line, const std::string& signature) {
+  auto rl = parse_record_line(line.substr(0, line.find('\n')));
+  std::string out;
+  append_record_line(out, rl->seq, rl->record, *from_hex(rl->hash_hex), signature);
+  return out;
+}
+
+// The newest checkpoint note of a journal.
+std::string latest_note(Journal& j) {
+  auto latest = j.latest_checkpoint();
+  REQUIRE(latest);
+  REQUIRE(*latest);
+  return (*latest)->checkpoint.note;
+}
 
 PublicKey test_key(const test::TempDir& dir, const std::string& name = "ed25519-test.key") {
   auto signer = test::test_signer(dir, name);
@@ -163,7 +191,7 @@ TEST_CASE("registry: a store that fails (disk full) answers 500, keeps nothing, 
 }
 
 TEST_CASE("registry: a body that inflates past the limit is refused as too large", "[registry]") {
-  Registry reg(StoreLimits{4096, 100});
+  Registry reg(StoreLimits{4096, 100, 1000});
   std::string zeros(1 << 20, '0');
   auto r = reg.store->post_records(gz(zeros), true);
   REQUIRE_FALSE(r);
@@ -176,7 +204,7 @@ TEST_CASE("registry: a record of another site is refused", "[registry]") {
   Journal j = site_journal(site, 3);
   test::TempDir dir;
   VerifyPool pool(1);
-  auto other = SiteStore::open(dir.path(), "other-site", {}, {}, pool);
+  auto other = SiteStore::open(dir.path(), "other-site", SiteOptions{}, pool);
   REQUIRE(other);
   REQUIRE((*other)->register_key(test_key(site).pem()));
   auto r = (*other)->post_records(lines(j, 1, 3), false);
@@ -244,4 +272,162 @@ TEST_CASE("registry: a declared break (chain segment after a skip) is taken, and
   CHECK(json::parse(*after)["first_seq"] == 54);
   auto ok = reg.store->post_checkpoint((*cp)->checkpoint.note);
   REQUIRE(ok);  // the registry's tree, with absent leaves 4..53, has the site's root
+}
+
+TEST_CASE("registry: a record with an empty signature is refused, Ed25519 and ECDSA alike", "[registry][hostile]") {
+  for (const std::string key : {"ed25519-test.key", "ecdsa-p256-test.key"}) {
+    test::TempDir site;
+    Journal j = site_journal(site, 5, "", false, key);
+    Registry reg;
+    REQUIRE(reg.store->register_key(test_key(site, key).pem()));
+    REQUIRE(reg.store->post_records(lines(j, 1, 2), false));
+    std::string body = lines(j, 3, 5);
+    auto r = reg.store->post_records(with_signature(body, "") + body.substr(body.find('\n') + 1), false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().status == 422);
+    CHECK(r.error().error == "bad_signature");
+    CHECK(r.error().seq == 3u);
+    CHECK(reg.held() == 2);
+    CHECK(*reg.store->records(1, 10) == lines(j, 1, 2));  // nothing unverified is served
+  }
+}
+
+TEST_CASE("registry: a first batch that does not start at seq 1 is a gap", "[registry][hostile]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 10);
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  auto r = reg.store->post_records(lines(j, 5, 10), false);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().status == 409);
+  CHECK(r.error().error == "gap");
+  CHECK(r.error().held_through == 0u);
+  CHECK(reg.held() == 0);
+  REQUIRE(reg.store->post_records(lines(j, 1, 10), false));
+  CHECK(reg.held() == 10);
+}
+
+TEST_CASE("registry: unsigned records are refused unless the site is configured checkpoint-only", "[registry][hostile]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 20, "", true);
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  auto r = reg.store->post_records(lines(j, 1, 20), false);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().status == 422);
+  CHECK(r.error().error == "bad_signature");
+  CHECK(r.error().seq == 1u);
+  CHECK(reg.held() == 0);
+  CHECK(reg.unproven_through() == 0);
+}
+
+TEST_CASE("registry: checkpoint-only records wait unproven until a signed checkpoint covers them", "[registry][hostile]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 300, "", true);
+  REQUIRE(j.checkpoint("test"));  // at 300
+  Registry reg({}, true);
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  auto receipt = reg.store->post_records(lines(j, 1, 300), false);
+  REQUIRE(receipt);
+  CHECK(json::parse(*receipt)["last_seq"] == 300);
+  CHECK(reg.held() == 0);  // not vouched for yet
+  CHECK(reg.unproven_through() == 300);
+  CHECK(reg.store->records(1, 300)->empty());  // and not served
+  REQUIRE(reg.store->post_records(lines(j, 101, 300), false));  // a resend is answered, stores nothing new
+  SECTION("a checkpoint that covers them proves them") {
+    auto ok = reg.store->post_checkpoint(latest_note(j));
+    REQUIRE(ok);
+    CHECK(reg.held() == 300);
+    CHECK(reg.unproven_through() == 0);
+    CHECK(*reg.store->records(1, 300) == lines(j, 1, 300));
+  }
+  SECTION("they survive a restart of the registry") {
+    reg.open(SiteOptions{{}, true, {}});
+    CHECK(reg.unproven_through() == 300);
+    REQUIRE(reg.store->post_checkpoint(latest_note(j)));
+    CHECK(reg.held() == 300);
+  }
+}
+
+TEST_CASE("registry: forged unsigned records neither poison the stream nor get proven", "[registry][hostile]") {
+  test::TempDir site, forger;
+  Journal j = site_journal(site, 200, "", true);
+  REQUIRE(j.checkpoint("test"));  // at 200
+  // The forger holds the site's token, not its key: unsigned records that name the
+  // site's key (checkpoint-only records carry no signature to forge).
+  Journal forged = site_journal(forger, 200, "9", true);
+  Registry reg({}, true);
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+
+  SECTION("garbage posted first is replaced by the genuine records") {
+    REQUIRE(reg.store->post_records(lines(forged, 1, 150), false));
+    CHECK(reg.unproven_through() == 150);
+    REQUIRE(reg.store->post_records(lines(j, 1, 100), false));  // no 409 conflict
+    CHECK(reg.unproven_through() == 100);
+    REQUIRE(reg.store->post_records(lines(j, 101, 200), false));
+    REQUIRE(reg.store->post_checkpoint(latest_note(j)));
+    CHECK(reg.held() == 200);
+    CHECK(*reg.store->records(1, 200) == lines(j, 1, 200));
+  }
+  SECTION("garbage posted after the genuine records is dropped by the checkpoint, and the resend is proven") {
+    REQUIRE(reg.store->post_records(lines(j, 1, 200), false));
+    REQUIRE(reg.store->post_records(lines(forged, 1, 200), false));
+    auto refused = reg.store->post_checkpoint(latest_note(j));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().status == 409);
+    CHECK(refused.error().error == "records_missing");
+    CHECK(refused.error().held_through == 0u);  // the agent resends from seq 1
+    CHECK(reg.held() == 0);
+    CHECK(reg.unproven_through() == 0);
+    CHECK(reg.store->records(1, 200)->empty());
+    REQUIRE(reg.store->post_records(lines(j, 1, 200), false));
+    REQUIRE(reg.store->post_checkpoint(latest_note(j)));
+    CHECK(*reg.store->records(1, 200) == lines(j, 1, 200));
+  }
+  SECTION("an unsigned chain segment at seq 2^40 moves nothing, and the genuine records follow") {
+    REQUIRE(reg.store->post_records(lines(j, 1, 100), false));
+    auto f = decode_record(json::parse(lines(j, 100, 100))["record"].get<std::string>());
+    REQUIRE(f);
+    f->type = RecordType::chain_segment;
+    f->seq = uint64_t{1} << 40;
+    f->reading.reason = "new chain segment: forged";
+    f->reading.point_id = f->reading.value = f->reading.unit = "";
+    f->reading.quality = Quality::bad;
+    f->reading.source = "agent";
+    std::string canonical;
+    REQUIRE(encode_record(*f, canonical));
+    std::string jump;
+    append_record_line(jump, f->seq, canonical, std::string(reinterpret_cast<const char*>(sha256(canonical).data()), 32), "");
+    REQUIRE(reg.store->post_records(jump, false));
+    CHECK(reg.held() == 0);
+    CHECK(reg.unproven_through() == uint64_t{1} << 40);
+    REQUIRE(reg.store->post_records(lines(j, 101, 200), false));  // not 409: the jump is replaced
+    CHECK(reg.unproven_through() == 200);
+    REQUIRE(reg.store->post_checkpoint(latest_note(j)));
+    CHECK(reg.held() == 200);
+    CHECK(reg.summary()["tree_size"] == 200);
+  }
+}
+
+TEST_CASE("registry: without pinned keys, a new key is taken only while the site holds no records", "[registry][hostile]") {
+  test::TempDir site, other;
+  Journal j = site_journal(site, 5);
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->register_key(test_key(other, "ecdsa-p256-test.key").pem()));  // before any record: taken
+  REQUIRE(reg.store->post_records(lines(j, 1, 5), false));
+  REQUIRE(reg.store->register_key(test_key(site).pem()));  // registered already: the same answer
+  auto signer = Signer::generate(Algorithm::ed25519);
+  REQUIRE(signer);
+  auto late = reg.store->register_key(signer->public_pem());
+  REQUIRE_FALSE(late);
+  CHECK(late.error().status == 403);
+  CHECK(late.error().error == "key_not_allowed");
+}
+
+TEST_CASE("registry: site ids that differ only in / or : get files of their own", "[registry]") {
+  CHECK(site_file_name("a/b") == "a%2Fb.db");
+  CHECK(site_file_name("a_b") == "a_b.db");
+  CHECK(site_file_name("a:b") == "a%3Ab.db");
+  CHECK(site_file_name("plant-7.x") == "plant-7.x.db");
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mrv/core/canonical.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/reading.hpp"
 
@@ -27,11 +28,12 @@ class ChainVerifier {
                                                   std::string_view signature);
 
   // Continues a chain whose record `seq` (hash `hash_hex`) was checked before: a
-  // registry resumes from the last record it holds.
+  // registry resumes from the last record it holds. From seq 0 the next record must be
+  // seq 1 with the genesis prev (or a declared break), not any seq a bundle may start at.
   void resume(uint64_t seq, std::string hash_hex) {
     prev_seq_ = seq;
-    prev_hash_hex_ = std::move(hash_hex);
-    resumed_ = seq > 0;
+    prev_hash_hex_ = seq == 0 ? std::string(kGenesisPrevHash) : std::move(hash_hex);
+    resumed_ = true;
   }
 
   // With deferred signatures, check() does everything but the signature check itself and

@@ -170,8 +170,9 @@ class Journal {
 
   // Mirror side. Stores records in one transaction; each seq must be above the head (a
   // skip, before a chain-segment record, becomes absent leaves). Nothing is stored on
-  // failure.
-  [[nodiscard]] Result<void> ingest(std::span<const MirrorRecord> records);
+  // failure. With `root_after`, the tree they complete must have that root (records
+  // proven by a checkpoint), else nothing is stored and the error is `corruption`.
+  [[nodiscard]] Result<void> ingest(std::span<const MirrorRecord> records, const Sha256* root_after = nullptr);
   // Registers a key (true) or finds it registered (false).
   [[nodiscard]] Result<bool> add_key(const PublicKey& key, int64_t registered_ms);
   // Stores a config text under its hash; false when held already.

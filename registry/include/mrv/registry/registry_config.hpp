@@ -26,7 +26,12 @@ struct Credential {
 struct SiteEntry {
   std::string id;
   Credential credential;
-  std::vector<std::filesystem::path> keys;  // pinned public keys; empty: the site registers its own
+  // Pinned public keys. Empty: the site registers its own keys, but only while it holds
+  // no records (trust on first use); a later key must be pinned here.
+  std::vector<std::filesystem::path> keys;
+  // Accepts records without a signature of their own (alg "checkpoint"): held unproven
+  // until a signed checkpoint covers them (docs/registry-api.md §3.3).
+  bool checkpoint_only = false;
 };
 
 struct ReaderEntry {
@@ -44,13 +49,30 @@ struct RegistryConfig {
   size_t max_body_bytes = 16 << 20;       // gzip body; inflated at most 4x this
   size_t max_batch_records = 100'000;
   int verify_threads = 0;                 // 0: one per core
-  int max_connections = 256;
-  int idle_timeout_ms = 30'000;           // a connection silent this long is closed
+  int request_threads = 0;                // requests handled at once (0: one per core, at least 2)
+  // Input limits (docs/registry-api.md §1.1): what one peer, and all peers together, can
+  // make the registry hold and for how long.
+  int max_connections = 256;              // beyond: the oldest connection not in a request is cut
+  size_t max_header_bytes = 8192;         // request line and headers (and chunked trailers)
+  size_t max_body_bytes_total = 64 << 20; // bodies held across all connections at once
+  int idle_timeout_ms = 30'000;           // no request on an open connection, or a stalled answer
+  int header_timeout_ms = 10'000;         // TLS handshake, request line and headers
+  int request_timeout_ms = 120'000;       // a whole request: headers, then body
   std::vector<SiteEntry> sites;
   std::vector<ReaderEntry> readers;
 };
 
 [[nodiscard]] tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(
     const std::filesystem::path& file);
+
+// The secrets and keys a config names, read and checked as the registry reads them at
+// start (check-config runs the same): token files (regular, not empty, not readable by
+// others), the TLS certificate and key (not readable by others), the bundle key and the
+// pinned keys.
+[[nodiscard]] Result<void> check_registry_files(const RegistryConfig& config);
+
+// The site's SQLite file under data_dir/sites: the id with '%', '/' and ':' escaped as
+// %XX, so two ids never share a file.
+std::filesystem::path site_file_name(const std::string& site_id);
 
 }  // namespace mrv::registry

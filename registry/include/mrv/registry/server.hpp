@@ -1,8 +1,8 @@
 #pragma once
 // mrv-registry's HTTPS server (docs/registry-api.md): TLS 1.2+, a client certificate or a
-// bearer token per request, one thread per connection (bounded by max_connections), each
-// connection closed after idle_timeout_ms of silence or a stalled transfer. Requests are
-// routed to the site stores, which verify before they store.
+// bearer token per request. One I/O thread serves every connection within the input
+// limits of registry_config.hpp (src/http_session.hpp); requests are handled on worker
+// threads by the site stores, which verify before they store.
 #include <cstdint>
 #include <memory>
 

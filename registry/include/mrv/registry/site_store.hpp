@@ -1,7 +1,9 @@
 #pragma once
 // One site's data on the registry: a mirror of the site's journal (core/journal_mirror)
 // plus its reports. Every write is verified first and stored whole or not at all
-// (docs/registry-api.md §3); a refusal says which check failed and at which seq.
+// (docs/registry-api.md §3); a refusal says which check failed and at which seq. Records
+// without a signature of their own wait apart (unproven_store) until a signed checkpoint
+// proves them; only then do they enter the mirror and count as held.
 // Thread-safe: one lock per site serialises its writes and reads.
 #include <cstdint>
 #include <filesystem>
@@ -12,12 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "mrv/core/checkpoint.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/journal.hpp"
+#include "mrv/core/record_line.hpp"
 
 namespace mrv::registry {
 
 class VerifyPool;
+class UnprovenStore;
 
 // An answer that is not a success: the HTTP status and the error body's fields.
 struct Refusal {
@@ -33,16 +38,23 @@ using Answer = tl::expected<T, Refusal>;
 struct StoreLimits {
   size_t max_body_bytes = 16 << 20;
   size_t max_batch_records = 100'000;
+  uint64_t max_unproven_records = 1'000'000;  // per site: beyond, a checkpoint must come first
+};
+
+struct SiteOptions {
+  // The only keys the site may register; empty: any key, while the site holds no records.
+  std::vector<PublicKey> pinned;
+  bool checkpoint_only = false;  // records without their own signature are accepted (unproven)
+  StoreLimits limits;
 };
 
 class SiteStore {
  public:
-  // Opens (or creates) data_dir/sites/<id>.db. `pinned`: the only keys the site may
-  // register (empty: any key its credential registers).
+  // Opens (or creates) data_dir/sites/<site_file_name(id)> and its unproven records.
   [[nodiscard]] static Result<std::unique_ptr<SiteStore>> open(const std::filesystem::path& data_dir,
-                                                               std::string site_id,
-                                                               std::vector<PublicKey> pinned,
-                                                               StoreLimits limits, VerifyPool& pool);
+                                                               std::string site_id, SiteOptions options,
+                                                               VerifyPool& pool);
+  ~SiteStore();
 
   // Each returns the JSON body of the answer (the receipt), or why not.
   Answer<std::string> register_key(std::string_view pem);
@@ -64,17 +76,20 @@ class SiteStore {
   const std::filesystem::path& journal_path() const { return path_; }
 
  private:
-  SiteStore(std::string site_id, std::filesystem::path path, Journal journal, std::vector<PublicKey> keys,
-            std::vector<PublicKey> pinned, StoreLimits limits, VerifyPool& pool);
+  SiteStore(std::string site_id, std::filesystem::path path, Journal journal, std::unique_ptr<UnprovenStore> unproven,
+            std::vector<PublicKey> keys, SiteOptions options, VerifyPool& pool);
   Answer<std::string> records_locked(uint64_t from_seq, uint64_t to_seq);
+  Answer<std::string> store_new_records(std::vector<RecordLine>& lines, size_t first_new, uint64_t base_seq,
+                                        const std::string& base_hash);
+  Answer<std::string> prove_unproven(const Checkpoint& checkpoint);
 
   std::string site_id_;
   std::filesystem::path path_, reports_dir_;
   std::mutex mutex_;
   Journal journal_;
+  std::unique_ptr<UnprovenStore> unproven_;
   std::vector<PublicKey> keys_;    // registered
-  std::vector<PublicKey> pinned_;
-  StoreLimits limits_;
+  SiteOptions options_;
   VerifyPool& pool_;
 };
 

@@ -1,0 +1,351 @@
+#include "api.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "mrv/agent/bundle.hpp"
+#include "mrv/core/log.hpp"
+#include "mrv/core/secret_file.hpp"
+#include "mrv/core/time_text.hpp"
+
+namespace mrv::registry {
+
+namespace {
+
+std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+// Who sent a request: a site (its id) or a reader (a verifier), or nobody known.
+struct Principal {
+  enum class Kind { none, site, reader } kind = Kind::none;
+  std::string name;
+};
+
+bool matches(const Credential& c, const std::optional<std::string>& token_sha256,
+             const std::optional<PeerCertificate>& cert) {
+  if (token_sha256) return !c.token_sha256.empty() && c.token_sha256 == *token_sha256;
+  if (!cert) return false;
+  return (!c.client_cert_cn.empty() && c.client_cert_cn == cert->cn) ||
+         (!c.client_cert_sha256.empty() && c.client_cert_sha256 == cert->sha256_hex);
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      auto hex = from_hex(s.substr(i + 1, 2));
+      if (hex && hex->size() == 1) {
+        out += (*hex)[0];
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+void parse_target(std::string_view target, Admission& a) {
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      size_t eq = pair.find('=');
+      a.query[percent_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+    }
+  }
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    size_t slash = path.find('/');
+    a.path.push_back(percent_decode(path.substr(0, slash)));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  }
+}
+
+std::optional<uint64_t> number(const Admission& a, const std::string& key) {
+  auto it = a.query.find(key);
+  if (it == a.query.end() || it->second.empty() || it->second.size() > 19 ||
+      it->second.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(it->second);
+}
+
+// What each write takes as its body: its media type (parameters such as charset aside).
+const char* media_type_of(Endpoint e) {
+  switch (e) {
+    case Endpoint::put_key: return "application/x-pem-file";
+    case Endpoint::put_config: return "application/toml";
+    case Endpoint::post_records: return "application/x-ndjson";
+    case Endpoint::post_checkpoint: return "text/plain";
+    case Endpoint::post_report: return "application/json";
+    default: return nullptr;
+  }
+}
+
+// The endpoint a method and path name (HEAD reads as GET), or nullopt.
+std::optional<Endpoint> endpoint_of(http::verb method, const std::vector<std::string>& path) {
+  std::string_view resource = path.size() > 3 ? std::string_view(path[3]) : std::string_view();
+  size_t n = path.size();
+  if (method == http::verb::put) {
+    if (resource == "keys" && n == 4) return Endpoint::put_key;
+    if (resource == "configs" && n == 5) return Endpoint::put_config;
+  } else if (method == http::verb::post) {
+    if (resource == "records" && n == 4) return Endpoint::post_records;
+    if (resource == "checkpoints" && n == 4) return Endpoint::post_checkpoint;
+    if (resource == "reports" && n == 4) return Endpoint::post_report;
+  } else if (method == http::verb::get || method == http::verb::head) {
+    if (n == 3) return Endpoint::summary;
+    if (resource == "keys" && n == 4) return Endpoint::keys;
+    if (resource == "records" && n == 4) return Endpoint::records;
+    if (resource == "checkpoints" && n == 4) return Endpoint::checkpoints;
+    if (resource == "reports" && n == 4) return Endpoint::reports;
+    if (resource == "reports" && n == 5) return Endpoint::report;
+    if (resource == "bundle" && n == 4) return Endpoint::bundle;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// One configured site: its store, or why it could not be opened.
+struct SiteSlot {
+  std::unique_ptr<SiteStore> store;
+  std::string unavailable;
+};
+
+struct Api::Impl {
+  const RegistryConfig& config;
+  std::vector<Credential> site_credentials;  // with token files read and hashed
+  std::vector<Credential> reader_credentials;
+  std::map<std::string, SiteSlot, std::less<>> sites;
+  std::optional<Signer> bundle_signer;  // signs the manifests of bundles (not thread-safe)
+  std::mutex bundle_mutex;
+  std::atomic<uint64_t> bundle_count{0};
+
+  explicit Impl(const RegistryConfig& c) : config(c) {}
+
+  Principal authenticate(const RequestHeader& req, const std::optional<PeerCertificate>& cert) const {
+    std::optional<std::string> token_sha256;
+    auto auth = sv(req[http::field::authorization]);
+    if (auth.starts_with("Bearer ")) token_sha256 = to_hex(sha256(auth.substr(7)));
+    for (size_t i = 0; i < site_credentials.size(); ++i)
+      if (matches(site_credentials[i], token_sha256, cert)) return {Principal::Kind::site, config.sites[i].id};
+    for (size_t i = 0; i < reader_credentials.size(); ++i)
+      if (matches(reader_credentials[i], token_sha256, cert)) return {Principal::Kind::reader, config.readers[i].name};
+    return {};
+  }
+
+  static Response json_response(int status, std::string body, const std::string& type = "application/json") {
+    Response res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, type);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  }
+  static Response refusal(const Refusal& r) { return json_response(r.status, r.to_json()); }
+  static Response answer(const Answer<std::string>& a, const std::string& type = "application/json") {
+    return a ? json_response(200, *a, type) : refusal(a.error());
+  }
+
+  // A verifier bundle of the site's records in [from, to) (docs/verification.md §4), its
+  // manifest signed by the registry's key, written to a temp file the caller sends.
+  Reply bundle(SiteStore& store, const Admission& a) {
+    if (!bundle_signer)
+      return {error_response(404, "not_found", "format", "this registry makes no bundles (no [bundle] key_file)"), {}};
+    auto get = [&](const char* key) { auto it = a.query.find(key); return it == a.query.end() ? std::string() : it->second; };
+    auto from = parse_time_ms(get("from"));
+    auto to = parse_time_ms(get("to"));
+    if (!from || !to) return {error_response(400, "bad_request", "format", "from and to must be UTC ms or RFC 3339"), {}};
+    if (*from > *to) return {error_response(400, "bad_request", "format", "from is after to"), {}};
+    auto journal = Journal::open_read_only(store.journal_path());  // its own snapshot: no site lock
+    if (!journal) return {error_response(500, "storage", "storage", journal.error().to_string()), {}};
+    auto latest = journal->latest_checkpoint();
+    if (!latest) return {error_response(500, "storage", "storage", latest.error().to_string()), {}};
+    if (!*latest)
+      return {error_response(404, "not_found", "checkpoint", "no checkpoint of the site yet: nothing to prove a bundle with"), {}};
+    auto tmp = config.data_dir / "tmp" / ("bundle-" + std::to_string(::getpid()) + "-" +
+                                          std::to_string(++bundle_count) + ".tar.gz");
+    std::error_code ec;
+    std::filesystem::create_directories(tmp.parent_path(), ec);
+    agent::BundleRequest request;
+    request.from_ms = *from;
+    request.to_ms = *to;
+    request.out = tmp;
+    request.signer = &*bundle_signer;
+    request.registry_signer = true;
+    request.max_seq = (*latest)->checkpoint.tree_size;
+    std::lock_guard lock(bundle_mutex);
+    auto written = agent::write_bundle(*journal, store.id(), request);
+    if (!written) {
+      std::filesystem::remove(tmp, ec);
+      const Error& e = written.error();
+      if (e.code == ErrorCode::invalid_argument) return {error_response(400, "bad_request", "format", e.to_string()), {}};
+      if (e.code == ErrorCode::not_found)  // a config the records name was never uploaded
+        return {error_response(409, "incomplete", "format", e.to_string() + " (the site never uploaded it: PUT …/configs/{sha256})"), {}};
+      return {error_response(500, "storage", "storage", e.to_string()), {}};
+    }
+    return {json_response(200, "", "application/gzip"), tmp};
+  }
+
+  Reply records(SiteStore& store, const Admission& a) {
+    if (a.query.count("from_ms") || a.query.count("to_ms")) {
+      auto get = [&](const char* key) { auto it = a.query.find(key); return it == a.query.end() ? std::string() : it->second; };
+      auto from = parse_time_ms(get("from_ms"));
+      auto to = parse_time_ms(get("to_ms"));
+      if (!from || !to) return {error_response(400, "bad_request", "format", "from_ms and to_ms must be UTC ms or RFC 3339"), {}};
+      if (*from > *to) return {error_response(400, "bad_request", "format", "from_ms is after to_ms"), {}};
+      return {answer(store.records_by_time(*from, *to), "application/x-ndjson"), {}};
+    }
+    auto from = number(a, "from_seq"), to = number(a, "to_seq");
+    if (!from || !to) return {error_response(400, "bad_request", "format", "give from_seq and to_seq, or from_ms and to_ms"), {}};
+    if (*from > *to) return {error_response(400, "bad_request", "format", "from_seq is after to_seq"), {}};
+    return {answer(store.records(*from, *to), "application/x-ndjson"), {}};
+  }
+
+  Reply checkpoints(SiteStore& store, const Admission& a) {
+    bool given_min = a.query.count("min_size") > 0, given_max = a.query.count("max_size") > 0;
+    auto min = number(a, "min_size"), max = number(a, "max_size");
+    if ((given_min && !min) || (given_max && !max))
+      return {error_response(400, "bad_request", "format", "min_size and max_size must be whole numbers"), {}};
+    uint64_t lo = min.value_or(0), hi = max.value_or(UINT64_MAX >> 1);
+    if (lo > hi) return {error_response(400, "bad_request", "format", "min_size is above max_size"), {}};
+    return {answer(store.checkpoints(lo, hi)), {}};
+  }
+};
+
+Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Api::~Api() = default;
+
+size_t Api::site_count() const { return impl_->sites.size(); }
+
+Response Api::error_response(int status, std::string error, std::string check, std::string message) {
+  return Impl::refusal(Refusal{status, std::move(error), std::move(check), std::move(message), {}, {}});
+}
+
+Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPool& pool) {
+  if (auto r = check_registry_files(config); !r) return tl::unexpected(r.error());
+  auto impl = std::make_unique<Impl>(config);
+  auto hashed = [](Credential c) -> Result<Credential> {
+    if (c.token_file.empty()) return c;
+    auto token = read_secret_file(c.token_file, S_IRWXO);
+    if (!token) return tl::unexpected(token.error());
+    c.token_sha256 = to_hex(sha256(*token));
+    return c;
+  };
+  for (const auto& s : config.sites) {
+    auto c = hashed(s.credential);
+    if (!c) return tl::unexpected(c.error());
+    impl->site_credentials.push_back(std::move(*c));
+  }
+  for (const auto& r : config.readers) {
+    auto c = hashed(r.credential);
+    if (!c) return tl::unexpected(c.error());
+    impl->reader_credentials.push_back(std::move(*c));
+  }
+  if (!config.bundle_key_file.empty()) {
+    auto signer = Signer::load(config.bundle_key_file);
+    if (!signer) return tl::unexpected(signer.error());
+    impl->bundle_signer.emplace(std::move(*signer));
+  }
+  StoreLimits limits{config.max_body_bytes, config.max_batch_records};
+  for (const auto& s : config.sites) {
+    std::vector<PublicKey> pinned;
+    for (const auto& f : s.keys) {
+      auto key = PublicKey::load(f);
+      if (!key) return tl::unexpected(key.error());
+      pinned.push_back(std::move(*key));
+    }
+    SiteOptions options{std::move(pinned), s.checkpoint_only, limits};
+    auto store = SiteStore::open(config.data_dir, s.id, std::move(options), pool);
+    SiteSlot& slot = impl->sites[s.id];
+    if (store) {
+      slot.store = std::move(*store);
+    } else {
+      slot.unavailable = store.error().to_string();
+      log::error("registry: site '" + s.id + "' is held back, its store cannot be opened: " + slot.unavailable);
+    }
+  }
+  return std::unique_ptr<Api>(new Api(std::move(impl)));
+}
+
+Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertificate>& cert) const {
+  Admission a;
+  auto refuse = [&](int status, std::string error, std::string check, std::string message) -> Admission& {
+    a.refusal = error_response(status, std::move(error), std::move(check), std::move(message));
+    return a;
+  };
+  Principal who = impl_->authenticate(req, cert);
+  if (who.kind == Principal::Kind::none)
+    return refuse(401, "unauthenticated", "auth", "no known credential (a bearer token or a client certificate)");
+  a.authenticated = true;
+  parse_target(sv(req.target()), a);
+  if (a.path.size() < 3 || a.path[0] != "v1" || a.path[1] != "sites")
+    return refuse(404, "not_found", "format", "no such resource: " + std::string(sv(req.target())));
+  const std::string& site = a.path[2];
+  if (who.kind == Principal::Kind::site && who.name != site)
+    return refuse(403, "forbidden", "auth", "the credential of site '" + who.name + "' may not use site '" + site + "'");
+  auto it = impl_->sites.find(site);
+  if (it == impl_->sites.end()) return refuse(404, "unknown_site", "auth", "no site '" + site + "' on this registry");
+  auto endpoint = endpoint_of(req.method(), a.path);
+  if (!endpoint) {
+    bool known_method = req.method() == http::verb::get || req.method() == http::verb::head ||
+                        req.method() == http::verb::put || req.method() == http::verb::post;
+    return refuse(known_method ? 404 : 405, known_method ? "not_found" : "method_not_allowed", "format",
+                  "no such resource: " + std::string(sv(req.method_string())) + " " + std::string(sv(req.target())));
+  }
+  a.endpoint = *endpoint;
+  const char* media_type = media_type_of(a.endpoint);
+  if (media_type && who.kind != Principal::Kind::site)
+    return refuse(403, "forbidden", "auth", "reader '" + who.name + "' may not write");
+  if (!it->second.store)
+    return refuse(503, "unavailable", "storage", "site '" + site + "' is held back: " + it->second.unavailable);
+  a.store = it->second.store.get();
+  if (media_type) {
+    auto type = sv(req[http::field::content_type]);
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    if (type != media_type)
+      return refuse(415, "unsupported_media_type", "format", "Content-Type must be " + std::string(media_type));
+    if (a.endpoint == Endpoint::post_records) {
+      auto encoding = sv(req[http::field::content_encoding]);
+      if (!encoding.empty() && encoding != "gzip" && encoding != "identity")
+        return refuse(415, "unsupported_media_type", "format", "Content-Encoding must be gzip or identity");
+    }
+    a.body_limit = impl_->config.max_body_bytes;
+  }
+  return a;
+}
+
+Reply Api::execute(const Admission& a, const RequestHeader& req, const std::string& body) {
+  SiteStore& store = *a.store;
+  auto answer = [](const Answer<std::string>& r, const std::string& type = "application/json") {
+    return Reply{Impl::answer(r, type), {}};
+  };
+  switch (a.endpoint) {
+    case Endpoint::put_key: return answer(store.register_key(body));
+    case Endpoint::put_config: return answer(store.add_config(a.path[4], body));
+    case Endpoint::post_records:
+      return answer(store.post_records(body, sv(req[http::field::content_encoding]) == "gzip"));
+    case Endpoint::post_checkpoint: return answer(store.post_checkpoint(body));
+    case Endpoint::post_report: return answer(store.post_report(body));
+    case Endpoint::summary: return answer(store.summary());
+    case Endpoint::keys: return answer(store.keys());
+    case Endpoint::records: return impl_->records(store, a);
+    case Endpoint::checkpoints: return impl_->checkpoints(store, a);
+    case Endpoint::reports: return answer(store.reports());
+    case Endpoint::report: return answer(store.report(a.path[4]));
+    case Endpoint::bundle: return impl_->bundle(store, a);
+  }
+  return {error_response(500, "internal", "format", "unrouted request"), {}};
+}
+
+}  // namespace mrv::registry

@@ -1,0 +1,31 @@
+#include <sys/stat.h>
+
+#include "mrv/core/crypto.hpp"
+#include "mrv/core/secret_file.hpp"
+#include "mrv/registry/registry_config.hpp"
+#include "tls_context.hpp"
+
+namespace mrv::registry {
+
+Result<void> check_registry_files(const RegistryConfig& config) {
+  auto check_token = [](const Credential& c) -> Result<void> {
+    if (c.token_file.empty()) return {};
+    auto token = read_secret_file(c.token_file, S_IRWXO);
+    if (!token) return tl::unexpected(token.error());
+    if (token->empty()) return fail(ErrorCode::config, c.token_file.string(), "the token file is empty");
+    return {};
+  };
+  for (const auto& s : config.sites)
+    if (auto r = check_token(s.credential); !r) return r;
+  for (const auto& e : config.readers)
+    if (auto r = check_token(e.credential); !r) return r;
+  if (auto r = check_tls_files(config); !r) return r;
+  if (!config.bundle_key_file.empty())
+    if (auto signer = Signer::load(config.bundle_key_file); !signer) return tl::unexpected(signer.error());
+  for (const auto& s : config.sites)
+    for (const auto& f : s.keys)
+      if (auto key = PublicKey::load(f); !key) return tl::unexpected(key.error());
+  return {};
+}
+
+}  // namespace mrv::registry
