@@ -276,10 +276,14 @@ Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines,
     auto f = chain.check(l.seq, l.record, l.hash_hex, *sig);
     if (!f) {
       const std::string& why = f.error().message;
-      if (i == first_new && l.seq != base_seq + 1 && why.starts_with("sequence gap")) {
+      // A batch that does not continue what is held: a gap after the held records, or any
+      // break in the link to unproven records (which another credential holder may have
+      // sent). The agent resends from held_through + 1, and its records replace those.
+      bool unlinked = why.starts_with("sequence gap") || why.starts_with("prev does not match");
+      if (i == first_new && unlinked && (l.seq != base_seq + 1 || base_seq > held)) {
         Refusal r{409, "gap", "seq", "seq " + std::to_string(l.seq) + ": the registry holds through seq " +
-                                         std::to_string(base_seq) + "; send from seq " + std::to_string(base_seq + 1),
-                  l.seq, base_seq};
+                                         std::to_string(held) + "; send from seq " + std::to_string(held + 1),
+                  l.seq, held};
         return tl::unexpected(r);
       }
       if (why.find("not a pinned key") != std::string::npos)

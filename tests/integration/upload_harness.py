@@ -25,7 +25,7 @@ import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from harness import Site, check, fail, track
@@ -557,3 +557,54 @@ class Watch:
         check(not self.violations and self.samples > 0,
               f"in {self.samples} samples the agent's cursor never passed the registry's records "
               f"(violations: {self.violations[:3]})")
+
+
+# ---------------------------------------------------------------------------- by hand
+
+def plain_site(agent, site_id, **kw):
+    """An agent site without [upload]: a test posts its records by hand."""
+    s = Site(agent, **kw)
+    s.site_id = site_id
+    if site_id != SITE:
+        s.config.write_text(s.config.read_text().replace(f'id = "{SITE}"', f'id = "{site_id}"', 1))
+    return s
+
+
+def journal_lines(site, first, last):
+    with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT seq, canonical, hash, sig FROM records WHERE seq BETWEEN ? AND ? "
+                          "ORDER BY seq", (first, last)).fetchall()
+    return [record_line(*r) for r in rows]
+
+
+def merkle_root(leaves):
+    """RFC 6962 MTH over the leaf hashes (docs/verification.md §2)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
+
+
+def site_root(site, size):
+    with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT canonical FROM records WHERE seq <= ? ORDER BY seq", (size,)).fetchall()
+    return merkle_root([hashlib.sha256(b"\x00" + bytes(c)).digest() for (c,) in rows])
+
+
+def sign_note(site, tree_size, root, ms=None):
+    """A C2SP signed checkpoint note (docs/verification.md §3) signed with the site's key."""
+    key = serialization.load_pem_private_key(site.key.read_bytes(), password=None)
+    origin = f"mrv-agent/{site.site_id}"
+    text = f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\nmrv-time-ms {ms or int(time.time() * 1000)}\n"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key_hash = hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4]
+        sig = key.sign(text.encode())
+    else:
+        der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        key_hash = hashlib.sha256(der).digest()[:4]
+        sig = key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
+    return text + "\n" + f"\u2014 {origin} {base64.b64encode(key_hash + sig).decode()}\n"

@@ -35,13 +35,13 @@ import sys
 import tempfile
 import time
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import serialization
 
 from fault_proxy import FakeRegistry, FaultProxy
-from harness import Site, bundle_verifier, check, fail
+from harness import bundle_verifier, check, fail
+import upload_harness
 from upload_harness import (OTHER, SITE, Pki, Registry, UploadSite, Watch, check_exactly_once,
-                            free_port, new_token, record_line)
+                            free_port, journal_lines, new_token, sign_note, site_root)
 
 agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-upload-")
@@ -294,52 +294,7 @@ def mtls():
 # ---------------------------------------------------------------------------- rejections
 
 def plain_site(site_id, **kw):
-    """An agent site without [upload]: the test posts its records by hand."""
-    s = Site(agent, **kw)
-    s.site_id = site_id
-    if site_id != SITE:
-        s.config.write_text(s.config.read_text().replace(f'id = "{SITE}"', f'id = "{site_id}"', 1))
-    return s
-
-
-def journal_lines(site, first, last):
-    with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT seq, canonical, hash, sig FROM records WHERE seq BETWEEN ? AND ? "
-                          "ORDER BY seq", (first, last)).fetchall()
-    return [record_line(*r) for r in rows]
-
-
-def merkle_root(leaves):
-    """RFC 6962 MTH over the leaf hashes (docs/verification.md §2)."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    k = 1 << ((len(leaves) - 1).bit_length() - 1)
-    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
-
-
-def site_root(site, size):
-    with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT canonical FROM records WHERE seq <= ? ORDER BY seq", (size,)).fetchall()
-    return merkle_root([hashlib.sha256(b"\x00" + bytes(c)).digest() for (c,) in rows])
-
-
-def sign_note(site, tree_size, root, ms=None):
-    """A C2SP signed checkpoint note (docs/verification.md §3) signed with the site's key."""
-    key = serialization.load_pem_private_key(site.key.read_bytes(), password=None)
-    origin = f"mrv-agent/{site.site_id}"
-    text = f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\nmrv-time-ms {ms or int(time.time() * 1000)}\n"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        key_hash = hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4]
-        sig = key.sign(text.encode())
-    else:
-        der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-        key_hash = hashlib.sha256(der).digest()[:4]
-        sig = key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
-    return text + "\n" + f"\u2014 {origin} {base64.b64encode(key_hash + sig).decode()}\n"
+    return upload_harness.plain_site(agent, site_id, **kw)
 
 
 def rejections():

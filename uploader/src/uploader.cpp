@@ -326,9 +326,20 @@ struct Uploader::Impl {
     auto cps = reader->checkpoints(checkpoints_posted + 1, cursor);
     if (!cps) return failed("read checkpoints: " + cps.error().to_string()), false;
     for (const auto& c : *cps) {
+      HttpResponse r;  // status 0 after a retryable failure (already counted)
       if (!write({"POST", site_path + "/checkpoints", "text/plain", "", c.checkpoint.note}, "post checkpoint",
-                 checkpoints_stopped))
+                 checkpoints_stopped, &r)) {
+        // Checkpoint-only records the registry held unproven, and dropped because they
+        // were not what this checkpoint signs (another credential holder's): resend them.
+        auto j = json::parse(r.body, nullptr, false);
+        if (r.status == 409 && j.is_object() && j.value("error", "") == "records_missing" &&
+            rewind_to(j.value("held_through", cursor))) {
+          failed("post checkpoint: " + describe(r));
+          return false;
+        }
+        if (r.status != 0) stop_stream(checkpoints_stopped, "post checkpoint refused: " + describe(r));
         return false;
+      }
       checkpoints_posted = c.checkpoint.tree_size;
       std::lock_guard lock(mutex);
       ++status.checkpoints;
