@@ -256,7 +256,7 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     if (!signer) return tl::unexpected(signer.error());
     impl->bundle_signer.emplace(std::move(*signer));
   }
-  StoreLimits limits{config.max_body_bytes, config.max_batch_records};
+  StoreLimits limits{config.max_body_bytes, config.max_batch_records, 2 * uint64_t{config.max_batch_records}};
   for (const auto& s : config.sites) {
     std::vector<PublicKey> pinned;
     for (const auto& f : s.keys) {
