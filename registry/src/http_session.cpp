@@ -188,7 +188,7 @@ class Session {
     co_await http::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (transport_ended(ec)) co_return false;
-      co_await answer(malformed_answer(ec, config()), "", false);
+      if (co_await answer(malformed_answer(ec, config()), "", false)) co_await drain(stream_, buffer_);
       co_return false;
     }
     const auto& header = parser.get().base();
@@ -234,8 +234,7 @@ class Session {
             log::warning("registry: " + what + " from " + peer_ + ": not received within request_timeout_ms");
           co_return false;
         }
-        bool ok = co_await answer(malformed_answer(ec, config()), what, false);
-        if (ok && ec == http::error::body_limit) co_await drain(stream_, buffer_);
+        if (co_await answer(malformed_answer(ec, config()), what, false)) co_await drain(stream_, buffer_);
         co_return false;
       }
     }
