@@ -212,6 +212,21 @@ def api_edges():
     expect(reg.request("GET", f"/v1/sites/{SITE}/bundle?from=0&to=99999999999999", token=token), 409, "incomplete",
            "a bundle of records whose config was never uploaded")
     check(reg.proc.poll() is None, "the registry runs on")
+    # Site ids "a/b" and "a_b" keep their records apart.
+    reg.stop()
+    tokens = {sid: new_token()[0] for sid in ("a/b", "a_b")}
+    twin = Registry(agent, W / "twins", pki, {sid: {"token": t} for sid, t in tokens.items()})
+    for sid, t in tokens.items():
+        s = plain_site(agent, sid, points=2, interval_ms=50)
+        s.run("run", "--config", str(s.config), "--duration", "0.3")
+        path = f"/v1/sites/{sid.replace('/', '%2F')}"
+        s1, _, _ = twin.request("PUT", f"{path}/keys", s.public_pem.read_bytes(),
+                                {"Content-Type": "application/x-pem-file"}, token=t)
+        s2, data, _ = twin.request("POST", f"{path}/records", "".join(l + "\n" for l in journal_lines(s, 1, 5)).encode(),
+                                   {"Content-Type": "application/x-ndjson"}, token=t)
+        check(s1 == 200 and s2 == 200, f"site '{sid}' stores its records 1..5 ({s2} {data[:100]!r})")
+    files = sorted(p.name for p in (W / "twins" / "regdata" / "sites").glob("*.db"))
+    check(files == ["a%2Fb.db", "a_b.db"], f"each has a file of its own: {files}")
 
 
 def deadlines():
