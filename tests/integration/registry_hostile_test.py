@@ -42,6 +42,8 @@ agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-hostile-")
 W = pathlib.Path(work.name)
 FAST = "timeout_ms = 2000\nbackoff_min_ms = 200\nbackoff_max_ms = 1000"
+# AddressSanitizer's shadow memory and quarantine make resident memory meaningless there.
+SANITIZED = "libasan" in subprocess.run(["ldd", registry_binary(agent)], capture_output=True, text=True).stdout
 
 
 # ---------------------------------------------------------------------------- raw HTTP
@@ -347,7 +349,7 @@ def memory():
     stop.set()
     sampler.join()
     peak = max(peaks)
-    check(peak - before < 20 * 1024, f"12 unauthenticated 16 MiB bodies: RSS {before // 1024} MiB -> {peak // 1024} MiB")
+    check(SANITIZED or peak - before < 20 * 1024, f"12 unauthenticated 16 MiB bodies: RSS {before // 1024} MiB -> {peak // 1024} MiB")
     check(all(a.startswith(b"HTTP/1.1 401") for a in answers if a), f"each was answered 401 ({answers[:3]})")
     reg.stop()
     reg.config.write_text(reg.config.read_text().replace("max_connections = 64",
@@ -391,7 +393,7 @@ def memory():
     stop.set()
     sampler.join()
     held = (max(peaks) - before) // 1024
-    check(held < 3 * 32, f"6 authenticated 16 MiB bodies at once: RSS grew by {held} MiB (budget 32 MiB of bodies, "
+    check(SANITIZED or held < 3 * 32, f"6 authenticated 16 MiB bodies at once: RSS grew by {held} MiB (budget 32 MiB of bodies, "
                          f"plus decoding)")
     check(all(st in (400, 503) for st in statuses), f"each was answered (not gzip, not records) or told to retry: {statuses}")
     alive(reg, token, "after the memory attacks")
@@ -443,8 +445,11 @@ def drain_proven(site, reg, token, seconds, what):
     """Runs the agent without new readings until the registry holds every record of its
     journal, proven by a checkpoint; stops it and returns its status."""
     site.set_interval(3_600_000)
+    starts = site.log_tail(10**9).count(" running: ")
     p = site.start()
     deadline = time.time() + seconds
+    while site.log_tail(10**9).count(" running: ") == starts and time.time() < deadline:
+        time.sleep(0.1)  # signals are handled once it runs
     while time.time() < deadline:
         info = reg.site_info(site.site_id, token)
         if site.last_seq() > 0 and info["held_through"] == site.last_seq() and info["unproven_records"] == 0:
