@@ -265,7 +265,12 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
       pinned.push_back(std::move(*key));
     }
     SiteOptions options{std::move(pinned), s.checkpoint_only, limits};
-    auto store = SiteStore::open(config.data_dir, s.id, std::move(options), pool);
+    Result<std::unique_ptr<SiteStore>> store = fail(ErrorCode::storage, s.id, "not opened");
+    try {
+      store = SiteStore::open(config.data_dir, s.id, std::move(options), pool);
+    } catch (const std::exception& e) {  // SQL that cannot be prepared on a damaged file
+      store = fail(ErrorCode::corruption, (config.data_dir / "sites" / site_file_name(s.id)).string(), e.what());
+    }
     SiteSlot& slot = impl->sites[s.id];
     if (store) {
       slot.store = std::move(*store);
