@@ -11,6 +11,7 @@
 
 #include "mrv/core/config.hpp"
 #include "mrv/core/error.hpp"
+#include "mrv/core/nesting_limit.hpp"  // check_toml_nesting, called before every toml::parse
 
 namespace mrv {
 
