@@ -556,7 +556,10 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     if (partial.size() + rest.size() > kMaxLineBytes) return too_long();  // before holding it
     partial.append(rest);
   }
-  if (by_line && !partial.empty()) line(partial);  // a last line without its newline
+  if (by_line && !partial.empty()) {  // docs/record-format.md §3.1: every line ends with \n
+    failure(line_kind, name + " line " + std::to_string(line_no + 1) + ": the last line does not end with a newline");
+    line(partial);
+  }
   if (name == "manifest.json") {
     manifest_text_ = std::move(text);
     on_manifest(manifest_text_);
