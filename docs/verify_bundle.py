@@ -148,8 +148,8 @@ def toml_depth_error(text):
             i += 1
             continue
         if c == "#":
-            while i < n and text[i] != "\n":
-                i += 1
+            i = text.find("\n", i)
+            i = n if i < 0 else i
             continue
         at_start, blank = blank, False
         if c in "\"'":
@@ -649,8 +649,8 @@ class Bundle:
         if name not in ("manifest.json", "manifest.sig"):
             self.entries[name] = (entry.size, entry.sha.hexdigest())
 
-    def read_whole(self, entry, kind, name):  # an entry read whole, within the limits of §6
-        data = entry.read_all(kind, name, MAX_MANIFEST_SIG if name == "manifest.sig" else MAX_WHOLE)
+    def read_whole(self, entry, kind, name):  # an entry read whole, within the limits of §6 (step 1)
+        data = entry.read_all("manifest", name, MAX_MANIFEST_SIG if name == "manifest.sig" else MAX_WHOLE)
         self.whole += len(data)
         if self.whole > MAX_WHOLE_TOTAL:
             raise Fatal("the entries read whole come to more than %d bytes together" % MAX_WHOLE_TOTAL,
