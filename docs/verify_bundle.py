@@ -50,6 +50,8 @@ MAX_WHOLE_TOTAL = 128 << 20  # all entries read whole, together
 MAX_MANIFEST_SIG = 4096
 MAX_LINE = 1 << 20  # a line of records.ndjson or gaps.ndjson, without its newline
 MAX_JSON_NESTING = 64  # objects and arrays one inside another
+MAX_JSON_VALUES = 1 << 20  # values in one JSON text: 1 + its commas + its non-empty arrays and objects
+MAX_TOML_BYTES = 4 << 20  # a configs/ file
 MAX_TOML_NESTING = 64  # tables and arrays one inside another, the root table counting as 1
 # The entries of §4 in their required order; only configs/ repeats.
 ENTRY_ORDER = ("manifest.json", "manifest.sig", "keys.json", "configs/", "checkpoints.json",
@@ -86,7 +88,21 @@ def json_depth(value):  # objects and arrays one inside another (0 for a scalar)
     return deepest
 
 
-def parse_json(raw):  # JSON from the bundle, nesting bounded (§6 limits); ValueError if not
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+JSON_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def json_values(text):
+    """The values of §6.1 in a JSON text (the text, each array element and object member):
+    1 + the commas + the non-empty arrays and objects, strings skipped."""
+    bare = JSON_SPACE.sub("", JSON_STRING.sub("0", text))
+    return (1 + bare.count(",") + bare.count("[") + bare.count("{")
+            - bare.count("[]") - bare.count("{}"))
+
+
+def parse_json(raw):  # JSON from the bundle within the limits of §6.1; ValueError if not
+    if len(raw) > 2 * MAX_JSON_VALUES and json_values(raw) > MAX_JSON_VALUES:  # shorter: too few to matter
+        raise ValueError("JSON holds more than %d values" % MAX_JSON_VALUES)  # before json.loads holds them
     try:
         value = json.loads(raw)
     except RecursionError:
@@ -223,7 +239,7 @@ def load_json(raw, kind, where):
     except UnicodeDecodeError:
         raise Failure("not valid UTF-8 JSON", kind, where)
     except ValueError as e:
-        raise Failure(str(e) if "nested" in str(e) else "not valid UTF-8 JSON", kind, where)
+        raise Failure(str(e) if "JSON " in str(e) else "not valid UTF-8 JSON", kind, where)
 
 
 def hex_hashes(value, kind, where):  # a list of 64-hex hashes, as bytes
@@ -361,7 +377,7 @@ def parse_line(raw, ended):  # checks 1 and 3; returns (line, canonical bytes, r
     except UnicodeDecodeError:
         raise Failure("line is not UTF-8 JSON", "chain")
     except ValueError as e:
-        raise Failure(str(e) if "nested" in str(e) else "line is not UTF-8 JSON", "chain")
+        raise Failure(str(e) if "JSON " in str(e) else "line is not UTF-8 JSON", "chain")
     if not (isinstance(line, dict) and is_int(line.get("seq"), 0)
             and all(type(line.get(k)) is str for k in ("record", "hash", "signature"))):
         raise Failure("not a record line (seq, record, hash, signature)", "chain")
@@ -371,7 +387,7 @@ def parse_line(raw, ended):  # checks 1 and 3; returns (line, canonical bytes, r
     except UnicodeEncodeError:
         raise Failure("record is not UTF-8 JSON", "chain")
     except ValueError as e:
-        raise Failure("its record: " + str(e) if "nested" in str(e) else "record is not UTF-8 JSON", "chain")
+        raise Failure("its record: " + str(e) if "JSON " in str(e) else "record is not UTF-8 JSON", "chain")
     if not isinstance(rec, dict) or rec.get("seq") != line["seq"]:
         raise Failure("the record itself says seq %r" % (rec.get("seq") if isinstance(rec, dict) else None),
                       "chain")
@@ -753,6 +769,8 @@ class Bundle:
         self.configs[digest] = None
         if hashlib.sha256(raw).hexdigest() != digest:
             raise Failure("SHA-256 differs from the name", "configs", name)
+        if len(raw) > MAX_TOML_BYTES:  # tomllib holds every value (§6.1)
+            raise Failure("larger than %d bytes" % MAX_TOML_BYTES, "configs", name)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -914,7 +932,7 @@ class Bundle:
             try:
                 obj, why = parse_json(raw.decode("utf-8")), "not a JSON object line"
             except (UnicodeDecodeError, ValueError) as e:
-                obj, why = None, str(e) if "nested" in str(e) else "not a JSON object line"
+                obj, why = None, str(e) if "JSON " in str(e) else "not a JSON object line"
             if not ended or not isinstance(obj, dict):
                 self.fail(why, "gaps", "gaps.ndjson line %d" % number)
             self.add_gap("gaps.ndjson", obj)

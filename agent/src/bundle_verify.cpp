@@ -13,7 +13,7 @@
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
-#include "mrv/core/nesting_limit.hpp"
+#include "mrv/core/text_limits.hpp"
 #include "mrv/core/record_line.hpp"
 #include "bundle_report_check.hpp"
 #include "tar_gz.hpp"
@@ -51,7 +51,7 @@ int entry_rank(const std::string& name) {
 // Every JSON text of a bundle is parsed here: its nesting bounded first, since nlohmann's
 // dump, copies and comparisons recurse once per level.
 Result<json> parse_outside_json(std::string_view text) {
-  if (auto shallow = check_json_nesting(text); !shallow) return tl::unexpected(shallow.error());
+  if (auto shallow = check_json_limits(text); !shallow) return tl::unexpected(shallow.error());
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) return fail(ErrorCode::invalid_argument, "", "not valid JSON");
   return j;
@@ -303,7 +303,7 @@ void BundleChecker::on_config(const std::string& name, const std::string& text) 
   config_texts_[hash] = text;
   auto& points = configs_[hash];
   // The agent ran with this file, so it parsed then: one that does not is not what it wrote.
-  if (auto shallow = check_toml_nesting(text, name); !shallow) return failure("configs", shallow.error().to_string());
+  if (auto shallow = check_toml_limits(text, name); !shallow) return failure("configs", shallow.error().to_string());
   toml::table parsed;
   try {
     parsed = toml::parse(text, name);
@@ -439,10 +439,10 @@ void BundleChecker::metrology(const RecordFields& f) {
 
 void BundleChecker::on_record(std::string_view line, size_t line_no) {
   std::string where = "records.ndjson line " + std::to_string(line_no);
-  if (auto shallow = check_json_nesting(line); !shallow) return failure("chain", where + ": " + shallow.error().message);
+  if (auto shallow = check_json_limits(line); !shallow) return failure("chain", where + ": " + shallow.error().message);
   auto rl = parse_record_line(line);
   if (!rl) return failure("chain", where + ": not a record line (seq, record, hash, signature)");
-  if (auto shallow = check_json_nesting(rl->record); !shallow)
+  if (auto shallow = check_json_limits(rl->record); !shallow)
     return failure("chain", where + ": its record: " + shallow.error().message);
   uint64_t seq = rl->seq;
   where += " (seq " + std::to_string(seq) + ")";

@@ -11,7 +11,7 @@
 
 #include "mrv/core/config.hpp"
 #include "mrv/core/error.hpp"
-#include "mrv/core/nesting_limit.hpp"  // check_toml_nesting, called before every toml::parse
+#include "mrv/core/text_limits.hpp"  // check_toml_limits, called before every toml::parse
 
 namespace mrv {
 

@@ -38,7 +38,7 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   std::ostringstream text;
   text << in.rdbuf();
   toml::table root;
-  if (auto shallow = check_toml_nesting(text.str(), file.string()); !shallow)  // toml++ recurses per level
+  if (auto shallow = check_toml_limits(text.str(), file.string()); !shallow)  // toml++ recurses per level, holds all
     return tl::unexpected(std::vector<Error>{shallow.error()});
   try {
     root = toml::parse(text.str(), file.string());

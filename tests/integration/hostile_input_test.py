@@ -19,6 +19,8 @@ agent, mode = sys.argv[1], sys.argv[2]
 MAX_LINE = 1 << 20
 MAX_WHOLE = 64 << 20
 MAX_WHOLE_TOTAL = 128 << 20
+MAX_TOML = 4 << 20
+MAX_VALUES = 1 << 20
 
 
 def genuine_site(**kw):
@@ -46,16 +48,25 @@ def whole_bytes(members):  # what the verifiers read whole (docs/verification.md
                k in ("manifest.json", "manifest.sig", "keys.json", "checkpoints.json", "report.json"))
 
 
+def comment_config(length, mark=b"x"):
+    """A TOML file of `length` bytes that is one comment."""
+    return b"#" + mark * (length - 2) + b"\n"
+
+
 def with_filler(site, members, total):
-    """The members and a config of comment text that bring what is read whole to `total`
-    bytes, the manifest listing it and signed again."""
+    """The members and configs of comment text (4 MiB each, the last one shorter) that
+    bring what is read whole to `total` bytes, the manifest listing them and signed again."""
     length = 2
     for _ in range(5):
-        trial = fix_manifest(with_config(members, b"#" + b"x" * (length - 2) + b"\n"), site.key)
+        trial = dict(members)
+        full, rest = divmod(length, MAX_TOML)
+        for i in range(full):
+            trial = with_config(trial, comment_config(MAX_TOML, b"%x" % i))
+        trial = fix_manifest(with_config(trial, comment_config(max(rest, 2), b"y")), site.key)
         if whole_bytes(trial) == total:
             return trial
         length += total - whole_bytes(trial)
-    fail("the filler config's length does not settle")
+    fail("the filler configs' length does not settle")
 
 
 def no_crash(site, bundle, what, word, text):
@@ -208,6 +219,41 @@ elif mode == "entry-limits":
         else:
             expect_both(site, out, 1, "entries read whole of 128 MiB + 1", word="manifest",
                         text="more than 134217728 bytes together")
+
+    # A configs/ file: 4 MiB (toml++ and tomllib hold every value).
+    for size, code in ((MAX_TOML, 0), (MAX_TOML + 1, 1)):
+        out = write_bundle(with_config(dict(members), comment_config(size)), d / "c.tar.gz", key_file=site.key)
+        if code == 0:
+            expect_both(site, out, 0, "a configs/ file of exactly 4 MiB")
+        else:
+            expect_both(site, out, 1, "a configs/ file of 4 MiB + 1", word="configs", text="larger than 4194304 bytes")
+
+elif mode == "json-values":
+    # 64 MiB of "0,0,0,..." in checkpoints.json (74 KB gzipped) took 1.1 GiB in mrv-agent
+    # verify and 2.7 GiB in verify_bundle.py: a JSON text holds at most 1,048,576 values.
+    site, bundle = genuine_site()
+    members = read_members(bundle)
+    d = site.dir
+    bomb = dict(members)
+    bomb["checkpoints.json"] = b'{"left":[' + b"0," * ((MAX_WHOLE >> 1) - 10) + b'0]}'
+    out = write_bundle(bomb, d / "bomb.tar.gz")
+    code, rss = peak_rss_kib([agent, "verify", str(out), "--public-key", str(site.public_pem)])
+    check(code == 1 and rss < 256 << 10, f"a {out.stat().st_size // 1024} KiB bundle with 32 million values: "
+                                         f"exit {code}, peak RSS {rss // 1024} MiB")
+    no_crash(site, out, "a checkpoints.json of 32 million values", "checkpoints", "JSON holds more than 1048576 values")
+    cps = members["checkpoints.json"].decode().rstrip()
+    bare = cps.replace(" ", "")
+    base = 1 + bare.count(",") + bare.count("[") + bare.count("{") - bare.count("[]") - bare.count("{}")
+    for values, code in ((MAX_VALUES, 0), (MAX_VALUES + 1, 1)):
+        zeros = values - base - 1  # ,"x":[0,...]: a member and its elements
+        m = dict(members)
+        m["checkpoints.json"] = (cps[:-1] + ',"x":[' + ",".join(["0"] * zeros) + "]}").encode()
+        out = write_bundle(m, d / "v.tar.gz", key_file=site.key)
+        if code == 0:
+            expect_both(site, out, 0, "a checkpoints.json of exactly 1,048,576 JSON values")
+        else:
+            expect_both(site, out, 1, "a checkpoints.json of 1,048,577 JSON values", word="checkpoints",
+                        text="JSON holds more than 1048576 values")
 
 elif mode == "gzip-tail":
     # Bytes after the gzip member: garbage, zeros, or a second member whose tar holds an

@@ -1,4 +1,4 @@
-#include "mrv/core/nesting_limit.hpp"
+#include "mrv/core/text_limits.hpp"
 
 #include <vector>
 
@@ -38,9 +38,14 @@ size_t skip_toml_string(std::string_view text, size_t i, size_t& line) {
 
 }  // namespace
 
-Result<void> check_json_nesting(std::string_view text, size_t max_depth) {
+Result<void> check_json_limits(std::string_view text, size_t max_depth, size_t max_values) {
   size_t depth = 0, line = 1, line_start = 0;
-  bool in_string = false;
+  size_t values = 1;  // the text; then one per comma and per first element of a container
+  bool in_string = false, just_opened = false;
+  char opened_with = 0;
+  auto where = [&](size_t i) {
+    return " (at line " + std::to_string(line) + ", column " + std::to_string(i - line_start + 1) + ")";
+  };
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (in_string) {
@@ -48,22 +53,30 @@ Result<void> check_json_nesting(std::string_view text, size_t max_depth) {
       else if (c == '"') in_string = false;
       continue;
     }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      if (c == '\n') ++line, line_start = i + 1;
+      continue;
+    }
+    bool empty = just_opened && ((c == ']' && opened_with == '[') || (c == '}' && opened_with == '{'));
+    if (just_opened && !empty) ++values;  // a container's first element
+    just_opened = false;
     switch (c) {
       case '"': in_string = true; break;
-      case '\n': ++line, line_start = i + 1; break;
       case '[':
       case '{':
-        if (++depth > max_depth)
-          return fail(ErrorCode::invalid_argument, "",
-                      too_deep("JSON", max_depth) + " (at line " + std::to_string(line) + ", column " +
-                          std::to_string(i - line_start + 1) + ")");
+        if (++depth > max_depth) return fail(ErrorCode::invalid_argument, "", too_deep("JSON", max_depth) + where(i));
+        just_opened = true, opened_with = c;
         break;
       case ']':
       case '}':
         if (depth > 0) --depth;
         break;
+      case ',': ++values; break;
       default: break;
     }
+    if (values > max_values)
+      return fail(ErrorCode::invalid_argument, "",
+                  "JSON holds more than " + std::to_string(max_values) + " values" + where(i));
   }
   return {};
 }
@@ -73,7 +86,9 @@ Result<void> check_json_nesting(std::string_view text, size_t max_depth) {
 // at depth d opens table x at d + 1 and puts its value at d + 2, an array's elements lie
 // one deeper than the array. Only containers count, and the first one deeper than
 // the limit stops the scan, so the stack here is bounded too.
-Result<void> check_toml_nesting(std::string_view text, const std::string& file, size_t max_depth) {
+Result<void> check_toml_limits(std::string_view text, const std::string& file, size_t max_depth) {
+  if (text.size() > kMaxTomlBytes)
+    return fail(ErrorCode::config, file, "larger than " + std::to_string(kMaxTomlBytes) + " bytes");
   struct Open {
     char kind;  // '[' an array value, '{' an inline table
     size_t depth;
