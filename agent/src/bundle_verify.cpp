@@ -1,6 +1,7 @@
 // verify_bundle: the checks of docs/verification.md §6, streaming the bundle once.
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -13,8 +14,8 @@
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
-#include "mrv/core/text_limits.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/core/text_limits.hpp"
 #include "bundle_report_check.hpp"
 #include "tar_gz.hpp"
 
@@ -23,8 +24,9 @@ namespace {
 
 using nlohmann::json;
 
-// What a hostile bundle can make the verifier hold (docs/verification.md §6, limits).
-constexpr size_t kMaxWholeEntryBytes = 64u << 20;     // an entry read whole: manifest, keys, a config, ...
+// What a hostile bundle can make the verifier hold (docs/verification.md §6.1); JSON and
+// TOML are bounded further by text_limits.hpp.
+constexpr size_t kMaxWholeEntryBytes = 64u << 20;     // an entry read whole: manifest, keys, checkpoints, ...
 constexpr size_t kMaxWholeEntriesBytes = 128u << 20;  // all entries read whole, together
 constexpr size_t kMaxManifestSigBytes = 4096;
 constexpr size_t kMaxLineBytes = 1u << 20;  // a line of records.ndjson or gaps.ndjson, without its \n
@@ -48,8 +50,9 @@ int entry_rank(const std::string& name) {
   return -1;
 }
 
-// Every JSON text of a bundle is parsed here: its nesting bounded first, since nlohmann's
-// dump, copies and comparisons recurse once per level.
+// Every JSON text of a bundle is parsed here, its nesting and values bounded first:
+// nlohmann's dump, copies and comparisons recurse once per level, its tree costs 16 bytes
+// and more per value.
 Result<json> parse_outside_json(std::string_view text) {
   if (auto shallow = check_json_limits(text); !shallow) return tl::unexpected(shallow.error());
   json j = json::parse(text, nullptr, false);
