@@ -29,6 +29,10 @@ def genuine_site(**kw):
     return site, site.bundle()
 
 
+# AddressSanitizer's shadow memory and quarantine make resident memory meaningless there.
+SANITIZED = "libasan" in subprocess.run(["ldd", agent], capture_output=True, text=True).stdout
+
+
 def peak_rss_kib(args):
     """Runs args; (exit code, its peak resident memory in KiB) from wait4."""
     pid = os.posix_spawn(args[0], args, os.environ,
@@ -182,7 +186,7 @@ elif mode == "long-line":
                 gz.write(block)
             gz.write(tar_entry("gaps.ndjson", m["gaps.ndjson"]) + tar_entry("quarantine.ndjson", b"") + bytes(1024))
         code, rss = peak_rss_kib([agent, "verify", str(out), "--public-key", str(site.public_pem)])
-        check(code == 1 and rss < 64 << 10,
+        check(code == 1 and (SANITIZED or rss < 64 << 10),
               f"a {out.stat().st_size // 1024} KiB bundle with a {size_mib} MiB line: exit {code}, peak RSS {rss // 1024} MiB")
         print(f"measured: {out.stat().st_size} bytes, {size_mib} MiB line: mrv-agent verify peak RSS {rss} KiB")
         no_crash(site, out, f"a {size_mib} MiB line", "chain", "records.ndjson line 1: longer than 1048576 bytes")
@@ -238,7 +242,7 @@ elif mode == "json-values":
     bomb["checkpoints.json"] = b'{"left":[' + b"0," * ((MAX_WHOLE >> 1) - 10) + b'0]}'
     out = write_bundle(bomb, d / "bomb.tar.gz")
     code, rss = peak_rss_kib([agent, "verify", str(out), "--public-key", str(site.public_pem)])
-    check(code == 1 and rss < 256 << 10, f"a {out.stat().st_size // 1024} KiB bundle with 32 million values: "
+    check(code == 1 and (SANITIZED or rss < 256 << 10), f"a {out.stat().st_size // 1024} KiB bundle with 32 million values: "
                                          f"exit {code}, peak RSS {rss // 1024} MiB")
     no_crash(site, out, "a checkpoints.json of 32 million values", "checkpoints", "JSON holds more than 1048576 values")
     cps = members["checkpoints.json"].decode().rstrip()
