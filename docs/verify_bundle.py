@@ -2,8 +2,9 @@
 """Independent verifier for mrv-agent bundles (mrv-bundle/1), written from docs/verification.md.
 
 Usage: verify_bundle.py BUNDLE.tar.gz [--public-key PEM]... [--since-checkpoint FILE] [--json]
-Exit:  0 VALID, 1 INVALID, 2 usage error, 3 VALID WITH DECLARED BREAKS,
-       4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6).
+Exit:  0 VALID, 1 INVALID, 2 usage error (also a key or checkpoint file that cannot be read),
+       3 VALID WITH DECLARED BREAKS (also with findings),
+       4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6.2).
 Needs only the Python standard library and `cryptography` (Debian's python3-cryptography 38).
 The bundle is streamed: each entry is hashed as it is read and records.ndjson is checked line
 by line, so memory stays flat however many records it holds. That needs the entry order of

@@ -10,7 +10,7 @@ import sys
 
 from cryptography.hazmat.primitives import serialization
 
-from bundle_tools import expect_both, fix_manifest, read_members, verify_both, write_bundle
+from bundle_tools import expect_both, read_members, verify_both, write_bundle
 from harness import Site, bundle_verifier, check, fail
 
 agent, mode = sys.argv[1], sys.argv[2]

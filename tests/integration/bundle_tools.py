@@ -5,7 +5,6 @@ for the reader-differential attacks."""
 import base64
 import gzip
 import hashlib
-import io
 import json
 import subprocess
 import tarfile
