@@ -574,7 +574,7 @@ class Archive:
         while data := self.read(1 << 16):
             if data.count(0) != len(data):
                 raise self.fatal("data after the end-of-archive zero block (archive byte %d)"
-                                 % (self.offset - len(data) + len(data.rstrip(b"\0")) - 1))
+                                 % (self.offset - len(data.lstrip(b"\0"))))
             zeros += len(data)
         if zeros < 512:
             raise self.fatal("the archive ends with one zero block, not two")

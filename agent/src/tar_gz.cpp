@@ -159,7 +159,6 @@ struct TarGzReader::Impl {
   std::string in = std::string(kPiece, '\0');
   std::string piece = std::string(kPiece, '\0');
   uint64_t entry_left = 0, entry_pad = 0;
-  uint64_t archive_offset = 0;  // of the next header: where errors point
 
   ~Impl() {
     if (z_open) inflateEnd(&z);
@@ -218,7 +217,7 @@ struct TarGzReader::Impl {
       for (size_t i = 0; i < *got; ++i)
         if (piece[i] != 0)
           return tl::unexpected(io_error(path, "data after the end-of-archive zero block (archive byte " +
-                                                   std::to_string(archive_offset + zeros + i) + ")"));
+                                                   std::to_string(z.total_out - *got + i) + ")"));
       zeros += *got;
       if (stream_end) break;
     }
@@ -244,12 +243,10 @@ Result<TarGzReader> TarGzReader::open(const std::filesystem::path& path) {
 Result<std::optional<TarGzReader::Entry>> TarGzReader::next() {
   Impl& r = *impl_;
   if (auto s = r.skip(r.entry_left + r.entry_pad); !s) return tl::unexpected(s.error());
-  r.archive_offset += r.entry_left + r.entry_pad;
   r.entry_left = r.entry_pad = 0;
+  uint64_t at = r.z.total_out;  // every byte inflated so far was handed out: the header's offset
   unsigned char h[kBlock];
   if (auto s = r.read_exact(reinterpret_cast<char*>(h), kBlock, "a header"); !s) return tl::unexpected(s.error());
-  uint64_t at = r.archive_offset;
-  r.archive_offset += kBlock;
   if (std::all_of(h, h + kBlock, [](unsigned char c) { return c == 0; })) {
     if (auto s = r.finish(); !s) return tl::unexpected(s.error());
     return std::optional<Entry>();

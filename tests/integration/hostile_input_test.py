@@ -306,6 +306,12 @@ elif mode == "tar-tricks":
                                                         tar_entry("PaxHeader", pax, typeflag=b"x") +
                                                         tar_entry("quarantine.ndjson", members["quarantine.ndjson"]))
                                            + bytes(1024), "no pax or GNU headers"),
+        # tarfile applied pax headers silently: verify_bundle.py accepted this, the agent did not
+        "a pax header repeating a name": (body.replace(tar_entry("quarantine.ndjson", members["quarantine.ndjson"]),
+                                                       tar_entry("PaxHeader", b"26 path=quarantine.ndjson\n",
+                                                                 typeflag=b"x") +
+                                                       tar_entry("quarantine.ndjson", members["quarantine.ndjson"]))
+                                          + bytes(1024), "no pax or GNU headers"),
         "a GNU long-name header": (body + tar_entry("././@LongLink", gnu_long, typeflag=b"L") +
                                    tar_entry("quarantine2", b"") + bytes(1024), "no pax or GNU headers"),
         # old GNU headers keep times where ustar has the name prefix
