@@ -2,25 +2,26 @@
 """Independent verifier for mrv-agent bundles (mrv-bundle/1), written from docs/verification.md.
 
 Usage: verify_bundle.py BUNDLE.tar.gz [--public-key PEM]... [--since-checkpoint FILE] [--json]
-Exit:  0 VALID, 1 INVALID, 2 usage error, 3 VALID WITH DECLARED BREAKS,
-       4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6).
+Exit:  0 VALID, 1 INVALID, 2 usage error (also a key or checkpoint file that cannot be read),
+       3 VALID WITH DECLARED BREAKS (also with findings),
+       4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6.2).
 Needs only the Python standard library and `cryptography` (Debian's python3-cryptography 38).
 The bundle is streamed: each entry is hashed as it is read and records.ndjson is checked line
-by line, so memory stays flat however many records it holds. That needs the entry order the
-agent writes (docs/verification.md §4): manifest.json, manifest.sig, then keys.json, configs/*
-and checkpoints.json before records.ndjson. With --json, declared_breaks, findings and notes
-hold strings.
+by line, so memory stays flat however many records it holds. That needs the entry order of
+docs/verification.md §4, which both verifiers require. The gzip member and the ustar headers are
+read here rather than by gzip/tarfile, which accept what a bundle must not hold (appended
+members, pax and GNU headers, entries after the end blocks): what this verifier checks is then
+all that any tar program can extract. The limits of §6 bound what a hostile bundle costs.
+With --json, declared_breaks, findings and notes hold strings.
 """
 import argparse
 import base64
 import binascii
 import datetime
-import gzip
 import hashlib
 import json
 import re
 import sys
-import tarfile
 import tomllib
 import zlib
 
@@ -44,8 +45,20 @@ NOTE_SIZE = re.compile(rb"0|[1-9][0-9]{0,18}")
 NOTE_TIME = re.compile(rb"mrv-time-ms (0|[1-9][0-9]{0,18})")
 SIG_PREFIX = "\u2014 ".encode()  # em dash and a space start every signature line (§3)
 GAP_FIELDS = ("seq", "point", "ts_ms", "quality", "reason", "source")
-MAX_WHOLE = 64 << 20  # entries read whole (manifest, keys, configs, checkpoints, since file)
-MAX_LINE = 1 << 20
+# The limits of §6: what a hostile bundle can make a verifier hold or recurse into.
+MAX_WHOLE = 64 << 20  # an entry read whole (manifest, keys, a config, checkpoints, report; since file)
+MAX_WHOLE_TOTAL = 128 << 20  # all entries read whole, together
+MAX_MANIFEST_SIG = 4096
+MAX_LINE = 1 << 20  # a line of records.ndjson or gaps.ndjson, without its newline
+MAX_JSON_NESTING = 64  # objects and arrays one inside another
+MAX_JSON_VALUES = 1 << 20  # values in one JSON text: 1 + its commas + its non-empty arrays and objects
+MAX_TOML_BYTES = 4 << 20  # a configs/ file
+MAX_TOML_NESTING = 64  # tables and arrays one inside another, the root table counting as 1
+# The entries of §4 in their required order; only configs/ repeats.
+ENTRY_ORDER = ("manifest.json", "manifest.sig", "keys.json", "configs/", "checkpoints.json",
+               "report.json", "records.ndjson", "gaps.ndjson", "quarantine.ndjson")
+CONFIGS_RANK = 3
+USAGE = 2  # the exit code of a usage error, and of a file or key named on the command line that cannot be read
 INT64 = 1 << 63
 EPOCH_DAY = datetime.date(1970, 1, 1).toordinal()
 
@@ -60,6 +73,150 @@ class Failure(Exception):
 
 class Fatal(Failure):
     """A failure after which the rest of the bundle cannot be checked."""
+
+
+class UsageError(Exception):
+    """A file or key named on the command line cannot be read (exit 2)."""
+
+
+def json_depth(value):  # objects and arrays one inside another (0 for a scalar)
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, depth)
+            todo.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+JSON_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def json_values(text):
+    """The values of §6.1 in a JSON text (the text, each array element and object member):
+    1 + the commas + the non-empty arrays and objects, strings skipped."""
+    bare = JSON_SPACE.sub("", JSON_STRING.sub("0", text))
+    return (1 + bare.count(",") + bare.count("[") + bare.count("{")
+            - bare.count("[]") - bare.count("{}"))
+
+
+def parse_json(raw):  # JSON from the bundle within the limits of §6.1; ValueError if not
+    if len(raw) > 2 * MAX_JSON_VALUES and json_values(raw) > MAX_JSON_VALUES:  # shorter: too few to matter
+        raise ValueError("JSON holds more than %d values" % MAX_JSON_VALUES)  # before json.loads holds them
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than %d levels" % MAX_JSON_NESTING)
+    if json_depth(value) > MAX_JSON_NESTING:
+        raise ValueError("JSON nested deeper than %d levels" % MAX_JSON_NESTING)
+    return value
+
+
+def toml_depth_error(text):
+    """The line where TOML text nests deeper than MAX_TOML_NESTING (§6 limits), or None.
+    Counted from the text, as the agent does before its parser sees it: the root table is 1,
+    a header [a.b] opens b at 3 ([[a.b]]: its element at 4), a key x.y = {} in a table at
+    depth d opens x at d + 1 and puts its value at d + 2, an array's elements lie one deeper;
+    strings, quoted keys and comments do not count."""
+    n, i, line = len(text), 0, 1
+    opened = []  # (kind, depth) of the inline arrays and tables open here
+    table, parts, value_depth, in_key, blank = 1, 1, 0, True, True
+
+    def skip_string(i, line):  # the index after the string starting at i, and the line there
+        quote = text[i]
+        multi = text.startswith(quote * 3, i)
+        j = i + (3 if multi else 1)
+        while j < n:
+            c = text[j]
+            if c == "\\" and quote == '"':
+                line += text.startswith("\n", j + 1)
+                j += 2
+                continue
+            if c == "\n":
+                if not multi:
+                    return j, line
+                line += 1
+            if c == quote and (not multi or text.startswith(quote * 3, j)):
+                j += 3 if multi else 1
+                while multi and j < n and text[j] == quote:
+                    j += 1
+                return j, line
+            j += 1
+        return j, line
+
+    def base():
+        return opened[-1][1] if opened else table
+
+    def after_value():
+        nonlocal in_key, value_depth
+        in_key = False
+        if opened and opened[-1][0] == "[":
+            value_depth = opened[-1][1] + 1
+
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line, i = line + 1, i + 1
+            if not opened:
+                in_key, parts, blank = True, 1, True
+            continue
+        if c in " \t\r":
+            i += 1
+            continue
+        if c == "#":
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        at_start, blank = blank, False
+        if c in "\"'":
+            i, line = skip_string(i, line)
+            continue
+        if in_key and not opened and at_start and c == "[":  # a [table] or [[array]] header
+            array = text.startswith("[[", i)
+            count, i = 1, i + (2 if array else 1)
+            while i < n and text[i] not in "]\n":
+                if text[i] in "\"'":
+                    i, line = skip_string(i, line)
+                    continue
+                if text[i] == ".":
+                    count += 1
+                    if 1 + count + array > MAX_TOML_NESTING:
+                        return line
+                i += 1
+            table = 1 + count + array
+            if table > MAX_TOML_NESTING:
+                return line
+            continue
+        i += 1
+        if in_key:
+            if c == ".":
+                parts += 1
+                if base() + parts - 1 > MAX_TOML_NESTING:
+                    return line
+            elif c == "=":
+                in_key, value_depth = False, base() + parts
+            elif c == "}" and opened and opened[-1][0] == "{":
+                opened.pop()
+                after_value()
+            continue
+        if c in "[{":
+            if value_depth > MAX_TOML_NESTING:
+                return line
+            opened.append((c, value_depth))
+            if c == "{":
+                in_key, parts = True, 1
+            else:
+                value_depth += 1
+        elif c in "]}" and opened and opened[-1][0] == ("[" if c == "]" else "{"):
+            opened.pop()
+            after_value()
+        elif c == "," and opened:
+            if opened[-1][0] == "{":
+                in_key, parts = True, 1
+            else:
+                value_depth = opened[-1][1] + 1
+    return None
 
 
 def is_int(v, low=-INT64):
@@ -79,9 +236,11 @@ def b64(text):  # RFC 4648 §4 with padding; only the canonical encoding is acce
 
 def load_json(raw, kind, where):
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return parse_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
         raise Failure("not valid UTF-8 JSON", kind, where)
+    except ValueError as e:
+        raise Failure(str(e) if "JSON " in str(e) else "not valid UTF-8 JSON", kind, where)
 
 
 def hex_hashes(value, kind, where):  # a list of 64-hex hashes, as bytes
@@ -213,28 +372,36 @@ def check_canonical(rec, data):  # check 4: field types and rules, then re-encod
 
 def parse_line(raw, ended):  # checks 1 and 3; returns (line, canonical bytes, record)
     if not ended:
-        raise Failure("the last line does not end with a newline")
+        raise Failure("the last line does not end with a newline", "chain")
     try:
-        line = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise Failure("line is not UTF-8 JSON")
+        line = parse_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Failure("line is not UTF-8 JSON", "chain")
+    except ValueError as e:
+        raise Failure(str(e) if "JSON " in str(e) else "line is not UTF-8 JSON", "chain")
     if not (isinstance(line, dict) and is_int(line.get("seq"), 0)
             and all(type(line.get(k)) is str for k in ("record", "hash", "signature"))):
-        raise Failure("not a record line (seq, record, hash, signature)")
+        raise Failure("not a record line (seq, record, hash, signature)", "chain")
     try:
         data = line["record"].encode("utf-8")  # the canonical bytes (record-format.md §3.3)
-        rec = json.loads(data)
-    except (UnicodeEncodeError, ValueError, RecursionError):
-        raise Failure("record is not UTF-8 JSON")
+        rec = parse_json(data.decode("utf-8"))
+    except UnicodeEncodeError:
+        raise Failure("record is not UTF-8 JSON", "chain")
+    except ValueError as e:
+        raise Failure("its record: " + str(e) if "JSON " in str(e) else "record is not UTF-8 JSON", "chain")
     if not isinstance(rec, dict) or rec.get("seq") != line["seq"]:
-        raise Failure("the record itself says seq %r" % (rec.get("seq") if isinstance(rec, dict) else None))
+        raise Failure("the record itself says seq %r" % (rec.get("seq") if isinstance(rec, dict) else None),
+                      "chain")
     return line, data, rec
 
 
-def check_record(line, data, rec, keys):  # checks 2, 4 and 5
+def check_record(line, data, rec, keys):  # checks 2, 4 (kind chain) and 5 (kind signature)
     if hashlib.sha256(data).hexdigest() != line["hash"]:
-        raise Failure("hash does not match the record bytes")
-    check_canonical(rec, data)
+        raise Failure("hash does not match the record bytes", "chain")
+    try:
+        check_canonical(rec, data)
+    except Failure as f:
+        raise Failure(str(f), "chain")
     if rec["key_id"] not in keys:
         raise Failure("key %s is not an accepted (pinned) key" % rec["key_id"])
     key, alg = keys[rec["key_id"]]
@@ -326,25 +493,113 @@ def consistency_ok(m, n, old_root, new_root, proof):  # RFC 9162 §2.1.4.2
     return sn == 0 and fr == old_root and sr == new_root
 
 
-# --- reading the bundle ---
+# --- reading the bundle (§4: one gzip member of ustar entries) ---
+
+def ustar_number(field):  # octal digits, after optional spaces, before spaces or NULs
+    m = re.fullmatch(rb" *([0-7]+)[ \0]*", field)
+    value = int(m[1], 8) if m else -1
+    return value if value < INT64 else -1
+
+
+class Archive:
+    """The bundle file as §4 allows it, read once: one gzip member (RFC 1952, its CRC-32 and
+    length checked) with nothing after its trailer, holding ustar entries (magic "ustar\\0"
+    version "00", unsigned header checksum), then zero blocks (two at least) to its end."""
+
+    def __init__(self, fh, path):
+        self.fh, self.path = fh, path
+        self.z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.pending, self.offset, self.left = b"", 0, 0  # left: of the current entry and its padding
+
+    def fatal(self, why):
+        return Fatal(why, "manifest", self.path)
+
+    def read(self, n):  # up to n archive bytes; fewer only at the end of the gzip member
+        out = []
+        while n > 0:
+            if not self.pending:
+                if self.z.eof:
+                    break
+                data = self.z.unconsumed_tail or self.fh.read(1 << 16)
+                if not data:
+                    raise self.fatal("truncated gzip input (no end of stream)")
+                try:
+                    self.pending = self.z.decompress(data, 1 << 16)  # at most 64 KiB at a time
+                except zlib.error as e:
+                    raise self.fatal("corrupt gzip data: %s" % e)
+                continue
+            take, self.pending = self.pending[:n], self.pending[n:]
+            out.append(take)
+            n -= len(take)
+            self.offset += len(take)
+        return b"".join(out)
+
+    def read_exact(self, n, what):
+        data = self.read(n)
+        if len(data) != n:
+            raise self.fatal("the archive ends inside " + what)
+        return data
+
+    def entries(self):  # yields (name, type flag, size); read the data with entry_chunks
+        while True:
+            while self.left:  # what the caller did not read of the last entry
+                self.left -= len(self.read_exact(min(self.left, 1 << 16), "an entry"))
+            at = self.offset
+            h = self.read_exact(512, "a header")
+            if h == bytes(512):
+                return self.finish()
+            bad = lambda why: self.fatal("bad tar header at archive byte %d: %s" % (at, why))
+            if ustar_number(h[148:156]) != sum(h[:148]) + 256 + sum(h[156:]):
+                raise bad("checksum")
+            if h[257:265] != b"ustar\x0000":  # GNU's "ustar  " puts other fields at the prefix
+                raise bad('not a POSIX ustar header (magic "ustar" "00")')
+            size = ustar_number(h[124:136])
+            if size < 0:
+                raise bad("size is not octal digits")
+            name, prefix = h[:100].split(b"\0")[0], h[345:500].split(b"\0")[0]
+            name = (prefix + b"/" + name if prefix else name).decode("utf-8", "surrogateescape")
+            self.left = size + (-size % 512)
+            self.entry_left = size
+            yield name, h[156:157], size
+
+    def entry_chunks(self):  # the current entry's data, in pieces
+        while self.entry_left:
+            data = self.read_exact(min(self.entry_left, 1 << 16), "an entry")
+            self.entry_left -= len(data)
+            self.left -= len(data)
+            yield data
+
+    def finish(self):  # after the first zero block: only zeros, one block at least, then the end
+        zeros = 0
+        while data := self.read(1 << 16):
+            if data.count(0) != len(data):
+                raise self.fatal("data after the end-of-archive zero block (archive byte %d)"
+                                 % (self.offset - len(data.lstrip(b"\0"))))
+            zeros += len(data)
+        if zeros < 512:
+            raise self.fatal("the archive ends with one zero block, not two")
+        if self.z.unused_data or self.fh.read(1):
+            raise self.fatal("bytes after the end of the gzip stream: a bundle is one gzip member "
+                             "with nothing after it")
+
 
 class Entry:
     """One tar entry, read once front to back, hashing every byte handed out."""
 
-    def __init__(self, fileobj):
-        self.f, self.sha, self.size = fileobj, hashlib.sha256(), 0
+    def __init__(self, chunks):
+        self.source, self.sha, self.size = chunks, hashlib.sha256(), 0
 
     def chunks(self):
-        while data := self.f.read(1 << 16):
+        for data in self.source:
             self.sha.update(data)
             self.size += len(data)
             yield data
 
-    def read_all(self, kind, where):
+    def read_all(self, kind, where, limit=MAX_WHOLE):
         parts = []
         for chunk in self.chunks():
-            if self.size > MAX_WHOLE:
-                raise Fatal("larger than %d bytes" % MAX_WHOLE, kind, where)
+            if self.size > limit:
+                raise Fatal("larger than %d bytes" % limit, kind, where)
             parts.append(chunk)
         return b"".join(parts)
 
@@ -354,9 +609,11 @@ class Entry:
             *whole, buf = (buf + chunk).split(b"\n")
             for line in whole:
                 number += 1
+                if len(line) > MAX_LINE:
+                    raise Fatal("longer than %d bytes" % MAX_LINE, kind, "%s line %d" % (name, number))
                 yield number, line, True
             if len(buf) > MAX_LINE:
-                raise Fatal("line longer than %d bytes" % MAX_LINE, kind, "%s line %d" % (name, number + 1))
+                raise Fatal("longer than %d bytes" % MAX_LINE, kind, "%s line %d" % (name, number + 1))
         if buf:
             yield number + 1, buf, False
 
@@ -374,56 +631,72 @@ class Bundle:
         self.gaps = {"records": [hashlib.sha256(), 0], "gaps.ndjson": [hashlib.sha256(), 0]}
         self.serials = {}  # point -> meter_serial last seen
         self.manifest_bytes, self.manifest_sig, self.manifest_signed = b"", None, False
+        self.seen, self.rank, self.whole = set(), (-1, ""), 0  # step 1: names, order, bytes read whole
 
     def fail(self, message, kind, where=""):
         self.report.fail(Failure(message, kind, where))
 
-    def entry(self, index, member, tar):
-        name = member.name
+    def entry(self, index, name, typeflag, archive):  # step 1 for one entry, then its own step
+        which = "entry %d (%r)" % (index + 1, name)
+        if typeflag not in (b"0", b"\0"):
+            raise Fatal("not a regular file (tar type %r); bundles have plain ustar entries, no pax "
+                        "or GNU headers" % typeflag.decode("latin-1"), "manifest", which)
+        if name in self.seen:
+            raise Fatal("appears twice", "manifest", which)
+        self.seen.add(name)
         if index == 0 and name != "manifest.json":
             raise Fatal("the first entry is %r, not manifest.json" % name, "manifest")
-        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
-            return self.fail("not a regular file", "manifest", name)
-        if name.startswith("/") or ".." in name or "\\" in name:
-            return self.fail("not a plain relative path", "manifest", name)
-        if name in self.entries or (name in ("manifest.json", "manifest.sig") and index > 1):
-            return self.fail("appears twice or out of place", "manifest", name)
         if index == 1 and name != "manifest.sig":
             raise Fatal("the second entry is %r, not manifest.sig" % name, "manifest")
-        late = "records.ndjson" in self.entries and (name in ("keys.json", "checkpoints.json")
-                                                      or name.startswith("configs/"))
-        if late:
-            raise Fatal("comes after records.ndjson (this verifier streams and needs it before)",
-                        "manifest", name)
-        entry = Entry(tar.extractfile(member))
+        rank = CONFIGS_RANK if CONFIG_NAME.fullmatch(name) else (
+            ENTRY_ORDER.index(name) if name in ENTRY_ORDER and name != "configs/" else None)
+        if rank is None and name.startswith("configs/"):
+            self.fail("not named configs/<64 hex>.toml", "configs", name)
+        elif rank is None:
+            self.fail("unexpected entry", "manifest", name)
+        elif rank < self.rank[0] or (rank == self.rank[0] and rank != CONFIGS_RANK):
+            raise Fatal("comes after %s: the entries must come in the order of §4" % self.rank[1],
+                        "manifest", which)
+        else:
+            self.rank = (rank, name)
+        entry = Entry(archive.entry_chunks())
         self.read_entry(name, entry)
         for _ in entry.chunks():  # hash whatever was not read
             pass
         if name not in ("manifest.json", "manifest.sig"):
             self.entries[name] = (entry.size, entry.sha.hexdigest())
 
+    def read_whole(self, entry, kind, name):  # an entry read whole, within the limits of §6 (step 1)
+        data = entry.read_all("manifest", name, MAX_MANIFEST_SIG if name == "manifest.sig" else MAX_WHOLE)
+        self.whole += len(data)
+        if self.whole > MAX_WHOLE_TOTAL:
+            raise Fatal("the entries read whole come to more than %d bytes together" % MAX_WHOLE_TOTAL,
+                        "manifest", name)
+        return data
+
     def read_entry(self, name, entry):
         config = CONFIG_NAME.fullmatch(name)
         try:
             if name == "manifest.json":
-                self.manifest_bytes = entry.read_all("manifest", name)
+                self.manifest_bytes = self.read_whole(entry, "manifest", name)
                 self.read_manifest(load_json(self.manifest_bytes, "manifest", name))
             elif name == "manifest.sig":
-                self.manifest_sig = load_json(entry.read_all("manifest", name), "manifest", name)
+                self.manifest_sig = load_json(self.read_whole(entry, "manifest", name), "manifest", name)
             elif name == "keys.json":
-                self.read_keys(load_json(entry.read_all("keys", name), "keys", name))
+                self.read_keys(load_json(self.read_whole(entry, "keys", name), "keys", name))
             elif config:
-                self.read_config(config.group(1), entry.read_all("configs", name), name)
+                self.read_config(config.group(1), self.read_whole(entry, "configs", name), name)
             elif name == "checkpoints.json":
-                self.read_checkpoints(load_json(entry.read_all("checkpoints", name), "checkpoints", name))
+                if "keys.json" not in self.entries:
+                    raise Fatal("keys.json must come before checkpoints.json", "keys", name)
+                self.read_checkpoints(load_json(self.read_whole(entry, "checkpoints", name), "checkpoints", name))
+            elif name == "report.json":  # only its form is checked here (docs/verify_report.py checks it)
+                if not isinstance(load_json(self.read_whole(entry, "report", name), "report", name), dict):
+                    raise Failure("not a JSON object", "report", name)
             elif name == "records.ndjson":
                 self.read_records(entry)
             elif name == "gaps.ndjson":
                 self.read_gaps(entry)
-            elif name.startswith("configs/"):
-                self.fail("not named configs/<64 hex>.toml", "configs", name)
-            elif name != "quarantine.ndjson":
-                self.report.notes.append("unexpected entry %s (hashed, not read)" % name)
         except Fatal:
             raise
         except Failure as f:
@@ -459,8 +732,8 @@ class Bundle:
     def read_keys(self, doc):  # step 2
         if not isinstance(doc, list):
             raise Failure("not an array", "keys", "keys.json")
-        listed, last_used = {}, None
-        for i, k in enumerate(doc):
+        listed = {}
+        for i, k in enumerate(doc):  # oldest first, but that is for people, not a check (§4.2)
             where = "keys.json key %d" % (i + 1)
             if not (isinstance(k, dict) and isinstance(k.get("public_key_pem"), str)
                     and is_int(k.get("first_used_ms"))):
@@ -471,9 +744,7 @@ class Bundle:
                 raise Failure("public_key_pem is not an Ed25519 or P-256 PEM key", "keys", where)
             if (k.get("key_id"), k.get("algorithm")) != (kid, alg):
                 raise Failure("key_id or algorithm does not match the key (%s, %s)" % (kid, alg), "keys", where)
-            if last_used is not None and k["first_used_ms"] < last_used:
-                raise Failure("keys are not oldest first", "keys", where)
-            listed[kid], last_used = (key, alg), k["first_used_ms"]
+            listed[kid] = (key, alg)
         if not self.pinned:
             self.keys = listed
         self.check_manifest_signature()
@@ -499,10 +770,19 @@ class Bundle:
         self.configs[digest] = None
         if hashlib.sha256(raw).hexdigest() != digest:
             raise Failure("SHA-256 differs from the name", "configs", name)
+        if len(raw) > MAX_TOML_BYTES:  # tomllib holds every value (§6.1)
+            raise Failure("larger than %d bytes" % MAX_TOML_BYTES, "configs", name)
         try:
-            points = tomllib.loads(raw.decode("utf-8")).get("points", [])
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
             raise Failure("not UTF-8 TOML", "configs", name)
+        deep = toml_depth_error(text)  # before tomllib, which recurses per level
+        if deep is not None:
+            raise Failure("TOML nested deeper than %d levels" % MAX_TOML_NESTING, "configs", "%s:%d" % (name, deep))
+        try:
+            points = tomllib.loads(text).get("points", [])
+        except (ValueError, RecursionError):
+            raise Failure("not TOML", "configs", name)
         if not isinstance(points, list):
             raise Failure("points is not an array of tables", "configs", name)
         self.configs[digest] = {p["id"]: p for p in reversed(points)
@@ -568,7 +848,7 @@ class Bundle:
         if "keys.json" not in self.entries or "checkpoints.json" not in self.entries:
             raise Fatal("keys.json and checkpoints.json must come before records.ndjson", "manifest",
                         "records.ndjson")
-        for number, raw, ended in entry.lines("signature", "records.ndjson"):
+        for number, raw, ended in entry.lines("chain", "records.ndjson"):
             self.count += 1
             self.record(number, raw, ended)
 
@@ -577,7 +857,7 @@ class Bundle:
         try:
             line, data, rec = parse_line(raw, ended)
         except Failure as f:
-            self.fail(str(f), "signature", where)
+            self.fail(str(f), f.kind, where)
             if self.tree is not None:  # without seq and bytes neither chain nor tree goes on
                 self.report.notes.append("tree not rebuilt past " + where)
             self.prev = self.tree = None
@@ -587,14 +867,14 @@ class Bundle:
         if self.first is None:
             self.first, self.window[0] = seq, rec.get("ts_ms")
         self.window[1] = rec.get("ts_ms")  # the first and last record's ts_ms
-        passed = True  # the record's own checks (1 to 5)
-        for check in (lambda: check_record(line, data, rec, self.keys),
-                      lambda: self.check_chain(rec, seq),
-                      lambda: self.tree_add(seq, data, where)):
+        passed = True  # the record's own checks (2 to 5): its fields can be read
+        for own, check in ((True, lambda: check_record(line, data, rec, self.keys)),
+                           (False, lambda: self.check_chain(rec, seq)),
+                           (False, lambda: self.tree_add(seq, data, where))):
             try:
                 check()
             except Failure as f:
-                passed = passed and f.kind != "signature"
+                passed = passed and not own
                 self.fail(str(f), f.kind, where)
         self.prev = (seq, hashlib.sha256(data).hexdigest())
         if rec.get("quality") != "good":
@@ -651,11 +931,11 @@ class Bundle:
     def read_gaps(self, entry):
         for number, raw, ended in entry.lines("gaps", "gaps.ndjson"):
             try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                obj = None
+                obj, why = parse_json(raw.decode("utf-8")), "not a JSON object line"
+            except (UnicodeDecodeError, ValueError) as e:
+                obj, why = None, str(e) if "JSON " in str(e) else "not a JSON object line"
             if not ended or not isinstance(obj, dict):
-                self.fail("not a JSON object line", "gaps", "gaps.ndjson line %d" % number)
+                self.fail(why, "gaps", "gaps.ndjson line %d" % number)
             self.add_gap("gaps.ndjson", obj)
 
     def metrology(self, rec, seq):  # step 9
@@ -797,15 +1077,14 @@ def safe(text):  # untrusted text must not start new lines or drive the terminal
 def verify(path, pinned, since_text, report, registry_keys=None):
     bundle = Bundle(pinned, since_text, report, registry_keys)
     try:
-        try:  # tarfile's own "r|gz" never checks the gzip trailer, so truncation would pass
-            with open(path, "rb") as fh, gzip.GzipFile(fileobj=fh) as gz:
-                with tarfile.open(fileobj=gz, mode="r|") as tar:
-                    for index, member in enumerate(tar):
-                        bundle.entry(index, member, tar)
-                while gz.read(1 << 16):  # to the end, where GzipFile checks CRC-32 and length
-                    pass
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-            raise Fatal("cannot read it as a gzip tar file: %s" % e, "manifest", path)
+        try:
+            fh = open(path, "rb")
+        except OSError as e:
+            raise UsageError("%s: cannot read it: %s" % (path, e.strerror))
+        with fh:
+            archive = Archive(fh, path)
+            for index, (name, typeflag, _) in enumerate(archive.entries()):
+                bundle.entry(index, name, typeflag, archive)
         if bundle.manifest is None:
             raise Fatal("the bundle has no entries", "manifest", path)
         bundle.finish()
@@ -814,14 +1093,14 @@ def verify(path, pinned, since_text, report, registry_keys=None):
     return bundle
 
 
-def read_input(path, kind):
+def read_input(path, what):  # a file named on the command line; UsageError if unreadable
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_WHOLE + 1)
     except OSError as e:
-        raise Failure("cannot read it: %s" % e.strerror, kind, path)
+        raise UsageError("%s %s: cannot read it: %s" % (what, path, e.strerror))
     if len(data) > MAX_WHOLE:
-        raise Failure("too large", kind, path)
+        raise UsageError("%s %s: larger than %d bytes" % (what, path, MAX_WHOLE))
     return data
 
 
@@ -841,15 +1120,18 @@ def main():
         for paths, keys in ((args.public_key, pinned), (args.registry_key, registry_keys)):
             for path in paths:
                 try:
-                    kid, key, alg = load_key(read_input(path, "keys"))
+                    kid, key, alg = load_key(read_input(path, "key"))
                 except Failure as f:
-                    raise Failure(str(f), "keys", f.where or path)
+                    raise UsageError("key %s: %s" % (path, f))
                 keys[kid] = (key, alg)
         if not pinned:
             report.notes.append("keys not pinned: this proves integrity, not authorship "
                                 "(the keys were taken from keys.json)")
-        since = read_input(args.since_checkpoint, "since") if args.since_checkpoint else None
+        since = read_input(args.since_checkpoint, "checkpoint") if args.since_checkpoint else None
         bundle = verify(args.bundle, pinned, since, report, registry_keys)
+    except UsageError as e:  # as the agent's verify: exit 2, the bundle not judged
+        print(safe(e), file=sys.stderr)
+        return USAGE
     except Failure as f:
         report.fail(f)
     except Exception as e:  # never a traceback on hostile input; say what broke

@@ -303,6 +303,19 @@ def safe(text):  # untrusted text must not start new lines or drive the terminal
     return "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 0x100 else c for c in str(text))
 
 
+MAX_JSON_NESTING = 64  # docs/verification.md §6.1: objects and arrays one inside another
+
+
+def json_depth(value):  # without recursion: the report may nest as deep as json.loads allows
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, depth)
+            todo.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 def main():
     ap = argparse.ArgumentParser(description="Check a signed mrv-agent monitoring report (mrv-report/1)")
     ap.add_argument("report")
@@ -323,9 +336,15 @@ def main():
         return 1
     try:
         report = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except (UnicodeDecodeError, ValueError):
         print("INVALID")
         print("  report: not UTF-8 JSON")
+        return 1
+    except RecursionError:
+        report = None
+    if report is None or json_depth(report) > MAX_JSON_NESTING:  # as the agent and registry refuse it
+        print("INVALID")
+        print("  report: JSON nested deeper than %d levels" % MAX_JSON_NESTING)
         return 1
     checker = Checker(keys)
     checker.run(report)

@@ -1,6 +1,7 @@
 // verify_bundle: the checks of docs/verification.md §6, streaming the bundle once.
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -14,6 +15,7 @@
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/core/text_limits.hpp"
 #include "bundle_report_check.hpp"
 #include "tar_gz.hpp"
 
@@ -22,7 +24,47 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxSmallEntry = 64u << 20;  // keys, configs and checkpoints, read whole
+// What a hostile bundle can make the verifier hold (docs/verification.md §6.1); JSON and
+// TOML are bounded further by text_limits.hpp.
+constexpr size_t kMaxWholeEntryBytes = 64u << 20;     // an entry read whole: manifest, keys, checkpoints, ...
+constexpr size_t kMaxWholeEntriesBytes = 128u << 20;  // all entries read whole, together
+constexpr size_t kMaxManifestSigBytes = 4096;
+constexpr size_t kMaxLineBytes = 1u << 20;  // a line of records.ndjson or gaps.ndjson, without its \n
+
+// The entries of docs/verification.md §4 in their required order; only configs/ repeats.
+constexpr const char* kEntryOrder[] = {"manifest.json",    "manifest.sig", "keys.json",
+                                       "configs/",         "checkpoints.json", "report.json",
+                                       "records.ndjson",   "gaps.ndjson",  "quarantine.ndjson"};
+constexpr int kConfigsRank = 3;
+
+bool is_config_name(const std::string& name) {
+  return name.size() == 8 + 64 + 5 && name.starts_with("configs/") && name.ends_with(".toml") &&
+         name.find_first_not_of("0123456789abcdef", 8) == 8 + 64;
+}
+
+// Its place in kEntryOrder; -1 for a name a bundle does not have.
+int entry_rank(const std::string& name) {
+  if (is_config_name(name)) return kConfigsRank;
+  for (int i = 0; i < static_cast<int>(std::size(kEntryOrder)); ++i)
+    if (i != kConfigsRank && name == kEntryOrder[i]) return i;
+  return -1;
+}
+
+// Every JSON text of a bundle is parsed here, its nesting and values bounded first:
+// nlohmann's dump, copies and comparisons recurse once per level, its tree costs 16 bytes
+// and more per value.
+Result<json> parse_outside_json(std::string_view text) {
+  if (auto shallow = check_json_limits(text); !shallow) return tl::unexpected(shallow.error());
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return fail(ErrorCode::invalid_argument, "", "not valid JSON");
+  return j;
+}
+
+// A JSON value nlohmann holds as unsigned that also fits a signed 64-bit integer (the
+// range docs/record-format.md gives every integer).
+bool is_count(const json& j) {
+  return j.is_number_unsigned() && j.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+}
 
 std::optional<Sha256> hash_from_hex(const json& j) {
   if (!j.is_string()) return std::nullopt;
@@ -132,6 +174,7 @@ class BundleChecker {
   uint64_t claimed_first_ = 0, claimed_last_ = 0, claimed_records_ = 0;
   std::unordered_map<std::string, std::pair<uint64_t, std::string>> listed_;  // name -> bytes, sha256
   std::unordered_map<std::string, bool> seen_;
+  uint64_t whole_bytes_ = 0;  // of the entries read whole so far (kMaxWholeEntriesBytes)
 
   std::vector<PublicKey> bundle_keys_;
   std::span<const PublicKey> trusted_;
@@ -170,25 +213,34 @@ void BundleChecker::dispatch_signatures() {
 }
 
 void BundleChecker::on_manifest(const std::string& text) {
-  auto m = json::parse(text, nullptr, false);
+  auto parsed = parse_outside_json(text);
+  if (!parsed) return failure("manifest", "manifest.json: " + parsed.error().message);
+  const json& m = *parsed;
   auto uint_of = [&](const char* k) -> std::optional<uint64_t> {
-    if (!m.is_object() || !m.contains(k) || !m[k].is_number_unsigned()) return std::nullopt;
+    if (!m.is_object() || !m.contains(k) || !is_count(m[k])) return std::nullopt;
     return m[k].get<uint64_t>();
   };
   if (!m.is_object() || m.value("format", "") != "mrv-bundle/1" || !m.contains("site") || !m["site"].is_string() ||
       !m.contains("origin") || !m["origin"].is_string() || !uint_of("first_seq") || !uint_of("last_seq") ||
-      !uint_of("records") || !m.contains("files") || !m["files"].is_array()) {
+      !uint_of("records") || !uint_of("from_ms") || !uint_of("to_ms") || !uint_of("created_ms") ||
+      !m.contains("files") || !m["files"].is_array()) {
     failure("manifest", "manifest.json is not an mrv-bundle/1 manifest");
     return;
   }
   site_ = m["site"];
   origin_ = m["origin"];
+  if (origin_ != "mrv-agent/" + site_)
+    return failure("manifest", "manifest.json: origin '" + origin_ + "' is not mrv-agent/ and its site");
   claimed_first_ = *uint_of("first_seq");
   claimed_last_ = *uint_of("last_seq");
   claimed_records_ = *uint_of("records");
+  bool agree = claimed_records_ == 0 ? claimed_first_ == 0 && claimed_last_ == 0
+                                     : 1 <= claimed_first_ && claimed_first_ <= claimed_last_ &&
+                                           claimed_records_ <= claimed_last_ - claimed_first_ + 1;
+  if (!agree) return failure("manifest", "manifest.json: first_seq, last_seq and records do not agree");
   for (const json& f : m["files"]) {
     if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("bytes") ||
-        !f["bytes"].is_number_unsigned() || !f.contains("sha256") || !f["sha256"].is_string()) {
+        !is_count(f["bytes"]) || !f.contains("sha256") || !f["sha256"].is_string()) {
       failure("manifest", "a files entry lacks name, bytes or sha256");
       return;
     }
@@ -201,7 +253,9 @@ void BundleChecker::on_manifest(const std::string& text) {
 }
 
 void BundleChecker::on_keys(const std::string& text) {
-  auto keys = json::parse(text, nullptr, false);
+  auto parsed = parse_outside_json(text);
+  if (!parsed) return failure("keys", "keys.json: " + parsed.error().message);
+  const json& keys = *parsed;
   if (!keys.is_array()) return failure("keys", "keys.json is not an array");
   for (const json& k : keys) {
     if (!k.is_object() || !k.contains("public_key_pem") || !k["public_key_pem"].is_string() || !k.contains("key_id") ||
@@ -226,7 +280,9 @@ void BundleChecker::on_keys(const std::string& text) {
 
 void BundleChecker::check_manifest_signature() {
   manifest_signed_ = true;
-  auto sig = json::parse(manifest_sig_text_, nullptr, false);
+  auto parsed = parse_outside_json(manifest_sig_text_);
+  if (!parsed) return failure("manifest", "manifest.sig: " + parsed.error().message);
+  const json& sig = *parsed;
   if (!sig.is_object() || !sig.contains("key_id") || !sig["key_id"].is_string() || !sig.contains("signature") ||
       !sig["signature"].is_string())
     return failure("manifest", "manifest.sig is not {key_id, signature}");
@@ -249,11 +305,14 @@ void BundleChecker::on_config(const std::string& name, const std::string& text) 
   if (to_hex(sha256(text)) != hash) return failure("configs", name + ": its SHA-256 is not its name");
   config_texts_[hash] = text;
   auto& points = configs_[hash];
+  // The agent ran with this file, so it parsed then: one that does not is not what it wrote.
+  if (auto shallow = check_toml_limits(text, name); !shallow) return failure("configs", shallow.error().to_string());
   toml::table parsed;
   try {
     parsed = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    return v_.findings.push_back(name + ": not readable TOML (" + std::string(e.description()) + "), points unknown");
+    return failure("configs", name + ":" + std::to_string(e.source().begin.line) + ": not TOML (" +
+                                  std::string(e.description()) + ")");
   }
   const toml::array* list = parsed["points"].as_array();
   if (!list) return;
@@ -276,7 +335,9 @@ void BundleChecker::on_config(const std::string& name, const std::string& text) 
 
 void BundleChecker::on_checkpoints(const std::string& text) {
   have_checkpoints_ = true;
-  auto j = json::parse(text, nullptr, false);
+  auto parsed = parse_outside_json(text);
+  if (!parsed) return failure("checkpoints", "checkpoints.json: " + parsed.error().message);
+  const json& j = *parsed;
   if (!j.is_object() || !j.contains("checkpoints") || !j["checkpoints"].is_array() || !j.contains("left"))
     return failure("checkpoints", "checkpoints.json lacks left or checkpoints");
   auto parse_one = [&](const json& c, bool with_right) -> std::optional<CheckpointEntry> {
@@ -304,8 +365,8 @@ void BundleChecker::on_checkpoints(const std::string& text) {
   for (const json& c : j["checkpoints"]) {
     auto e = parse_one(c, true);
     if (!e) return failure("checkpoints", "a checkpoint entry is malformed");
-    if (!checkpoints_.empty() && e->checkpoint.tree_size < checkpoints_.back().checkpoint.tree_size)
-      failure("checkpoints", "checkpoints are not in increasing tree size");
+    if (!checkpoints_.empty() && e->checkpoint.tree_size <= checkpoints_.back().checkpoint.tree_size)
+      failure("checkpoints", "checkpoints are not in strictly increasing tree size");
     checkpoints_.push_back(std::move(*e));
   }
   auto left = hashes_from(j["left"]);
@@ -381,8 +442,11 @@ void BundleChecker::metrology(const RecordFields& f) {
 
 void BundleChecker::on_record(std::string_view line, size_t line_no) {
   std::string where = "records.ndjson line " + std::to_string(line_no);
+  if (auto shallow = check_json_limits(line); !shallow) return failure("chain", where + ": " + shallow.error().message);
   auto rl = parse_record_line(line);
   if (!rl) return failure("chain", where + ": not a record line (seq, record, hash, signature)");
+  if (auto shallow = check_json_limits(rl->record); !shallow)
+    return failure("chain", where + ": its record: " + shallow.error().message);
   uint64_t seq = rl->seq;
   where += " (seq " + std::to_string(seq) + ")";
   if (v_.records == 0) v_.first_seq = seq;
@@ -427,18 +491,22 @@ void BundleChecker::on_record(std::string_view line, size_t line_no) {
 }
 
 void BundleChecker::on_gap(std::string_view line, size_t line_no) {
-  auto j = json::parse(line, nullptr, false);
-  if (!j.is_object()) return failure("gaps", "gaps.ndjson line " + std::to_string(line_no) + ": not a JSON object");
+  auto j = parse_outside_json(line);
+  if (!j || !j->is_object())
+    return failure("gaps", "gaps.ndjson line " + std::to_string(line_no) + ": " +
+                               (j ? std::string("not a JSON object") : j.error().message));
   ++gaps_found_count_;
-  gaps_found_.update(j.dump() + "\n");  // re-serialised the same way as the expected list
+  gaps_found_.update(j->dump() + "\n");  // re-serialised the same way as the expected list
 }
 
 bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
   // Streams the entry, hashing it, and hands it on whole (small files) or by line.
   bool by_line = name == "records.ndjson" || name == "gaps.ndjson";
-  // The quarantine (and anything unknown) is only hashed: unsigned evidence, any size.
-  bool read_whole =
-      name == "keys.json" || name == "checkpoints.json" || name == "report.json" || name.starts_with("configs/");
+  // The quarantine is only hashed: unsigned evidence, any size.
+  bool read_whole = name == "manifest.json" || name == "manifest.sig" || name == "keys.json" ||
+                    name == "checkpoints.json" || name == "report.json" || is_config_name(name);
+  size_t max_whole = name == "manifest.sig" ? kMaxManifestSigBytes : kMaxWholeEntryBytes;
+  const char* line_kind = name == "records.ndjson" ? "chain" : "gaps";
   Sha256Stream hash;
   uint64_t bytes = 0;
   std::string text, partial;
@@ -447,6 +515,11 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     ++line_no;
     if (name == "records.ndjson") on_record(l, line_no);
     else on_gap(l, line_no);
+  };
+  auto too_long = [&] {
+    failure(line_kind, name + " line " + std::to_string(line_no + 1) + ": longer than " +
+                           std::to_string(kMaxLineBytes) + " bytes");
+    return false;
   };
   for (;;) {
     auto piece = tar.read();
@@ -458,16 +531,23 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     hash.update(*piece);
     bytes += piece->size();
     if (read_whole) {
-      if (text.size() + piece->size() > kMaxSmallEntry) {
-        failure("manifest", name + ": larger than " + std::to_string(kMaxSmallEntry >> 20) + " MiB");
+      if (text.size() + piece->size() > max_whole) {
+        failure("manifest", name + ": larger than " + std::to_string(max_whole) + " bytes");
         return false;
       }
+      if (whole_bytes_ + piece->size() > kMaxWholeEntriesBytes) {
+        failure("manifest", name + ": the entries read whole come to more than " +
+                                std::to_string(kMaxWholeEntriesBytes) + " bytes together");
+        return false;
+      }
+      whole_bytes_ += piece->size();
       text.append(*piece);
       continue;
     }
     if (!by_line) continue;
     std::string_view rest = *piece;
     for (size_t nl; (nl = rest.find('\n')) != std::string_view::npos; rest.remove_prefix(nl + 1)) {
+      if (partial.size() + nl > kMaxLineBytes) return too_long();
       if (partial.empty()) {
         line(rest.substr(0, nl));
       } else {
@@ -476,9 +556,22 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
         partial.clear();
       }
     }
+    if (partial.size() + rest.size() > kMaxLineBytes) return too_long();  // before holding it
     partial.append(rest);
   }
-  if (by_line && !partial.empty()) line(partial);  // a last line without its newline
+  if (by_line && !partial.empty()) {  // docs/record-format.md §3.1: every line ends with \n
+    failure(line_kind, name + " line " + std::to_string(line_no + 1) + ": the last line does not end with a newline");
+    line(partial);
+  }
+  if (name == "manifest.json") {
+    manifest_text_ = std::move(text);
+    on_manifest(manifest_text_);
+    return have_manifest_;
+  }
+  if (name == "manifest.sig") {
+    manifest_sig_text_ = std::move(text);
+    return true;
+  }
   auto listed = listed_.find(name);
   if (listed == listed_.end()) {
     failure("manifest", name + " is not listed in the manifest");
@@ -488,7 +581,7 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
   if (read_whole) {
     if (name == "keys.json") on_keys(text);
     else if (name == "checkpoints.json") on_checkpoints(text);
-    else if (name.starts_with("configs/")) on_config(name, text);
+    else if (is_config_name(name)) on_config(name, text);
     else if (name == "report.json") report_.emplace(text, trusted_, config_texts_, v_);
   }
   return true;
@@ -497,57 +590,37 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
 void BundleChecker::run(const std::filesystem::path& path) {
   auto tar = TarGzReader::open(path);
   if (!tar) return failure("manifest", tar.error().to_string());
-  bool first = true;
-  for (;;) {
+  size_t index = 0;
+  int last_rank = -1;
+  std::string last_name;
+  for (;; ++index) {
     auto next = tar->next();
     if (!next) return failure("manifest", next.error().message);
     if (!*next) break;
     const std::string& name = (*next)->name;
-    if (!(*next)->regular || name.empty() || name.front() == '/' || name.find("..") != std::string::npos)
-      return failure("manifest", "entry '" + name + "' is not a plain file with a relative name");
-    if (seen_[name]) return failure("manifest", "entry " + name + " appears twice");
+    std::string which = "entry " + std::to_string(index + 1) + " ('" + name + "')";
+    if (!(*next)->regular())
+      return failure("manifest", which + ": not a regular file (tar type '" + std::string(1, (*next)->type) +
+                                     "'); bundles have plain ustar entries, no pax or GNU headers");
+    if (seen_[name]) return failure("manifest", which + " appears twice");
     seen_[name] = true;
-    if (first) {
-      first = false;
-      if (name != "manifest.json") return failure("manifest", "the first entry is " + name + ", not manifest.json");
-      std::string text;
-      for (;;) {
-        auto piece = tar->read();
-        if (!piece) return failure("manifest", piece.error().message);
-        if (piece->empty()) break;
-        if (text.size() > kMaxSmallEntry) return failure("manifest", "manifest.json is too large");
-        text.append(*piece);
-      }
-      manifest_text_ = text;
-      on_manifest(text);
-      if (!have_manifest_) return;
-      continue;
-    }
-    if (name == "manifest.sig") {
-      if (seen_.size() != 2) return failure("manifest", "manifest.sig is not the second entry");
-      for (;;) {
-        auto piece = tar->read();
-        if (!piece) return failure("manifest", piece.error().message);
-        if (piece->empty()) break;
-        if (manifest_sig_text_.size() > 4096) return failure("manifest", "manifest.sig is too large");
-        manifest_sig_text_.append(*piece);
-      }
-      continue;
-    }
-    bool known = name == "keys.json" || name == "checkpoints.json" || name == "report.json" || name == "records.ndjson" ||
-                 name == "gaps.ndjson" || name == "quarantine.ndjson" ||
-                 (name.starts_with("configs/") && name.ends_with(".toml") && name.size() == 8 + 64 + 5);
-    if (!known) failure("manifest", "unexpected entry " + name);
+    if (index == 0 && name != "manifest.json") return failure("manifest", "the first entry is " + name + ", not manifest.json");
+    if (index == 1 && name != "manifest.sig") return failure("manifest", "the second entry is " + name + ", not manifest.sig");
+    int rank = entry_rank(name);
+    if (rank < 0 && name.starts_with("configs/")) failure("configs", name + ": not named configs/<64 hex>.toml");
+    else if (rank < 0) failure("manifest", "unexpected entry " + name);
+    if (rank >= 0 && (rank < last_rank || (rank == last_rank && rank != kConfigsRank)))
+      return failure("manifest", which + " comes after " + last_name +
+                                     ": the entries must come in the order of docs/verification.md §4");
+    if (rank >= 0) last_rank = rank, last_name = name;
     if (name == "checkpoints.json" && !chain_) return failure("keys", "keys.json must come before checkpoints.json");
     if (name == "report.json" && (!chain_ || !have_checkpoints_))
       return failure("manifest", "keys.json and checkpoints.json must come before report.json");
-    if (name == "records.ndjson") {
-      if (!chain_ || !have_checkpoints_)
-        return failure("manifest", "keys.json and checkpoints.json must come before records.ndjson");
-    }
+    if (name == "records.ndjson" && (!chain_ || !have_checkpoints_))
+      return failure("manifest", "keys.json and checkpoints.json must come before records.ndjson");
     if (!entry(*tar, name)) return;
   }
-  if (first) return failure("manifest", "the bundle is empty");
+  if (index == 0) return failure("manifest", "the bundle is empty");
   finish();
 }
 

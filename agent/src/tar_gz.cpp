@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -197,15 +198,31 @@ struct TarGzReader::Impl {
     return {};
   }
 
-  // After the end-of-archive blocks: only zero padding may follow, then the gzip end.
+  // The first gzip member ended: nothing may follow its trailer. gzip -d and tar -xzf read
+  // a second member (or skip appended garbage) as more of the archive, a verifier must not
+  // let them see what it did not check.
+  Result<void> nothing_after_stream() {
+    if (z.avail_in > 0 || file.peek() != std::ifstream::traits_type::eof())
+      return tl::unexpected(io_error(path, "bytes after the end of the gzip stream (byte " + std::to_string(z.total_in) +
+                                               "): a bundle is one gzip member with nothing after it"));
+    return {};
+  }
+
+  // After the first zero block: a second one, then only zero padding to the gzip end.
   Result<void> finish() {
+    uint64_t zeros = 0;
     for (;;) {
       auto got = inflate_some(piece.data(), piece.size());
       if (!got) return tl::unexpected(got.error());
       for (size_t i = 0; i < *got; ++i)
-        if (piece[i] != 0) return tl::unexpected(io_error(path, "data after the end of the archive"));
-      if (stream_end) return {};
+        if (piece[i] != 0)
+          return tl::unexpected(io_error(path, "data after the end-of-archive zero block (archive byte " +
+                                                   std::to_string(z.total_out - *got + i) + ")"));
+      zeros += *got;
+      if (stream_end) break;
     }
+    if (zeros < kBlock) return tl::unexpected(io_error(path, "the archive ends with one zero block, not two"));
+    return nothing_after_stream();
   }
 };
 
@@ -227,24 +244,28 @@ Result<std::optional<TarGzReader::Entry>> TarGzReader::next() {
   Impl& r = *impl_;
   if (auto s = r.skip(r.entry_left + r.entry_pad); !s) return tl::unexpected(s.error());
   r.entry_left = r.entry_pad = 0;
+  uint64_t at = r.z.total_out;  // every byte inflated so far was handed out: the header's offset
   unsigned char h[kBlock];
   if (auto s = r.read_exact(reinterpret_cast<char*>(h), kBlock, "a header"); !s) return tl::unexpected(s.error());
   if (std::all_of(h, h + kBlock, [](unsigned char c) { return c == 0; })) {
     if (auto s = r.finish(); !s) return tl::unexpected(s.error());
     return std::optional<Entry>();
   }
-  auto bad = [&](const std::string& why) { return tl::unexpected(io_error(r.path, "bad tar header: " + why)); };
+  auto bad = [&](const std::string& why) {
+    return tl::unexpected(io_error(r.path, "bad tar header at archive byte " + std::to_string(at) + ": " + why));
+  };
   auto sum = get_octal(h + 148, 8);
   if (!sum || *sum != header_checksum(h)) return bad("checksum");
-  if (std::memcmp(h + 257, "ustar", 5) != 0) return bad("not a ustar header");
+  // POSIX ustar exactly: GNU's "ustar  " headers put other fields where ustar has the prefix.
+  if (std::memcmp(h + 257, "ustar\0" "00", 8) != 0) return bad("not a POSIX ustar header (magic \"ustar\" \"00\")");
   auto size = get_octal(h + 124, 12);
-  if (!size) return bad("size");
+  if (!size) return bad("size is not octal digits");
   std::string name(reinterpret_cast<const char*>(h), strnlen(reinterpret_cast<const char*>(h), 100));
   std::string prefix(reinterpret_cast<const char*>(h) + 345, strnlen(reinterpret_cast<const char*>(h) + 345, 155));
   if (!prefix.empty()) name = prefix + "/" + name;
   r.entry_left = *size;
   r.entry_pad = (kBlock - *size % kBlock) % kBlock;
-  return std::optional<Entry>(Entry{std::move(name), h[156] == '0' || h[156] == '\0'});
+  return std::optional<Entry>(Entry{std::move(name), static_cast<char>(h[156])});
 }
 
 Result<std::string_view> TarGzReader::read() {

@@ -465,6 +465,9 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text, const std::fil
   ConfigReader r(file.string());
   r.check_files = check_files;
   toml::table root;
+  // toml++ recurses per level of nesting and holds every value: bound both first.
+  if (auto shallow = check_toml_limits(text, file.string()); !shallow)
+    return tl::unexpected(ConfigErrors{shallow.error()});
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {

@@ -11,6 +11,7 @@
 
 #include "mrv/core/config.hpp"
 #include "mrv/core/error.hpp"
+#include "mrv/core/text_limits.hpp"  // check_toml_limits, called before every toml::parse
 
 namespace mrv {
 

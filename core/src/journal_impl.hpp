@@ -167,16 +167,15 @@ struct Journal::Impl {
   Result<void> catch_up_tree();
   // Signs a checkpoint of the tree into the open transaction (tree flushed first).
   Result<Checkpoint> add_checkpoint(std::string_view reason);
-  // Why a checkpoint is due now ("" when none is): the interval, the record count, or a
+  // Why a checkpoint is due now ("" when none is): the record count, the interval, or a
   // quarter-hour boundary of the UTC clock since the last one, so that every monitoring
   // period boundary (a day start in any time zone) has a checkpoint right after it.
   const char* checkpoint_reason(std::chrono::steady_clock::time_point now) const {
     const CheckpointMark& m = checkpoint_mark;
     if (tree.size() == m.size) return "";
     if (utc_now_ms() / kBoundaryMs > m.utc_ms / kBoundaryMs) return "boundary";
-    if (now - m.at >= std::chrono::milliseconds(options.checkpoint_interval_ms) ||
-        (options.checkpoint_max_records > 0 && tree.size() - m.size >= options.checkpoint_max_records))
-      return "interval";
+    if (options.checkpoint_max_records > 0 && tree.size() - m.size >= options.checkpoint_max_records) return "records";
+    if (now - m.at >= std::chrono::milliseconds(options.checkpoint_interval_ms)) return "interval";
     return "";
   }
 };

@@ -38,6 +38,8 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   std::ostringstream text;
   text << in.rdbuf();
   toml::table root;
+  if (auto shallow = check_toml_limits(text.str(), file.string()); !shallow)  // toml++ recurses per level, holds all
+    return tl::unexpected(std::vector<Error>{shallow.error()});
   try {
     root = toml::parse(text.str(), file.string());
   } catch (const toml::parse_error& e) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mrv/core/text_limits.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/report/format.hpp"
 
@@ -151,6 +152,8 @@ std::string recomputable_part(const Report& r) { return recomputable_json(r).dum
 
 Result<SignedReport> parse_signed_report(std::string_view text) {
   auto bad = [](std::string what) { return tl::unexpected(Error{ErrorCode::invalid_argument, "report", std::move(what)}); };
+  // Reports come from other machines (uploads, bundles); dump() below recurses per level.
+  if (auto shallow = check_json_limits(text); !shallow) return bad(shallow.error().message);
   json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return bad("not a JSON object");
   if (j.value("format", "") != kFormat) return bad("format is not " + std::string(kFormat));

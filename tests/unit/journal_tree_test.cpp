@@ -105,7 +105,7 @@ TEST_CASE("journal tree: a checkpoint is made at start, when due, and not when n
   std::erase_if(*cps, [](const StoredCheckpoint& c) { return c.reason == "boundary"; });  // a quarter hour passed
   REQUIRE(cps->size() == 1);
   CHECK(cps->front().checkpoint.tree_size == 40);
-  CHECK(cps->front().reason == "interval");
+  CHECK(cps->front().reason == "records");  // at the first commit that reaches 25 (30 here)
 }
 
 TEST_CASE("journal tree: pruning keeps what proofs from old checkpoints need", "[tree][quota]") {
