@@ -6,9 +6,14 @@
 
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/crypto.hpp"
+#include "mrv/core/text_limits.hpp"
 
 namespace mrv {
 namespace {
+
+// Extension members may carry small objects; the line itself is one object of strings.
+constexpr size_t kMaxRecordLineNesting = 8;
+constexpr size_t kMaxRecordLineValues = 1024;
 
 bool take(std::string_view& in, std::string_view prefix) {
   if (!in.starts_with(prefix)) return false;
@@ -72,6 +77,9 @@ std::optional<RecordLine> fast_path(std::string_view in) {
 
 std::optional<RecordLine> parse_record_line(std::string_view line) {
   if (auto r = fast_path(line)) return r;
+  // A record line is one flat object; anything much bigger in shape is not one, and
+  // would cost a JSON tree (text_limits.hpp) before saying so.
+  if (!check_json_limits(line, kMaxRecordLineNesting, kMaxRecordLineValues)) return std::nullopt;
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() || !j.contains("record") ||
       !j["record"].is_string() || !j.contains("hash") || !j["hash"].is_string() || !j.contains("signature") ||

@@ -20,7 +20,10 @@ Usage: registry_hostile_test.py AGENT MODE (the registry is <build>/registry/mrv
   damaged-site     one site's store damaged: the registry starts, names it, serves the
                    others; a declared break restarts cleanly
   config-files     check-config reads what start reads: empty, world-readable and FIFO
-                   token files, readable keys; a FIFO never blocks start"""
+                   token files, readable keys; a FIFO never blocks start
+  nested           a site's credential posts a deeply nested report, a deeply nested
+                   record line and a line of millions of values: refused, every site
+                   still served"""
 import hashlib
 import json
 import os
@@ -616,7 +619,37 @@ def config_files():
     check(rc != 0 and "regular file" in proc.stderr.read(), f"the registry refuses a FIFO token file at start (exit {rc})")
 
 
+def nested():
+    reg, pki, token = registry()
+    pid = reg.proc.pid
+    before = rss_kib(pid)
+    # A signature member, so the report is serialised (its canonical bytes) before checks.
+    report = ('{"format":"mrv-report/1","signature":{"algorithm":"ed25519","key_id":"00","value":""},"x":'
+              + "[" * 200_000 + "]" * 200_000 + "}").encode()
+    st, data, js = reg.request("POST", f"/v1/sites/{SITE}/reports", report, {"Content-Type": "application/json"},
+                               token=token)
+    check(st == 400 and js and js.get("error") == "malformed", f"a 400 KB report nested 200,000 deep: {st} {data[:120]!r}")
+    alive(reg, token, "after the nested report")
+    deep = '{"seq":1,"x":' + "[" * 1_000_000 + "]" * 1_000_000 + "}"
+    st, data, js = reg.post_records(SITE, [deep], token=token)
+    check(st == 400 and js and js.get("error") == "malformed", f"a record line nested 1,000,000 deep: {st} {data[:120]!r}")
+    flood = '{"seq":1,"x":[' + ",".join(["0"] * 8_000_000) + "]}"
+    peaks, stop = [], threading.Event()
+    sampler = threading.Thread(target=lambda: [peaks.append(rss_kib(pid)) or time.sleep(0.01)
+                                               for _ in iter(stop.is_set, True)], daemon=True)
+    sampler.start()
+    st, data, js = reg.post_records(SITE, [flood], token=token)
+    stop.set()
+    sampler.join()
+    peak = max(peaks)
+    check(st == 400 and js and js.get("error") == "malformed", f"a record line of 8 million values: {st} {data[:120]!r}")
+    check(SANITIZED or peak - before < 64 * 1024,
+          f"... decoded without a tree of them: RSS {before // 1024} MiB -> {peak // 1024} MiB")
+    info = alive(reg, token, "at the end")
+    check(info["held_through"] == 0, "nothing was stored")
+
+
 MODES = {"http-framing": http_framing, "api-edges": api_edges, "deadlines": deadlines, "memory": memory,
          "signatures": signatures, "checkpoint-only": checkpoint_only, "damaged-site": damaged_site,
-         "config-files": config_files}
+         "config-files": config_files, "nested": nested}
 MODES[mode]()

@@ -33,3 +33,14 @@ TEST_CASE("record lines: fast path and JSON fallback read the same thing", "[bun
                           "{\"seq\":1,\"record\":\"\\u00", "[1,2]", "{\"seq\":1,\"record\":5,\"hash\":\"\",\"signature\":\"\"}"})
     CHECK_FALSE(parse_record_line(bad));
 }
+
+TEST_CASE("record line: deep nesting or a flood of values is not a record line, and builds no tree", "[record_line]") {
+  std::string deep = "{\"seq\":1,\"x\":" + std::string(200'000, '[') + std::string(200'000, ']') + "}";
+  CHECK_FALSE(parse_record_line(deep));
+  std::string flood = "{\"seq\":1,\"x\":[0";
+  for (int i = 0; i < 2'000'000; ++i) flood += ",0";
+  flood += "]}";
+  CHECK_FALSE(parse_record_line(flood));
+  // An extension member of a few values still parses.
+  CHECK(parse_record_line(R"({"signature":"","hash":"00","record":"{}","seq":7,"ext":{"a":[1,2]}})"));
+}
