@@ -143,6 +143,8 @@ def main():
     tail = log_path.read_text()[-1500:]
     check(died is None, f"the agent survives every reload (it exited {died}): {tail if died is not None else ''}")
     check(code == 0, f"the agent stops cleanly (exit {code})")
+    text_log = log_path.read_text()
+    check("Sanitizer" not in text_log and "runtime error:" not in text_log, "no sanitizer report")
 
     by_message = {}
     wrong_config = []
