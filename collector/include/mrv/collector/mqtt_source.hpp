@@ -69,7 +69,9 @@ class MqttSource {
   // A reload's switch of what messages become. While the hold is owned, no message of
   // this source is being mapped or committed, and the next one waits (unacknowledged) in
   // Paho's callback. Not owned if the message being handled did not commit within
-  // `timeout` (the journal is not taking readings). Call nothing of Paho's while holding.
+  // `timeout` (the journal is not taking readings). While holding, call nothing that
+  // takes Paho's (process-wide) lock, such as start() or stop() of any source: the
+  // waiting callback has it.
   using MappingHold = std::unique_lock<std::timed_mutex>;
   [[nodiscard]] MappingHold hold_mapping(std::chrono::milliseconds timeout);
   // Under a hold: the next messages are mapped by `next` (same connection, see
