@@ -83,17 +83,17 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                        clock, [](int priority, const std::string& m) { log::write(priority, m); });
 
   boost::asio::io_context io;
-  auto sources = std::make_shared<SourceSet>(io, *config, writer);
+  SourceSet sources(io, *config, writer);
   std::optional<uploader::Uploader> upload;
   // /healthz, /metrics and the status page ([http]); before any source starts: it
   // observes the writer's commits.
   AgentHttp http(io, *config, writer, [&] {
-    SourceStatuses s{sources->mqtt_status(), sources->modbus_status(), std::nullopt};
+    SourceStatuses s{sources.mqtt_status(), sources.modbus_status(), std::nullopt};
     if (upload) s.upload = upload->status();
     return s;
   });
   http.start();
-  if (auto r = sources->start(); !r) {
+  if (auto r = sources.start(); !r) {
     log::error(r.error().to_string());
     return kExitFailure;
   }
@@ -112,7 +112,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   auto save_state = [&] {
     std::optional<uploader::UploaderStatus> uploading;
     if (upload) uploading = upload->status();
-    write_state_file(config->journal.path, writer.stats(), sources->mqtt_status(), sources->modbus_status(),
+    write_state_file(config->journal.path, writer.stats(), sources.mqtt_status(), sources.modbus_status(),
                      uploading);
   };
   boost::asio::steady_timer state_timer(io);
@@ -125,20 +125,11 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   };
   save_state_every_2s();
 
-  // SIGHUP: the new config is loaded and checked whole before anything changes; then the
-  // sources stop, what they read is committed under the old config, records name the
-  // new one from then on, and the new sources start. A step that fails leaves the old
-  // config running. The watchdog is fed between the steps (each may take seconds).
-  auto swap_sources = [&](const Config& next) {
-    auto old = std::move(sources);
-    sources = std::make_shared<SourceSet>(io, next, writer);
-    // Started once the stopped set's queued handlers have run and it is gone: an MQTT
-    // client of the same id must not share Paho's persistence folder with the old one.
-    boost::asio::post(io, [old = std::move(old), fresh = sources]() mutable {
-      old.reset();
-      if (auto r = fresh->start(); !r) log::error("reload: " + r.error().to_string());
-    });
-  };
+  // SIGHUP: the new config is loaded and checked whole before anything changes; then, at
+  // one point in the chain, records start naming the new config and the sources start
+  // mapping with it (SourceSet::apply: MQTT sources that connect as before keep their
+  // connection and session; the others stop before that point and start after it). A
+  // step that fails leaves the old config running. The watchdog is fed between the steps.
   auto reload = [&] {
     notify_reloading();
     auto loaded = load_config(config_path);
@@ -150,27 +141,29 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       log::notice("reload: the config is unchanged");
     } else if (auto why = needs_restart(*config, *loaded)) {
       log::error("reload refused, the running config stays: " + *why + " changed, which needs a restart");
+    } else if (auto source = needs_two_reloads(*config, *loaded)) {
+      log::error("reload refused, the running config stays: " + *source +
+                 " changes its connection and its subscriptions at once; reload one change, then the other");
     } else if (!writing.accepting) {
       log::error("reload refused, the running config stays: the journal is not committing (" + writing.last_error +
                  "); reload once it is");
     } else {
-      sources->stop();
-      notify_watchdog();
       if (upload) upload->stop();
       notify_watchdog();
-      auto switched = writer.reconfigure(loaded->hash_hex, loaded->text);
+      configs.push_back(std::move(*loaded));
+      const Config& next = configs.back();
+      auto switched = sources.apply(next, [&] { return writer.reconfigure(next.hash_hex, next.text); });
       notify_watchdog();
       if (!switched) {
+        configs.pop_back();
         log::error("reload abandoned, the running config stays: " + switched.error().to_string());
-        swap_sources(*config);  // the old config's sources again
       } else {
-        configs.push_back(std::move(*loaded));
-        config = &configs.back();
-        swap_sources(*config);
+        config = &next;
         http.apply_config(*config);
         log::notice("reloaded: config " + config->hash_hex + ", " + std::to_string(config->points.size()) +
                     " point(s)");
       }
+      if (auto r = sources.start(); !r) log::error("reload: " + r.error().to_string());
       upload.reset();
       start_upload();
     }
@@ -180,7 +173,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   auto shutdown = [&] {
     notify_stopping();
     http.stop();
-    sources->stop();
+    sources.stop();
     io.stop();
   };
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
@@ -215,7 +208,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     });
   };
   if (watchdog_period()) feed_watchdog();
-  log::notice("running: " + std::to_string(sources->size()) + " source(s), " +
+  log::notice("running: " + std::to_string(sources.size()) + " source(s), " +
               std::to_string(config->points.size()) + " point(s)");
   notify_ready("running, config " + config->hash_hex.substr(0, 12));
   io.run();
@@ -232,7 +225,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                st.last_error);
     code = kExitFailure;
   }
-  if (sources->mqtt_parked()) {
+  if (sources.mqtt_parked()) {
     log::warning("mqtt: a message the journal refused stays unacknowledged at the broker");
     std::fflush(nullptr);
     std::_Exit(code);

@@ -19,4 +19,38 @@ std::optional<std::string> needs_restart(const Config& a, const Config& b) {
   return std::nullopt;
 }
 
+bool same_mqtt_connection(const MqttSourceConfig& a, const MqttSourceConfig& b) {
+  return a.name == b.name && a.url == b.url && a.client_id == b.client_id && a.mqtt_version == b.mqtt_version &&
+         a.keepalive_s == b.keepalive_s && a.session_expiry_s == b.session_expiry_s && a.username == b.username &&
+         a.password_file == b.password_file && a.password_env == b.password_env && a.ca_file == b.ca_file &&
+         a.cert_file == b.cert_file && a.key_file == b.key_file;
+}
+
+namespace {
+
+bool same_subscription(const MqttSubscriptionConfig& a, const MqttSubscriptionConfig& b) {
+  return a.topic == b.topic && a.point == b.point && a.qos == b.qos && a.format == b.format &&
+         a.json.value == b.json.value && a.json.timestamp == b.json.timestamp && a.json.unit == b.json.unit &&
+         a.json.status == b.json.status && a.timestamp_format == b.timestamp_format &&
+         a.max_payload_bytes == b.max_payload_bytes;
+}
+
+bool same_subscriptions(const MqttSourceConfig& a, const MqttSourceConfig& b) {
+  if (a.subscriptions.size() != b.subscriptions.size()) return false;
+  for (size_t i = 0; i < a.subscriptions.size(); ++i)
+    if (!same_subscription(a.subscriptions[i], b.subscriptions[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> needs_two_reloads(const Config& running, const Config& fresh) {
+  for (const MqttSourceConfig& before : running.mqtt_sources)
+    for (const MqttSourceConfig& after : fresh.mqtt_sources)
+      if (before.url == after.url && before.client_id == after.client_id && !same_mqtt_connection(before, after) &&
+          !same_subscriptions(before, after))
+        return "[sources.mqtt] " + after.name;
+  return std::nullopt;
+}
+
 }  // namespace mrv::agent

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <mqtt/async_client.h>
@@ -32,10 +33,11 @@ Result<std::string> read_secret(const MqttSourceConfig& c) {
 }  // namespace
 
 struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::iaction_listener {
+  using MappingLock = std::unique_lock<std::timed_mutex>;
   boost::asio::io_context& io;
   boost::asio::steady_timer reconnect_timer;
-  MqttSourceConfig config;
-  const Config& site;
+  MqttSourceConfig config;  // subscriptions change on remap(), under mapping_mutex
+  const Config* site;       // the same
   JournalWriter& writer;
   std::filesystem::path persistence_dir;
   std::unique_ptr<mqtt::async_client> client;
@@ -43,6 +45,9 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   std::string source_prefix;  // "mqtt:<name>:"
 
   std::atomic<bool> stopping{false}, is_parked{false};
+  // Held by the message callback from mapping a message until it is durable, and by a
+  // reload while it switches the mapping and the journal's config (hold_mapping).
+  std::timed_mutex mapping_mutex;
   int attempt = 0;  // io thread only
   std::mt19937 rng{std::random_device{}()};
 
@@ -52,7 +57,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
 
   Impl(boost::asio::io_context& io_, MqttSourceConfig c, const Config& s, JournalWriter& w,
        std::filesystem::path dir)
-      : io(io_), reconnect_timer(io_), config(std::move(c)), site(s), writer(w),
+      : io(io_), reconnect_timer(io_), config(std::move(c)), site(&s), writer(w),
         persistence_dir(std::move(dir)), source_prefix("mqtt:" + config.name + ":") {
     st.name = config.name;
     st.url = config.url;
@@ -91,6 +96,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   }
 
   void connect_failed(const std::string& why) {
+    if (stopping) return;
     set_state("disconnected", why);
     log::warning(source_prefix + " cannot connect to " + config.url + ": " + why);
     schedule_reconnect();
@@ -119,6 +125,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   }
 
   void connected() {  // io thread
+    if (stopping || !client) return;  // a connect that completed after stop()
     attempt = 0;
     {
       std::lock_guard lock(status_mutex);
@@ -133,6 +140,23 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
       } catch (const mqtt::exception& e) {
         log::error(source_prefix + " subscribe " + s.topic + ": " + e.what());
       }
+    }
+  }
+
+  // After remap(): the topic filters the subscriptions add, or give another QoS, are
+  // subscribed; those they drop are unsubscribed. Not connected: connected() subscribes.
+  void resubscribe(const std::vector<MqttSubscriptionConfig>& before) {  // io thread
+    if (stopping || !client || !client->is_connected()) return;
+    std::map<std::string, int> had, has;  // filter -> QoS
+    for (const auto& s : before) had[mqtt_filter(s.topic)] = s.qos;
+    for (const auto& s : config.subscriptions) has[mqtt_filter(s.topic)] = s.qos;
+    try {
+      for (const auto& [filter, qos] : has)
+        if (auto it = had.find(filter); it == had.end() || it->second != qos) client->subscribe(filter, qos);
+      for (const auto& [filter, qos] : had)
+        if (!has.count(filter)) client->unsubscribe(filter);
+    } catch (const mqtt::exception& e) {
+      log::error(source_prefix + " changing subscriptions: " + e.what());
     }
   }
 
@@ -233,7 +257,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     if (!decoded) return quarantine(sub, topic, decoded.error().reason, decoded.error().detail, payload);
     std::vector<Reading> readings;
     for (DecodedReading& d : *decoded) {
-      const PointConfig* point = site.find_point(d.point_id);
+      const PointConfig* point = site->find_point(d.point_id);
       if (!point) return quarantine(sub, topic, BadInput::unmapped, "no point '" + d.point_id + "'", payload);
       if (!d.unit.empty() && d.unit != point->unit)
         return quarantine(sub, topic, BadInput::wrong_unit,
@@ -329,6 +353,7 @@ Result<void> MqttSource::start() {
     m.client->set_message_callback([weak](mqtt::const_message_ptr msg) {
       auto self = weak.lock();
       if (!self) return;
+      std::lock_guard mapping(self->mapping_mutex);  // a reload waits for this message
       try {  // no exception may cross into Paho's C code
         self->message(msg);
       } catch (const std::exception& e) {
@@ -350,12 +375,40 @@ void MqttSource::stop() {
   m.reconnect_timer.cancel();
   m.set_state("stopped");
   if (!m.client) return;
+  // The message being handled commits first (stopping makes one the journal refuses park,
+  // and a parked callback keeps Paho's lock, which every call below takes: leave it).
+  for (;;) {
+    if (Impl::MappingLock idle(m.mapping_mutex, 100ms); idle.owns_lock()) break;
+    if (m.is_parked) return;
+  }
   try {
-    // Up to 2 s for work in flight: a message being handled commits and is acknowledged
-    // first, so a reload's new session is not sent it again.
     if (m.client->is_connected()) m.client->disconnect(2000)->wait_for(std::chrono::seconds(3));
   } catch (const mqtt::exception&) {
   }
+  // Destroyed here, on the caller's thread: Paho calls nothing of this source from now on,
+  // not even for a connect still under way when stop() began; and the client is never
+  // destroyed on Paho's own thread, from inside its message callback (which dropped the
+  // last reference once the source was gone, and freed the client under Paho: SIGSEGV).
+  m.client.reset();
+}
+
+const MqttSourceConfig& MqttSource::config() const { return impl_->config; }
+
+MqttSource::MappingHold MqttSource::hold_mapping(std::chrono::milliseconds timeout) {
+  return MappingHold(impl_->mapping_mutex, timeout);
+}
+
+void MqttSource::remap(const MappingHold& hold, const MqttSourceConfig& next, const Config& site) {
+  Impl& m = *impl_;
+  if (hold.mutex() != &m.mapping_mutex || !hold.owns_lock())
+    throw std::logic_error("MqttSource::remap without its mapping hold");
+  std::vector<MqttSubscriptionConfig> before = std::move(m.config.subscriptions);
+  m.config.subscriptions = next.subscriptions;
+  m.config.reconnect_min_ms = next.reconnect_min_ms;
+  m.config.reconnect_max_ms = next.reconnect_max_ms;
+  m.site = &site;
+  // After the reload's handler, which releases the hold: subscribing takes Paho's lock.
+  boost::asio::post(m.io, [self = impl_, before = std::move(before)] { self->resubscribe(before); });
 }
 
 

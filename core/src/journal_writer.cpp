@@ -163,6 +163,9 @@ void JournalWriter::run() {
       make_checkpoint(lock, "stop");
       return;
     }
+    // Woken for a receipt, a checkpoint or a reload: the top of the loop does it now. Only
+    // failing commits and a full journal wait for the pause below.
+    if (!commit_failing_ && !over_quota_) continue;
     // Failing commits or over quota: retry after a pause, waking at once to stop.
     bool stop_now = work_ready_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });
     if (commit_failing_) {
@@ -172,7 +175,7 @@ void JournalWriter::run() {
         lock.lock();
       }
       commit_batch(lock);
-    } else {
+    } else if (over_quota_) {
       lock.unlock();
       auto under = journal_.enforce_quota();
       lock.lock();

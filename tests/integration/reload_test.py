@@ -1,7 +1,9 @@
 """SIGHUP reload under a live MQTT stream (issue 8), with the real binary and a real
 mosquitto: zero loss, zero duplicates, the new mapping active, each record naming the
 config it was made under; an invalid config, or one changing what needs a restart, is
-refused and the running one stays.
+refused and the running one stays. Issue 14: a change of the source's connection and
+subscriptions at once is refused; a connection change alone reconnects the source, and
+still nothing is lost or stored twice.
 
 usage: reload_test.py AGENT
 """
@@ -96,6 +98,18 @@ def main():
     site.config.write_text(new_text)
     new_hash = config_hash(site)
     proc.send_signal(signal.SIGHUP)
+    time.sleep(0.7)
+    # 4. A new connection (keep-alive) and new subscriptions for the same session: refused.
+    site.config.write_text(text.replace("keepalive_s = 5", "keepalive_s = 6"))
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.7)
+    # 5. The connection alone: the source reconnects, with the new mapping.
+    reconnect_text = new_text.replace("keepalive_s = 5", "keepalive_s = 6")
+    if reconnect_text == new_text:
+        fail("the source's keepalive_s was not found in the config")
+    site.config.write_text(reconnect_text)
+    reconnect_hash = config_hash(site)
+    proc.send_signal(signal.SIGHUP)
 
     publisher.join()
     for _, _, info in sent:
@@ -117,6 +131,10 @@ def main():
           "an invalid config is refused, with its errors (file:line)")
     check("[journal] path changed, which needs a restart" in text_log, "a journal path change is refused")
     check(f"reloaded: config {new_hash}" in text_log, "the new config is reloaded")
+    check("[sources.mqtt] site-broker changes its connection and its subscriptions at once" in text_log,
+          "a new connection with new subscriptions for the same session is refused")
+    check(f"reloaded: config {reconnect_hash}" in text_log and text_log.count("connected to tcp://") == 2,
+          "a new connection alone reconnects the source (and the mapping change did not)")
 
     recs = [(seq, r) for seq, r in records(site) if r["type"] == "reading"]
     seen = {}
@@ -134,11 +152,13 @@ def main():
     new_points = [r for _, r in recs if r["point"].endswith(".export_kwh")]
     check(old_points and new_points, f"both mappings in use: {len(old_points)} old, {len(new_points)} new")
     check(all(r["config"] == old_hash for r in old_points), "records of the old mapping name the old config")
-    check(all(r["config"] == new_hash for r in new_points), "records of the new mapping name the new config")
+    check(all(r["config"] in (new_hash, reconnect_hash) for r in new_points),
+          "records of the new mapping name the new config")
+    check(any(r["config"] == reconnect_hash for r in new_points), "and after the reconnect the newest")
     last_old = max(seq for seq, r in recs if r["point"].endswith(".energy_kwh"))
     first_new = min(seq for seq, r in recs if r["point"].endswith(".export_kwh"))
     check(last_old < first_new, "the switch is at one place in the chain")
-    check({old_hash, new_hash} <= configs(site), "both configs are kept in the journal by hash")
+    check({old_hash, new_hash, reconnect_hash} <= configs(site), "every config is kept in the journal by hash")
     v = site.verify(site.bundle())
     # 4: MqttSite's points carry no meter serial (a metrology finding, not a failure)
     check(v.returncode in (0, 4), f"the journal across the reload verifies: {v.stdout[-300:]}")

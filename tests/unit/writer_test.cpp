@@ -251,3 +251,40 @@ TEST_CASE("writer: reconfigure while commits fail gives up in time and keeps the
   CHECK(w.stats().held == 0);
   CHECK(w.stats().stored == 2);
 }
+
+// Issue 14: a wake-up with nothing queued (a receipt, a reload) is handled at once. The
+// pause between retries (here an hour) is for failing commits and a full journal only.
+TEST_CASE("writer: a reload with nothing queued switches at once, not after the retry pause",
+          "[writer][reload]") {
+  WriterSetup setup(WriterOptions{50ms, 100, 1000, 1h});
+  JournalWriter& w = *setup.writer;
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 0, "0")), 5s));
+  const std::string fresh(64, 'd');
+  REQUIRE(w.reconfigure(fresh, "[site]\n", 5s));
+  CHECK(w.stats().config_hash_hex == fresh);
+  REQUIRE(w.reconfigure(std::string(64, 'c'), "[site]\n", 5s));  // and back, at once again
+}
+
+TEST_CASE("writer: a receipt does not hold back the readings that follow it", "[writer][upload]") {
+  WriterSetup setup(WriterOptions{50ms, 100, 1000, 1h});
+  JournalWriter& w = *setup.writer;
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 0, "0")), 5s));
+  auto cursor = [&] { return Journal::open_read_only(setup.dir / "journal.db")->stats()->upload_cursor; };
+  w.record_receipt(1);
+  for (int i = 0; i < 200 && cursor() != 1; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(cursor() == 1);
+  CHECK(w.wait_committed(*w.submit(test::reading("m1", 1, "1")), 5s));
+}
+
+TEST_CASE("writer: waking for a receipt or a reload never says the journal is under its quota again",
+          "[writer][quota]") {
+  WriterSetup setup(WriterOptions{5ms, 100, 1000, 20ms});
+  JournalWriter& w = *setup.writer;
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 0, "0")), 5s));
+  w.record_receipt(1);
+  REQUIRE(w.reconfigure(std::string(64, 'd'), "[site]\n", 5s));
+  REQUIRE(w.wait_committed(*w.submit(test::reading("m1", 1, "1")), 5s));
+  w.stop();
+  std::lock_guard l(setup.log.m);
+  for (const auto& line : setup.log.lines) CHECK(line.find("under its quota again") == std::string::npos);
+}

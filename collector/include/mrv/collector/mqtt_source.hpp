@@ -18,12 +18,20 @@
 // Back-pressure: while the journal refuses readings, the callback waits (it does not
 // read further messages), so the broker holds them in the persistent session.
 //
-// Threads: Paho callbacks run on Paho's thread; connecting, subscribing and reconnect
-// timers run on the agent's io_context. Thread-safe status().
+// Reloads: a source whose connection stays keeps its client, connection and broker
+// session, so no message is handed from one client to another; only what the next
+// message becomes changes, at the point in the chain where records start naming the new
+// config (hold_mapping, remap). A source that is replaced is stop()ped first: from then
+// on it handles no message.
+//
+// Threads: Paho callbacks run on Paho's thread; connecting, subscribing, reconnect timers
+// and every member function but status() and parked() run on the agent's io_context.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "mrv/core/asio.hpp"
@@ -52,8 +60,25 @@ class MqttSource {
   // Creates the client and starts connecting; fails on a setup error (bad password
   // file, bad URL), never on the broker being down (that is retried, with backoff).
   [[nodiscard]] Result<void> start();
-  // Stops taking messages and disconnects.
+  // Lets the message being handled commit (and be acknowledged), disconnects and destroys
+  // the client: when it returns, no message of this source is handled any more. A
+  // callback that is parked (see parked()) is left as it is.
   void stop();
+  const MqttSourceConfig& config() const;
+
+  // A reload's switch of what messages become. While the hold is owned, no message of
+  // this source is being mapped or committed, and the next one waits (unacknowledged) in
+  // Paho's callback. Not owned if the message being handled did not commit within
+  // `timeout` (the journal is not taking readings). While holding, call nothing that
+  // takes Paho's (process-wide) lock, such as start() or stop() of any source: the
+  // waiting callback has it.
+  using MappingHold = std::unique_lock<std::timed_mutex>;
+  [[nodiscard]] MappingHold hold_mapping(std::chrono::milliseconds timeout);
+  // Under a hold: the next messages are mapped by `next` (same connection, see
+  // agent/reload_check) and `site`, which must outlive the source. Topic filters the new
+  // subscriptions add are subscribed, and those they drop unsubscribed, once the hold is
+  // released.
+  void remap(const MappingHold& hold, const MqttSourceConfig& next, const Config& site);
   // True while a message callback holds a message the journal refused during stop: the
   // process must exit without tearing the client down (which would wait for the callback
   // and then acknowledge the message). The broker redelivers it after the restart.
