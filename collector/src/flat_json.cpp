@@ -104,8 +104,10 @@ class Flattener : public nlohmann::json_sax<json> {
 }  // namespace
 
 const JsonScalar* FlatJson::find(std::string_view pointer) const {
-  for (const auto& [p, v] : scalars)
+  for (const auto& [p, v] : scalars) {
+    ++pointer_comparisons;
     if (p == pointer) return &v;
+  }
   return nullptr;
 }
 
