@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -35,14 +36,22 @@ Result<sqlite3*> open_db(const std::filesystem::path& path, int flags) {
 
 namespace {
 
+std::string lock_path(const std::filesystem::path& journal_path) { return journal_path.string() + ".lock"; }
+
 // Two writers would each number records from their own idea of the head: refuse the
 // second one. The lock goes with the process, so kill -9 never leaves it stale.
 Result<int> lock_journal(const std::filesystem::path& journal_path) {
-  std::string path = journal_path.string() + ".lock";
+  std::string path = lock_path(journal_path);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return fail(ErrorCode::io, path, std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
+  // A probe (writer_running, from `status`) holds a shared lock for microseconds: wait
+  // it out rather than refuse to start.
+  int rc = -1, err = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if ((rc = ::flock(fd, LOCK_EX | LOCK_NB)) == 0 || (err = errno) != EWOULDBLOCK) break;
+    ::usleep(10'000);
+  }
+  if (rc != 0) {
     ::close(fd);
     return fail(err == EWOULDBLOCK ? ErrorCode::busy : ErrorCode::io, journal_path.string(),
                 err == EWOULDBLOCK ? "another mrv-agent is writing this journal"
@@ -51,6 +60,20 @@ Result<int> lock_journal(const std::filesystem::path& journal_path) {
   return fd;
 }
 }  // namespace
+
+Result<bool> Journal::writer_running(const std::filesystem::path& journal_path) {
+  std::string path = lock_path(journal_path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;  // no agent ever wrote here
+    return fail(ErrorCode::io, path, std::strerror(errno));
+  }
+  int rc = ::flock(fd, LOCK_SH | LOCK_NB), err = errno;
+  ::close(fd);  // drops the shared lock, if taken
+  if (rc == 0) return false;
+  if (err == EWOULDBLOCK) return true;
+  return fail(ErrorCode::io, path, std::strerror(err));
+}
 
 Result<void> Journal::set_config(const std::string& hash_hex, const std::string& text) {
   Impl& j = *impl_;

@@ -1,5 +1,8 @@
 #include <sqlite3.h>
 
+#include <atomic>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "mrv/core/canonical.hpp"
@@ -228,4 +231,39 @@ TEST_CASE("journal: a second writer on the same journal is refused", "[journal]"
   CHECK(second.error().code == ErrorCode::busy);
   CHECK(second.error().message == "another mrv-agent is writing this journal");
   CHECK(Journal::open_read_only(dir / "journal.db"));  // readers are welcome
+}
+
+TEST_CASE("journal: whether an agent writes it is read from the writer's lock, at once", "[journal]") {
+  test::TempDir dir;
+  auto path = dir / "journal.db";
+  CHECK_FALSE(*Journal::writer_running(path));  // never written
+  {
+    Journal j = open_journal(dir);
+    CHECK(*Journal::writer_running(path));
+  }
+  CHECK_FALSE(*Journal::writer_running(path));  // closed (or killed: the lock dies with it)
+}
+
+TEST_CASE("journal: probing for a writer never makes a starting writer fail", "[journal]") {
+  test::TempDir dir;
+  auto path = dir / "journal.db";
+  { Journal j = open_journal(dir); }
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> probes{0};
+  std::thread prober([&] {
+    while (!done) {
+      (void)Journal::writer_running(path);
+      ++probes;
+    }
+  });
+  int opened = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+    if (j) ++opened;
+    else FAIL_CHECK(j.error().to_string());
+  }
+  done = true;
+  prober.join();
+  CHECK(probes > 0);
+  CHECK(opened == 20);
 }

@@ -128,6 +128,10 @@ class Journal {
   [[nodiscard]] static Result<Journal> open_for_writing(const JournalOptions& options,
                                                         Signer signer);
   [[nodiscard]] static Result<Journal> open_read_only(const std::filesystem::path& path);
+  // Whether a process has the journal open for writing now (holds `<journal>.lock`; the
+  // lock dies with its process, so a kill -9 reads as not running at once). Takes and
+  // drops a shared lock: a writer starting in that instant retries (open_for_writing).
+  [[nodiscard]] static Result<bool> writer_running(const std::filesystem::path& path);
   // A registry's copy of one site's journal (journal_mirror.cpp): the same file format, so
   // every read query and the bundle export work on it, but records arrive signed by the
   // site and verified by the caller, and are stored verbatim. synchronous=FULL: a
