@@ -176,7 +176,7 @@ def mqtt_mode():
         status, body = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(healthz()), 20) \
             or healthz()
         check(status == 200, f"/healthz is 200 again, the source connected: {body.strip()!r}")
-        check(site.state().get("mqtt", [{}])[0].get("state") == "connected",
+        check(wait_until(lambda: site.state().get("mqtt", [{}])[0].get("state") == "connected", 10),
               "the state file says connected again")
         stop_publishing.set()
         publisher.join(timeout=30)
