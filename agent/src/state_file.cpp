@@ -90,4 +90,13 @@ std::optional<std::string> read_state_file(const std::filesystem::path& journal_
   return ss.str();
 }
 
+std::optional<uint64_t> state_file_last_seq(const std::filesystem::path& journal_path) {
+  auto text = read_state_file(journal_path);
+  if (!text) return std::nullopt;
+  auto state = nlohmann::json::parse(*text, nullptr, false);
+  if (!state.is_object() || !state["writer"].is_object() || !state["writer"]["last_seq"].is_number_unsigned())
+    return std::nullopt;
+  return state["writer"]["last_seq"].get<uint64_t>();
+}
+
 }  // namespace mrv::agent

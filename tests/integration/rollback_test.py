@@ -66,17 +66,19 @@ def check_refused(site, anchored_head, found):
     site.config.write_text(site.config.read_text().replace('"refuse"', '"new-segment"'))
 
 
-def check_declared(site, old_head, anchored_head, reason):
+def check_declared(site, old_head, anchored_head, reason, taken_back=False):
     """After the new-segment run: one chain-segment record right after the newer head,
-    naming the reason; verify exits 3; two more starts continue the chain."""
+    naming the reason; verify exits 3; two more starts continue the chain. taken_back:
+    the witness held the lost records and gave them back, so no seq is missing."""
     segs = segments(site)
     check(segs == [anchored_head + 1], f"one chain segment at seq {anchored_head + 1} (found {segs})")
     seg = canonical(site, anchored_head + 1)
     check(reason in seg["reason"] and "rolled back" in seg["reason"],
           f"its reason names the witness: {seg['reason']}")
     seqs = [s for s, _ in records(site)]
-    check(seqs == list(range(1, old_head + 1)) + list(range(anchored_head + 1, seqs[-1] + 1)),
-          f"seqs 1..{old_head}, then {anchored_head + 1}..{seqs[-1]}: none reused")
+    kept = anchored_head if taken_back else old_head
+    check(seqs == list(range(1, kept + 1)) + list(range(anchored_head + 1, seqs[-1] + 1)),
+          f"seqs 1..{kept}, then {anchored_head + 1}..{seqs[-1]}: none reused")
     for restart in (1, 2):  # a declared break must not stop later starts
         p = site.run("run", "--config", str(site.config), "--duration", "1", check_rc=False)
         check(p.returncode == 0, f"restart {restart} after the break runs (exit {p.returncode}) "
@@ -154,16 +156,23 @@ def registry_mode():
     site.set_interval(50)
     site.run("run", "--config", str(site.config), "--duration", "1")
     seg = canonical(site, anchored_head + 1)
-    held = reg.read_records(SITE, anchored_head, anchored_head, token=token)[0]
-    check(seg is not None and seg["prev"] == held["hash"],
+    held = reg.read_records(SITE, 1, anchored_head, token=token)
+    check(seg is not None and seg["prev"] == held[-1]["hash"],
           "the chain segment's prev is the hash of the newest record the registry holds")
+    check(f"seq {old_head + 1}..{anchored_head} taken back from the registry" in seg["reason"],
+          f"the records the journal lost came back from the registry: {seg['reason']}")
+    mine = query(site, "SELECT seq, hash FROM records WHERE seq <= ? ORDER BY seq", anchored_head)
+    check([(s, bytes(h).hex()) for s, h in mine] == [(r["seq"], r["hash"]) for r in held],
+          f"seqs 1..{anchored_head} are the registry's, byte for byte")
     st = site.drain(60)
-    check(not st["upload"]["stopped"], f"the upload goes on: {st['upload']}")
+    check(not st["upload"]["stopped"], f"the upload goes on, checkpoints too: {st['upload']}")
     n, top = reg.max_seq()
-    check(top == records(site)[-1][0] and n == len(records(site)) + (anchored_head - old_head),
-          f"the registry takes the segment and what follows: {n} records through seq {top}")
+    check(top == records(site)[-1][0] and n == len(records(site)),
+          f"the registry holds the journal: {n} records through seq {top}")
+    info = reg.site_info(SITE, token)
+    check(info["latest_checkpoint"]["tree_size"] == top, f"and its newest checkpoint covers them: {info}")
     site.set_interval(50)
-    check_declared(site, old_head, anchored_head, "registry")
+    check_declared(site, old_head, anchored_head, "registry", taken_back=True)
 
     # The registry unreachable at start: the agent says so and starts (collecting matters more).
     reg.stop()

@@ -2,6 +2,7 @@
 
 #include <syslog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <future>
 #include <optional>
@@ -419,6 +420,83 @@ Result<std::string> post_report(const Config& config, std::string_view report_js
     return fail(ErrorCode::invalid_argument, config.upload.url + request.target,
                 "HTTP " + std::to_string(response->status) + ": " + response->body);
   return std::move(response->body);
+}
+
+namespace {
+
+// GETs for the witness of the head: each bounded by `timeout`, any answer but 200 an error.
+class RegistryReader {
+ public:
+  static Result<RegistryReader> create(const Config& config, std::chrono::milliseconds timeout) {
+    UploadConfig upload = config.upload;
+    upload.timeout_ms = static_cast<int>(std::min<int64_t>(upload.timeout_ms, timeout.count()));
+    auto client = registry_client(upload);
+    if (!client) return tl::unexpected(client.error());
+    return RegistryReader(config, std::move(*client));
+  }
+  const std::string& site() const { return site_; }
+  Result<std::string> get(const std::string& target) {
+    auto r = client_.send({"GET", target, "", "", ""});
+    if (!r) return tl::unexpected(r.error());
+    if (r->status != 200) return fail(ErrorCode::io, url_ + target, describe(*r));
+    return std::move(r->body);
+  }
+
+ private:
+  RegistryReader(const Config& config, HttpsClient client)
+      : url_(config.upload.url), site_("/v1/sites/" + path_segment(config.site_id)), client_(std::move(client)) {}
+  std::string url_, site_;
+  HttpsClient client_;
+};
+
+}  // namespace
+
+Result<std::vector<StoredRecord>> read_registry_records(const Config& config, uint64_t from_seq, size_t max,
+                                                        std::chrono::milliseconds timeout) {
+  auto reader = RegistryReader::create(config, timeout);
+  if (!reader) return tl::unexpected(reader.error());
+  std::string target = reader->site() + "/records?from_seq=" + std::to_string(from_seq) +
+                       "&to_seq=" + std::to_string(from_seq + std::max<size_t>(max, 1) - 1);
+  auto body = reader->get(target);
+  if (!body) return tl::unexpected(body.error());
+  std::vector<StoredRecord> out;
+  for (size_t at = 0; at < body->size();) {
+    size_t end = std::min(body->find('\n', at), body->size());
+    std::string_view line(body->data() + at, end - at);
+    at = end + 1;
+    if (line.empty()) continue;
+    auto parsed = parse_record_line(line);
+    auto hash = parsed ? from_hex(parsed->hash_hex) : Result<std::string>();
+    auto signature = parsed ? from_base64(parsed->signature_b64) : Result<std::string>();
+    if (!parsed || !hash || !signature)
+      return fail(ErrorCode::io, config.upload.url + target, "not a record line: " + std::string(line.substr(0, 120)));
+    out.push_back({parsed->seq, std::move(parsed->record), std::move(*hash), std::move(*signature)});
+  }
+  return out;
+}
+
+Result<RegistryHead> read_registry_head(const Config& config, std::chrono::milliseconds timeout) {
+  auto reader = RegistryReader::create(config, timeout);
+  if (!reader) return tl::unexpected(reader.error());
+  const std::string& site = reader->site();
+  auto get = [&](const std::string& target) { return reader->get(target); };
+  auto state = get(site);
+  if (!state) return tl::unexpected(state.error());
+  auto j = json::parse(*state, nullptr, false);
+  if (!j.is_object() || !j["held_through"].is_number_unsigned())
+    return fail(ErrorCode::io, config.upload.url + site, "not a site's state: " + state->substr(0, 200));
+  RegistryHead head;
+  head.held_through = j["held_through"].get<uint64_t>();
+  if (j["latest_checkpoint"].is_object()) head.checkpoint_tree_size = j["latest_checkpoint"].value("tree_size", uint64_t{0});
+  if (head.held_through == 0) return head;
+  std::string seq = std::to_string(head.held_through);
+  auto line = get(site + "/records?from_seq=" + seq + "&to_seq=" + seq);
+  if (!line) return tl::unexpected(line.error());
+  auto record = json::parse(line->substr(0, line->find('\n')), nullptr, false);
+  if (record.is_object() && record.value("seq", uint64_t{0}) == head.held_through &&
+      record.value("hash", "").size() == 64)
+    head.held_hash_hex = record.value("hash", "");
+  return head;
 }
 
 Uploader::Uploader(const Config& config, JournalWriter& writer, LogFn log)

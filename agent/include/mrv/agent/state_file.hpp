@@ -27,4 +27,8 @@ void write_state_file(const std::filesystem::path& journal_path, const WriterSta
 // The state as JSON text, or nullopt when there is none (the agent never ran here).
 std::optional<std::string> read_state_file(const std::filesystem::path& journal_path);
 
+// The last seq the journal writer had committed when the state was written: a witness
+// of the journal's head (docs/journal.md). nullopt when there is no readable state.
+std::optional<uint64_t> state_file_last_seq(const std::filesystem::path& journal_path);
+
 }  // namespace mrv::agent

@@ -29,6 +29,30 @@
 
 namespace mrv {
 
+// A record as stored: its canonical bytes verbatim, their SHA-256 and the signature.
+struct StoredRecord {
+  uint64_t seq = 0;
+  std::string canonical;
+  std::string hash;       // 32 raw bytes
+  std::string signature;  // raw bytes
+};
+
+// A record, kept outside the journal, of how far it once reached (docs/journal.md,
+// "Witnesses of the head"): besides the head anchor file, which the journal keeps
+// itself, the agent's state file and the registry. A journal that ends before a
+// witness's seq, or holds another record there, was rolled back or replaced.
+struct HeadWitness {
+  std::string name;      // "state file", "registry": said in the problem and the segment's reason
+  uint64_t seq = 0;
+  std::string hash_hex;  // of record `seq`; "" when the witness knows only the seq
+  // Set when the witness holds the records themselves (the registry): those from
+  // `from_seq` on, at most `max`, in seq order. Under "new-segment" the journal takes
+  // back what it lost from them, each checked like any record (hash, seq, key,
+  // signature, link), before it declares the break: nothing the witness holds is lost,
+  // and the tree over those seqs stays the witness's.
+  std::function<Result<std::vector<StoredRecord>>(uint64_t from_seq, size_t max)> records = {};
+};
+
 struct JournalOptions {
   std::filesystem::path path;
   Synchronous synchronous = Synchronous::full;
@@ -45,6 +69,9 @@ struct JournalOptions {
   int checkpoint_interval_ms = 60'000;
   uint64_t checkpoint_max_records = 0;
   bool checkpoint_only = false;
+  // Checked at open with the head anchor; on_chain_break says what a rollback they
+  // show leads to.
+  std::vector<HeadWitness> head_witnesses = {};
 };
 
 // A reading as the agent accepted it: what the collector saw plus our clock then.
@@ -67,14 +94,6 @@ struct QuarantinedMessage {
 
 struct QuarantineRow : QuarantinedMessage {
   int64_t id = 0;
-};
-
-// A record as stored: its canonical bytes verbatim, their SHA-256 and the signature.
-struct StoredRecord {
-  uint64_t seq = 0;
-  std::string canonical;
-  std::string hash;       // 32 raw bytes
-  std::string signature;  // raw bytes
 };
 
 // What the start-up check of the chain's tail found.

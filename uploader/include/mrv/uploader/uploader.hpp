@@ -31,6 +31,22 @@ class HttpsClient;
 // answer, or an error naming the URL and the status.
 [[nodiscard]] Result<std::string> post_report(const Config& config, std::string_view report_json);
 
+// What the registry holds of this site: a witness of the journal's head that outlives
+// every file at the site (docs/journal.md, "Witnesses of the head"), read once before
+// the journal opens. GET /v1/sites/{site}, then the newest record held for its hash;
+// each request bounded by `timeout`, no retry.
+struct RegistryHead {
+  uint64_t held_through = 0;          // the newest record held (0: none)
+  std::string held_hash_hex;          // its hash
+  uint64_t checkpoint_tree_size = 0;  // of the newest checkpoint held (0: none)
+};
+[[nodiscard]] Result<RegistryHead> read_registry_head(const Config& config, std::chrono::milliseconds timeout);
+// The site's records the registry holds from `from_seq` on, at most `max` (one GET of
+// /v1/sites/{site}/records), bytes as the site signed them: what a journal that lost
+// them takes back, checking each (Journal, HeadWitness::records).
+[[nodiscard]] Result<std::vector<StoredRecord>> read_registry_records(const Config& config, uint64_t from_seq,
+                                                                      size_t max, std::chrono::milliseconds timeout);
+
 struct UploaderStatus {
   std::string url;
   uint64_t cursor = 0;            // highest seq receipted
