@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 
 from harness import Site, check, fail
@@ -28,12 +29,16 @@ def human_status():
 
 
 def start_and_wait_running():
+    """Starts the agent and waits until it is up (it logs "running:" once it handles
+    signals: SIGTERM before that would kill it) and status says it runs."""
     proc = site.start()
+    log = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
     deadline = time.time() + 20
     while time.time() < deadline:
         if proc.poll() is not None:
-            fail(f"the agent exited {proc.returncode}: {proc.stderr.read()[-1000:]}")
-        if site.journal.exists() and status().get("agent", {}).get("running"):
+            fail(f"the agent exited {proc.returncode}: {''.join(log)[-1000:]}")
+        if any("running: " in line for line in log) and status().get("agent", {}).get("running"):
             return proc
         time.sleep(0.1)
     fail("status never said the agent runs")

@@ -451,13 +451,14 @@ class RegistryReader {
 
 }  // namespace
 
-Result<std::vector<StoredRecord>> read_registry_records(const Config& config, uint64_t from_seq, size_t max,
-                                                        std::chrono::milliseconds timeout) {
-  auto reader = RegistryReader::create(config, timeout);
-  if (!reader) return tl::unexpected(reader.error());
-  std::string target = reader->site() + "/records?from_seq=" + std::to_string(from_seq) +
+namespace {
+
+// One page of record lines from the read API, as stored records.
+Result<std::vector<StoredRecord>> get_records(RegistryReader& reader, const std::string& url, uint64_t from_seq,
+                                              size_t max) {
+  std::string target = reader.site() + "/records?from_seq=" + std::to_string(from_seq) +
                        "&to_seq=" + std::to_string(from_seq + std::max<size_t>(max, 1) - 1);
-  auto body = reader->get(target);
+  auto body = reader.get(target);
   if (!body) return tl::unexpected(body.error());
   std::vector<StoredRecord> out;
   for (size_t at = 0; at < body->size();) {
@@ -469,33 +470,36 @@ Result<std::vector<StoredRecord>> read_registry_records(const Config& config, ui
     auto hash = parsed ? from_hex(parsed->hash_hex) : Result<std::string>();
     auto signature = parsed ? from_base64(parsed->signature_b64) : Result<std::string>();
     if (!parsed || !hash || !signature)
-      return fail(ErrorCode::io, config.upload.url + target, "not a record line: " + std::string(line.substr(0, 120)));
+      return fail(ErrorCode::io, url + target, "not a record line: " + std::string(line.substr(0, 120)));
     out.push_back({parsed->seq, std::move(parsed->record), std::move(*hash), std::move(*signature)});
   }
   return out;
 }
 
+}  // namespace
+
+Result<std::vector<StoredRecord>> read_registry_records(const Config& config, uint64_t from_seq, size_t max,
+                                                        std::chrono::milliseconds timeout) {
+  auto reader = RegistryReader::create(config, timeout);
+  if (!reader) return tl::unexpected(reader.error());
+  return get_records(*reader, config.upload.url, from_seq, max);
+}
+
 Result<RegistryHead> read_registry_head(const Config& config, std::chrono::milliseconds timeout) {
   auto reader = RegistryReader::create(config, timeout);
   if (!reader) return tl::unexpected(reader.error());
-  const std::string& site = reader->site();
-  auto get = [&](const std::string& target) { return reader->get(target); };
-  auto state = get(site);
+  auto state = reader->get(reader->site());
   if (!state) return tl::unexpected(state.error());
   auto j = json::parse(*state, nullptr, false);
   if (!j.is_object() || !j["held_through"].is_number_unsigned())
-    return fail(ErrorCode::io, config.upload.url + site, "not a site's state: " + state->substr(0, 200));
+    return fail(ErrorCode::io, config.upload.url + reader->site(), "not a site's state: " + state->substr(0, 200));
   RegistryHead head;
   head.held_through = j["held_through"].get<uint64_t>();
-  if (j["latest_checkpoint"].is_object()) head.checkpoint_tree_size = j["latest_checkpoint"].value("tree_size", uint64_t{0});
+  if (j["latest_checkpoint"].is_object()) head.checkpoint_note = j["latest_checkpoint"].value("note", "");
   if (head.held_through == 0) return head;
-  std::string seq = std::to_string(head.held_through);
-  auto line = get(site + "/records?from_seq=" + seq + "&to_seq=" + seq);
-  if (!line) return tl::unexpected(line.error());
-  auto record = json::parse(line->substr(0, line->find('\n')), nullptr, false);
-  if (record.is_object() && record.value("seq", uint64_t{0}) == head.held_through &&
-      record.value("hash", "").size() == 64)
-    head.held_hash_hex = record.value("hash", "");
+  auto newest = get_records(*reader, config.upload.url, head.held_through, 1);
+  if (!newest) return tl::unexpected(newest.error());
+  if (!newest->empty() && newest->front().seq == head.held_through) head.newest = std::move(newest->front());
   return head;
 }
 

@@ -16,8 +16,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal_writer.hpp"
@@ -33,12 +35,12 @@ class HttpsClient;
 
 // What the registry holds of this site: a witness of the journal's head that outlives
 // every file at the site (docs/journal.md, "Witnesses of the head"), read once before
-// the journal opens. GET /v1/sites/{site}, then the newest record held for its hash;
-// each request bounded by `timeout`, no retry.
+// the journal opens. GET /v1/sites/{site}, then its newest record; each request bounded
+// by `timeout`, no retry. The caller checks the record's signature before it believes it.
 struct RegistryHead {
-  uint64_t held_through = 0;          // the newest record held (0: none)
-  std::string held_hash_hex;          // its hash
-  uint64_t checkpoint_tree_size = 0;  // of the newest checkpoint held (0: none)
+  uint64_t held_through = 0;           // the newest record held (0: none)
+  std::optional<StoredRecord> newest;  // that record, as the site signed it
+  std::string checkpoint_note;         // the newest checkpoint held, signed note ("": none)
 };
 [[nodiscard]] Result<RegistryHead> read_registry_head(const Config& config, std::chrono::milliseconds timeout);
 // The site's records the registry holds from `from_seq` on, at most `max` (one GET of
