@@ -207,11 +207,11 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
 
   // set_state only while the state is `from` (a lost connection is not undone); true if so.
   bool set_state_from(const std::string& from, const std::string& to, const std::string& error = {}) {
-    {
-      std::lock_guard lock(status_mutex);
-      if (st.state != from) return false;
-    }
-    set_state(to, error);
+    std::lock_guard lock(status_mutex);
+    if (st.state != from) return false;
+    st.state_since_ms = utc_now_ms();
+    st.state = to;
+    if (!error.empty()) st.last_error = error;
     return true;
   }
 

@@ -260,6 +260,9 @@ std::string take_back(Journal::Impl& j, const HeadWitness& witness) {
     j.tree.save();
     uint64_t seq_before = j.last_seq;
     std::string hash_before = j.last_hash_hex;
+    // A record that does not check out ends the taking back after the ones before it;
+    // a failure to store one undoes the page (a record without its leaf is not kept).
+    bool store_failed = false;
     for (const StoredRecord& r : *page) {
       if (r.seq <= j.last_seq || r.seq > witness.seq) {
         stopped = "it sent seq " + std::to_string(r.seq) + " after seq " + std::to_string(j.last_seq);
@@ -275,33 +278,44 @@ std::string take_back(Journal::Impl& j, const HeadWitness& witness) {
           .bind(5, rd.value).bind_blob(6, r.canonical).bind_blob(7, r.hash).bind_blob(8, r.signature);
       rc = j.insert.step();
       j.insert.reset();
-      if (rc != SQLITE_DONE || sqlite3_changes(j.db) == 0) {
-        stopped = "record " + std::to_string(r.seq) + ": " +
-                  (rc != SQLITE_DONE ? sqlite::error_of(j.db, rc, "insert").to_string() : "a reading already held");
+      if (rc == SQLITE_DONE && sqlite3_changes(j.db) == 0) {
+        stopped = "record " + std::to_string(r.seq) + ": a reading already held";
+        break;
+      }
+      if (rc != SQLITE_DONE) {
+        stopped = sqlite::error_of(j.db, rc, "store record " + std::to_string(r.seq)).to_string();
+        store_failed = true;
         break;
       }
       if (auto t = j.tree.append(r.seq, merkle_leaf_hash(r.canonical)); !t) {
         stopped = t.error().to_string();
+        store_failed = true;
         break;
       }
       if ((*f)->type == RecordType::reading && !rd.point_id.empty()) {
         j.upsert_point_head.bind(1, rd.point_id).bind(2, static_cast<int64_t>(r.seq)).bind(3, rd.ts_ms);
         rc = j.upsert_point_head.step();
         j.upsert_point_head.reset();
+        if (rc != SQLITE_DONE) {
+          stopped = sqlite::error_of(j.db, rc, "update point heads").to_string();
+          store_failed = true;
+          break;
+        }
       }
       j.last_seq = r.seq;
       j.last_hash_hex = to_hex(r.hash);
     }
-    rc = j.commit.step();
-    j.commit.reset();
-    if (rc != SQLITE_DONE) {
-      j.rollback.step();
-      j.rollback.reset();
-      j.tree.restore();
-      j.last_seq = seq_before;
-      j.last_hash_hex = std::move(hash_before);
+    if (!store_failed) {
+      rc = j.commit.step();
+      j.commit.reset();
+      if (rc == SQLITE_DONE) continue;
       stopped = sqlite::error_of(j.db, rc, "commit").to_string();
     }
+    j.rollback.step();
+    j.rollback.reset();
+    j.tree.restore();
+    j.last_seq = seq_before;
+    j.last_hash_hex = std::move(hash_before);
   }
   std::string taken = j.last_seq >= first ? "seq " + std::to_string(first) + ".." + std::to_string(j.last_seq) +
                                                 " taken back from the " + witness.name
