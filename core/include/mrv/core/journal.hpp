@@ -29,13 +29,7 @@
 
 namespace mrv {
 
-// A record as stored: its canonical bytes verbatim, their SHA-256 and the signature.
-struct StoredRecord {
-  uint64_t seq = 0;
-  std::string canonical;
-  std::string hash;       // 32 raw bytes
-  std::string signature;  // raw bytes
-};
+struct StoredRecord;  // below
 
 // A record, kept outside the journal, of how far it once reached (docs/journal.md,
 // "Witnesses of the head"): besides the head anchor file, which the journal keeps
@@ -94,6 +88,14 @@ struct QuarantinedMessage {
 
 struct QuarantineRow : QuarantinedMessage {
   int64_t id = 0;
+};
+
+// A record as stored: its canonical bytes verbatim, their SHA-256 and the signature.
+struct StoredRecord {
+  uint64_t seq = 0;
+  std::string canonical;
+  std::string hash;       // 32 raw bytes
+  std::string signature;  // raw bytes
 };
 
 // What the start-up check of the chain's tail found.
