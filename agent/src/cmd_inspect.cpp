@@ -45,6 +45,9 @@ std::optional<std::pair<Config, Journal>> open_from_config(const std::filesystem
 
 namespace {
 
+// The running agent rewrites its state file every 2 s.
+constexpr int64_t kStateFreshMs = 10'000;
+
 std::string age_text(int64_t ms) {
   if (ms < 0) return "in the future";
   if (ms < 120'000) return std::to_string(ms / 1000) + " s";
@@ -89,13 +92,19 @@ int status(const std::filesystem::path& config_path, bool json) {
                  {"age_ms", now - (*last)->ts_ms}});
     j["points"].push_back(pj);
   }
-  // The running agent's live state, when there is one.
+  // The running agent's live state, when there is one. Whether it runs is the journal's
+  // one-writer lock (an agent killed a moment ago holds none); the state file's age
+  // only when the lock cannot be read (another user's files).
   nlohmann::json state_upload;
+  auto writer_running = Journal::writer_running(config.journal.path);
+  if (writer_running) j["agent"] = {{"running", *writer_running}};
   if (auto text = read_state_file(config.journal.path)) {
     auto state = nlohmann::json::parse(*text, nullptr, false);
     if (state.is_object() && state.contains("updated_ms") && state["updated_ms"].is_number()) {
       int64_t age = now - state["updated_ms"].get<int64_t>();
-      j["agent"] = {{"running", age < 10'000}, {"state_age_ms", age}};
+      j["agent"]["running"] = writer_running ? *writer_running : age < kStateFreshMs;
+      j["agent"]["state_age_ms"] = age;
+      if (state.contains("pid")) j["agent"]["pid"] = state["pid"];
       if (state.contains("mqtt")) j["mqtt"] = state["mqtt"];
       if (state.contains("modbus")) j["modbus"] = state["modbus"];
       if (state.contains("writer")) j["writer"] = state["writer"];
@@ -174,9 +183,17 @@ int status(const std::filesystem::path& config_path, bool json) {
       std::cout << "  no reading yet";
     std::cout << "\n";
   }
-  if (j.contains("agent"))
-    std::cout << "agent       " << (j["agent"]["running"].get<bool>() ? "running" : "not running")
-              << " (state " << age_text(j["agent"]["state_age_ms"].get<int64_t>()) << " old)\n";
+  if (j.contains("agent")) {
+    const auto& a = j["agent"];
+    bool running = a["running"].get<bool>();
+    std::cout << "agent       " << (running ? "running" : "not running");
+    if (a.contains("state_age_ms")) {
+      int64_t age = a["state_age_ms"].get<int64_t>();
+      std::cout << " (state " << age_text(age) << " old"
+                << (running && age >= kStateFreshMs ? ": not rewritten, is the disk full?" : "") << ")";
+    }
+    std::cout << "\n";
+  }
   if (j.contains("mqtt"))
     for (const auto& m : j["mqtt"]) {
       std::cout << "mqtt        " << m.value("name", "") << " " << m.value("url", "") << "  "

@@ -13,6 +13,7 @@
 
 #include "agent_http.hpp"
 #include "commands.hpp"
+#include "head_witnesses.hpp"
 #include "mrv/agent/state_file.hpp"
 #include "mrv/core/asio.hpp"
 #include "mrv/core/clock.hpp"
@@ -64,6 +65,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
                          config->signing.checkpoint_interval_ms,
                          config->signing.checkpoint_every_records,
                          config->signing.checkpoint_only};
+  options.head_witnesses = head_witnesses(*config, *signer);  // besides the anchor: state file, registry
   auto journal = Journal::open_for_writing(options, std::move(*signer));
   if (!journal) {
     log::error("cannot open the journal: " + journal.error().to_string());

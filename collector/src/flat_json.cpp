@@ -1,5 +1,7 @@
 #include "flat_json.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace mrv::collector {
@@ -104,9 +106,19 @@ class Flattener : public nlohmann::json_sax<json> {
 }  // namespace
 
 const JsonScalar* FlatJson::find(std::string_view pointer) const {
-  for (const auto& [p, v] : scalars)
-    if (p == pointer) return &v;
-  return nullptr;
+  if (by_pointer_.size() != scalars.size()) {  // first lookup, or scalars changed
+    by_pointer_.resize(scalars.size());
+    for (uint32_t i = 0; i < by_pointer_.size(); ++i) by_pointer_[i] = i;
+    std::stable_sort(by_pointer_.begin(), by_pointer_.end(),
+                     [&](uint32_t a, uint32_t b) { return scalars[a].first < scalars[b].first; });
+  }
+  auto it = std::lower_bound(by_pointer_.begin(), by_pointer_.end(), pointer, [&](uint32_t i, std::string_view p) {
+    ++pointer_comparisons;
+    return std::string_view(scalars[i].first) < p;
+  });
+  if (it == by_pointer_.end()) return nullptr;
+  ++pointer_comparisons;
+  return scalars[*it].first == pointer ? &scalars[*it].second : nullptr;
 }
 
 Result<FlatJson> flatten_json(std::string_view text, size_t max_depth) {

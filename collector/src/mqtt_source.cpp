@@ -214,9 +214,29 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   }
 
   // Blocks until `ticket` is committed: only then may Paho acknowledge the message.
+  // While commits fail (a full disk) the source is "paused", as when submit is refused.
   void wait_durable(JournalWriter::Ticket ticket) {
-    while (!writer.wait_committed(ticket, 1s))
-      if (stopping && writer.stats().held > 0 && !writer.stats().accepting) park();
+    bool paused = false;
+    while (!writer.wait_committed(ticket, 1s)) {
+      WriterStats w = writer.stats();
+      if (stopping && w.held > 0 && !w.accepting) park();
+      if (!paused && !w.accepting) {
+        paused = set_state_from("connected", "paused", "journal is not committing: " + w.last_error);
+        if (paused)
+          log::warning(source_prefix + " journal not committing, holding messages at the broker: " + w.last_error);
+      }
+    }
+    if (paused) set_state_from("paused", "connected");
+  }
+
+  // set_state only while the state is `from` (a lost connection is not undone); true if so.
+  bool set_state_from(const std::string& from, const std::string& to, const std::string& error = {}) {
+    std::lock_guard lock(status_mutex);
+    if (st.state != from) return false;
+    st.state_since_ms = utc_now_ms();
+    st.state = to;
+    if (!error.empty()) st.last_error = error;
+    return true;
   }
 
   void quarantine(const MqttSubscriptionConfig* sub, const std::string& topic, BadInput reason,

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cstring>
 
 #include "head_anchor.hpp"
 #include "journal_impl.hpp"
 #include "journal_schema.hpp"
+#include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/clock.hpp"
 
 namespace mrv {
@@ -35,14 +37,22 @@ Result<sqlite3*> open_db(const std::filesystem::path& path, int flags) {
 
 namespace {
 
+std::string lock_path(const std::filesystem::path& journal_path) { return journal_path.string() + ".lock"; }
+
 // Two writers would each number records from their own idea of the head: refuse the
 // second one. The lock goes with the process, so kill -9 never leaves it stale.
 Result<int> lock_journal(const std::filesystem::path& journal_path) {
-  std::string path = journal_path.string() + ".lock";
+  std::string path = lock_path(journal_path);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return fail(ErrorCode::io, path, std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
+  // A probe (writer_running, from `status`) holds a shared lock for microseconds: wait
+  // it out rather than refuse to start.
+  int rc = -1, err = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if ((rc = ::flock(fd, LOCK_EX | LOCK_NB)) == 0 || (err = errno) != EWOULDBLOCK) break;
+    ::usleep(10'000);
+  }
+  if (rc != 0) {
     ::close(fd);
     return fail(err == EWOULDBLOCK ? ErrorCode::busy : ErrorCode::io, journal_path.string(),
                 err == EWOULDBLOCK ? "another mrv-agent is writing this journal"
@@ -51,6 +61,20 @@ Result<int> lock_journal(const std::filesystem::path& journal_path) {
   return fd;
 }
 }  // namespace
+
+Result<bool> Journal::writer_running(const std::filesystem::path& journal_path) {
+  std::string path = lock_path(journal_path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;  // no agent ever wrote here
+    return fail(ErrorCode::io, path, std::strerror(errno));
+  }
+  int rc = ::flock(fd, LOCK_SH | LOCK_NB), err = errno;
+  ::close(fd);  // drops the shared lock, if taken
+  if (rc == 0) return false;
+  if (err == EWOULDBLOCK) return true;
+  return fail(ErrorCode::io, path, std::strerror(err));
+}
 
 Result<void> Journal::set_config(const std::string& hash_hex, const std::string& text) {
   Impl& j = *impl_;
@@ -205,36 +229,148 @@ const char* Journal::checkpoint_reason() const {
   return *reason ? reason : "interval";
 }
 
+namespace {
+
+constexpr size_t kTakeBackPage = 500;  // records a request: well inside a response's 1 MiB
+
+// Takes back from `witness` the records after the journal's end, up to the witness's
+// seq, page by page, each checked like any record and committed with its tree leaf.
+// Stops at the first one that does not check out, or when the witness cannot answer;
+// what it took back stays. Returns what happened, for the chain segment's reason.
+std::string take_back(Journal::Impl& j, const HeadWitness& witness) {
+  uint64_t first = j.last_seq + 1;
+  auto keys = j.load_keys();
+  if (!keys) return "could not take back seq " + std::to_string(first) + " on: " + keys.error().to_string();
+  ChainVerifier verifier(*keys);
+  verifier.resume(j.last_seq, j.last_hash_hex);
+  std::string stopped;
+  while (j.last_seq < witness.seq && stopped.empty()) {
+    auto page = witness.records(j.last_seq + 1, kTakeBackPage);
+    if (!page) {
+      stopped = page.error().to_string();
+      break;
+    }
+    if (page->empty()) {
+      stopped = "it sent none";
+      break;
+    }
+    int rc = j.begin.step();
+    j.begin.reset();
+    if (rc != SQLITE_DONE) return "could not take back: " + sqlite::error_of(j.db, rc, "begin").to_string();
+    j.tree.save();
+    uint64_t seq_before = j.last_seq;
+    std::string hash_before = j.last_hash_hex;
+    // A record that does not check out ends the taking back after the ones before it;
+    // a failure to store one undoes the page (a record without its leaf is not kept).
+    bool store_failed = false;
+    for (const StoredRecord& r : *page) {
+      if (r.seq <= j.last_seq || r.seq > witness.seq) {
+        stopped = "it sent seq " + std::to_string(r.seq) + " after seq " + std::to_string(j.last_seq);
+        break;
+      }
+      auto f = verifier.check(r.seq, r.canonical, to_hex(r.hash), r.signature);
+      if (!f) {
+        stopped = "record " + std::to_string(r.seq) + ": " + f.error().message;
+        break;
+      }
+      const Reading& rd = (*f)->reading;
+      j.insert.bind(1, static_cast<int64_t>(r.seq)).bind(2, rd.point_id).bind(3, rd.source).bind(4, rd.ts_ms)
+          .bind(5, rd.value).bind_blob(6, r.canonical).bind_blob(7, r.hash).bind_blob(8, r.signature);
+      rc = j.insert.step();
+      j.insert.reset();
+      if (rc == SQLITE_DONE && sqlite3_changes(j.db) == 0) {
+        stopped = "record " + std::to_string(r.seq) + ": a reading already held";
+        break;
+      }
+      if (rc != SQLITE_DONE) {
+        stopped = sqlite::error_of(j.db, rc, "store record " + std::to_string(r.seq)).to_string();
+        store_failed = true;
+        break;
+      }
+      if (auto t = j.tree.append(r.seq, merkle_leaf_hash(r.canonical)); !t) {
+        stopped = t.error().to_string();
+        store_failed = true;
+        break;
+      }
+      if ((*f)->type == RecordType::reading && !rd.point_id.empty()) {
+        j.upsert_point_head.bind(1, rd.point_id).bind(2, static_cast<int64_t>(r.seq)).bind(3, rd.ts_ms);
+        rc = j.upsert_point_head.step();
+        j.upsert_point_head.reset();
+        if (rc != SQLITE_DONE) {
+          stopped = sqlite::error_of(j.db, rc, "update point heads").to_string();
+          store_failed = true;
+          break;
+        }
+      }
+      j.last_seq = r.seq;
+      j.last_hash_hex = to_hex(r.hash);
+    }
+    if (!store_failed) {
+      rc = j.commit.step();
+      j.commit.reset();
+      if (rc == SQLITE_DONE) continue;
+      stopped = sqlite::error_of(j.db, rc, "commit").to_string();
+    }
+    j.rollback.step();
+    j.rollback.reset();
+    j.tree.restore();
+    j.last_seq = seq_before;
+    j.last_hash_hex = std::move(hash_before);
+  }
+  std::string taken = j.last_seq >= first ? "seq " + std::to_string(first) + ".." + std::to_string(j.last_seq) +
+                                                " taken back from the " + witness.name
+                                          : "nothing taken back from the " + witness.name;
+  if (!stopped.empty()) taken += " (stopped at seq " + std::to_string(j.last_seq + 1) + ": " + stopped + ")";
+  return taken;
+}
+
+}  // namespace
+
 Result<void> Journal::Impl::apply_chain_policy() {
   auto tail = check_chain_tail(*this, 256);
   if (!tail) return tl::unexpected(tail.error());
   std::vector<std::string> problems;
   if (!tail->intact) problems.push_back(tail->problem);
 
-  // The old head: the journal's own, or the anchored one when the journal is behind it.
-  uint64_t old_head_seq = last_seq;
-  std::string old_head_hash = last_hash_hex;
-  if (auto anchor = read_head_anchor(options.path)) {
-    if (anchor->seq > last_seq) {
-      problems.push_back("journal ends at seq " + std::to_string(last_seq) +
-                         " but its head anchor names seq " + std::to_string(anchor->seq) +
-                         " hash " + anchor->hash_hex + ": the journal was rolled back or replaced");
-      old_head_seq = anchor->seq;
-      old_head_hash = anchor->hash_hex;
-    } else {
+  // Witnesses of the head: the anchor file, then the caller's (state file, registry).
+  std::vector<HeadWitness> witnesses;
+  if (auto anchor = read_head_anchor(options.path)) witnesses.push_back({"head anchor", anchor->seq, anchor->hash_hex, {}});
+  witnesses.insert(witnesses.end(), options.head_witnesses.begin(), options.head_witnesses.end());
+  std::string ahead;  // what the witnesses beyond the journal's end name
+  for (const HeadWitness& w : witnesses) {
+    if (w.seq > last_seq) {
+      ahead += (ahead.empty() ? "its " : ", its ") + w.name + " names seq " + std::to_string(w.seq) +
+               (w.hash_hex.empty() ? "" : " hash " + w.hash_hex);
+    } else if (!w.hash_hex.empty()) {
       sqlite::Statement s(db, "SELECT hash FROM records WHERE seq = ?1");
-      s.bind(1, static_cast<int64_t>(anchor->seq));
-      if (s.step() == SQLITE_ROW && to_hex(s.blob(0)) != anchor->hash_hex)
-        problems.push_back("record " + std::to_string(anchor->seq) +
-                           " differs from the head anchor's hash " + anchor->hash_hex);
+      s.bind(1, static_cast<int64_t>(w.seq));
+      if (s.step() == SQLITE_ROW && to_hex(s.blob(0)) != w.hash_hex)
+        problems.push_back("record " + std::to_string(w.seq) + " differs from the " + w.name + "'s hash " + w.hash_hex);
     }
   }
+  if (!ahead.empty())
+    problems.push_back("journal ends at seq " + std::to_string(last_seq) + " but " + ahead +
+                       ": the journal was rolled back or replaced");
   if (problems.empty()) return {};
   chain_check.intact = false;
   for (const auto& p : problems) chain_check.problem += (chain_check.problem.empty() ? "" : "; ") + p;
   if (options.on_chain_break == ChainBreakPolicy::refuse)
     return fail(ErrorCode::corruption, options.path.string(),
                 chain_check.problem + " (on_chain_break = \"refuse\"; see docs/journal.md)");
+
+  // What a witness holds of the lost records comes back first, so its seqs are not
+  // declared lost (and a registry's tree over them stays the journal's).
+  for (const HeadWitness& w : witnesses)
+    if (w.records && w.seq > last_seq) chain_check.problem += "; " + take_back(*this, w);
+
+  // The old head: the journal's own, or the newest a witness names beyond it, with its
+  // hash when a witness of that seq knows it (else prev names the journal's own head).
+  const HeadWitness* newest = nullptr;
+  for (const HeadWitness& w : witnesses)
+    if (w.seq > last_seq && (!newest || w.seq > newest->seq || (w.seq == newest->seq && newest->hash_hex.empty())))
+      newest = &w;
+  uint64_t old_head_seq = newest ? newest->seq : last_seq;
+  std::string old_head_hash = newest && !newest->hash_hex.empty() ? newest->hash_hex : last_hash_hex;
 
   // New chain segment: seq continues past the highest seq ever used, prev names the old
   // head, and the reason is in the record itself so every verifier sees it.

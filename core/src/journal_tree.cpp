@@ -222,9 +222,17 @@ Result<void> JournalTree::append(uint64_t seq, const Sha256& leaf) {
     return fail(ErrorCode::corruption, "merkle", "seq " + std::to_string(seq) + " skips " +
                                                      std::to_string(skipped) + " seqs: implausible");
   if (skipped > 0) {
-    sqlite::Statement s(db_, "INSERT INTO merkle_absent (first_seq, last_seq) VALUES (?1, ?2)");
-    s.bind(1, static_cast<int64_t>(frontier_.size() + 1)).bind(2, static_cast<int64_t>(seq - 1));
-    if (int rc = s.step(); rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db_, rc, "store absent range"));
+    uint64_t first_absent = frontier_.size() + 1;
+    // At open, the leaves after the last stored chunk are replayed from the records
+    // (load, then catch-up): a skip replayed that way is already stored, whole or (when
+    // the stored chunks end inside it) as part of a wider range. Store it once.
+    auto stored = all_absent(db_, first_absent, seq - 1);
+    if (!stored) return tl::unexpected(stored.error());
+    if (!*stored) {
+      sqlite::Statement s(db_, "INSERT INTO merkle_absent (first_seq, last_seq) VALUES (?1, ?2)");
+      s.bind(1, static_cast<int64_t>(first_absent)).bind(2, static_cast<int64_t>(seq - 1));
+      if (int rc = s.step(); rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db_, rc, "store absent range"));
+    }
     if (auto r = push_absent(skipped); !r) return r;
   }
   return push(leaf);

@@ -25,7 +25,8 @@ class JournalTree {
   // Rebuilds the frontier from the stored tree (O(log n) rows).
   [[nodiscard]] Result<void> load(sqlite3* db);
   // Appends the leaf of `seq`; seqs skipped since the last one (before a chain-segment
-  // record) get absent leaves, so leaf index stays seq - 1.
+  // record) get absent leaves, so leaf index stays seq - 1. Replaying leaves that are
+  // already stored (the catch-up after load) stores nothing twice.
   [[nodiscard]] Result<void> append(uint64_t seq, const Sha256& leaf);
   // Writes the partial newest chunk: before its records may be pruned.
   [[nodiscard]] Result<void> flush();

@@ -1,5 +1,8 @@
 #include <sqlite3.h>
 
+#include <atomic>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "mrv/core/canonical.hpp"
@@ -228,4 +231,192 @@ TEST_CASE("journal: a second writer on the same journal is refused", "[journal]"
   CHECK(second.error().code == ErrorCode::busy);
   CHECK(second.error().message == "another mrv-agent is writing this journal");
   CHECK(Journal::open_read_only(dir / "journal.db"));  // readers are welcome
+}
+
+TEST_CASE("journal: whether an agent writes it is read from the writer's lock, at once", "[journal]") {
+  test::TempDir dir;
+  auto path = dir / "journal.db";
+  CHECK_FALSE(*Journal::writer_running(path));  // never written
+  {
+    Journal j = open_journal(dir);
+    CHECK(*Journal::writer_running(path));
+  }
+  CHECK_FALSE(*Journal::writer_running(path));  // closed (or killed: the lock dies with it)
+}
+
+TEST_CASE("journal: probing for a writer never makes a starting writer fail", "[journal]") {
+  test::TempDir dir;
+  auto path = dir / "journal.db";
+  { Journal j = open_journal(dir); }
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> probes{0};
+  std::thread prober([&] {
+    while (!done) {
+      (void)Journal::writer_running(path);
+      ++probes;
+    }
+  });
+  int opened = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto j = Journal::open_for_writing(test::journal_options(dir), test::test_signer(dir));
+    if (j) ++opened;
+    else FAIL_CHECK(j.error().to_string());
+  }
+  done = true;
+  prober.join();
+  CHECK(probes > 0);
+  CHECK(opened == 20);
+}
+
+TEST_CASE("journal: a witness of the head beyond the journal's end is a rollback, anchor or not", "[journal]") {
+  test::TempDir dir;
+  {
+    Journal j = open_journal(dir);
+    append(j, 1000, 3);
+  }
+  std::filesystem::remove(dir / "journal.db.head");  // the anchor gone with the rollback
+  auto o = test::journal_options(dir);
+  std::string registry_hash(64, 'b');
+  SECTION("policy refuse: every witness beyond the end is named") {
+    o.on_chain_break = ChainBreakPolicy::refuse;
+    o.head_witnesses = {{"state file", 7, ""}, {"registry", 6, registry_hash}};
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE_FALSE(j);
+    CHECK(j.error().code == ErrorCode::corruption);
+    CHECK(j.error().message.find("journal ends at seq 3 but its state file names seq 7, its registry names seq 6 hash " +
+                                 registry_hash + ": the journal was rolled back or replaced") != std::string::npos);
+  }
+  SECTION("new segment: after the newest seq a witness names; prev its hash when a witness knows it") {
+    o.head_witnesses = {{"state file", 6, ""}, {"registry", 6, registry_hash}};
+    {
+      auto j = Journal::open_for_writing(o, test::test_signer(dir));
+      REQUIRE(j);
+      auto recs = all_records(*j);
+      REQUIRE(recs.size() == 4);
+      CHECK(recs[3].type == RecordType::chain_segment);
+      CHECK(recs[3].seq == 7);
+      CHECK(recs[3].prev_hash_hex == registry_hash);
+      CHECK(recs[3].reading.reason.find("its registry names seq 6") != std::string::npos);
+    }
+    // The same witnesses at the next start are behind the journal: nothing more to declare.
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    CHECK(j->chain_check_at_open().intact);
+    CHECK(j->last_seq() == 7);
+  }
+  SECTION("a witness that knows only a seq: prev names the journal's own head") {
+    o.head_witnesses = {{"state file", 9, ""}};
+    std::string own_head;
+    {
+      auto r = Journal::open_read_only(o.path);
+      own_head = r->last_hash_hex();
+    }
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    auto recs = all_records(*j);
+    REQUIRE(recs.back().seq == 10);
+    CHECK(recs.back().prev_hash_hex == own_head);
+  }
+  SECTION("a witness of a seq the journal holds, with another hash: replaced") {
+    o.on_chain_break = ChainBreakPolicy::refuse;
+    o.head_witnesses = {{"registry", 2, registry_hash}};
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE_FALSE(j);
+    CHECK(j.error().message.find("record 2 differs from the registry's hash " + registry_hash) != std::string::npos);
+  }
+  SECTION("witnesses at or behind the head, agreeing, change nothing") {
+    std::string hash2;
+    {
+      auto r = Journal::open_read_only(o.path);
+      REQUIRE(r->for_each_record(2, 2, [&](const StoredRecord& rec) { hash2 = to_hex(rec.hash); }));
+    }
+    o.on_chain_break = ChainBreakPolicy::refuse;
+    o.head_witnesses = {{"state file", 3, ""}, {"registry", 2, hash2}};
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    CHECK(j->chain_check_at_open().intact);
+  }
+}
+
+TEST_CASE("journal: records a witness holds are taken back, checked, before the break is declared", "[journal]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  {
+    Journal j = open_journal(dir);
+    append(j, 1000, 3);
+  }
+  std::filesystem::copy_file(o.path, dir / "old.db");
+  {
+    Journal j = open_journal(dir);
+    append(j, 2000, 4);  // seq 4..7: the registry holds them
+  }
+  std::vector<StoredRecord> held;
+  Sha256 root_at_7{};
+  {
+    auto j = Journal::open_read_only(o.path);
+    REQUIRE(j->for_each_record(1, 7, [&](const StoredRecord& r) { held.push_back(r); }));
+    root_at_7 = *j->tree_root(7);
+  }
+  std::filesystem::copy_file(dir / "old.db", o.path, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(dir / "journal.db-wal");
+  std::filesystem::remove(dir / "journal.db.head");
+  HeadWitness registry{"registry", 7, to_hex(held[6].hash), {}};
+  size_t requests = 0;
+  auto serve = [&](std::vector<StoredRecord> records) {
+    return [&requests, records](uint64_t from_seq, size_t max) -> Result<std::vector<StoredRecord>> {
+      ++requests;
+      std::vector<StoredRecord> page;
+      for (const auto& r : records)
+        if (r.seq >= from_seq && page.size() < std::min<size_t>(max, 2)) page.push_back(r);  // two a page
+      return page;
+    };
+  };
+
+  SECTION("every record comes back; the segment follows the witness's newest") {
+    registry.records = serve(held);
+    o.head_witnesses = {registry};
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    CHECK(requests == 2);
+    auto recs = all_records(*j);
+    REQUIRE(recs.size() == 8);
+    for (uint64_t seq = 4; seq <= 7; ++seq) {
+      INFO("seq " << seq);
+      REQUIRE(j->record(seq));
+      REQUIRE(*j->record(seq));
+      CHECK((*j->record(seq))->canonical == held[seq - 1].canonical);
+    }
+    CHECK(recs[7].type == RecordType::chain_segment);
+    CHECK(recs[7].seq == 8);
+    CHECK(recs[7].prev_hash_hex == to_hex(held[6].hash));
+    CHECK(recs[7].reading.reason.find("seq 4..7 taken back from the registry") != std::string::npos);
+    CHECK(*j->tree_root(7) == root_at_7);  // the registry's tree over them, not absent leaves
+    auto last = j->last_reading("m1");
+    REQUIRE(last);
+    REQUIRE(*last);
+    CHECK((*last)->seq == 7);
+  }
+  SECTION("a record that does not check out stops it; the rest is declared lost") {
+    auto tampered = held;
+    tampered[5].canonical[tampered[5].canonical.find("\"value\":\"") + 9] ^= 1;  // seq 6
+    registry.records = serve(tampered);
+    o.head_witnesses = {registry};
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    auto recs = all_records(*j);
+    REQUIRE(recs.size() == 6);  // 1..5 and the segment
+    CHECK(recs[4].seq == 5);
+    CHECK(recs[5].seq == 8);
+    CHECK(recs[5].reading.reason.find("seq 4..5 taken back from the registry (stopped at seq 6: record 6: hash "
+                                      "does not match the record)") != std::string::npos);
+    CHECK(recs[5].prev_hash_hex == to_hex(held[6].hash));  // the witness's newest, all the same
+  }
+  SECTION("policy refuse takes nothing back") {
+    registry.records = serve(held);
+    o.head_witnesses = {registry};
+    o.on_chain_break = ChainBreakPolicy::refuse;
+    REQUIRE_FALSE(Journal::open_for_writing(o, test::test_signer(dir)));
+    CHECK(requests == 0);
+    CHECK(Journal::open_read_only(o.path)->last_seq() == 3);
+  }
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <bit>
+#include <cstring>
 
 #include "head_anchor.hpp"
 #include "mrv/core/canonical.hpp"
@@ -267,4 +268,114 @@ TEST_CASE("journal tree: a long skip before a chain segment costs a row, and pro
           }));
           return f.root();
         }());
+}
+
+namespace {
+
+// The tree over seq 1..size recomputed from the records alone: a seq the journal never
+// held (skipped before a chain segment) is an absent leaf.
+Sha256 recomputed_root_with_gaps(Journal& j, uint64_t size) {
+  MerkleFrontier f;
+  REQUIRE(j.for_each_record(1, size, [&](const StoredRecord& r) {
+    while (f.size() + 1 < r.seq) f.push_leaf(merkle_absent_leaf());
+    f.push_leaf(merkle_leaf_hash(r.canonical));
+  }));
+  REQUIRE(f.size() == size);
+  return f.root();
+}
+
+// A journal restored from its copy at seq `old_head` after it had reached `anchored`.
+void roll_back(const test::TempDir& dir, const JournalOptions& o, int64_t& ts, int old_head, int anchored) {
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    fill(*j, ts, 1, old_head);
+  }
+  auto copy = dir / "old.db";
+  std::filesystem::copy_file(o.path, copy);
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    fill(*j, ts, 1, anchored - old_head);
+  }
+  std::filesystem::copy_file(copy, o.path, std::filesystem::copy_options::overwrite_existing);
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(o.path.string() + suffix);
+}
+
+MirrorRecord mirror_record(const StoredRecord& r) {
+  auto f = decode_record(r.canonical);
+  REQUIRE(f);
+  MirrorRecord m;
+  m.seq = r.seq;
+  m.canonical = r.canonical;
+  m.signature = r.signature;
+  std::memcpy(m.hash.data(), r.hash.data(), m.hash.size());
+  m.point = f->reading.point_id;
+  m.source = f->reading.source;
+  m.value = f->reading.value;
+  m.ts_ms = f->reading.ts_ms;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("journal tree: a journal with a declared chain break reopens again and again, and its tree holds", "[tree][journal]") {
+  // Old head and anchored head: inside the first chunk of 256 leaves; a full chunk
+  // written before the break and a partial one after; a skip over whole chunks.
+  auto [old_head, anchored] = GENERATE(std::pair{40, 80}, std::pair{300, 1000}, std::pair{250, 260});
+  INFO("rolled back from seq " << anchored << " to " << old_head);
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  int64_t ts = 0;
+  roll_back(dir, o, ts, old_head, anchored);
+  auto segment_seq = static_cast<uint64_t>(anchored) + 1;
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    CHECK_FALSE(j->chain_check_at_open().intact);
+    CHECK(j->last_seq() == segment_seq);
+  }
+  uint64_t head = segment_seq;
+  for (int restart = 1; restart <= 2; ++restart) {
+    INFO("restart " << restart);
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    CHECK(j->chain_check_at_open().intact);  // declared once, not again
+    CHECK(j->last_seq() == head);
+    fill(*j, ts, 1, 10);
+    head += 10;
+    CHECK(j->last_seq() == head);
+    CHECK(*j->tree_size() == head);
+    CHECK(*merkle_range_root(j->tree_nodes(), 0, head) == recomputed_root_with_gaps(*j, head));
+    auto latest = j->latest_checkpoint();
+    REQUIRE(latest);
+    REQUIRE(*latest);
+    CHECK((*latest)->checkpoint.root == recomputed_root_with_gaps(*j, (*latest)->checkpoint.tree_size));
+  }
+
+  SECTION("a registry's mirror of it reopens too, and holds the same tree") {
+    auto source = Journal::open_read_only(o.path);
+    REQUIRE(source);
+    std::vector<MirrorRecord> before, after;
+    REQUIRE(source->for_each_record(1, head, [&](const StoredRecord& r) {
+      (r.seq <= segment_seq ? before : after).push_back(mirror_record(r));
+    }));
+    auto mirror_path = dir / "mirror.db";
+    {
+      auto m = Journal::open_mirror(mirror_path);
+      REQUIRE(m);
+      REQUIRE(m->ingest(before));  // up to and with the chain segment
+    }
+    for (size_t part = 0; part < 2; ++part) {
+      INFO("mirror reopened " << part + 1 << " time(s)");
+      auto m = Journal::open_mirror(mirror_path);
+      REQUIRE(m);
+      CHECK(m->last_seq() == (part == 0 ? segment_seq : segment_seq + 10));
+      REQUIRE(m->ingest(std::span(after).subspan(part * 10, 10)));
+    }
+    auto m = Journal::open_mirror(mirror_path);
+    REQUIRE(m);
+    CHECK(m->last_seq() == head);
+    CHECK(*m->tree_root(head) == recomputed_root_with_gaps(*source, head));
+  }
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "flat_json.hpp"
 #include "mrv/collector/mqtt_payload.hpp"
 
 using namespace mrv;
@@ -185,4 +186,64 @@ TEST_CASE("mqtt payload: mutated and random payloads never crash the decoder", "
     }
   }
   CHECK(decoded > 0);
+}
+
+namespace {
+// A JSON array of `count` objects like {"v":7,"t":1795600000,"u":"kWh"}: 160 KB for 20,001.
+std::string big_array(size_t count) {
+  std::string s = "[";
+  for (size_t i = 0; i < count; ++i)
+    s += (i ? "," : "") + std::string("{\"v\":") + std::to_string(i % 1000) + ",\"t\":" +
+         std::to_string(1795600000 + i) + ",\"u\":\"kWh\"}";
+  return s + "]";
+}
+}  // namespace
+
+TEST_CASE("mqtt payload: a JSON array of 20,001 readings decodes in n log n pointer lookups, not n squared", "[mqtt]") {
+  constexpr size_t kCount = 20'001;
+  std::string payload = big_array(kCount);
+  auto doc = flatten_json(payload);
+  REQUIRE(doc);
+  REQUIRE(doc->scalars.size() == 3 * kCount);
+  // What decode_message does per element: value, timestamp, unit and status by pointer.
+  size_t finds = 0;
+  for (size_t i = 0; i < kCount; ++i) {
+    std::string base = "/" + std::to_string(i);
+    REQUIRE(doc->find(base + "/v"));
+    REQUIRE(doc->find(base + "/t"));
+    REQUIRE(doc->find(base + "/u"));
+    REQUIRE_FALSE(doc->find(base + "/status"));
+    finds += 4;
+  }
+  // A binary search needs about log2(60,003) = 16 comparisons a lookup; a scan needs
+  // tens of thousands (2.4e9 in all here).
+  INFO(doc->pointer_comparisons << " comparisons for " << finds << " lookups");
+  CHECK(doc->pointer_comparisons <= finds * 24);
+
+  auto m = mapping(PayloadFormat::json);
+  m.json.value = "/v";
+  m.json.timestamp = "/t";
+  m.json.unit = "/u";
+  m.json.status = "/status";
+  m.max_payload_bytes = payload.size();
+  auto r = decode(m, payload);
+  REQUIRE(r);
+  REQUIRE(r->size() == kCount);
+  CHECK(r->back().value == std::to_string((kCount - 1) % 1000));
+  CHECK(*r->back().ts_ms == (1795600000 + int64_t{kCount} - 1) * 1000);
+  CHECK(r->back().unit == "kWh");
+}
+
+TEST_CASE("mqtt payload: a repeated JSON key reads as its first occurrence", "[mqtt]") {
+  auto doc = flatten_json(R"({"b":1,"a":2,"a":3,"c":{"a":4}})");
+  REQUIRE(doc);
+  REQUIRE(doc->find("/a"));
+  CHECK(doc->find("/a")->text == "2");
+  CHECK(doc->find("/c/a")->text == "4");
+  CHECK(doc->find("/b")->text == "1");
+  CHECK_FALSE(doc->find("/d"));
+  CHECK_FALSE(doc->find(""));
+  auto scalar = flatten_json("42");
+  REQUIRE(scalar);
+  CHECK(scalar->find("")->text == "42");
 }

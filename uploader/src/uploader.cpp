@@ -2,6 +2,7 @@
 
 #include <syslog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <future>
 #include <optional>
@@ -430,6 +431,87 @@ Result<std::string> post_report(const Config& config, std::string_view report_js
     return fail(ErrorCode::invalid_argument, config.upload.url + request.target,
                 "HTTP " + std::to_string(response->status) + ": " + response->body);
   return std::move(response->body);
+}
+
+namespace {
+
+// GETs for the witness of the head: each bounded by `timeout`, any answer but 200 an error.
+class RegistryReader {
+ public:
+  static Result<RegistryReader> create(const Config& config, std::chrono::milliseconds timeout) {
+    UploadConfig upload = config.upload;
+    upload.timeout_ms = static_cast<int>(std::min<int64_t>(upload.timeout_ms, timeout.count()));
+    auto client = registry_client(upload);
+    if (!client) return tl::unexpected(client.error());
+    return RegistryReader(config, std::move(*client));
+  }
+  const std::string& site() const { return site_; }
+  Result<std::string> get(const std::string& target) {
+    auto r = client_.send({"GET", target, "", "", ""});
+    if (!r) return tl::unexpected(r.error());
+    if (r->status != 200) return fail(ErrorCode::io, url_ + target, describe(*r));
+    return std::move(r->body);
+  }
+
+ private:
+  RegistryReader(const Config& config, HttpsClient client)
+      : url_(config.upload.url), site_("/v1/sites/" + path_segment(config.site_id)), client_(std::move(client)) {}
+  std::string url_, site_;
+  HttpsClient client_;
+};
+
+}  // namespace
+
+namespace {
+
+// One page of record lines from the read API, as stored records.
+Result<std::vector<StoredRecord>> get_records(RegistryReader& reader, const std::string& url, uint64_t from_seq,
+                                              size_t max) {
+  std::string target = reader.site() + "/records?from_seq=" + std::to_string(from_seq) +
+                       "&to_seq=" + std::to_string(from_seq + std::max<size_t>(max, 1) - 1);
+  auto body = reader.get(target);
+  if (!body) return tl::unexpected(body.error());
+  std::vector<StoredRecord> out;
+  for (size_t at = 0; at < body->size();) {
+    size_t end = std::min(body->find('\n', at), body->size());
+    std::string_view line(body->data() + at, end - at);
+    at = end + 1;
+    if (line.empty()) continue;
+    auto parsed = parse_record_line(line);
+    auto hash = parsed ? from_hex(parsed->hash_hex) : Result<std::string>();
+    auto signature = parsed ? from_base64(parsed->signature_b64) : Result<std::string>();
+    if (!parsed || !hash || !signature)
+      return fail(ErrorCode::io, url + target, "not a record line: " + std::string(line.substr(0, 120)));
+    out.push_back({parsed->seq, std::move(parsed->record), std::move(*hash), std::move(*signature)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<StoredRecord>> read_registry_records(const Config& config, uint64_t from_seq, size_t max,
+                                                        std::chrono::milliseconds timeout) {
+  auto reader = RegistryReader::create(config, timeout);
+  if (!reader) return tl::unexpected(reader.error());
+  return get_records(*reader, config.upload.url, from_seq, max);
+}
+
+Result<RegistryHead> read_registry_head(const Config& config, std::chrono::milliseconds timeout) {
+  auto reader = RegistryReader::create(config, timeout);
+  if (!reader) return tl::unexpected(reader.error());
+  auto state = reader->get(reader->site());
+  if (!state) return tl::unexpected(state.error());
+  auto j = json::parse(*state, nullptr, false);
+  if (!j.is_object() || !j["held_through"].is_number_unsigned())
+    return fail(ErrorCode::io, config.upload.url + reader->site(), "not a site's state: " + state->substr(0, 200));
+  RegistryHead head;
+  head.held_through = j["held_through"].get<uint64_t>();
+  if (j["latest_checkpoint"].is_object()) head.checkpoint_note = j["latest_checkpoint"].value("note", "");
+  if (head.held_through == 0) return head;
+  auto newest = get_records(*reader, config.upload.url, head.held_through, 1);
+  if (!newest) return tl::unexpected(newest.error());
+  if (!newest->empty() && newest->front().seq == head.held_through) head.newest = std::move(newest->front());
+  return head;
 }
 
 Uploader::Uploader(const Config& config, JournalWriter& writer, LogFn log)

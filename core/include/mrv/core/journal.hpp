@@ -29,6 +29,24 @@
 
 namespace mrv {
 
+struct StoredRecord;  // below
+
+// A record, kept outside the journal, of how far it once reached (docs/journal.md,
+// "Witnesses of the head"): besides the head anchor file, which the journal keeps
+// itself, the agent's state file and the registry. A journal that ends before a
+// witness's seq, or holds another record there, was rolled back or replaced.
+struct HeadWitness {
+  std::string name;      // "state file", "registry": said in the problem and the segment's reason
+  uint64_t seq = 0;
+  std::string hash_hex;  // of record `seq`; "" when the witness knows only the seq
+  // Set when the witness holds the records themselves (the registry): those from
+  // `from_seq` on, at most `max`, in seq order. Under "new-segment" the journal takes
+  // back what it lost from them, each checked like any record (hash, seq, key,
+  // signature, link), before it declares the break: nothing the witness holds is lost,
+  // and the tree over those seqs stays the witness's.
+  std::function<Result<std::vector<StoredRecord>>(uint64_t from_seq, size_t max)> records = {};
+};
+
 struct JournalOptions {
   std::filesystem::path path;
   Synchronous synchronous = Synchronous::full;
@@ -45,6 +63,9 @@ struct JournalOptions {
   int checkpoint_interval_ms = 60'000;
   uint64_t checkpoint_max_records = 0;
   bool checkpoint_only = false;
+  // Checked at open with the head anchor; on_chain_break says what a rollback they
+  // show leads to.
+  std::vector<HeadWitness> head_witnesses = {};
 };
 
 // A reading as the agent accepted it: what the collector saw plus our clock then.
@@ -128,6 +149,10 @@ class Journal {
   [[nodiscard]] static Result<Journal> open_for_writing(const JournalOptions& options,
                                                         Signer signer);
   [[nodiscard]] static Result<Journal> open_read_only(const std::filesystem::path& path);
+  // Whether a process has the journal open for writing now (holds `<journal>.lock`; the
+  // lock dies with its process, so a kill -9 reads as not running at once). Takes and
+  // drops a shared lock: a writer starting in that instant retries (open_for_writing).
+  [[nodiscard]] static Result<bool> writer_running(const std::filesystem::path& path);
   // A registry's copy of one site's journal (journal_mirror.cpp): the same file format, so
   // every read query and the bundle export work on it, but records arrive signed by the
   // site and verified by the caller, and are stored verbatim. synchronous=FULL: a

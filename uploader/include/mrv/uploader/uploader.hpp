@@ -16,8 +16,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal_writer.hpp"
@@ -30,6 +32,22 @@ class HttpsClient;
 // Posts a signed monitoring report (POST /v1/sites/{site}/reports); the registry's
 // answer, or an error naming the URL and the status.
 [[nodiscard]] Result<std::string> post_report(const Config& config, std::string_view report_json);
+
+// What the registry holds of this site: a witness of the journal's head that outlives
+// every file at the site (docs/journal.md, "Witnesses of the head"), read once before
+// the journal opens. GET /v1/sites/{site}, then its newest record; each request bounded
+// by `timeout`, no retry. The caller checks the record's signature before it believes it.
+struct RegistryHead {
+  uint64_t held_through = 0;           // the newest record held (0: none)
+  std::optional<StoredRecord> newest;  // that record, as the site signed it
+  std::string checkpoint_note;         // the newest checkpoint held, signed note ("": none)
+};
+[[nodiscard]] Result<RegistryHead> read_registry_head(const Config& config, std::chrono::milliseconds timeout);
+// The site's records the registry holds from `from_seq` on, at most `max` (one GET of
+// /v1/sites/{site}/records), bytes as the site signed them: what a journal that lost
+// them takes back, checking each (Journal, HeadWitness::records).
+[[nodiscard]] Result<std::vector<StoredRecord>> read_registry_records(const Config& config, uint64_t from_seq,
+                                                                      size_t max, std::chrono::milliseconds timeout);
 
 struct UploaderStatus {
   std::string url;
