@@ -4,9 +4,11 @@ the key-file mode check, --help and usage exit codes. Usage: cli_test.py AGENT R
 import hashlib
 import os
 import pathlib
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 
 from harness import Site, check, fail
 
@@ -22,9 +24,22 @@ if mode == "configs":
     check(len(configs) > 0, "configs/ ships example configs")
     registry = pathlib.Path(agent).parent.parent / "registry" / "mrv-registry"
     for c in configs:
-        if c.name.startswith("registry"):  # mrv-registry's own config
-            p = subprocess.run([registry, "--config", str(c), "--check-config"], capture_output=True, text=True,
-                               timeout=60, cwd=repo)
+        if c.name.startswith("registry"):  # mrv-registry's own config, with the files it names made
+            # as scripts/demo.sh makes them: check-config reads them as start does
+            d = pathlib.Path(tempfile.mkdtemp(prefix="mrv-cli-"))
+            shutil.copy(c, d / c.name)
+            keys = d / "keys"
+            keys.mkdir()
+            run("keygen", "--out", str(keys / "demo-registry.key"))
+            subprocess.run([repo / "scripts" / "make-test-certs.sh", str(keys)], check=True, capture_output=True)
+            (keys / "server.pem").rename(keys / "demo-server.pem")
+            (keys / "server.key").rename(keys / "demo-server.key")
+            fd = os.open(keys / "demo-token", os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, b"a throwaway token\n")
+            os.close(fd)
+            p = subprocess.run([registry, "--config", str(d / c.name), "--check-config"], capture_output=True,
+                               text=True, timeout=60)
+            shutil.rmtree(d)
         else:
             p = run("check-config", "--config", str(c))
         check(p.returncode == 0, f"{c.name} is valid: {p.stdout.strip()} {p.stderr.strip()}")
