@@ -460,10 +460,6 @@ class RegistryReader {
   HttpsClient client_;
 };
 
-}  // namespace
-
-namespace {
-
 // One page of record lines from the read API, as stored records.
 Result<std::vector<StoredRecord>> get_records(RegistryReader& reader, const std::string& url, uint64_t from_seq,
                                               size_t max) {
