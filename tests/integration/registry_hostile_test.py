@@ -560,6 +560,30 @@ def damaged_site():
     check(info["held_through"] == 20, "the other site is served as before")
     st, _, _ = reg.post_records(SITE, journal_lines(a, 21, 30), token=tok_a)
     check(st == 200, "... and takes new records")
+    # A declared break (the agent's journal rolled back, a chain segment after a skip):
+    # the registry stores it, then starts again, twice.
+    held = a.records()[-1][0]
+    st, _, _ = reg.post_records(SITE, journal_lines(a, 31, held), token=tok_a)
+    old = a.dir / "old.db"
+    shutil.copy(a.journal, old)
+    a.run("run", "--config", str(a.config), "--duration", "0.5")
+    shutil.copy(old, a.journal)
+    for suffix in ("-wal", "-shm"):
+        pathlib.Path(str(a.journal) + suffix).unlink(missing_ok=True)
+    a.run("run", "--config", str(a.config), "--duration", "0.5")
+    rows = journal_lines(a, held + 1, 10**9)
+    kinds = [json.loads(json.loads(l)["record"])["type"] for l in rows]
+    check(st == 200 and kinds and kinds[0] == "chain-segment" and json.loads(rows[0])["seq"] > held + 1,
+          f"the agent declared a break after a skip: seq {held} then seq {json.loads(rows[0])['seq']}")
+    st, data, _ = reg.post_records(SITE, rows, token=tok_a)
+    check(st == 200, f"the registry stores the declared break and what follows ({data[:100]!r})")
+    for n in (1, 2):
+        reg.stop()
+        reg.start()
+        time.sleep(0.3)
+        info = reg.site_info(SITE, tok_a)
+        check(reg.proc.poll() is None and info["held_through"] == json.loads(rows[-1])["seq"],
+              f"restart {n}: the registry starts and holds through seq {info['held_through']}")
 
 
 def config_files():
