@@ -36,6 +36,10 @@ echo "== starting the local registry (configs/registry.toml)"
 "$registry" --config configs/registry.toml &
 registry_pid=$!
 trap 'kill $registry_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do  # the agent asks the registry for its head at start: let it listen first
+  (exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null && break
+  sleep 0.1
+done
 
 echo "== checking $config"
 "$agent" check-config --config "$config"
