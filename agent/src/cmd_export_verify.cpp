@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "mrv/agent/bundle.hpp"
-#include "mrv/agent/export_file.hpp"
-#include "mrv/agent/ocmf.hpp"
+#include "mrv/evidence/bundle.hpp"
+#include "mrv/evidence/export_file.hpp"
+#include "mrv/evidence/ocmf.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/report/json.hpp"
 
@@ -25,7 +25,7 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
 
 int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms,
                       const std::optional<std::string>& report_json) {
-  BundleRequest request;
+  evidence::BundleRequest request;
   request.report_json = report_json;
   request.from_ms = from_ms;
   request.to_ms = to_ms;
@@ -44,7 +44,7 @@ int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& co
     return kExitFailure;
   }
   request.signer = &*signer;
-  auto summary = write_bundle(journal, config.site_id, request);
+  auto summary = evidence::write_bundle(journal, config.site_id, request);
   if (!summary) {
     std::cerr << summary.error().to_string() << "\n";
     return kExitFailure;
@@ -93,7 +93,7 @@ int export_records(const ExportArgs& args_given) {
   if (!opened) return kExitFailure;
   auto& [config, journal] = *opened;
   if (args.quarantine) {
-    auto rows = write_quarantine_export(journal, *from_ms, *to_ms, args.out);
+    auto rows = evidence::write_quarantine_export(journal, *from_ms, *to_ms, args.out);
     if (!rows) {
       std::cerr << rows.error().to_string() << "\n";
       return kExitFailure;
@@ -103,7 +103,7 @@ int export_records(const ExportArgs& args_given) {
   }
   if (args.format == "bundle") return write_bundle_file(args, journal, config, *from_ms, *to_ms, report_json);
   if (args.format == "ocmf") {
-    auto written = write_ocmf(journal, config, *from_ms, *to_ms, args.out);
+    auto written = evidence::write_ocmf(journal, config, *from_ms, *to_ms, args.out);
     if (!written) {
       std::cerr << written.error().to_string() << "\n";
       return kExitFailure;
@@ -111,7 +111,7 @@ int export_records(const ExportArgs& args_given) {
     std::cerr << "exported " << *written << " OCMF records to " << args.out.string() << "\n";
     return kExitOk;
   }
-  auto summary = write_export(journal, config.site_id, *from_ms, *to_ms, args.out);
+  auto summary = evidence::write_export(journal, config.site_id, *from_ms, *to_ms, args.out);
   if (!summary) {
     std::cerr << summary.error().to_string() << "\n";
     return kExitFailure;
@@ -134,13 +134,13 @@ int verify(const std::filesystem::path& file, const std::vector<std::filesystem:
       }
       out->push_back(std::move(*key));
     }
-  if (looks_like_bundle(file)) {
+  if (evidence::looks_like_bundle(file)) {
     std::optional<std::string> since;
     if (!since_checkpoint.empty() && !(since = read_text_file(since_checkpoint))) {
       std::cerr << since_checkpoint.string() << ": cannot read\n";
       return kExitUsage;
     }
-    BundleVerdict v = verify_bundle(file, keys, since, registry_keys);
+    evidence::BundleVerdict v = evidence::verify_bundle(file, keys, since, registry_keys);
     std::cout << (json ? v.to_json() + "\n" : v.to_text());
     return v.exit_code();
   }
@@ -149,8 +149,10 @@ int verify(const std::filesystem::path& file, const std::vector<std::filesystem:
     return kExitUsage;
   }
   std::ifstream in(file, std::ios::binary);
-  VerifyReport r = verify_export(in, keys);
-  int code = !r.ok() ? kVerifyFailed : r.declared_breaks.empty() ? kVerifyOk : kVerifyDeclaredBreaks;
+  evidence::VerifyReport r = evidence::verify_export(in, keys);
+  int code = !r.ok()                     ? evidence::kVerifyFailed
+             : r.declared_breaks.empty() ? evidence::kVerifyOk
+                                         : evidence::kVerifyDeclaredBreaks;
   std::string verdict = !r.ok() ? "FAILED" : r.declared_breaks.empty() ? "VALID" : "VALID WITH DECLARED BREAKS";
   if (json) {
     nlohmann::json j = {{"verdict", verdict}, {"records", r.records},

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "mrv/agent/export_file.hpp"
+#include "mrv/evidence/export_file.hpp"
 #include "mrv/agent/state_file.hpp"
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/clock.hpp"

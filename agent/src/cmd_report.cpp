@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "mrv/agent/report_builder.hpp"
-#include "mrv/agent/export_file.hpp"
+#include "mrv/evidence/export_file.hpp"
 #include "mrv/report/csv.hpp"
 #include "mrv/report/format.hpp"
 #include "mrv/report/html.hpp"
@@ -40,7 +40,7 @@ int report(const ReportArgs& args) {
   tmp += ".tmp";
   std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
   file << text;
-  if (auto written = commit_file(file, tmp, args.out); !written) {
+  if (auto written = evidence::commit_file(file, tmp, args.out); !written) {
     std::cerr << written.error().to_string() << "\n";
     return kExitFailure;
   }

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "mrv/agent/bundle.hpp"
+#include "mrv/evidence/bundle.hpp"
 #include "mrv/core/log.hpp"
 #include "mrv/core/secret_file.hpp"
 #include "mrv/core/time_text.hpp"
@@ -176,7 +176,7 @@ struct Api::Impl {
                                           std::to_string(++bundle_count) + ".tar.gz");
     std::error_code ec;
     std::filesystem::create_directories(tmp.parent_path(), ec);
-    agent::BundleRequest request;
+    evidence::BundleRequest request;
     request.from_ms = *from;
     request.to_ms = *to;
     request.out = tmp;
@@ -184,7 +184,7 @@ struct Api::Impl {
     request.registry_signer = true;
     request.max_seq = (*latest)->checkpoint.tree_size;
     std::lock_guard lock(bundle_mutex);
-    auto written = agent::write_bundle(*journal, store.id(), request);
+    auto written = evidence::write_bundle(*journal, store.id(), request);
     if (!written) {
       std::filesystem::remove(tmp, ec);
       const Error& e = written.error();

@@ -1,11 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include "mrv/agent/export_file.hpp"
+#include "mrv/evidence/export_file.hpp"
 #include "mrv/core/time_text.hpp"
 #include "test_support.hpp"
 
 using namespace mrv;
-using namespace mrv::agent;
+using namespace mrv::evidence;
 
 namespace {
 // A journal of 6 readings exported to NDJSON lines (header first).

@@ -3,7 +3,7 @@
 // says about them.
 #include <catch2/catch.hpp>
 
-#include "mrv/agent/bundle.hpp"
+#include "mrv/evidence/bundle.hpp"
 #include "mrv/agent/report_builder.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
@@ -431,18 +431,18 @@ TEST_CASE("report: a bundle exported later, with more of the window, still recom
   site.add("pv1.power_kw", kEnd - kHour, 5.0);
   site.flush();
   REQUIRE(site.journal().checkpoint("later"));
-  agent::BundleRequest request;
+  evidence::BundleRequest request;
   request.from_ms = r.window_from_ms;
   request.to_ms = r.window_to_ms;
   request.out = dir / "later.tar.gz";
   request.signer = &signer;
   request.report_json = *text;
-  REQUIRE(agent::write_bundle(site.journal(), "pv-site", request));
+  REQUIRE(evidence::write_bundle(site.journal(), "pv-site", request));
   auto key = PublicKey::from_pem(signer.public_pem());
   REQUIRE(key);
   std::vector<PublicKey> pinned;
   pinned.push_back(std::move(*key));
-  auto verdict = agent::verify_bundle(request.out, pinned, std::nullopt);
+  auto verdict = evidence::verify_bundle(request.out, pinned, std::nullopt);
   INFO(verdict.to_text());
   CHECK(verdict.failures.empty());
   CHECK(any_note(verdict.notes, "every parameter and result matches (credited 22 tCO2)"));
@@ -455,8 +455,8 @@ TEST_CASE("report: a bundle exported later, with more of the window, still recom
   forged.replace(at, 19, "\"credited_tco2\": 23");
   request.out = dir / "forged.tar.gz";
   request.report_json = forged;
-  REQUIRE(agent::write_bundle(site.journal(), "pv-site", request));
-  auto bad = agent::verify_bundle(request.out, pinned, std::nullopt);
+  REQUIRE(evidence::write_bundle(site.journal(), "pv-site", request));
+  auto bad = evidence::verify_bundle(request.out, pinned, std::nullopt);
   REQUIRE(bad.failures.count("report"));
   CHECK(bad.failures.at("report").find("signature does not verify") != std::string::npos);
 }

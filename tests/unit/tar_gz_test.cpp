@@ -6,11 +6,11 @@
 #include <random>
 
 #include "mrv/core/gzip.hpp"
-#include "tar_gz.hpp"
+#include "mrv/evidence/tar_gz.hpp"
 #include "test_support.hpp"
 
 using namespace mrv;
-using namespace mrv::agent;
+using namespace mrv::evidence;
 
 namespace {
 // Every entry as (name, data), or the first error.

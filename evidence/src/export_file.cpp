@@ -1,4 +1,4 @@
-#include "mrv/agent/export_file.hpp"
+#include "mrv/evidence/export_file.hpp"
 
 #include <fstream>
 
@@ -9,7 +9,7 @@
 #include "mrv/core/clock.hpp"
 #include "mrv/core/record_line.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 
 Result<ExportSummary> write_export(Journal& journal, const std::string& site_id, int64_t from_ms,
                                    int64_t to_ms, const std::filesystem::path& out) {
@@ -136,4 +136,4 @@ VerifyReport verify_export(std::istream& in, std::span<const PublicKey> pinned) 
   return report;
 }
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

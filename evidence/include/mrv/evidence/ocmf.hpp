@@ -10,7 +10,7 @@
 #include "mrv/core/config.hpp"
 #include "mrv/core/journal.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 
 // "2026-01-01T00:00:00,000+0000 S": OCMF's time with its synchronisation flag.
 std::string ocmf_time(int64_t ms, bool synchronised);
@@ -20,4 +20,4 @@ std::string ocmf_time(int64_t ms, bool synchronised);
 [[nodiscard]] Result<uint64_t> write_ocmf(Journal& journal, const Config& config, int64_t from_ms,
                                           int64_t to_ms, const std::filesystem::path& out);
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

@@ -2,11 +2,11 @@
 #include <fstream>
 #include <map>
 
-#include "mrv/agent/export_file.hpp"
-#include "mrv/agent/ocmf.hpp"
+#include "mrv/evidence/export_file.hpp"
+#include "mrv/evidence/ocmf.hpp"
 #include "mrv/core/canonical.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 namespace {
 
 struct Register {
@@ -103,4 +103,4 @@ Result<uint64_t> write_ocmf(Journal& journal, const Config& config, int64_t from
   return written;
 }
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

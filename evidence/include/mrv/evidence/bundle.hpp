@@ -15,7 +15,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/journal.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 
 struct BundleRequest {
   int64_t from_ms = 0, to_ms = 0;
@@ -59,4 +59,4 @@ BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const
 // True when the file starts like a gzip stream (a bundle, not an NDJSON export).
 bool looks_like_bundle(const std::filesystem::path& file);
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

@@ -15,7 +15,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/journal.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 
 struct ExportSummary {
   uint64_t first_seq = 0, last_seq = 0, records = 0;
@@ -56,4 +56,4 @@ std::string quarantine_line(const QuarantineRow& row);
 // declared breaks (chain-segment records) a verifier must look at.
 inline constexpr int kVerifyOk = 0, kVerifyFailed = 1, kVerifyDeclaredBreaks = 3;
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

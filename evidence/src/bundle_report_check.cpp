@@ -6,7 +6,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/merkle.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 namespace {
 
 using nlohmann::json;
@@ -144,4 +144,4 @@ void BundleReportCheck::finish(const std::vector<std::string>& checkpoint_notes)
   compare(*recomputed);
 }
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

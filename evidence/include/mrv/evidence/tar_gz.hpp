@@ -17,7 +17,7 @@
 
 #include "mrv/core/error.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 
 class TarGzWriter {
  public:
@@ -57,4 +57,4 @@ class TarGzReader {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

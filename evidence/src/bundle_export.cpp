@@ -4,14 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mrv/agent/bundle.hpp"
-#include "mrv/agent/export_file.hpp"
+#include "mrv/evidence/bundle.hpp"
+#include "mrv/evidence/export_file.hpp"
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/record_line.hpp"
-#include "tar_gz.hpp"
+#include "mrv/evidence/tar_gz.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 namespace {
 
 using nlohmann::json;
@@ -263,4 +263,4 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
   return c.summary;
 }
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "mrv/agent/bundle.hpp"
+#include "mrv/evidence/bundle.hpp"
 #include "mrv/core/config.hpp"
 #include "mrv/core/reading.hpp"
 #include "mrv/report/engine.hpp"
 #include "mrv/report/json.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 
 class BundleReportCheck {
  public:
@@ -46,4 +46,4 @@ class BundleReportCheck {
   std::optional<report::ReportEngine> engine_;
 };
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

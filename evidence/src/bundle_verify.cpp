@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
-#include "mrv/agent/bundle.hpp"
+#include "mrv/evidence/bundle.hpp"
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/checkpoint.hpp"
@@ -17,9 +17,9 @@
 #include "mrv/core/record_line.hpp"
 #include "mrv/core/text_limits.hpp"
 #include "bundle_report_check.hpp"
-#include "tar_gz.hpp"
+#include "mrv/evidence/tar_gz.hpp"
 
-namespace mrv::agent {
+namespace mrv::evidence {
 namespace {
 
 using nlohmann::json;
@@ -753,4 +753,4 @@ bool looks_like_bundle(const std::filesystem::path& file) {
   return in.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b;
 }
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence

@@ -1,4 +1,4 @@
-#include "tar_gz.hpp"
+#include "mrv/evidence/tar_gz.hpp"
 
 #include <zlib.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-namespace mrv::agent {
+namespace mrv::evidence {
 namespace {
 
 constexpr size_t kBlock = 512;
@@ -277,4 +277,4 @@ Result<std::string_view> TarGzReader::read() {
   return std::string_view(r.piece.data(), want);
 }
 
-}  // namespace mrv::agent
+}  // namespace mrv::evidence
