@@ -12,6 +12,7 @@ packages=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio socat
   chromium fonts-liberation python3-prometheus-client
   debootstrap systemd-container file
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

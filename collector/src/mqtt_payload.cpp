@@ -144,8 +144,9 @@ tl::expected<std::vector<DecodedReading>, DecodeError> senml_readings(
   std::string base_name, base_unit;
   std::optional<int64_t> base_time_ms;
   std::vector<DecodedReading> out;
-  for (auto& [index, f] : records) {
-    std::string where = "/" + std::to_string(index);
+  for (auto& record : records) {
+    const auto& f = record.second;  // (a lambda may not capture a structured binding in clang 14)
+    std::string where = "/" + std::to_string(record.first);
     auto get = [&](const char* key) -> const JsonScalar* {
       auto it = f.find(key);
       return it == f.end() ? nullptr : it->second;

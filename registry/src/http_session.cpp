@@ -3,7 +3,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <limits>
 #include <optional>
 
 #include <boost/asio/ssl.hpp>
@@ -12,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "mrv/core/log.hpp"
+#include "request_rules.hpp"
 
 namespace mrv::registry {
 
@@ -49,16 +49,6 @@ bool transport_ended(const boost::system::error_code& ec) {
          ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == asio::ssl::error::stream_truncated || ec == asio::error::bad_descriptor ||
          ec.category() == asio::error::get_ssl_category();
-}
-
-// The answer to a request Beast could not parse.
-Response malformed_answer(const boost::system::error_code& ec, const RegistryConfig& config) {
-  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-    return Api::error_response(431, "too_large", "size",
-                               "request line and headers (or trailers) over " + std::to_string(config.max_header_bytes) + " bytes");
-  if (ec == http::error::body_limit)
-    return Api::error_response(413, "too_large", "size", "body over " + std::to_string(config.max_body_bytes) + " bytes");
-  return Api::error_response(400, "bad_request", "format", "malformed HTTP/1.1 request: " + ec.message());
 }
 
 // A request handled on a worker thread. Its timer, parked at the end of time and
@@ -179,11 +169,8 @@ class Session {
   asio::awaitable<bool> one_request(Clock::time_point start) {
     auto& tcp = beast::get_lowest_layer(stream_);
     boost::system::error_code ec;
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
-    // The declared length is judged on admission, below. (Not boost::none: Beast 1.74
-    // compares a length with an empty optional as always over it.)
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    RequestParser parser;
+    limit_headers(parser, config());
     tcp.expires_at(start + milliseconds(config().header_timeout_ms));
     co_await http::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -193,23 +180,18 @@ class Session {
     }
     const auto& header = parser.get().base();
     std::string what = std::string(sv(header.method_string())) + " " + std::string(sv(header.target()));
-    Admission admission = s_.api.admit(header, cert_);
+    Admission admission = admit_headers(s_.api, parser, cert_);
     state(admission.authenticated, false);
     bool keep_alive = parser.get().keep_alive();
-    bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
-    if (!admission.refusal && has_body && admission.body_limit == 0)
-      admission.refusal = Api::error_response(400, "bad_request", "format", "this request takes no body");
-    else if (!admission.refusal && parser.content_length().value_or(0) > admission.body_limit)
-      admission.refusal = Api::error_response(413, "too_large", "size",
-                                              "body over " + std::to_string(admission.body_limit) + " bytes");
+    bool with_body = has_body(parser);
     if (admission.refusal) {  // answered on the headers: no body is read
-      bool ok = co_await answer(std::move(*admission.refusal), what, keep_alive && !has_body);
-      if (ok && has_body) co_await drain(stream_, buffer_);
-      co_return ok && keep_alive && !has_body;
+      bool ok = co_await answer(std::move(*admission.refusal), what, keep_alive && !with_body);
+      if (ok && with_body) co_await drain(stream_, buffer_);
+      co_return ok && keep_alive && !with_body;
     }
 
     state(true, true);
-    size_t reserved = has_body ? parser.content_length().value_or(admission.body_limit) : 0;
+    size_t reserved = with_body ? parser.content_length().value_or(admission.body_limit) : 0;
     auto deadline = start + milliseconds(config().request_timeout_ms);
     if (reserved > 0 && !co_await s_.budget.acquire(reserved, deadline)) {
       co_await answer(Api::error_response(503, "busy", "size", "too many request bodies in flight: try again"), what, false);
@@ -220,7 +202,7 @@ class Session {
       size_t bytes;
       ~Release() { budget.release(bytes); }
     } release{s_.budget, reserved};
-    if (has_body) {
+    if (with_body) {
       if (beast::iequals(header[http::field::expect], "100-continue")) {
         http::response<http::empty_body> go_on{http::status::continue_, 11};
         if (!co_await write_message(stream_, go_on, milliseconds(config().idle_timeout_ms))) co_return false;
