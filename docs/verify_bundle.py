@@ -54,6 +54,9 @@ MAX_JSON_NESTING = 64  # objects and arrays one inside another
 MAX_JSON_VALUES = 1 << 20  # values in one JSON text: 1 + its commas + its non-empty arrays and objects
 MAX_TOML_BYTES = 4 << 20  # a configs/ file
 MAX_TOML_NESTING = 64  # tables and arrays one inside another, the root table counting as 1
+RECORD_LINE_MEMBERS = {"seq", "record", "hash", "signature"}
+MAX_RECORD_LINE_NESTING = 8  # a record line with other members: one object of small extensions
+MAX_RECORD_LINE_VALUES = 1024
 # The entries of §4 in their required order; only configs/ repeats.
 ENTRY_ORDER = ("manifest.json", "manifest.sig", "keys.json", "configs/", "checkpoints.json",
                "report.json", "records.ndjson", "gaps.ndjson", "quarantine.ndjson")
@@ -382,6 +385,9 @@ def parse_line(raw, ended):  # checks 1 and 3; returns (line, canonical bytes, r
     if not (isinstance(line, dict) and is_int(line.get("seq"), 0)
             and all(type(line.get(k)) is str for k in ("record", "hash", "signature"))):
         raise Failure("not a record line (seq, record, hash, signature)", "chain")
+    if set(line) != RECORD_LINE_MEMBERS and (json_depth(line) > MAX_RECORD_LINE_NESTING or
+                                             json_values(raw.decode("utf-8")) > MAX_RECORD_LINE_VALUES):
+        raise Failure("not a record line (seq, record, hash, signature)", "chain")  # as the agent's reader
     try:
         data = line["record"].encode("utf-8")  # the canonical bytes (record-format.md §3.3)
         rec = parse_json(data.decode("utf-8"))

@@ -329,7 +329,9 @@ Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines,
   size_t proven = base_seq == held ? std::min(first_unsigned, records.size()) : 0;
   std::span<const MirrorRecord> now(records.data(), proven), later(records.data() + proven, records.size() - proven);
   if (!later.empty()) {
-    auto waiting = unproven_->count();
+    // What waits once this batch is stored: the records below its first seq (it
+    // replaces the rest), and its own unproven ones.
+    auto waiting = unproven_->count(records.front().seq);
     if (!waiting) return storage_failure(waiting.error());
     if (*waiting + later.size() > options_.limits.max_unproven_records)
       return refuse(409, "unproven_limit", "checkpoint",

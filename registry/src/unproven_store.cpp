@@ -37,8 +37,10 @@ Result<std::optional<UnprovenStore::Last>> UnprovenStore::last(uint64_t before_s
   return Last{static_cast<uint64_t>(s.int64(0)), to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size())};
 }
 
-Result<uint64_t> UnprovenStore::count() {
-  sqlite::Statement s(db_, "SELECT count(*) FROM unproven");
+Result<uint64_t> UnprovenStore::count(uint64_t before_seq) {
+  if (before_seq == 0) return 0;
+  sqlite::Statement s(db_, "SELECT count(*) FROM unproven WHERE seq <= ?1");
+  s.bind(1, static_cast<int64_t>(std::min<uint64_t>(before_seq - 1, INT64_MAX)));
   int rc = s.step();
   if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(db_, rc, "count unproven records"));
   return static_cast<uint64_t>(s.int64(0));

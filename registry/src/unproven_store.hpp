@@ -32,7 +32,8 @@ class UnprovenStore {
   };
   // The newest record held with seq < before_seq, or nullopt when none is.
   [[nodiscard]] Result<std::optional<Last>> last(uint64_t before_seq = UINT64_MAX);
-  [[nodiscard]] Result<uint64_t> count();
+  // Records held with seq < before_seq (all of them by default).
+  [[nodiscard]] Result<uint64_t> count(uint64_t before_seq = UINT64_MAX);
   // Records with from_seq <= seq <= to_seq, in seq order.
   [[nodiscard]] Result<void> for_each(uint64_t from_seq, uint64_t to_seq,
                                       const std::function<void(MirrorRecord&&)>& fn);

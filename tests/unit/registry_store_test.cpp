@@ -409,6 +409,37 @@ TEST_CASE("registry: forged unsigned records neither poison the stream nor get p
   }
 }
 
+TEST_CASE("limits: 2 x max_batch_records unproven records wait and one more is 409 while a batch replacing them fits",
+          "[registry][hostile][limits]") {
+  test::TempDir site, forger;
+  Journal j = site_journal(site, 20, "", true);
+  REQUIRE(j.checkpoint("test"));  // at 20
+  Journal forged = site_journal(forger, 21, "9", true);
+  Registry reg(StoreLimits{16 << 20, 10, 20}, true);  // max_batch_records 10: 20 may wait
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  // At the limit: 20 forged records wait; one more is refused, nothing of it kept.
+  REQUIRE(reg.store->post_records(lines(forged, 1, 10), false));
+  REQUIRE(reg.store->post_records(lines(forged, 11, 20), false));
+  CHECK(reg.summary()["unproven_records"] == 20);
+  auto past = reg.store->post_records(lines(forged, 21, 21), false);
+  REQUIRE_FALSE(past);
+  CHECK(past.error().status == 409);
+  CHECK(past.error().error == "unproven_limit");
+  CHECK(reg.unproven_through() == 20);
+  // The genuine records replace the forged ones from seq 1: 10 wait after the first
+  // batch (not 20 + 10), 20 after the second, and the checkpoint proves them.
+  auto first = reg.store->post_records(lines(j, 1, 10), false);
+  REQUIRE(first);
+  CHECK(reg.summary()["unproven_records"] == 10);
+  REQUIRE(reg.store->post_records(lines(j, 11, 20), false));
+  CHECK(reg.summary()["unproven_records"] == 20);
+  REQUIRE(reg.store->post_checkpoint(latest_note(j)));
+  CHECK(reg.held() == 20);
+  CHECK(reg.summary()["unproven_records"] == 0);
+  CHECK(*reg.store->records(1, 10) == lines(j, 1, 10));  // a read: at most max_batch_records
+  CHECK(*reg.store->records(11, 20) == lines(j, 11, 20));
+}
+
 TEST_CASE("registry: without pinned keys, a new key is taken only while the site holds no records", "[registry][hostile]") {
   test::TempDir site, other;
   Journal j = site_journal(site, 5);
