@@ -1,5 +1,6 @@
 #include "mrv/collector/modbus_source.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -43,6 +44,11 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     int64_t next_due_ms = 0;  // wall-clock boundary of the next poll
     std::map<size_t, std::pair<double, std::string>> last_counter;  // cumulative points: last value
     std::map<size_t, std::string> last_text;  // string registers: last identity read
+    // The log of failed requests: a new reason is logged at once, the same one again
+    // once in 10 s, with how many were not logged.
+    std::string logged_reason;
+    int64_t logged_ms = 0;  // steady clock
+    int suppressed = 0;
   };
   struct Job {
     size_t device, request;
@@ -140,6 +146,29 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
 
   void gap(const Device& d, const std::vector<size_t>& points, const std::string& reason) {
     for (size_t i : points) submit(d, i, "", Quality::bad, reason);
+  }
+
+  // A request that became a gap (a bad frame, a timeout, a lost connection, an exception):
+  // the log names the device, its registers and what was wrong.
+  void log_failed(Device& d, const Request& r, const std::string& reason) {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (reason == d.logged_reason && now - d.logged_ms < 10'000) {
+      ++d.suppressed;
+      return;
+    }
+    std::string regs = std::string(table_name(r.function)) + " " + std::to_string(r.address) +
+                       (r.count > 1 ? "-" + std::to_string(r.address + r.count - 1) : "");
+    log::warning("modbus:" + config.name + ": " + d.config.name + " (unit " + std::to_string(r.unit) + ") " +
+                 regs + ": " + reason +
+                 (!d.suppressed ? ""
+                  : reason == d.logged_reason
+                      ? " (" + std::to_string(d.suppressed) + " more like it not logged)"
+                      : " (before it, " + std::to_string(d.suppressed) + " more '" + d.logged_reason +
+                            "' not logged)"));
+    d.logged_reason = reason;
+    d.logged_ms = now;
+    d.suppressed = 0;
   }
 
 
@@ -357,9 +386,10 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
       queue.push_front(j);
       return pump();
     }
-    const Device& d = devices[j.device];
+    Device& d = devices[j.device];
     std::string reason = why + (config.retries ? " (" + std::to_string(config.retries + 1) + " tries)" : "");
     set_state("disconnected", reason);
+    log_failed(d, d.plan[j.request].request, reason);
     gap(d, d.plan[j.request].points, reason);
     request_done(j.device, false);
     pump();
@@ -373,7 +403,9 @@ struct ModbusGateway::Impl : std::enable_shared_from_this<ModbusGateway::Impl> {
     const PlannedRequest& pr = d.plan[j.request];
     if (resp.exception) {
       // The device answered: a gap for these points, but no reason to back it off.
-      gap(d, pr.points, "exception response: " + exception_name(*resp.exception));
+      std::string reason = "exception response: " + exception_name(*resp.exception);
+      log_failed(d, pr.request, reason);
+      gap(d, pr.points, reason);
       request_done(j.device, true);
     } else {
       for (size_t i : pr.points) decode_and_submit(d, i, pr.request, resp);
