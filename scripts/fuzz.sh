@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ (clang 14, ASan+UBSan) and runs each for a bounded
 # time over its seed corpus, two at a time (docs/fuzzing.md). scripts/test.sh runs it
-# short; run it by hand for longer:
+# 15 s per target; run it by hand for longer:
 #   scripts/fuzz.sh 600                    every target for 10 minutes
 #   scripts/fuzz.sh 3600 bundle gzip       two targets for an hour each
 # Seeds (fuzz/corpus/<target>/) are only read; what a run finds is kept in
@@ -10,7 +10,7 @@
 # when any target finds a crash, a leak, a timeout or undefined behaviour.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-20}"
+seconds="${1:-15}"
 shift || true
 dir=build-fuzz
 targets=("$@")
@@ -19,9 +19,9 @@ if [ ${#targets[@]} -eq 0 ]; then
            registry_request)
 fi
 
-echo "== build $dir (clang 14, libFuzzer, ASan+UBSan)"
+echo "== build $dir (clang 14, libFuzzer, ASan+UBSan, -O1 as OSS-Fuzz builds)"
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$dir" -DMRV_FUZZ=ON -DMRV_BUILD_TESTS=OFF -DMRV_WERROR=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target fuzzers
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
