@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -12,7 +13,7 @@
 namespace mrv {
 
 namespace {
-constexpr size_t kMaxSecretBytes = 64 * 1024;
+constexpr size_t kMaxSecretLine = 64 * 1024;  // a token or password: its first line, at most this
 }
 
 Result<std::string> read_secret_file(const std::filesystem::path& file, unsigned refuse_mode_bits) {
@@ -30,8 +31,13 @@ Result<std::string> read_secret_file(const std::filesystem::path& file, unsigned
   } else {
     char buf[4096];
     ssize_t n = 0;
-    while (text.size() < kMaxSecretBytes && (n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    // Up to the first line's end, one byte past the limit at most: the rest is never read.
+    while (text.size() <= kMaxSecretLine && text.find('\n') == std::string::npos &&
+           (n = ::read(fd, buf, std::min(sizeof buf, kMaxSecretLine + 1 - text.size()))) > 0)
+      text.append(buf, static_cast<size_t>(n));
     if (n < 0) error = refused(std::string("cannot read a secret from this file: ") + std::strerror(errno));
+    else if (text.substr(0, text.find('\n')).size() > kMaxSecretLine)
+      error = refused("its first line is longer than " + std::to_string(kMaxSecretLine) + " bytes");
   }
   ::close(fd);
   if (error) return tl::unexpected(*error);

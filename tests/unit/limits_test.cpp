@@ -8,6 +8,9 @@
 #include "flat_json.hpp"
 #include "mrv/collector/modbus_frames.hpp"
 #include "mrv/collector/mqtt_payload.hpp"
+#include "mrv/core/journal.hpp"
+#include "mrv/core/secret_file.hpp"
+#include "test_support.hpp"
 
 using namespace mrv;
 using namespace mrv::collector;
@@ -166,4 +169,44 @@ TEST_CASE("limits: max_connections: room for one more cuts the connection idle l
   auto d = open("d", true);
   b->busy = d->busy = true;
   CHECK_FALSE(table.make_room());  // all in a request: the new connection is closed
+}
+
+TEST_CASE("limits: a secret file's first line of 64 KiB is read, one byte more is refused", "[limits][config]") {
+  test::TempDir dir;
+  auto file = dir.path() / "token";
+  std::string at(64 * 1024, 't');
+  test::write_text(file, at + "\nsecond line never read\n");
+  auto read = read_secret_file(file, S_IRWXO);
+  REQUIRE(read);
+  CHECK(*read == at);
+  test::write_text(file, at);  // no line end at all
+  CHECK(read_secret_file(file, S_IRWXO).value_or("") == at);
+  test::write_text(file, at + "t\n");
+  auto past = read_secret_file(file, S_IRWXO);
+  REQUIRE_FALSE(past);
+  CHECK(past.error().where == file.string());
+  CHECK(past.error().message == "its first line is longer than 65536 bytes");
+}
+
+TEST_CASE("limits: quarantine_max_rows quarantined messages are kept, one more drops the oldest", "[limits][journal]") {
+  test::TempDir dir;
+  auto options = test::journal_options(dir);
+  options.quarantine_max_rows = 3;
+  auto journal = Journal::open_for_writing(options, test::test_signer(dir));
+  REQUIRE(journal);
+  auto quarantine = [&](int64_t received_ms) {
+    QuarantinedMessage q{received_ms, "mqtt:broker", "site/{meter}/energy", "site/m1/energy", "not_numeric",
+                         "payload is not a number", "abc"};
+    REQUIRE(journal->append({}, std::span<const QuarantinedMessage>(&q, 1)));
+  };
+  for (int64_t t = 1; t <= 3; ++t) quarantine(t * 1000);
+  auto kept = journal->quarantine(0, 10'000, 100);
+  REQUIRE(kept);
+  CHECK(kept->size() == 3);
+  quarantine(4000);
+  kept = journal->quarantine(0, 10'000, 100);
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 3);
+  CHECK(kept->front().received_ms == 2000);  // the oldest went
+  CHECK(kept->back().received_ms == 4000);
 }
