@@ -4,7 +4,8 @@ the agent journals a month of PV readings sent over a real mosquitto broker, sig
 with fuzz/keys/seed-ed25519.key (so the fuzz targets that pin its public key see
 records and checkpoints whose signatures verify), then its report, bundle and NDJSON
 export are cut into seeds, beside hand-written Modbus frames, MQTT messages and HTTP
-requests. Run by hand after a format changes; the corpora are kept in the repository.
+requests. Run by hand after a format changes: it rewrites its own seeds and leaves the
+inputs merged in from fuzzing runs. The corpora are kept in the repository.
 
 usage: make_corpus.py AGENT
 """
@@ -21,6 +22,7 @@ import tarfile
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+import harness  # noqa: E402
 import report_test  # noqa: E402  (the solar site of the report tests)
 
 CORPUS = HERE / "corpus"
@@ -75,7 +77,6 @@ def bundle_seeds(bundle, report):
 
 
 def main(agent):
-    shutil.rmtree(CORPUS, ignore_errors=True)
     report_test.SolarSite = SeedSite
     site = report_test.collect(agent)
     report_path, _ = site.report("json", "--no-upload")
@@ -139,12 +140,7 @@ def main(agent):
     # Modbus: 6 bytes choose the request (unit, function 1+b%4, address, count 1+b%max,
     # variant: value type, word order, transaction id variant*257), then the response.
     def rtu(frame):
-        crc = 0xFFFF
-        for b in frame:
-            crc ^= b
-            for _ in range(8):
-                crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        return frame + struct.pack("<H", crc)
+        return frame + struct.pack("<H", harness.modbus_crc16(frame))
     regs = struct.pack(">HH", 0x4120, 0x0000)  # 10.0 as f32 ABCD
     for variant, name in ((8, "f32"), (3, "u32"), (9, "string")):
         req = bytes([1, 2, 0, 0, 1, variant])  # unit 1, FC 3, address 0, 2 registers

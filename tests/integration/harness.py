@@ -21,6 +21,34 @@ def _stop_started():
             p.wait()
 
 
+def wait_closed(sock, seconds):
+    """Seconds until the peer closed `sock` (TLS close, EOF or reset), or None."""
+    import socket
+    import ssl
+    import time
+    t0 = time.time()
+    sock.settimeout(0.1)
+    while time.time() - t0 < seconds:
+        try:
+            if sock.recv(4096) == b"":
+                return time.time() - t0
+        except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+            continue
+        except (OSError, ssl.SSLError):
+            return time.time() - t0
+    return None
+
+
+def modbus_crc16(data):
+    """The Modbus RTU CRC of `data` (poly 0xA001, init 0xFFFF), as an int."""
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
 def track(process):
     _started.append(process)
     return process

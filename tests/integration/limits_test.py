@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from harness import Site, check, fail
+from harness import Site, check, fail, wait_closed
 
 agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-limits-")
@@ -93,19 +93,6 @@ def exchange(reg, data, timeout=10):
         s.close()
 
 
-def wait_closed(sock, seconds):
-    """Seconds until the peer closed `sock`, or None."""
-    t0 = time.time()
-    sock.settimeout(0.1)
-    while time.time() - t0 < seconds:
-        try:
-            if sock.recv(4096) == b"":
-                return time.time() - t0
-        except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
-            continue
-        except (OSError, ssl.SSLError):
-            return time.time() - t0
-    return None
 
 
 def error_of(body):

@@ -32,6 +32,7 @@ import threading
 import time
 
 from harness import Site, check, fail, track
+from harness import modbus_crc16 as crc16
 from mqtt_harness import free_port
 
 agent, mode = sys.argv[1], sys.argv[2]
@@ -52,13 +53,6 @@ NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal data valu
 
 # ---- frames, built by hand ---------------------------------------------------------------
 
-def crc16(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
 
 
 def regs(values):

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 
-from harness import check, fail, track
+from harness import check, fail, track, wait_closed
 from upload_harness import (SITE, Pki, Registry, UploadSite, check_exactly_once, free_port, journal_lines,
                             new_token, plain_site, record_line, registry_binary, write_private)
 
@@ -105,19 +105,6 @@ def rss_kib(pid):
     return 0
 
 
-def wait_closed(sock, seconds):
-    """Seconds until the registry closed `sock` (TLS close or EOF), or None."""
-    t0 = time.time()
-    sock.settimeout(0.2)
-    while time.time() - t0 < seconds:
-        try:
-            if sock.recv(4096) == b"":
-                return time.time() - t0
-        except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
-            continue
-        except (OSError, ssl.SSLError):
-            return time.time() - t0
-    return None
 
 
 def registry(extra="", sites=None, **kw):
