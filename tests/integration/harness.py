@@ -21,6 +21,12 @@ def _stop_started():
             p.wait()
 
 
+def sanitized(binary):
+    """True for a build under AddressSanitizer, whose shadow memory and quarantine make
+    resident memory meaningless: memory bounds are judged in the release build."""
+    return "libasan" in subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+
+
 def wait_closed(sock, seconds):
     """Seconds until the peer closed `sock` (TLS close, EOF or reset), or None."""
     import socket

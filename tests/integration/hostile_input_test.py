@@ -13,7 +13,7 @@ import sys
 
 from bundle_tools import (expect_both, fix_manifest, nested_json, read_members, tar_bytes, tar_entry,
                           ustar_header, verify_both, write_bundle)
-from harness import Site, check, fail
+from harness import Site, check, fail, sanitized
 
 agent, mode = sys.argv[1], sys.argv[2]
 MAX_LINE = 1 << 20
@@ -29,8 +29,7 @@ def genuine_site(**kw):
     return site, site.bundle()
 
 
-# AddressSanitizer's shadow memory and quarantine make resident memory meaningless there.
-SANITIZED = "libasan" in subprocess.run(["ldd", agent], capture_output=True, text=True).stdout
+SANITIZED = sanitized(agent)
 
 
 def peak_rss_kib(args):

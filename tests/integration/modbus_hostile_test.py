@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 
-from harness import Site, check, fail, track
+from harness import Site, check, fail, sanitized, track
 from harness import modbus_crc16 as crc16
 from mqtt_harness import free_port
 
@@ -423,7 +423,8 @@ check(gateway.spent() and after >= 6, f"every attack was served, and {after} cor
 proc.send_signal(signal.SIGTERM)
 proc.wait(timeout=30)
 check(proc.returncode == 0, "the agent stops cleanly on SIGTERM")
-check(peak_rss < RSS_LIMIT_KIB, f"peak VmRSS {peak_rss / 1024:.1f} MiB, below {RSS_LIMIT_KIB // 1024} MiB")
+check(sanitized(agent) or peak_rss < RSS_LIMIT_KIB,
+      f"peak VmRSS {peak_rss / 1024:.1f} MiB, below {RSS_LIMIT_KIB // 1024} MiB (judged in the release build)")
 check(not gateway.errors, f"the hostile gateway itself ran without errors {gateway.errors}")
 if any("endless" in a[0] for a in ATTACKS):
     check(len(streams) == 2 and all(sent < 64 << 20 and secs < 4 for sent, secs in streams),

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 
-from harness import check, fail, track, wait_closed
+from harness import check, fail, sanitized, track, wait_closed
 from upload_harness import (SITE, Pki, Registry, UploadSite, check_exactly_once, free_port, journal_lines,
                             new_token, plain_site, record_line, registry_binary, write_private)
 
@@ -45,8 +45,7 @@ agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-hostile-")
 W = pathlib.Path(work.name)
 FAST = "timeout_ms = 2000\nbackoff_min_ms = 200\nbackoff_max_ms = 1000"
-# AddressSanitizer's shadow memory and quarantine make resident memory meaningless there.
-SANITIZED = "libasan" in subprocess.run(["ldd", registry_binary(agent)], capture_output=True, text=True).stdout
+SANITIZED = sanitized(registry_binary(agent))
 
 
 # ---------------------------------------------------------------------------- raw HTTP
