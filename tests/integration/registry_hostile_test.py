@@ -39,7 +39,7 @@ import time
 
 from harness import check, fail, sanitized, track, wait_closed
 from upload_harness import (SITE, Pki, Registry, UploadSite, check_exactly_once, free_port, journal_lines,
-                            new_token, plain_site, record_line, registry_binary, write_private)
+                            new_token, plain_site, record_line, registry_binary, registry_serves, write_private)
 
 agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-hostile-")
@@ -89,14 +89,6 @@ def json_error(body):
         return None
 
 
-def alive(reg, token, what):
-    """The registry process runs and answers an authenticated read."""
-    check(reg.proc.poll() is None, f"{what}: the registry is still running")
-    st, data, js = reg.request("GET", f"/v1/sites/{SITE}", token=token, timeout=20)
-    check(st == 200 and js and js.get("site") == SITE, f"{what}: ... and answers a site's read ({st})")
-    return js
-
-
 def rss_kib(pid):
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -124,7 +116,7 @@ def http_framing():
                                 b"Transfer-Encoding: chunked\r\nContent-Type: application/x-ndjson\r\n\r\n"
                                 b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n")
     check(st in (400, 401, 431) and closed, f"a 70 KiB chunked trailer before any credential: {st}, closed")
-    alive(reg, token, "after the chunked trailer")
+    registry_serves(reg, token, "after the chunked trailer")
     # The same with a credential: the trailer is refused, not thrown.
     st, body, closed = exchange(reg, b"POST /v1/sites/it-site/records HTTP/1.1\r\n" + host +
                                 f"Authorization: Bearer {token}\r\n".encode() +
@@ -132,7 +124,7 @@ def http_framing():
                                 b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n")
     check(st in (400, 431) and json_error(body) and closed,
           f"... and with a site's credential: {st} {body[:100]!r}")
-    alive(reg, token, "after the authenticated chunked trailer")
+    registry_serves(reg, token, "after the authenticated chunked trailer")
     # 2. Malformed requests: each a JSON error, then the connection is closed.
     cases = {
         "two Content-Lengths": b"POST /v1/sites/it-site/records HTTP/1.1\r\n" + host +
@@ -148,8 +140,8 @@ def http_framing():
         st, body, closed = exchange(reg, data)
         err = json_error(body)
         check(st in (400, 431) and err and closed, f"{what}: {st} with a JSON error, then closed ({body[:90]!r})")
-    alive(reg, token, "after the malformed requests")
-    info = alive(reg, token, "at the end")
+    registry_serves(reg, token, "after the malformed requests")
+    info = registry_serves(reg, token, "at the end")
     check(info.get("held_through") == 0 and info.get("unproven_records") == 0, "nothing was stored")
 
 
@@ -294,7 +286,7 @@ def deadlines():
                        f"({len(cut)} slow connections were cut to make room)")
     for t in threads:
         t.join(timeout=5)
-    alive(reg, token, "after the slowloris")
+    registry_serves(reg, token, "after the slowloris")
 
 
 def memory():
@@ -385,7 +377,7 @@ def memory():
     check(SANITIZED or held < 3 * 32, f"6 authenticated 16 MiB bodies at once: RSS grew by {held} MiB (budget 32 MiB of bodies, "
                          f"plus decoding)")
     check(all(st in (400, 503) for st in statuses), f"each was answered (not gzip, not records) or told to retry: {statuses}")
-    alive(reg, token, "after the memory attacks")
+    registry_serves(reg, token, "after the memory attacks")
 
 
 def signatures():
@@ -639,7 +631,7 @@ def nested():
     st, data, js = reg.request("POST", f"/v1/sites/{SITE}/reports", report, {"Content-Type": "application/json"},
                                token=token)
     check(st == 400 and js and js.get("error") == "malformed", f"a 400 KB report nested 200,000 deep: {st} {data[:120]!r}")
-    alive(reg, token, "after the nested report")
+    registry_serves(reg, token, "after the nested report")
     deep = '{"seq":1,"x":' + "[" * 1_000_000 + "]" * 1_000_000 + "}"
     st, data, js = reg.post_records(SITE, [deep], token=token)
     check(st == 400 and js and js.get("error") == "malformed", f"a record line nested 1,000,000 deep: {st} {data[:120]!r}")
@@ -655,7 +647,7 @@ def nested():
     check(st == 400 and js and js.get("error") == "malformed", f"a record line of 8 million values: {st} {data[:120]!r}")
     check(SANITIZED or peak - before < 64 * 1024,
           f"... decoded without a tree of them: RSS {before // 1024} MiB -> {peak // 1024} MiB")
-    info = alive(reg, token, "at the end")
+    info = registry_serves(reg, token, "at the end")
     check(info["held_through"] == 0, "nothing was stored")
 
 

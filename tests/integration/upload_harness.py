@@ -483,6 +483,14 @@ def as_bytes(v, kind):
     return bytes.fromhex(v) if kind == "hash" else base64.b64decode(v)
 
 
+def registry_serves(reg, token, what):
+    """The registry process runs and answers an authenticated read of SITE: its summary."""
+    check(reg.proc.poll() is None, f"{what}: the registry is still running")
+    st, data, js = reg.request("GET", f"/v1/sites/{SITE}", token=token, timeout=20)
+    check(st == 200 and js and js.get("site") == SITE, f"{what}: ... and answers a site's read ({st})")
+    return js
+
+
 def check_exactly_once(site, registry, token=None, cert=None, read_step=20000):
     """The registry holds exactly the journal's records: seqs 1..N, same canonical bytes,
     hash and signature, nothing missing, nothing extra (its SQLite file and its read API,
