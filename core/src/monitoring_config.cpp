@@ -8,6 +8,7 @@
 #include "config_reader.hpp"
 #include "mrv/core/formula.hpp"
 #include "mrv/core/time_text.hpp"
+#include "mrv/core/time_zone.hpp"
 #include "mrv/core/units.hpp"
 
 namespace mrv {
@@ -18,8 +19,10 @@ bool is_symbol(const std::string& s) {
   return std::regex_match(s, kSymbol);
 }
 
-// A TOML offset date-time, a date (midnight UTC) or a string parse_time_ms takes.
-std::optional<int64_t> read_time(ConfigReader& r, const toml::table& t, const std::string& path, const char* key) {
+// A TOML offset date-time, a date (midnight in the site's time zone) or a string
+// TimeZone::parse_time takes.
+std::optional<int64_t> read_time(ConfigReader& r, const toml::table& t, const std::string& path, const char* key,
+                                 const TimeZone& zone) {
   const toml::node* n = t.get(key);
   if (!n) {
     r.error(&t, path + "." + key, "missing required key");
@@ -41,7 +44,7 @@ std::optional<int64_t> read_time(ConfigReader& r, const toml::table& t, const st
     r.error(n, path + "." + key, "must be a date-time (2026-10-01T00:00:00+08:00) or a date");
     return std::nullopt;
   }
-  auto ms = parse_time_ms(text);
+  auto ms = zone.parse_time(text);
   if (!ms) {
     r.error(n, path + "." + key, ms.error().message);
     return std::nullopt;
@@ -184,7 +187,42 @@ void read_formulas(ConfigReader& r, const toml::table& m, Config& c, std::map<st
   }
 }
 
-void read_periods(ConfigReader& r, const toml::table& m, Config& c) {
+void read_crediting_period(ConfigReader& r, const toml::table& m, Config& c, const TimeZone& zone) {
+  const toml::table* t = r.table(m, "monitoring", "crediting_period", false);
+  if (!t) return;
+  const std::string path = "monitoring.crediting_period";
+  r.only_keys(*t, path, {"start", "end"});
+  auto start = read_time(r, *t, path, "start", zone);
+  auto end = read_time(r, *t, path, "end", zone);
+  if (start && end && *end <= *start) r.error(t->get("end"), path + ".end", "must be after start");
+  if (start && end) c.monitoring.crediting_period = CreditingPeriod{*start, *end};
+}
+
+// Periods lie inside the crediting period and do not overlap (a tonne is credited once).
+void check_periods(ConfigReader& r, const toml::array& arr, MonitoringConfig& mc, const TimeZone& zone) {
+  auto where = [&](size_t i) { return arr.get(i)->as_table(); };
+  auto span = [&](const MonitoringPeriod& p) {
+    return zone.local_date(p.start_ms) + " to " + zone.last_local_date(p.end_ms) + " (" + zone.name() + ")";
+  };
+  for (size_t i = 0; i < mc.periods.size(); ++i) {
+    const MonitoringPeriod& p = mc.periods[i];
+    if (p.end_ms <= p.start_ms) continue;
+    std::string path = "monitoring.periods[" + std::to_string(i) + "]";
+    if (const auto& cp = mc.crediting_period; cp && (p.start_ms < cp->start_ms || p.end_ms > cp->end_ms))
+      r.error(where(i), path, "period '" + p.name + "' (" + span(p) + ") reaches outside the crediting period (" +
+                                  span({"", cp->start_ms, cp->end_ms}) + ")");
+    for (size_t k = 0; k < i; ++k) {
+      const MonitoringPeriod& q = mc.periods[k];
+      if (q.end_ms > q.start_ms && p.start_ms < q.end_ms && q.start_ms < p.end_ms)
+        r.error(where(i), path, "period '" + p.name + "' (" + span(p) + ") overlaps period '" + q.name + "' (" +
+                                    span(q) + "): an emission reduction would be credited twice");
+    }
+  }
+  std::stable_sort(mc.periods.begin(), mc.periods.end(),
+                   [](const MonitoringPeriod& a, const MonitoringPeriod& b) { return a.start_ms < b.start_ms; });
+}
+
+void read_periods(ConfigReader& r, const toml::table& m, Config& c, const TimeZone& zone) {
   const toml::array* arr = r.array_of_tables(m, "monitoring", "periods");
   std::set<std::string> names;
   for (size_t i = 0; arr && i < arr->size(); ++i) {
@@ -195,13 +233,14 @@ void read_periods(ConfigReader& r, const toml::table& m, Config& c) {
     p.name = r.string(t, path, "name", true);
     if (!p.name.empty() && !names.insert(p.name).second)
       r.error(t.get("name"), path + ".name", "duplicate period name '" + p.name + "'");
-    auto start = read_time(r, t, path, "start");
-    auto end = read_time(r, t, path, "end");
+    auto start = read_time(r, t, path, "start", zone);
+    auto end = read_time(r, t, path, "end", zone);
     if (start && end && *end <= *start) r.error(t.get("end"), path + ".end", "must be after start");
     p.start_ms = start.value_or(0);
     p.end_ms = end.value_or(0);
     c.monitoring.periods.push_back(std::move(p));
   }
+  if (arr) check_periods(r, *arr, c.monitoring, zone);
 }
 
 }  // namespace
@@ -209,8 +248,8 @@ void read_periods(ConfigReader& r, const toml::table& m, Config& c) {
 void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* m = r.table(root, "", "monitoring", false);
   if (!m) return;
-  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "allow_interpolation", "boundary_window_h", "emission_reductions",
-                                 "parameters", "formulas", "periods"});
+  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "time_zone", "crediting_period", "allow_interpolation",
+                                 "boundary_window_h", "emission_reductions", "parameters", "formulas", "periods"});
   MonitoringConfig& mc = c.monitoring;
   mc.enabled = true;
   mc.methodology = r.string(*m, "monitoring", "methodology", true);
@@ -233,7 +272,24 @@ void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   if (found && units.count(mc.emission_reductions) && units.at(mc.emission_reductions).dimension != parse_unit("tCO2")->dimension)
     r.error(m->get("emission_reductions"), "monitoring.emission_reductions",
             "'" + mc.emission_reductions + "' must be a CO2 mass (tCO2): it is rounded down to whole tonnes");
-  read_periods(r, *m, c);
+  TimeZone zone = TimeZone::utc();
+  mc.time_zone = r.string(*m, "monitoring", "time_zone", false, "UTC");
+  if (auto z = TimeZone::locate(mc.time_zone)) zone = *z;
+  else r.error(m->get("time_zone"), "monitoring.time_zone", z.error().message);
+  read_crediting_period(r, *m, c, zone);
+  read_periods(r, *m, c, zone);
+}
+
+const MonitoringPeriod* MonitoringConfig::period_ending_at(int64_t ms) const {
+  for (const MonitoringPeriod& p : periods)
+    if (p.end_ms == ms) return &p;
+  return nullptr;
+}
+
+const MonitoringPeriod* MonitoringConfig::period_starting_at(int64_t ms) const {
+  for (const MonitoringPeriod& p : periods)
+    if (p.start_ms == ms) return &p;
+  return nullptr;
 }
 
 }  // namespace mrv

@@ -205,15 +205,27 @@ struct MonitoringPeriod {
   int64_t start_ms = 0, end_ms = 0;  // UTC, [start, end)
 };
 
+// The crediting period: no period may reach outside it, and no energy outside it counts.
+struct CreditingPeriod {
+  int64_t start_ms = 0, end_ms = 0;  // UTC, [start, end)
+};
+
 struct MonitoringConfig {
   bool enabled = false;
   std::string methodology, version;
+  std::string time_zone = "UTC";     // IANA name: a bare date is local midnight; reports show local dates
+  std::optional<CreditingPeriod> crediting_period;
   bool allow_interpolation = false;  // a boundary value between two readings may be interpolated
   int64_t boundary_window_ms = 7 * 86'400'000LL;  // how far from a boundary a register reading is looked for
   std::vector<MonitoringParameter> parameters;
   std::vector<MonitoringFormula> formulas;  // in order of evaluation
   std::string emission_reductions;          // the formula id that is credited (rounded down)
-  std::vector<MonitoringPeriod> periods;
+  std::vector<MonitoringPeriod> periods;  // sorted by start; they do not overlap
+
+  // The period that ends exactly where `p` starts (nullptr: none, `p`'s start is not a
+  // shared boundary), and the one that starts where it ends.
+  const MonitoringPeriod* period_ending_at(int64_t ms) const;
+  const MonitoringPeriod* period_starting_at(int64_t ms) const;
 };
 
 struct Config {
