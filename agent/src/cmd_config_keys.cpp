@@ -4,8 +4,34 @@
 #include "commands.hpp"
 #include "mrv/core/config.hpp"
 #include "mrv/core/crypto.hpp"
+#include "mrv/core/time_zone.hpp"
 
 namespace mrv::agent {
+
+namespace {
+
+// The periods as JCM documents write them, and whether each follows the one before back
+// to back (a hole between them is time no report credits).
+void print_periods(const MonitoringConfig& m) {
+  if (!m.enabled) return;
+  TimeZone zone = TimeZone::locate(m.time_zone).value_or(TimeZone::utc());
+  auto dates = [&](int64_t from, int64_t to) { return zone.jcm_date(from) + " - " + zone.jcm_date(to - 1); };
+  if (m.crediting_period)
+    std::cout << "crediting period: " << dates(m.crediting_period->start_ms, m.crediting_period->end_ms) << " ("
+              << zone.name() << ")\n";
+  const MonitoringPeriod* previous = nullptr;
+  for (const MonitoringPeriod& p : m.periods) {  // sorted by start
+    std::cout << "period " << p.name << ": " << dates(p.start_ms, p.end_ms) << " (" << zone.name() << ")";
+    if (!previous) std::cout << ", the first\n";
+    else if (previous->end_ms == p.start_ms) std::cout << ", back to back after " << previous->name << "\n";
+    else
+      std::cout << ", NOT back to back: " << dates(previous->end_ms, p.start_ms) << " after " << previous->name
+                << " is in no period\n";
+    previous = &p;
+  }
+}
+
+}  // namespace
 
 int check_config(const std::filesystem::path& config) {
   auto c = load_config(config);
@@ -17,6 +43,7 @@ int check_config(const std::filesystem::path& config) {
   std::cout << config.string() << ": valid (site " << c->site_id << ", " << c->points.size()
             << " points, " << c->simulated_sources.size() << " simulated sources, config hash "
             << c->hash_hex << ")\n";
+  print_periods(c->monitoring);
   return kExitOk;
 }
 

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "config_reader.hpp"
+#include "mrv/core/time_zone.hpp"
 
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/reading.hpp"
@@ -488,6 +489,9 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text, const std::fil
     c.site_id = r.string(*site, "site", "id", true);
     if (!c.site_id.empty() && !is_valid_id(c.site_id))
       r.error(site->get("id"), "site.id", "may hold only A-Z a-z 0-9 . _ : / -");
+    c.monitoring.time_zone = r.string(*site, "site", "timezone", false, "UTC");
+    if (auto zone = TimeZone::locate(c.monitoring.time_zone); !zone)
+      r.error(site->get("timezone"), "site.timezone", zone.error().message);
   }
   if (const toml::table* j = r.table(root, "", "journal", true)) {
     r.only_keys(*j, "journal", {"path", "commit_interval_ms", "max_batch", "queue_capacity",

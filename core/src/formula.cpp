@@ -110,6 +110,12 @@ Formula::~Formula() = default;
 
 const std::string& Formula::expression() const { return impl_->expression; }
 
+std::vector<std::string> Formula::uses() const {
+  std::vector<std::string> names;
+  for (const auto& [name, unit] : impl_->used) names.push_back(name);
+  return names;
+}
+
 Result<double> Formula::evaluate(const std::map<std::string, double>& values) const {
   std::map<std::string, double> base;
   for (const auto& [name, unit] : impl_->used) {

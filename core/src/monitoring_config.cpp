@@ -88,15 +88,33 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
     p.unit = r.string(t, path, "unit", true);
     auto unit = parse_unit(p.unit);
     if (!unit) r.error(t.get("unit"), path + ".unit", unit.error().message);
-    std::string aggregation = r.choice(t, path, "aggregation", {"counter", "integral", "mean", "min", "max", "fixed"}, "counter");
+    std::string aggregation =
+        r.choice(t, path, "aggregation", {"counter", "integral", "mean", "min", "max", "fixed", "documents"}, "counter");
     p.aggregation = aggregation == "integral" ? Aggregation::integral
                     : aggregation == "mean"   ? Aggregation::mean
                     : aggregation == "min"    ? Aggregation::min
                     : aggregation == "max"    ? Aggregation::max
                     : aggregation == "fixed"  ? Aggregation::fixed
+                    : aggregation == "documents" ? Aggregation::documents
                                               : Aggregation::counter;
-    p.monitoring_option = r.choice(t, path, "monitoring_option", {"A", "B", "C"}, "C");
-    if (p.aggregation == Aggregation::fixed) {
+    const bool fixed = p.aggregation == Aggregation::fixed, documents = p.aggregation == Aggregation::documents;
+    p.monitoring_option =
+        r.choice(t, path, "monitoring_option", {"A", "B", "C", "ex-ante"}, fixed ? "ex-ante" : documents ? "B" : "C");
+    // JCM's options say where a value comes from; the aggregation must be that place.
+    const std::string& option = p.monitoring_option;
+    if (fixed && option != "A" && option != "ex-ante")
+      r.error(t.get("monitoring_option"), path + ".monitoring_option",
+              "a fixed value is public data (\"A\", with its source) or fixed ex ante (\"ex-ante\"); option B takes "
+              "its value from recorded documents (aggregation = \"documents\"), C from the project's meters");
+    if (documents && option != "B")
+      r.error(t.get("monitoring_option"), path + ".monitoring_option", "a value from recorded documents is option B");
+    if (!fixed && !documents && option != "C")
+      r.error(t.get("monitoring_option"), path + ".monitoring_option",
+              "a value measured by the project's meters is option C (A: a fixed public value; B: aggregation = "
+              "\"documents\", from recorded invoices)");
+    if (documents) {
+      if (t.get("point") || t.get("points")) r.error(&t, path + ".points", "a parameter from documents reads no points");
+    } else if (fixed) {
       auto v = read_number(r, t, path, "value");
       if (!v) r.error(&t, path + ".value", "a fixed parameter needs its value");
       p.value = v.value_or(0);
@@ -248,7 +266,7 @@ void read_periods(ConfigReader& r, const toml::table& m, Config& c, const TimeZo
 void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* m = r.table(root, "", "monitoring", false);
   if (!m) return;
-  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "time_zone", "crediting_period", "allow_interpolation",
+  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "crediting_period", "allow_interpolation",
                                  "boundary_window_h", "emission_reductions", "parameters", "formulas", "periods"});
   MonitoringConfig& mc = c.monitoring;
   mc.enabled = true;
@@ -272,10 +290,7 @@ void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   if (found && units.count(mc.emission_reductions) && units.at(mc.emission_reductions).dimension != parse_unit("tCO2")->dimension)
     r.error(m->get("emission_reductions"), "monitoring.emission_reductions",
             "'" + mc.emission_reductions + "' must be a CO2 mass (tCO2): it is rounded down to whole tonnes");
-  TimeZone zone = TimeZone::utc();
-  mc.time_zone = r.string(*m, "monitoring", "time_zone", false, "UTC");
-  if (auto z = TimeZone::locate(mc.time_zone)) zone = *z;
-  else r.error(m->get("time_zone"), "monitoring.time_zone", z.error().message);
+  TimeZone zone = TimeZone::locate(mc.time_zone).value_or(TimeZone::utc());  // [site] timezone, checked there
   read_crediting_period(r, *m, c, zone);
   read_periods(r, *m, c, zone);
 }

@@ -48,8 +48,8 @@ std::string frequency(const ParameterReport& p) {
 
 std::string render_csv(const Report& r) {
   std::string out;
-  const std::string period = r.period.name + " (" + format_time(r.period.start_ms) + " to " +
-                             format_time(r.period.end_ms) + ")";
+  const std::string period = r.period.name + " (" + r.period_facts.jcm_dates + ", " + r.period_facts.time_zone + "; " +
+                             format_time(r.period.start_ms) + " to " + format_time(r.period.end_ms) + ")";
   row(out, {"monitoring period", "monitoring point", "parameter", "description", "value", "unit", "monitoring option",
             "source of data", "measurement method", "monitoring frequency", "comments"});
   for (const ParameterReport& p : r.parameters) {
@@ -67,7 +67,7 @@ std::string render_csv(const Report& r) {
               "agent journal (" + r.site_id + ")", measurement_method(p), frequency(p), join(comments, "; ")});
   }
   for (const FormulaResult& f : r.results)
-    row(out, {period, "-", f.config->id, "calculated: " + f.config->expression, format_decimal(f.value), f.config->unit,
+    row(out, {period, "-", f.config->id, "calculated: " + f.config->expression, f.evaluated ? format_decimal(f.value) : "", f.config->unit,
               "-", "calculation", "-", "per period", ""});
   row(out, {period, "-", r.monitoring->emission_reductions + " (credited)", "rounded down to whole tonnes",
             std::to_string(r.credited_tco2), "tCO2", "-", "calculation", "-", "per period", join(r.notes, "; ")});

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "mrv/core/formula.hpp"
 #include "mrv/core/time_text.hpp"
+#include "mrv/core/time_zone.hpp"
 #include "mrv/core/units.hpp"
 #include "mrv/report/format.hpp"
 #include "point_track.hpp"
@@ -31,6 +33,7 @@ struct ReportEngine::Impl {
   std::vector<std::vector<PointTrack>> tracks;  // per parameter, per point
   std::unordered_map<std::string, std::vector<PointTrack*>> by_point;
   SeqRange seqs;
+  std::set<std::string> credited;  // the ids the credited formula uses, directly or through others
   bool unknown_config = false;
   std::string last_hash;  // records mostly name one config: resolve it once
   const Config* last_config = nullptr;
@@ -45,11 +48,16 @@ struct ReportEngine::Impl {
       const MonitoringParameter& param = m.parameters[i];
       tracks[i].reserve(param.points.size());
       for (const std::string& id : param.points)
-        tracks[i].emplace_back(param, *c.find_point(id), c.expected_interval_ms(id), p, m.allow_interpolation);
+        tracks[i].emplace_back(param, *c.find_point(id), c.expected_interval_ms(id), p, m.allow_interpolation,
+                               PointTrack::Boundaries{m.period_ending_at(p.start_ms) != nullptr,
+                                                      m.period_starting_at(p.end_ms) != nullptr});
     }
     for (auto& per_param : tracks)
       for (auto& t : per_param) by_point[t.point_id()].push_back(&t);
+    credited = credited_ids(m);
   }
+
+  static std::set<std::string> credited_ids(const MonitoringConfig& m);
 
   const Config& resolve(const std::string& hash) {
     if (last_config && hash == last_hash) return *last_config;
@@ -139,11 +147,51 @@ void aggregate(ParameterReport& p) {
           any = true;
         }
         break;
-      case Aggregation::fixed: break;
+      case Aggregation::fixed:
+      case Aggregation::documents: break;
     }
   }
   if (c.aggregation == Aggregation::mean && hours > 0) p.measured = weighted / hours;
   p.has_data = any;
+}
+
+}  // namespace
+
+// The credited formula, and everything it uses (formulas in order: each uses only
+// parameters and earlier formulas).
+std::set<std::string> ReportEngine::Impl::credited_ids(const MonitoringConfig& m) {
+  auto units = units_of(m);
+  std::set<std::string> needed{m.emission_reductions};
+  for (auto f = m.formulas.rbegin(); f != m.formulas.rend(); ++f) {
+    if (!needed.count(f->id)) continue;
+    if (auto compiled = Formula::compile(f->expression, units, units.at(f->id)))
+      for (const std::string& id : compiled->uses()) needed.insert(id);
+  }
+  return needed;
+}
+
+namespace {
+
+PeriodFacts period_facts(const MonitoringConfig& m, const MonitoringPeriod& period) {
+  PeriodFacts f;
+  TimeZone zone = TimeZone::locate(m.time_zone).value_or(TimeZone::utc());
+  f.time_zone = zone.name();
+  f.first_local_date = zone.local_date(period.start_ms);
+  f.last_local_date = zone.last_local_date(period.end_ms);
+  f.jcm_dates = zone.jcm_date(period.start_ms) + " - " + zone.jcm_date(period.end_ms - 1);
+  f.crediting_period = m.crediting_period;
+  if (m.crediting_period)
+    f.crediting_jcm_dates =
+        zone.jcm_date(m.crediting_period->start_ms) + " - " + zone.jcm_date(m.crediting_period->end_ms - 1);
+  const MonitoringPeriod* previous = nullptr;
+  for (const MonitoringPeriod& p : m.periods)
+    if (p.end_ms <= period.start_ms && (!previous || p.end_ms > previous->end_ms)) previous = &p;
+  if (previous) {
+    f.previous_period = previous->name;
+    f.back_to_back = previous->end_ms == period.start_ms;
+  }
+  if (const MonitoringPeriod* next = m.period_starting_at(period.end_ms)) f.next_period = next->name;
+  return f;
 }
 
 }  // namespace
@@ -158,6 +206,10 @@ Result<double> ReportEngine::Impl::emission_reductions(const std::map<std::strin
     auto formula = Formula::compile(f.expression, units, units.at(f.id));
     if (!formula) return tl::unexpected(formula.error());
     auto v = formula->evaluate(values);
+    if (!v && !credited.count(f.id)) {  // informational: said, and nothing credited depends on it
+      if (results) results->push_back({&f, 0, false});
+      continue;
+    }
     if (!v) return tl::unexpected(Error{v.error().code, "formula " + f.id, v.error().message});
     values[f.id] = *v;
     if (results) results->push_back({&f, *v});
@@ -224,6 +276,10 @@ Result<Report> ReportEngine::Impl::finish() {
   report.config_text = config.text;
   report.monitoring = &m;
   report.period = period;
+  report.period_facts = period_facts(m, period);
+  if (!report.period_facts.previous_period.empty() && !report.period_facts.back_to_back)
+    report.notes.push_back("the period does not follow '" + report.period_facts.previous_period +
+                           "' back to back: the time between them is in no period");
   report.window_from_ms = from_ms;
   report.window_to_ms = to_ms;
   report.seqs = seqs;
@@ -234,7 +290,11 @@ Result<Report> ReportEngine::Impl::finish() {
     for (PointTrack& t : tracks[i]) p.points.push_back(t.finish(p.notes));
     aggregate(p);
     p.value = p.measured;
-    if (!p.has_data) {
+    p.informational = !credited.count(p.config->id);
+    if (!p.has_data && p.informational) {
+      report.notes.push_back(p.config->id + ": no usable reading in the period; it is informational (the credited " +
+                             m.emission_reductions + " does not use it), so the credits do not depend on it");
+    } else if (!p.has_data) {
       report.complete = false;
       report.notes.push_back(p.config->id + ": no usable reading in the period; nothing is credited");
     }
@@ -251,11 +311,13 @@ Result<Report> ReportEngine::Impl::finish() {
                            "serial and calibration");
   auto er = emission_reductions(values, &report.results);
   if (!er) return tl::unexpected(er.error());
+  for (const FormulaResult& f : report.results)
+    if (!f.evaluated)
+      report.notes.push_back(f.config->id + ": could not be evaluated (" + f.config->expression +
+                             "); it is informational: the credited " + m.emission_reductions + " does not use it");
   report.emission_reductions = *er;
-  // Rounded down to whole tonnes after rounding to micro-tonnes, so that 2568.0000000001
-  // and 2567.9999999999 (floating-point noise) both credit 2568.
-  double micro = std::round(*er * 1e6) / 1e6;
-  report.credited_tco2 = report.complete && micro > 0 ? static_cast<int64_t>(std::floor(micro)) : 0;
+  // ROUNDDOWN of the exact value, as the JCM spreadsheet does: never a tonne more.
+  report.credited_tco2 = report.complete && *er > 0 ? static_cast<int64_t>(std::floor(*er)) : 0;
   return report;
 }
 

@@ -114,6 +114,7 @@ const char* aggregation_name(Aggregation a) {
     case Aggregation::min: return "minimum";
     case Aggregation::max: return "maximum";
     case Aggregation::fixed: return "fixed";
+    case Aggregation::documents: return "sum of recorded documents";
   }
   return "?";
 }
@@ -318,8 +319,13 @@ void header(std::string& out, const Report& r) {
          esc(r.period.name) + "</h1>\n<table class=\"kv\">\n";
   kv_row(out, "Methodology", m ? esc(m->methodology) + " version " + or_dash(m->version) : kDash);
   kv_row(out, "Site", or_dash(r.site_id));
-  kv_row(out, "Period", esc(r.period.name) + ": " + format_time(r.period.start_ms) + " to " + format_time(r.period.end_ms) +
-                            " <span class=\"muted\">(end exclusive)</span>");
+  const PeriodFacts& f = r.period_facts;
+  kv_row(out, "Period", esc(r.period.name) + ": " + esc(f.jcm_dates) + " <span class=\"muted\">(" + esc(f.time_zone) +
+                            "; " + format_time(r.period.start_ms) + " to " + format_time(r.period.end_ms) +
+                            ", end exclusive)</span>");
+  if (!f.crediting_jcm_dates.empty()) kv_row(out, "Crediting period", esc(f.crediting_jcm_dates));
+  kv_row(out, "Previous period", f.previous_period.empty() ? std::string("none")
+                                 : esc(f.previous_period) + (f.back_to_back ? " (back to back)" : " (not back to back)"));
   kv_row(out, "Generated", format_time(r.generated_ms));
   kv_row(out, "Config SHA-256", "<code>" + or_dash(r.config_hash_hex) + "</code>");
   out += "</table>\n</header>\n";
@@ -365,7 +371,8 @@ void parameters_table(std::string& out, const Report& r) {
     if (!f.config) continue;
     bool credited = r.monitoring && f.config->id == r.monitoring->emission_reductions;
     table_row(out, {"<code>" + esc(f.config->id) + "</code>" + (credited ? " (credited)" : ""),
-                    "<code>" + esc(f.config->expression) + "</code>", num(f.value), esc(f.config->unit)});
+                    "<code>" + esc(f.config->expression) + "</code>",
+                    f.evaluated ? num(f.value) : "<span class=\"bad\">not evaluated</span>", esc(f.config->unit)});
   }
   table_close(out);
   out += "</section>\n";

@@ -22,6 +22,7 @@ const char* aggregation_name(Aggregation a) {
     case Aggregation::min: return "min";
     case Aggregation::max: return "max";
     case Aggregation::fixed: return "fixed";
+    case Aggregation::documents: return "documents";
   }
   return "?";
 }
@@ -87,7 +88,7 @@ json parameter_json(const ParameterReport& p) {
   json j = {{"id", c.id}, {"description", c.description}, {"unit", c.unit},
             {"aggregation", aggregation_name(c.aggregation)}, {"monitoring_option", c.monitoring_option},
             {"measured", decimal(p.measured)}, {"correction", decimal(p.correction)}, {"value", decimal(p.value)},
-            {"has_data", p.has_data}, {"notes", p.notes}};
+            {"has_data", p.has_data}, {"informational", p.informational}, {"notes", p.notes}};
   if (c.aggregation == Aggregation::fixed) {
     j["source"] = c.source;
     return j;
@@ -108,7 +109,7 @@ json recomputable_json(const Report& r) {
   for (const ParameterReport& p : r.parameters) parameters.push_back(parameter_json(p));
   for (const FormulaResult& f : r.results)
     results.push_back({{"id", f.config->id}, {"expression", f.config->expression}, {"unit", f.config->unit},
-                       {"value", decimal(f.value)}});
+                       {"value", f.evaluated ? json(decimal(f.value)) : json(nullptr)}});
   return {{"parameters", parameters},
           {"results", results},
           {"emission_reductions",
@@ -132,7 +133,20 @@ std::string report_canonical(const Report& r) {
   j["format"] = kFormat;
   j["site_id"] = r.site_id;
   j["methodology"] = {{"id", r.monitoring->methodology}, {"version", r.monitoring->version}};
-  j["period"] = {{"name", r.period.name}, {"start", format_time(r.period.start_ms)}, {"end", format_time(r.period.end_ms)}};
+  const PeriodFacts& f = r.period_facts;
+  j["period"] = {{"name", r.period.name},
+                 {"start", format_time(r.period.start_ms)},
+                 {"end", format_time(r.period.end_ms)},
+                 {"time_zone", f.time_zone},
+                 {"first_local_date", f.first_local_date},
+                 {"last_local_date", f.last_local_date},
+                 {"local_dates", f.jcm_dates},
+                 {"previous_period", f.previous_period.empty() ? json(nullptr) : json(f.previous_period)},
+                 {"back_to_back", f.back_to_back}};
+  j["crediting_period"] = f.crediting_period ? json{{"start", format_time(f.crediting_period->start_ms)},
+                                                    {"end", format_time(f.crediting_period->end_ms)},
+                                                    {"local_dates", f.crediting_jcm_dates}}
+                                             : json(nullptr);
   j["window"] = {{"from", format_time(r.window_from_ms)}, {"to", format_time(r.window_to_ms)}};
   j["generated_at"] = format_time(r.generated_ms);
   j["config"] = {{"sha256", r.config_hash_hex}, {"text", r.config_text}};

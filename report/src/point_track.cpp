@@ -26,16 +26,23 @@ double overlap_h(int64_t from, int64_t to, const MonitoringPeriod& p) {
 
 const char* rule_name(GapRule r) { return r == GapRule::substitute ? "substitute" : "zero"; }
 
+// Of the readings either side of a shared boundary, the closer; a tie goes to the one
+// before, so the periods on both sides make the same choice.
+bool closer_before(int64_t before_ms, int64_t after_ms, int64_t boundary_ms) {
+  return boundary_ms - before_ms <= after_ms - boundary_ms;
+}
+
 }  // namespace
 
 PointTrack::PointTrack(const MonitoringParameter& parameter, const PointConfig& point, int64_t interval_ms,
-                       const MonitoringPeriod& period, bool allow_interpolation)
+                       const MonitoringPeriod& period, bool allow_interpolation, Boundaries boundaries)
     : parameter_(parameter),
       point_(point),
       point_unit_(*parse_unit(point.unit)),
       parameter_unit_(*parse_unit(parameter.unit)),
       period_(period),
       allow_interpolation_(allow_interpolation),
+      boundaries_(boundaries),
       counter_(point.rollover_at),
       gauge_(period.start_ms, period.end_ms, static_cast<int64_t>(kGapIntervals * static_cast<double>(interval_ms)),
              parameter.gap_rule, parameter.substitute) {
@@ -177,8 +184,9 @@ BoundaryValue PointTrack::boundary_at(const Sample& s, int64_t boundary_ms) cons
   return v;
 }
 
-// The start register: the reading closest to the period's start, or the value
-// interpolated between the readings either side when the config allows it.
+// The start register: the value interpolated between the readings either side when the
+// config allows it; else at a shared start the reading closest to it, and at a start no
+// period shares the first reading inside the period.
 void PointTrack::choose_start(const Sample& first_after) {
   const int64_t start = period_.start_ms;
   if (before_start_) {
@@ -191,7 +199,7 @@ void PointTrack::choose_start(const Sample& first_after) {
                                    first_after.reading, false};
         return;
       }
-    if (start - b.reading.ts_ms < first_after.reading.ts_ms - start) {
+    if (boundaries_.start_shared && closer_before(b.reading.ts_ms, first_after.reading.ts_ms, start)) {
       counter_push(b);
       out_.start = boundary_at(b, start);
       return;
@@ -215,7 +223,10 @@ void PointTrack::choose_end(const Sample& first_after) {
                                first_after.reading, false};
       return;
     }
-  if (first_after.reading.ts_ms - end < end - last.reading.ts_ms) {
+  // A reading exactly at the end counted nothing after it; one later only at a shared end.
+  bool take_after = first_after.reading.ts_ms == end ||
+                    (boundaries_.end_shared && !closer_before(last.reading.ts_ms, first_after.reading.ts_ms, end));
+  if (take_after) {
     counter_push(first_after);
     out_.end = boundary_at(first_after, end);
   } else {

@@ -16,8 +16,14 @@ namespace mrv::report {
 
 class PointTrack {
  public:
+  // Which ends of the period another period shares (back to back): a shared boundary takes
+  // the reading closest to it on either side (both periods take the same one); an end
+  // nobody shares takes only readings inside the period, so no energy from outside counts.
+  struct Boundaries {
+    bool start_shared = false, end_shared = false;
+  };
   PointTrack(const MonitoringParameter& parameter, const PointConfig& point, int64_t interval_ms,
-             const MonitoringPeriod& period, bool allow_interpolation);
+             const MonitoringPeriod& period, bool allow_interpolation, Boundaries boundaries);
   const std::string& point_id() const { return point_.id; }
   // A reading record of this point inside the engine's window, with the config it names.
   void push(const RecordFields& record, const Config& record_config);
@@ -46,6 +52,7 @@ class PointTrack {
   Unit point_unit_, parameter_unit_;
   MonitoringPeriod period_;
   bool allow_interpolation_;
+  Boundaries boundaries_;
   PointReport out_;
 
   std::string last_unit_;      // a record unit seen before, and its factor to the point's

@@ -134,3 +134,65 @@ TEST_CASE("monitoring config: unit mismatches and missing pieces are errors with
   CHECK(has(errors_of(replaced(all, "aggregation = \"counter\"", "aggregation = \"counter\"\ngap_rule = \"zero\"")),
             "only a time integral has a gap rule"));
 }
+
+TEST_CASE("monitoring config: periods may not overlap and must lie in the crediting period", "[config][monitoring]") {
+  const std::string all = kSite + kMonitoring;
+  auto has = [](const std::vector<std::string>& errors, const std::string& part) {
+    for (const auto& e : errors)
+      if (e.find(part) != std::string::npos) return true;
+    return false;
+  };
+  const std::string second = "\n[[monitoring.periods]]\nname = \"2026-12\"\nstart = 2026-12-01T00:00:00+08:00\nend = 2027-01-01\n";
+  auto overlapping = errors_of(all + second);
+  CHECK(has(overlapping, "monitoring.periods[1]: period '2026-12' (2026-11-30 to 2026-12-31 (UTC)) overlaps period "
+                         "'2026-Q4' (2026-09-30 to 2026-12-31 (UTC)): an emission reduction would be credited twice"));
+  // Back to back is fine, in any order in the file; they come out sorted.
+  auto back_to_back = parse_config(all + "\n[[monitoring.periods]]\nname = \"2026-Q3\"\nstart = 2026-07-01T00:00:00+08:00\n"
+                                         "end = 2026-10-01T00:00:00+08:00\n", "/cfg/site.toml");
+  REQUIRE(back_to_back);
+  REQUIRE(back_to_back->monitoring.periods.size() == 2);
+  CHECK(back_to_back->monitoring.periods[0].name == "2026-Q3");
+  CHECK(back_to_back->monitoring.period_ending_at(back_to_back->monitoring.periods[1].start_ms)->name == "2026-Q3");
+  CHECK(back_to_back->monitoring.period_starting_at(back_to_back->monitoring.periods[1].end_ms) == nullptr);
+
+  const std::string crediting = "[monitoring.crediting_period]\nstart = 2026-11-01\nend = 2030-01-01\n";
+  auto outside = errors_of(replaced(all, "[[monitoring.periods]]", crediting + "[[monitoring.periods]]"));
+  CHECK(has(outside, "monitoring.periods[0]: period '2026-Q4' (2026-09-30 to 2026-12-31 (UTC)) reaches outside the "
+                     "crediting period (2026-11-01 to 2029-12-31 (UTC))"));
+  auto inside = parse_config(replaced(all, "[[monitoring.periods]]",
+                                      replaced(crediting, "2026-11-01", "2026-09-01") + "[[monitoring.periods]]"),
+                             "/cfg/site.toml");
+  REQUIRE(inside);
+  REQUIRE(inside->monitoring.crediting_period);
+  CHECK(inside->monitoring.crediting_period->start_ms == 1788220800000);  // 2026-09-01T00:00Z
+}
+
+TEST_CASE("monitoring config: the site's time zone makes a bare date local midnight", "[config][monitoring]") {
+  auto c = parse_config(replaced(kSite, "id = \"pv\"", "id = \"pv\"\ntimezone = \"Asia/Ulaanbaatar\"") +
+                            replaced(kMonitoring, "start = 2026-10-01T00:00:00+08:00", "start = 2026-10-01"),
+                        "/cfg/site.toml");
+  REQUIRE(c);
+  CHECK(c->monitoring.time_zone == "Asia/Ulaanbaatar");
+  CHECK(c->monitoring.periods[0].start_ms == 1790784000000);  // 2026-10-01T00:00+08:00
+  CHECK(c->monitoring.periods[0].end_ms == 1798732800000);    // 2027-01-01T00:00+08:00
+  auto bad = errors_of(replaced(kSite, "id = \"pv\"", "id = \"pv\"\ntimezone = \"Mars/Olympus\"") + kMonitoring);
+  REQUIRE_FALSE(bad.empty());
+  CHECK(bad[0].find("site.timezone: 'Mars/Olympus' is not a time zone") != std::string::npos);
+}
+
+TEST_CASE("monitoring config: the monitoring option must fit where the value comes from", "[config][monitoring]") {
+  const std::string all = kSite + kMonitoring;
+  auto has = [](const std::vector<std::string>& errors, const std::string& part) {
+    for (const auto& e : errors)
+      if (e.find(part) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has(errors_of(replaced(all, "monitoring_option = \"A\"", "monitoring_option = \"B\"")),
+            "monitoring.parameters[1].monitoring_option: a fixed value is public data (\"A\", with its source) or "
+            "fixed ex ante"));
+  CHECK(has(errors_of(replaced(all, "point = \"pv1.export_kwh\"", "point = \"pv1.export_kwh\"\nmonitoring_option = \"A\"")),
+            "a value measured by the project's meters is option C"));
+  auto ex_ante = parse_config(replaced(all, "monitoring_option = \"A\"\n", ""), "/cfg/site.toml");
+  REQUIRE(ex_ante);
+  CHECK(ex_ante->monitoring.parameters[1].monitoring_option == "ex-ante");
+}

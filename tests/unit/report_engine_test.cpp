@@ -30,6 +30,7 @@ struct SiteOptions {
   bool interpolate = false;
   std::string extra_parameters;   // more [[monitoring.parameters]]
   std::string er_expression = "RE_p - PE_p";
+  std::string monitoring_extra;   // more keys or tables in [monitoring] (crediting period)
 };
 
 // A grid-connected PV site (MN_AM003 style): export register in kWh every 15 min, EG_p
@@ -59,7 +60,7 @@ interval_ms = 900000
 [monitoring]
 methodology = "MN_AM003"
 version = "1.0"
-allow_interpolation = )x" + (o.interpolate ? "true" : "false") + R"x(
+allow_interpolation = )x" + (o.interpolate ? "true" : "false") + "\n" + o.monitoring_extra + R"x(
 [[monitoring.parameters]]
 id = "EG_p"
 description = "Electricity delivered to the grid"
@@ -459,4 +460,100 @@ TEST_CASE("report: a bundle exported later, with more of the window, still recom
   auto bad = evidence::verify_bundle(request.out, pinned, std::nullopt);
   REQUIRE(bad.failures.count("report"));
   CHECK(bad.failures.at("report").find("signature does not verify") != std::string::npos);
+}
+
+// The defects a review found (issue 16), each with the case that showed it.
+
+TEST_CASE("report: a start no other period shares counts no energy from before it", "[report][engine]") {
+  Site site;
+  // Readings until 12 h before the first period, none again until a day into it: the
+  // reading 12 h before is the closest, but what the meter counted before the start
+  // (outside any period, maybe outside the crediting period) must not count.
+  site.register_run(kStart - 3 * kDay, kStart - 12 * kHour, 1000.0, 10.0);
+  site.register_run(kStart + kDay, kEnd + kHour, 50'000.0, 10.0);
+  auto r = site.report("2026-01");
+  const auto& pt = parameter(r, "EG_p").points[0];
+  REQUIRE(pt.start);
+  CHECK(pt.start->reading.ts_ms == kStart + kDay);
+  CHECK(pt.start->value == Approx(50'000.0));
+  CHECK(parameter(r, "EG_p").value * 1000 == Approx(29 * 96 * 10.0));
+  REQUIRE_FALSE(pt.gaps.empty());
+  CHECK(pt.gaps.front().rule == "not counted (no reading)");
+}
+
+TEST_CASE("report: the crediting period's end takes no reading after it", "[report][engine]") {
+  SiteOptions o;
+  o.monitoring_extra = "[monitoring.crediting_period]\nstart = 2026-01-01\nend = 2026-03-02\n";
+  Site site(o);
+  // February is the last period: its end is the crediting period's. Readings stop 5 h
+  // before it and resume 1 h after: the closer reading is after, and must not count.
+  const int64_t feb_end = kEnd + 30 * kDay;
+  site.register_run(kEnd - kDay, feb_end - 5 * kHour, 0.0, 10.0);
+  site.register_run(feb_end + kHour, feb_end + kDay, 100'000.0, 10.0);
+  auto r = site.report("2026-02");
+  const auto& pt = parameter(r, "EG_p").points[0];
+  REQUIRE(pt.end);
+  CHECK(pt.end->reading.ts_ms == feb_end - 5 * kHour - 15 * kMin);
+  CHECK(parameter(r, "EG_p").value * 1000 == Approx(pt.end->value - pt.start->value));
+  CHECK(pt.end->value < 100'000.0);
+}
+
+TEST_CASE("report: a boundary two periods share is one reading for both, counted once", "[report][engine]") {
+  for (int64_t before_h : {5, 4, 3}) {  // the closer reading is after, equally far (tie), before
+    Site site;
+    site.register_run(kStart, kEnd - before_h * kHour + 1, 0.0, 10.0);
+    const int64_t resume = kEnd + 4 * kHour;
+    double resume_value = 10.0 * static_cast<double>((resume - kStart) / (15 * kMin));
+    site.register_run(resume, kEnd + 31 * kDay, resume_value, 10.0);
+    auto january = site.report("2026-01");
+    auto february = site.report("2026-02");
+    const auto& jan = parameter(january, "EG_p").points[0];
+    const auto& feb = parameter(february, "EG_p").points[0];
+    INFO("last reading " << before_h << " h before the boundary");
+    REQUIRE(jan.end);
+    REQUIRE(feb.start);
+    CHECK(jan.end->reading.seq == feb.start->reading.seq);
+    CHECK(jan.end->reading.ts_ms == (before_h > 4 ? resume : kEnd - before_h * kHour));
+    double total = (parameter(january, "EG_p").value + parameter(february, "EG_p").value) * 1000;
+    CHECK(total == Approx(feb.end->value - jan.start->value));
+  }
+}
+
+TEST_CASE("report: an informational parameter without data does not stop the credits", "[report][engine]") {
+  SiteOptions o;
+  o.extra_parameters = R"x(
+[[monitoring.parameters]]
+id = "P_inverter"
+description = "Mean inverter power (informational)"
+unit = "kW"
+aggregation = "mean"
+point = "pv1.power_kw"
+)x";
+  Site site(o);
+  site.register_run(kStart, kEnd + kHour, 0.0, 10.0);  // no power reading at all
+  auto r = site.report();
+  CHECK_FALSE(parameter(r, "P_inverter").has_data);
+  CHECK(parameter(r, "P_inverter").informational);
+  CHECK_FALSE(parameter(r, "EG_p").informational);
+  CHECK(r.complete);
+  CHECK(r.credited_tco2 == static_cast<int64_t>(std::floor(2880 * 10.0 / 1000 * 0.797)));
+  CHECK(any_note(r.notes, "P_inverter: no usable reading in the period; it is informational"));
+}
+
+TEST_CASE("report: credits are the exact value rounded down, as ROUNDDOWN does", "[report][engine]") {
+  SiteOptions o;
+  o.extra_parameters = R"x(
+[[monitoring.parameters]]
+id = "ER_fixed"
+unit = "tCO2"
+aggregation = "fixed"
+value = 2567.9999996
+source = "a value 4e-7 t below a whole tonne"
+)x";
+  o.er_expression = "ER_fixed";
+  Site site(o);
+  site.register_run(kStart, kEnd + kHour, 0.0, 10.0);
+  auto r = site.report();
+  CHECK(r.emission_reductions == Approx(2567.9999996).epsilon(1e-12));
+  CHECK(r.credited_tco2 == 2567);  // the micro-tonne rounding credited 2568
 }

@@ -178,7 +178,9 @@ struct ModbusGatewayConfig {
 // The methodology a monitoring report follows (issue 7; docs/report-format.md): its
 // parameters, each from points by an aggregation or a fixed value with its source, the
 // formulas over them, and the named periods.
-enum class Aggregation { counter, integral, mean, min, max, fixed };
+// documents: the sum of the quantities of recorded documents (invoices) over the period,
+// pro rata for a document that covers only part of it (monitoring option B).
+enum class Aggregation { counter, integral, mean, min, max, fixed, documents };
 enum class GapRule { zero, substitute };  // integrated parameters across a gap
 
 struct MonitoringParameter {
@@ -189,7 +191,9 @@ struct MonitoringParameter {
   std::vector<std::string> points;  // summed; empty for fixed
   double value = 0;         // fixed
   std::string source;       // fixed: where the value is published
-  std::string monitoring_option;  // JCM: A public data, B invoices, C the project's own measurement
+  // JCM: A public data, B invoices (recorded documents), C the project's own measurement;
+  // "ex-ante": a value fixed before the crediting period (manufacturer's data, defaults).
+  std::string monitoring_option;
   GapRule gap_rule = GapRule::zero;
   double substitute = 0;    // gap_rule substitute: this value of the point meanwhile (its unit)
 };
@@ -213,7 +217,7 @@ struct CreditingPeriod {
 struct MonitoringConfig {
   bool enabled = false;
   std::string methodology, version;
-  std::string time_zone = "UTC";     // IANA name: a bare date is local midnight; reports show local dates
+  std::string time_zone = "UTC";     // [site] timezone (IANA): a bare date is local midnight; reports show local dates
   std::optional<CreditingPeriod> crediting_period;
   bool allow_interpolation = false;  // a boundary value between two readings may be interpolated
   int64_t boundary_window_ms = 7 * 86'400'000LL;  // how far from a boundary a register reading is looked for

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mrv/core/error.hpp"
 #include "mrv/core/units.hpp"
@@ -30,6 +31,8 @@ class Formula {
   // value (in its own unit). Errors: a missing value, or a result that is not finite.
   [[nodiscard]] Result<double> evaluate(const std::map<std::string, double>& values) const;
   const std::string& expression() const;
+  // The parameter and formula ids the expression uses.
+  std::vector<std::string> uses() const;
 
  private:
   struct Impl;

@@ -74,6 +74,7 @@ struct ParameterReport {
   double correction = 0;    // calibration correction applied (parameter's unit)
   double value = 0;         // measured + correction: what the formulas use
   bool has_data = true;     // false: no usable reading (mean/min/max of nothing)
+  bool informational = false;  // the credited formula does not use it: no data credits nothing less
   double coverage = 1;      // the lowest of its points'
   std::vector<PointReport> points;
   std::vector<std::string> notes;  // what was done and why, in words
@@ -82,6 +83,7 @@ struct ParameterReport {
 struct FormulaResult {
   const MonitoringFormula* config = nullptr;
   double value = 0;
+  bool evaluated = true;   // false: an informational formula that could not be evaluated (a note says why)
 };
 
 struct SeqRange {
@@ -95,15 +97,28 @@ struct Annex {
   std::vector<std::string> consistency_proof_hex;  // RFC 9162, previous -> end
 };
 
+// The period as JCM documents write it, and where it sits among the config's periods.
+struct PeriodFacts {
+  std::string time_zone;                        // the site's ([site] timezone)
+  std::string first_local_date, last_local_date;  // inclusive: "2027-01-01", "2027-03-31"
+  std::string jcm_dates;                        // "01/01/2027 - 31/03/2027"
+  std::optional<CreditingPeriod> crediting_period;
+  std::string crediting_jcm_dates;              // "" without a crediting period
+  std::string previous_period;                  // the latest period before this one ("" none)
+  bool back_to_back = false;                    // it ends exactly where this one starts
+  std::string next_period;                      // a period starting exactly at this one's end
+};
+
 struct Report {
   std::string site_id, config_hash_hex, config_text;
   const MonitoringConfig* monitoring = nullptr;
   MonitoringPeriod period;
+  PeriodFacts period_facts;
   int64_t window_from_ms = 0, window_to_ms = 0;  // readings read: the period ± the boundary window
   std::vector<ParameterReport> parameters;
   std::vector<FormulaResult> results;
   double emission_reductions = 0;   // the credited formula's value, tCO2
-  int64_t credited_tco2 = 0;        // rounded down to whole tonnes, never below 0
+  int64_t credited_tco2 = 0;        // the exact value rounded down to whole tonnes, never below 0
   bool complete = true;             // false: a parameter had no data; nothing is credited
   std::vector<std::string> notes;   // report-wide statements (incomplete, ...)
   SeqRange seqs;
