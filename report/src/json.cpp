@@ -1,5 +1,7 @@
 #include "mrv/report/json.hpp"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "mrv/core/text_limits.hpp"
@@ -104,6 +106,15 @@ json parameter_json(const ParameterReport& p) {
   return j;
 }
 
+// ER to 6 decimals, but never rounded up across a whole tonne: ⌊value_tco2⌋ is then the
+// credited tonnes, as ROUNDDOWN of the exact value gives them (2567.9999996 shows as
+// 2567.999999, not 2568).
+std::string er_text(double er) {
+  double shown = std::round(er * 1e6) / 1e6;
+  if (er > 0 && std::floor(shown) > std::floor(er)) return format_decimal(std::floor(er), 0) + ".999999";
+  return format_decimal(er);
+}
+
 json recomputable_json(const Report& r) {
   json parameters = json::array(), results = json::array();
   for (const ParameterReport& p : r.parameters) parameters.push_back(parameter_json(p));
@@ -113,7 +124,7 @@ json recomputable_json(const Report& r) {
   return {{"parameters", parameters},
           {"results", results},
           {"emission_reductions",
-           {{"formula", r.monitoring->emission_reductions}, {"value_tco2", decimal(r.emission_reductions)},
+           {{"formula", r.monitoring->emission_reductions}, {"value_tco2", er_text(r.emission_reductions)},
             {"credited_tco2", r.credited_tco2}, {"complete", r.complete}}},
           {"notes", r.notes},
           {"seqs", {{"first", r.seqs.first}, {"last", r.seqs.last}, {"records", r.seqs.records}}}};

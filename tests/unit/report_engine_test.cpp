@@ -556,4 +556,6 @@ source = "a value 4e-7 t below a whole tonne"
   auto r = site.report();
   CHECK(r.emission_reductions == Approx(2567.9999996).epsilon(1e-12));
   CHECK(r.credited_tco2 == 2567);  // the micro-tonne rounding credited 2568
+  // The JSON's value_tco2 is not rounded up across the tonne: ⌊value_tco2⌋ = credited.
+  CHECK(report::report_canonical(r).find("\"value_tco2\":\"2567.999999\"") != std::string::npos);
 }
