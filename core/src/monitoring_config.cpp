@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "config_reader.hpp"
 #include "mrv/core/formula.hpp"
@@ -78,7 +79,7 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
     const toml::table& t = *arr->get(i)->as_table();
     std::string path = "monitoring.parameters[" + std::to_string(i) + "]";
     r.only_keys(t, path, {"id", "description", "unit", "aggregation", "point", "points", "value", "source",
-                          "monitoring_option", "gap_rule", "substitute"});
+                          "monitoring_option", "gap_rule", "substitute", "document_type"});
     MonitoringParameter p;
     p.id = r.string(t, path, "id", true);
     if (!p.id.empty() && !is_symbol(p.id))
@@ -114,6 +115,7 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
               "\"documents\", from recorded invoices)");
     if (documents) {
       if (t.get("point") || t.get("points")) r.error(&t, path + ".points", "a parameter from documents reads no points");
+      p.document_type = r.choice(t, path, "document_type", {"invoice", "sales-statement", "other", ""}, "");
     } else if (fixed) {
       auto v = read_number(r, t, path, "value");
       if (!v) r.error(&t, path + ".value", "a fixed parameter needs its value");
@@ -205,6 +207,38 @@ void read_formulas(ConfigReader& r, const toml::table& m, Config& c, std::map<st
   }
 }
 
+void read_cross_checks(ConfigReader& r, const toml::table& m, Config& c, const std::map<std::string, Unit>& units) {
+  const toml::array* arr = r.array_of_tables(m, "monitoring", "cross_checks");
+  std::set<std::string> ids;
+  for (size_t i = 0; arr && i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    std::string path = "monitoring.cross_checks[" + std::to_string(i) + "]";
+    r.only_keys(t, path, {"id", "description", "value", "reference", "tolerance_percent"});
+    MonitoringCrossCheck x;
+    x.id = r.string(t, path, "id", true);
+    if (!x.id.empty() && !ids.insert(x.id).second) r.error(t.get("id"), path + ".id", "duplicate cross-check id");
+    x.description = r.string(t, path, "description", false);
+    x.value = r.string(t, path, "value", true);
+    x.reference = r.string(t, path, "reference", true);
+    auto tolerance = read_number(r, t, path, "tolerance_percent");
+    if (!tolerance || *tolerance < 0 || *tolerance > 100)
+      r.error(t.get("tolerance_percent") ? t.get("tolerance_percent") : &t, path + ".tolerance_percent",
+              "must be a number of percent from 0 to 100");
+    x.tolerance_percent = tolerance.value_or(0);
+    const Unit *a = nullptr, *b = nullptr;
+    for (auto [key, id, unit] : {std::tuple{"value", &x.value, &a}, std::tuple{"reference", &x.reference, &b}}) {
+      auto it = units.find(*id);
+      if (it == units.end() && !id->empty())
+        r.error(t.get(key), path + "." + key, "no parameter or formula with id '" + *id + "'");
+      else if (it != units.end()) *unit = &it->second;
+    }
+    if (a && b && a->dimension != b->dimension)
+      r.error(t.get("reference"), path + ".reference",
+              "'" + x.value + "' (" + a->text + ") and '" + x.reference + "' (" + b->text + ") are not the same quantity");
+    c.monitoring.cross_checks.push_back(std::move(x));
+  }
+}
+
 void read_crediting_period(ConfigReader& r, const toml::table& m, Config& c, const TimeZone& zone) {
   const toml::table* t = r.table(m, "monitoring", "crediting_period", false);
   if (!t) return;
@@ -266,7 +300,7 @@ void read_periods(ConfigReader& r, const toml::table& m, Config& c, const TimeZo
 void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* m = r.table(root, "", "monitoring", false);
   if (!m) return;
-  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "crediting_period", "allow_interpolation",
+  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "crediting_period", "cross_checks", "allow_interpolation",
                                  "boundary_window_h", "emission_reductions", "parameters", "formulas", "periods"});
   MonitoringConfig& mc = c.monitoring;
   mc.enabled = true;
@@ -291,6 +325,7 @@ void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
     r.error(m->get("emission_reductions"), "monitoring.emission_reductions",
             "'" + mc.emission_reductions + "' must be a CO2 mass (tCO2): it is rounded down to whole tonnes");
   TimeZone zone = TimeZone::locate(mc.time_zone).value_or(TimeZone::utc());  // [site] timezone, checked there
+  read_cross_checks(r, *m, c, units);
   read_crediting_period(r, *m, c, zone);
   read_periods(r, *m, c, zone);
 }

@@ -7,6 +7,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "mrv/core/canonical.hpp"
+#include "mrv/core/crypto.hpp"
 #include "mrv/core/formula.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/core/time_zone.hpp"
@@ -38,11 +40,39 @@ struct ReportEngine::Impl {
   std::string last_hash;  // records mostly name one config: resolve it once
   const Config* last_config = nullptr;
 
+  SiteBook book;
+  bool sealed = false;             // the site records are in: the tracks exist
+  std::vector<std::string> site_record_notes;  // site records that could not be read
+
   Impl(const Config& c, const MonitoringPeriod& p, ConfigResolver r)
       : config(c), period(p), resolver(std::move(r)) {
     const MonitoringConfig& m = c.monitoring;
     from_ms = p.start_ms - m.boundary_window_ms;
     to_ms = p.end_ms + m.boundary_window_ms;
+    credited = credited_ids(m);
+  }
+
+  void add_site_record(const RecordFields& r) {
+    if (sealed || r.type != RecordType::site_record) return;
+    auto record = parse_site_record(r);
+    if (!record) {
+      site_record_notes.push_back("site record seq " + std::to_string(r.seq) + " cannot be read (" +
+                                  record.error().to_string() + "): not used");
+      return;
+    }
+    std::string bytes;
+    if (!encode_record(r, bytes)) return;
+    book.add({r.seq, to_hex(sha256(bytes)), std::move(*record)});
+  }
+
+  // The tracks, made once the site records are in (they decide how readings count).
+  void seal() {
+    if (sealed) return;
+    sealed = true;
+    book.seal();
+    const Config& c = config;
+    const MonitoringConfig& m = c.monitoring;
+    const MonitoringPeriod& p = period;
     tracks.resize(m.parameters.size());
     for (size_t i = 0; i < m.parameters.size(); ++i) {
       const MonitoringParameter& param = m.parameters[i];
@@ -50,11 +80,11 @@ struct ReportEngine::Impl {
       for (const std::string& id : param.points)
         tracks[i].emplace_back(param, *c.find_point(id), c.expected_interval_ms(id), p, m.allow_interpolation,
                                PointTrack::Boundaries{m.period_ending_at(p.start_ms) != nullptr,
-                                                      m.period_starting_at(p.end_ms) != nullptr});
+                                                      m.period_starting_at(p.end_ms) != nullptr},
+                               book, from_ms, to_ms, m.time_zone);
     }
     for (auto& per_param : tracks)
       for (auto& t : per_param) by_point[t.point_id()].push_back(&t);
-    credited = credited_ids(m);
   }
 
   static std::set<std::string> credited_ids(const MonitoringConfig& m);
@@ -70,6 +100,7 @@ struct ReportEngine::Impl {
 
   void push(const RecordFields& r) {
     if (r.type != RecordType::reading) return;
+    seal();
     const Reading& reading = r.reading;
     if (reading.ts_ms < from_ms || reading.ts_ms >= to_ms) return;
     auto it = by_point.find(reading.point_id);
@@ -82,6 +113,10 @@ struct ReportEngine::Impl {
   }
 
   Result<Report> finish();
+  void aggregate_documents(ParameterReport& p, std::vector<const SiteEntry*>& used) const;
+  void explain_gaps(Report& report, std::vector<const SiteEntry*>& used) const;
+  void cross_check(Report& report, const std::map<std::string, double>& values) const;
+  void count_site_records(Report& report, const std::vector<const SiteEntry*>& used) const;
   Result<double> emission_reductions(const std::map<std::string, double>& values,
                                      std::vector<FormulaResult>* results) const;
   void correct_for_calibration(ParameterReport& p, std::map<std::string, double>& values) const;
@@ -96,6 +131,7 @@ ReportEngine::~ReportEngine() = default;
 int64_t ReportEngine::window_from_ms() const { return impl_->from_ms; }
 int64_t ReportEngine::window_to_ms() const { return impl_->to_ms; }
 void ReportEngine::push(const RecordFields& record) { impl_->push(record); }
+void ReportEngine::add_site_record(const RecordFields& record) { impl_->add_site_record(record); }
 Result<Report> ReportEngine::finish() { return impl_->finish(); }
 
 namespace {
@@ -225,15 +261,15 @@ void ReportEngine::Impl::correct_for_calibration(ParameterReport& p, std::map<st
   std::string classes;
   for (const PointReport& pt : p.points) {
     if (pt.out_of_calibration == 0 && pt.out_of_calibration_value == 0) continue;  // a boundary reading counts too
-    double percent = accuracy_percent(pt.accuracy_class).value_or(100.0);
-    double share = pt.out_of_calibration_value;
+    double share = pt.correction_magnitude;  // Σ part × its % (the class, or a failed calibration's error)
     if (p.config->aggregation == Aggregation::mean || p.config->aggregation == Aggregation::min ||
         p.config->aggregation == Aggregation::max)
-      share = std::abs(p.measured) * static_cast<double>(pt.out_of_calibration) /
+      share = std::abs(p.measured) * pt.correction_percent_sum / 100 /
               static_cast<double>(std::max<uint64_t>(pt.readings, 1));
-    magnitude += std::abs(share) * percent / 100.0;
+    magnitude += share;
     classes += (classes.empty() ? "" : ", ") + pt.point_id + " class " +
-               (pt.accuracy_class.empty() ? "unknown (100%)" : pt.accuracy_class);
+               (pt.accuracy_class.empty() ? "unknown (100%)" : pt.accuracy_class) +
+               (pt.calibration.failed_h > 0 ? " and the error a failed calibration found" : "");
   }
   if (magnitude == 0) return;
   auto er_with = [&](double v) {
@@ -268,6 +304,109 @@ void ReportEngine::Impl::warn_if_gaps_favour_project(const ParameterReport& p, c
                     " raises the emission reductions: its gap rule is not conservative; review it");
 }
 
+// A parameter from recorded documents (monitoring option B): each document's quantity,
+// pro rata for the part of its period inside the report's, in the parameter's unit.
+void ReportEngine::Impl::aggregate_documents(ParameterReport& p, std::vector<const SiteEntry*>& used) const {
+  const MonitoringParameter& c = *p.config;
+  const Unit unit = *parse_unit(c.unit);
+  std::vector<std::pair<int64_t, int64_t>> covered;
+  p.has_data = false;
+  for (const SiteEntry* e : book.documents()) {
+    const SiteRecord& d = e->record;
+    bool mine = d.parameter == c.id || (d.parameter.empty() && !c.document_type.empty() && d.document_type == c.document_type);
+    if (!mine || (!c.document_type.empty() && d.document_type != c.document_type)) continue;
+    int64_t from = std::max(d.ts_ms, period.start_ms), to = std::min(d.period_to_ms, period.end_ms);
+    if (to <= from) continue;
+    auto doc_unit = parse_unit(d.unit);
+    std::optional<double> quantity;
+    if (doc_unit)
+      if (auto q = convert(std::stod(d.value), *doc_unit, unit)) quantity = *q;
+    if (!quantity) {
+      p.notes.push_back("document seq " + std::to_string(e->seq) + " (" + d.unit + ") does not convert to " + c.unit +
+                        ": not used");
+      continue;
+    }
+    double share = static_cast<double>(to - from) / static_cast<double>(d.period_to_ms - d.ts_ms);
+    p.measured += *quantity * share;
+    p.has_data = true;
+    covered.push_back({from, to});
+    p.documents.push_back(site_record_use(*e));
+    used.push_back(e);
+    if (share < 1)
+      p.notes.push_back("document seq " + std::to_string(e->seq) + " covers " + format_decimal(share * 100, 2) +
+                        "% of its period inside this one: counted pro rata");
+  }
+  std::sort(covered.begin(), covered.end());
+  int64_t hours_ms = 0, reach = period.start_ms;
+  for (auto [from, to] : covered) {
+    from = std::max(from, reach);
+    if (to > from) hours_ms += to - from;
+    reach = std::max(reach, to);
+  }
+  p.coverage = static_cast<double>(hours_ms) / static_cast<double>(period.end_ms - period.start_ms);
+}
+
+// Notes entered at the site: those about the period go into the report, and a gap they
+// cover names them (an outage explained).
+void ReportEngine::Impl::explain_gaps(Report& report, std::vector<const SiteEntry*>& used) const {
+  for (const SiteEntry* e : book.notes()) {
+    const SiteRecord& n = e->record;
+    int64_t to = n.to_ms ? n.to_ms : n.ts_ms + 1;
+    if (to <= period.start_ms || n.ts_ms >= period.end_ms) continue;
+    report.site_notes.push_back(site_record_use(*e));
+    used.push_back(e);
+    for (ParameterReport& p : report.parameters)
+      for (PointReport& pt : p.points)
+        for (PointGap& g : pt.gaps)
+          if ((n.point.empty() || n.point == pt.point_id) && n.ts_ms < g.to_ms && g.from_ms < to)
+            g.explained_by.push_back(e->seq);
+  }
+}
+
+// The declared cross-checks: two values within a tolerance. A failure is a finding, and
+// changes no number.
+void ReportEngine::Impl::cross_check(Report& report, const std::map<std::string, double>& values) const {
+  auto units = units_of(config.monitoring);
+  auto has_data = [&](const std::string& id) {
+    for (const ParameterReport& p : report.parameters)
+      if (p.config->id == id) return p.has_data;
+    return values.count(id) > 0;
+  };
+  for (const MonitoringCrossCheck& x : config.monitoring.cross_checks) {
+    CrossCheckResult r;
+    r.config = &x;
+    if (values.count(x.value) && has_data(x.value))
+      r.value = convert(values.at(x.value), units.at(x.value), units.at(x.reference)).value_or(0);
+    if (values.count(x.reference) && has_data(x.reference)) r.reference = values.at(x.reference);
+    if (r.value && r.reference) {
+      double diff = std::abs(*r.value - *r.reference);
+      r.difference_percent = *r.reference != 0 ? diff / std::abs(*r.reference) * 100 : diff == 0 ? 0 : 100;
+      r.pass = r.difference_percent <= x.tolerance_percent;
+    }
+    if (!r.pass)
+      report.notes.push_back("cross-check " + x.id + " failed: " +
+                             (r.value && r.reference
+                                  ? x.value + " " + format_decimal(*r.value) + " against " + x.reference + " " +
+                                        format_decimal(*r.reference) + " " + units.at(x.reference).text + " differ by " +
+                                        format_decimal(r.difference_percent, 2) + "% (tolerance " +
+                                        format_decimal(x.tolerance_percent, 2) + "%)"
+                                  : std::string("no data for ") + (r.value ? x.reference : x.value)));
+    report.cross_checks.push_back(r);
+  }
+}
+
+// The site records used count among the report's records (its annex then covers them).
+void ReportEngine::Impl::count_site_records(Report& report, const std::vector<const SiteEntry*>& used) const {
+  std::set<uint64_t> seqs_used;
+  for (const SiteEntry* e : used) seqs_used.insert(e->seq);
+  for (uint64_t seq : seqs_used) {
+    SeqRange& s = report.seqs;
+    s.first = s.records == 0 ? seq : std::min(s.first, seq);
+    s.last = std::max(s.last, seq);
+    ++s.records;
+  }
+}
+
 Result<Report> ReportEngine::Impl::finish() {
   const MonitoringConfig& m = config.monitoring;
   Report report;
@@ -282,13 +421,20 @@ Result<Report> ReportEngine::Impl::finish() {
                            "' back to back: the time between them is in no period");
   report.window_from_ms = from_ms;
   report.window_to_ms = to_ms;
+  seal();
   report.seqs = seqs;
+  report.notes.insert(report.notes.end(), site_record_notes.begin(), site_record_notes.end());
+  std::vector<const SiteEntry*> used;  // site records the report used
   std::map<std::string, double> values;
   for (size_t i = 0; i < m.parameters.size(); ++i) {
     ParameterReport p;
     p.config = &m.parameters[i];
-    for (PointTrack& t : tracks[i]) p.points.push_back(t.finish(p.notes));
-    aggregate(p);
+    for (PointTrack& t : tracks[i]) {
+      p.points.push_back(t.finish(p.notes));
+      used.insert(used.end(), t.site_records_used().begin(), t.site_records_used().end());
+    }
+    if (p.config->aggregation == Aggregation::documents) aggregate_documents(p, used);
+    else aggregate(p);
     p.value = p.measured;
     p.informational = !credited.count(p.config->id);
     if (!p.has_data && p.informational) {
@@ -299,11 +445,14 @@ Result<Report> ReportEngine::Impl::finish() {
       report.notes.push_back(p.config->id + ": no usable reading in the period; nothing is credited");
     }
     if (p.config->aggregation != Aggregation::fixed && p.coverage < 0.999)
-      report.notes.push_back(p.config->id + ": readings cover " + format_decimal(p.coverage * 100, 1) +
-                             "% of those expected");
+      report.notes.push_back(p.config->id + (p.config->aggregation == Aggregation::documents
+                                                 ? ": documents cover " : ": readings cover ") +
+                             format_decimal(p.coverage * 100, 1) +
+                             (p.config->aggregation == Aggregation::documents ? "% of the period" : "% of those expected"));
     values[p.config->id] = p.value;
     report.parameters.push_back(std::move(p));
   }
+  explain_gaps(report, used);
   for (ParameterReport& p : report.parameters) correct_for_calibration(p, values);
   for (const ParameterReport& p : report.parameters) warn_if_gaps_favour_project(p, values, report.notes);
   if (unknown_config)
@@ -315,6 +464,10 @@ Result<Report> ReportEngine::Impl::finish() {
     if (!f.evaluated)
       report.notes.push_back(f.config->id + ": could not be evaluated (" + f.config->expression +
                              "); it is informational: the credited " + m.emission_reductions + " does not use it");
+  for (const FormulaResult& f : report.results)
+    if (f.evaluated) values[f.config->id] = f.value;
+  cross_check(report, values);
+  count_site_records(report, used);
   report.emission_reductions = *er;
   // ROUNDDOWN of the exact value, as the JCM spreadsheet does: never a tonne more.
   report.credited_tco2 = report.complete && *er > 0 ? static_cast<int64_t>(std::floor(*er)) : 0;

@@ -1,6 +1,7 @@
 #include "mrv/report/gauge.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace mrv::report {
 namespace {
@@ -23,7 +24,10 @@ double GaugeAggregator::hold(int64_t from_ms, int64_t to_ms, const GaugeReading&
   double h = hours(from_ms, to_ms), part = r.value * h;
   s.integral += part;
   s.covered_h += h;
-  if (r.out_of_calibration) s.out_of_calibration += part;
+  if (r.out_of_calibration) {
+    s.out_of_calibration += part;
+    s.correction += std::abs(part) * r.correction_percent / 100;
+  }
   return part;
 }
 
@@ -42,7 +46,10 @@ void GaugeAggregator::push(const GaugeReading& r) {
     covered_integral_ += part;
     sum_.integral += part;
     sum_.covered_h += h;
-    if (last_->out_of_calibration || r.out_of_calibration) sum_.out_of_calibration += part;
+    if (last_->out_of_calibration || r.out_of_calibration) {
+      sum_.out_of_calibration += part;
+      sum_.correction += std::abs(part) * std::max(last_->correction_percent, r.correction_percent) / 100;
+    }
   }
   last_ = r;
 }

@@ -191,6 +191,7 @@ struct MonitoringParameter {
   std::vector<std::string> points;  // summed; empty for fixed
   double value = 0;         // fixed
   std::string source;       // fixed: where the value is published
+  std::string document_type;  // documents: only documents of this type ("" any)
   // JCM: A public data, B invoices (recorded documents), C the project's own measurement;
   // "ex-ante": a value fixed before the crediting period (manufacturer's data, defaults).
   std::string monitoring_option;
@@ -202,6 +203,15 @@ struct MonitoringFormula {
   std::string id;           // RE_p, PE_p, ER_p: a later formula may use an earlier one
   std::string expression;   // muparser syntax over parameter and earlier formula ids
   std::string unit;
+};
+
+// A declared comparison: `value` (a parameter or formula) against `reference` (another,
+// e.g. the utility's invoices), within a tolerance. A failed check changes no number; it
+// is a finding (verify exits 4).
+struct MonitoringCrossCheck {
+  std::string id, description;
+  std::string value, reference;  // parameter or formula ids, of the same quantity
+  double tolerance_percent = 0;  // of the reference
 };
 
 struct MonitoringPeriod {
@@ -224,6 +234,7 @@ struct MonitoringConfig {
   std::vector<MonitoringParameter> parameters;
   std::vector<MonitoringFormula> formulas;  // in order of evaluation
   std::string emission_reductions;          // the formula id that is credited (rounded down)
+  std::vector<MonitoringCrossCheck> cross_checks;
   std::vector<MonitoringPeriod> periods;  // sorted by start; they do not overlap
 
   // The period that ends exactly where `p` starts (nullptr: none, `p`'s start is not a

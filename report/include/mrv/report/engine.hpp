@@ -49,7 +49,11 @@ class ReportEngine {
   int64_t window_from_ms() const;
   int64_t window_to_ms() const;
 
-  // Records in seq order; any record may come (others are skipped cheaply).
+  // Every site record (type site-record) of the journal that the report may use, before
+  // the first push: calibrations, exchanges and manual readings change how earlier
+  // readings count. Others, and any after the first push, are ignored.
+  void add_site_record(const RecordFields& record);
+  // Records in seq order; any record may come (others, site records too, are skipped cheaply).
   void push(const RecordFields& record);
   // The parameters, corrections and formulas. An error only when a formula cannot be
   // evaluated (e.g. a division by a parameter that came out 0).

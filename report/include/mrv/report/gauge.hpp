@@ -18,7 +18,8 @@ struct GaugeReading {
   uint64_t seq = 0;
   int64_t ts_ms = 0;
   double value = 0;
-  bool out_of_calibration = false;  // made after its meter's calibration ran out
+  bool out_of_calibration = false;  // not covered by a passing calibration
+  double correction_percent = 0;     // then: the correction it needs (the class, or the error found)
 };
 
 struct GaugeGap {
@@ -32,6 +33,7 @@ struct GaugeSummary {
   uint64_t readings = 0;
   double covered_h = 0;  // hours not in a gap
   double out_of_calibration = 0;  // the part of the integral next to an out-of-calibration reading
+  double correction = 0;          // Σ such a part × the larger correction % of its readings / 100
   std::vector<GaugeGap> gaps;
 };
 

@@ -33,6 +33,22 @@ struct PointGap {
   std::string rule;   // "register difference" (counter), "zero", "substitute"
   double counted = 0; // integral: what the rule put in for it (parameter's unit)
   bool over_break = false;  // counter: a reset or exchange happened across it
+  std::vector<uint64_t> explained_by;  // seqs of the site notes that cover it
+};
+
+// A site record (docs/record-format.md §1.6) the report used, by seq and hash.
+struct SiteRecordUse {
+  uint64_t seq = 0;
+  std::string hash_hex, kind, point, summary;  // summary: what it says, for people
+  int64_t ts_ms = 0;
+};
+
+// How much of the period a point's meter was covered by a valid calibration.
+struct CalibrationCoverage {
+  bool stated = false;     // false: no calibration date or record at all (coverage unknown)
+  double covered_h = 0, failed_h = 0, expired_h = 0;  // hours of the period
+  double coverage = 0;     // covered_h / period hours
+  std::vector<SiteRecordUse> calibrations;  // the recorded calibrations that decided it
 };
 
 // A min/max/last summary of a point's values in one slice of the period, for charts.
@@ -55,9 +71,14 @@ struct PointReport {
   uint64_t excluded_unit = 0;      // a unit that does not convert to the point's
   uint64_t out_of_order = 0;       // not later than the point's previous reading: ignored
   uint64_t unsynchronised = 0;     // stamped by the agent while its clock was not synchronised
-  uint64_t out_of_calibration = 0; // readings made after the meter's calibration ran out
+  uint64_t out_of_calibration = 0; // readings not covered by a passing calibration (expired or failed)
+  uint64_t manual_readings = 0;    // readings entered by people (site records) inside the period
   double value = 0;                // this point's share of the parameter (parameter's unit)
   double out_of_calibration_value = 0;  // the part of it measured out of calibration
+  double correction_magnitude = 0; // Σ that part × its correction % / 100 (parameter's unit)
+  double correction_percent_sum = 0;  // mean/min/max: Σ of the % of its out-of-calibration readings
+  CalibrationCoverage calibration;
+  std::vector<SiteRecordUse> exchanges;  // recorded meter exchanges counted across
   // counter
   std::optional<BoundaryValue> start, end;
   std::vector<CounterSegment> segments;
@@ -75,8 +96,9 @@ struct ParameterReport {
   double value = 0;         // measured + correction: what the formulas use
   bool has_data = true;     // false: no usable reading (mean/min/max of nothing)
   bool informational = false;  // the credited formula does not use it: no data credits nothing less
-  double coverage = 1;      // the lowest of its points'
+  double coverage = 1;      // the lowest of its points' (documents: of the period by documents)
   std::vector<PointReport> points;
+  std::vector<SiteRecordUse> documents;  // aggregation documents: the documents summed
   std::vector<std::string> notes;  // what was done and why, in words
 };
 
@@ -84,6 +106,14 @@ struct FormulaResult {
   const MonitoringFormula* config = nullptr;
   double value = 0;
   bool evaluated = true;   // false: an informational formula that could not be evaluated (a note says why)
+};
+
+// A declared cross-check of two values (a parameter or formula against another).
+struct CrossCheckResult {
+  const MonitoringCrossCheck* config = nullptr;
+  std::optional<double> value, reference;  // none: no data
+  double difference_percent = 0;           // |value − reference| / |reference| × 100
+  bool pass = false;
 };
 
 struct SeqRange {
@@ -117,6 +147,8 @@ struct Report {
   int64_t window_from_ms = 0, window_to_ms = 0;  // readings read: the period ± the boundary window
   std::vector<ParameterReport> parameters;
   std::vector<FormulaResult> results;
+  std::vector<CrossCheckResult> cross_checks;
+  std::vector<SiteRecordUse> site_notes;  // notes about the period (outages explained)
   double emission_reductions = 0;   // the credited formula's value, tCO2
   int64_t credited_tco2 = 0;        // the exact value rounded down to whole tonnes, never below 0
   bool complete = true;             // false: a parameter had no data; nothing is credited
