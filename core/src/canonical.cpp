@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mrv/core/site_record.hpp"
+
 namespace mrv {
 namespace {
 
@@ -132,6 +134,8 @@ Result<void> encode_record(const RecordFields& f, std::string& out) {
 
 Result<void> validate_reading(const Reading& r) {
   if (r.point_id.empty()) return fail(ErrorCode::invalid_argument, "point", "empty point id");
+  if (r.time_source == TimeSource::site_operator)  // decode_record would refuse the record
+    return fail(ErrorCode::invalid_argument, "time_source", "\"operator\" is a person's statement: only site records have it");
   for (auto [name, text] : {std::pair<const char*, std::string_view>{"point", r.point_id},
                             {"unit", r.unit}, {"reason", r.reason}, {"source", r.source}}) {
     if (!is_valid_utf8(text))
@@ -169,8 +173,8 @@ Result<RecordFields> parse_record_fields(std::string_view bytes) {
   };
   if (integer("v") != kRecordFormatVersion && missing.empty())
     return fail(ErrorCode::corruption, "v", "unsupported record format version");
-  std::string type = text("type");
-  f.type = type == "chain-segment" ? RecordType::chain_segment : RecordType::reading;
+  // An unknown type or time source reads as another: the re-encoding then differs.
+  f.type = parse_record_type(text("type")).value_or(RecordType::reading);
   f.site_id = text("site");
   f.seq = static_cast<uint64_t>(integer("seq"));
   f.prev_hash_hex = text("prev");
@@ -178,7 +182,7 @@ Result<RecordFields> parse_record_fields(std::string_view bytes) {
   f.reading.value = text("value");
   f.reading.unit = text("unit");
   f.reading.ts_ms = integer("ts_ms");
-  f.reading.time_source = text("time_source") == "device" ? TimeSource::device : TimeSource::agent;
+  f.reading.time_source = parse_time_source(text("time_source")).value_or(TimeSource::agent);
   auto quality = parse_quality(text("quality"));
   f.reading.quality = quality.value_or(Quality::bad);
   f.reading.reason = text("reason");
@@ -263,9 +267,9 @@ bool read_canonical_fields(std::string_view bytes, RecordFields& f) {
             r.str(f.boot_id) && r.lit(",\"config\":") && r.str(f.config_hash_hex) && r.lit(",\"key_id\":") &&
             r.str(f.key_id_hex) && r.lit(",\"alg\":") && r.str(f.algorithm) && r.lit("}") && r.done();
   if (!ok || v != kRecordFormatVersion || seq < 0) return false;
-  f.type = type == "chain-segment" ? RecordType::chain_segment : RecordType::reading;
+  f.type = parse_record_type(type).value_or(RecordType::reading);
   f.seq = static_cast<uint64_t>(seq);
-  rd.time_source = time_source == "device" ? TimeSource::device : TimeSource::agent;
+  rd.time_source = parse_time_source(time_source).value_or(TimeSource::agent);
   rd.quality = parse_quality(quality).value_or(Quality::bad);
   f.received.sync = clock == "synchronised" ? ClockSync::synchronised : ClockSync::unsynchronised;
   return true;  // an unknown enum text comes back as another: the re-encoding then differs
@@ -295,6 +299,13 @@ Result<RecordFields> decode_record(std::string_view bytes) {
   if (f.type == RecordType::chain_segment &&
       !(f.reading.point_id.empty() && f.reading.value.empty() && f.reading.unit.empty()))
     return fail(ErrorCode::corruption, "point", "a chain-segment record holds no reading");
+  // A person's statement and a measurement never pass for each other.
+  if (f.type == RecordType::site_record) {
+    if (auto s = parse_site_record(f); !s) return fail(ErrorCode::corruption, s.error().where, s.error().message);
+  } else if (f.reading.time_source == TimeSource::site_operator) {
+    return fail(ErrorCode::corruption, "time_source",
+                "\"operator\" belongs to site records, not to a " + std::string(to_string(f.type)) + " record");
+  }
   return f;
 }
 

@@ -11,6 +11,7 @@
 #include "journal_schema.hpp"
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/clock.hpp"
+#include "mrv/core/site_record.hpp"
 
 namespace mrv {
 
@@ -274,8 +275,10 @@ std::string take_back(Journal::Impl& j, const HeadWitness& witness) {
         break;
       }
       const Reading& rd = (*f)->reading;
+      bool site_record = (*f)->type == RecordType::site_record;
+      std::string value_key = site_record ? site_record_value_key(parse_site_record(rd)->id) : rd.value;
       j.insert.bind(1, static_cast<int64_t>(r.seq)).bind(2, rd.point_id).bind(3, rd.source).bind(4, rd.ts_ms)
-          .bind(5, rd.value).bind_blob(6, r.canonical).bind_blob(7, r.hash).bind_blob(8, r.signature);
+          .bind(5, value_key).bind_blob(6, r.canonical).bind_blob(7, r.hash).bind_blob(8, r.signature);
       rc = j.insert.step();
       j.insert.reset();
       if (rc == SQLITE_DONE && sqlite3_changes(j.db) == 0) {
@@ -291,6 +294,13 @@ std::string take_back(Journal::Impl& j, const HeadWitness& witness) {
         stopped = t.error().to_string();
         store_failed = true;
         break;
+      }
+      if (site_record) {
+        if (auto c = j.copy_site_record(r.seq, rd, r.canonical, r.hash, r.signature); !c) {
+          stopped = c.error().to_string();
+          store_failed = true;
+          break;
+        }
       }
       if ((*f)->type == RecordType::reading && !rd.point_id.empty()) {
         j.upsert_point_head.bind(1, rd.point_id).bind(2, static_cast<int64_t>(r.seq)).bind(3, rd.ts_ms);
@@ -435,13 +445,18 @@ Result<AppendOutcome> Journal::append(std::span<const AcceptedReading> batch,
   };
   j.batch_heads.clear();
   for (const AcceptedReading& a : batch) {
+    size_t index = static_cast<size_t>(&a - batch.data());
+    if (a.type != RecordType::reading) {  // a site record: no point head, not a live source
+      if (auto r = j.append_site_record(a, index, out); !r) return undo(r.error());
+      continue;
+    }
     // JournalWriter::submit validated the reading, so only storage or crypto fails here:
     // the whole batch is undone and retried, never partly stored.
     auto stored = j.insert_record(RecordType::reading, a);
     if (!stored) return undo(stored.error());
     if (!*stored) {
       ++out.duplicates;
-      out.duplicate_indexes.push_back(static_cast<size_t>(&a - batch.data()));
+      out.duplicate_indexes.push_back(index);
       continue;
     }
     ++out.stored;

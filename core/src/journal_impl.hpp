@@ -41,10 +41,12 @@ struct Journal::Impl {
 
   sqlite::Statement begin, commit, rollback, insert, upsert_point_head, insert_quarantine,
       trim_quarantine, insert_checkpoint;
+  sqlite::Statement insert_site_record, find_site_entry;  // prepared at first use (site records are rare)
   // The newest stored reading of each point in the batch being appended (status reads
   // point_heads instead of searching the records). Reused between batches.
   std::unordered_map<std::string_view, std::pair<uint64_t, int64_t>> batch_heads;
   std::string canonical;  // reused encode buffer
+  std::string signature;  // of the last record insert_record made
   RecordFields fields;    // reused between records: keeps string capacity
 
   std::chrono::steady_clock::time_point anchor_written_at{};
@@ -111,7 +113,10 @@ struct Journal::Impl {
 
   // One signed, chained record into the open transaction. Advances the head and returns
   // true when stored; false (head unchanged) when the journal already holds the reading.
-  Result<bool> insert_record(RecordType type, const AcceptedReading& accepted) {
+  // value_key: the records.value column, the last part of the duplicate key; a site
+  // record's holds its entry id (site_record_value_key), the reading's value otherwise.
+  Result<bool> insert_record(RecordType type, const AcceptedReading& accepted,
+                             std::optional<std::string_view> value_key = std::nullopt) {
     fields.type = type;
     fields.seq = last_seq + 1;
     fields.prev_hash_hex = last_hash_hex;
@@ -122,7 +127,7 @@ struct Journal::Impl {
       return tl::unexpected(r.error());
     }
     Sha256 hash = sha256(canonical);
-    std::string signature;
+    signature.clear();
     if (!options.checkpoint_only) {
       auto signing = std::chrono::steady_clock::now();
       auto signed_bytes = signer->sign(canonical, hash);
@@ -135,7 +140,7 @@ struct Journal::Impl {
         .bind(2, rd.point_id)
         .bind(3, rd.source)
         .bind(4, rd.ts_ms)
-        .bind(5, rd.value)
+        .bind(5, value_key ? *value_key : std::string_view(rd.value))
         .bind_blob(6, canonical)
         .bind_blob(7, std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()))
         .bind_blob(8, signature);
@@ -162,6 +167,17 @@ struct Journal::Impl {
     return keys;
   }
 
+  // Site records (journal_site_records.cpp). The copy in site_records of the record just
+  // stored at `seq` (its reading checked as a site record), in the open transaction.
+  Result<void> copy_site_record(uint64_t seq, const Reading& reading, std::string_view canonical_bytes,
+                                std::string_view hash_raw, std::string_view signature_raw);
+  // Appends a site record of a batch into the open transaction: stored as a record of
+  // type site-record and copied, or, when the journal holds its entry id already, counted
+  // a duplicate; either way its SiteRecordCommit goes into `out`.
+  Result<void> append_site_record(const AcceptedReading& accepted, size_t index, AppendOutcome& out);
+  // The seq and hash (hex) of the record holding entry `id`, if the journal holds one.
+  Result<std::optional<std::pair<uint64_t, std::string>>> find_site_entry_seq(const std::string& id);
+
   Result<void> apply_chain_policy();
   // Leaves for records stored before the tree existed (a journal from schema 2).
   Result<void> catch_up_tree();
@@ -179,6 +195,11 @@ struct Journal::Impl {
     return "";
   }
 };
+
+// The records.value column of a site record: its entry id, so that two entries never
+// meet in the duplicate key (ts_ms, point, source, value) of readings, whatever their
+// time, point, login and value. journal_site_records.cpp.
+std::string site_record_value_key(std::string_view entry_id);
 
 // Opens the SQLite file with the journal's connection settings (busy timeout, extended
 // result codes). journal.cpp.

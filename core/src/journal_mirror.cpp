@@ -5,6 +5,10 @@
 #include "journal_schema.hpp"
 
 namespace mrv {
+namespace {
+// Canonical bytes start so for a site record and for nothing else (record-format §1.2).
+constexpr std::string_view kSiteRecordPrefix = "{\"v\":1,\"type\":\"site-record\",";
+}  // namespace
 
 Result<Journal> Journal::open_mirror(const std::filesystem::path& path) {
   std::error_code ec;
@@ -57,6 +61,11 @@ Result<void> Journal::ingest(std::span<const MirrorRecord> records, const Sha256
       int rc = j.insert.step();
       j.insert.reset();
       if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(j.db, rc, "store record"));
+      if (std::string_view(m.canonical).starts_with(kSiteRecordPrefix)) {  // the caller verified it
+        auto f = decode_record(m.canonical);
+        if (!f) return fail(ErrorCode::invalid_argument, "seq " + std::to_string(m.seq), f.error().to_string());
+        if (auto c = j.copy_site_record(m.seq, f->reading, m.canonical, blob(m.hash), m.signature); !c) return c;
+      }
       if (auto r = j.tree.append(m.seq, merkle_leaf_hash(m.canonical)); !r) return r;
       j.last_seq = m.seq;
       j.last_hash_hex = to_hex(m.hash);

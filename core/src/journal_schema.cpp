@@ -85,6 +85,24 @@ constexpr const char* kMigrations[] = {
     -- kept as ranges so a long skip costs a row, not a leaf each.
     CREATE TABLE merkle_absent (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
     )sql",
+    R"sql(
+    -- Site records (people's entries, docs/record-format.md §1.6): a copy of each, written
+    -- in the transaction of its record, so a report finds every calibration and meter
+    -- exchange without reading the chain, also after uploaded records are pruned.
+    -- entry_id finds a retried entry (the agent stores an id once; a registry's mirror
+    -- keeps whatever the site signed, so it is not unique).
+    CREATE TABLE site_records (
+      seq       INTEGER PRIMARY KEY,
+      kind      TEXT    NOT NULL,
+      point     TEXT    NOT NULL,
+      ts_ms     INTEGER NOT NULL,
+      entry_id  TEXT    NOT NULL,
+      canonical BLOB    NOT NULL,
+      hash      BLOB    NOT NULL,
+      sig       BLOB    NOT NULL
+    );
+    CREATE INDEX site_records_by_entry ON site_records (entry_id);
+    )sql",
 };
 
 int user_version(sqlite3* db) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "mrv/core/canonical.hpp"
+#include "mrv/core/site_record.hpp"
 
 namespace mrv {
 
@@ -22,19 +23,47 @@ Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) {
     v.error().where = reading.source + " " + v.error().where;
     return tl::unexpected(v.error());
   }
-  ClockSample received = clock_.now();
+  return enqueue(AcceptedReading{std::move(reading), clock_.now()});
+}
+
+Result<JournalWriter::Ticket> JournalWriter::submit_site_record(Reading record) {
+  if (auto v = parse_site_record(record); !v) {
+    v.error().where = "site record " + v.error().where;
+    return tl::unexpected(v.error());
+  }
+  return enqueue(AcceptedReading{std::move(record), clock_.now(), RecordType::site_record});
+}
+
+Result<JournalWriter::Ticket> JournalWriter::enqueue(AcceptedReading accepted) {
+  const std::string& source = accepted.reading.source;
   std::lock_guard lock(mutex_);
-  if (stopping_) return fail(ErrorCode::busy, reading.source, "journal writer is stopping");
+  if (stopping_) return fail(ErrorCode::busy, source, "journal writer is stopping");
   if (!stats_.accepting || queue_.size() + inflight_.size() >= options_.queue_capacity) {
     ++stats_.refused;
-    if (stats_.accepting) return fail(ErrorCode::busy, reading.source, "journal queue is full");
+    if (stats_.accepting) return fail(ErrorCode::busy, source, "journal queue is full");
     ErrorCode why = commit_failing_ ? last_failure_ : ErrorCode::storage_full;
-    return fail(why, reading.source, "journal is not accepting readings: " + stats_.last_error);
+    return fail(why, source, "journal is not accepting readings: " + stats_.last_error);
   }
-  queue_.push_back({AcceptedReading{std::move(reading), received}, Clk::now(), next_ticket_});
+  queue_.push_back({std::move(accepted), Clk::now(), next_ticket_});
   ++stats_.submitted;
   if (queue_.size() == 1 || queue_.size() >= options_.max_batch) work_ready_.notify_one();
   return next_ticket_++;
+}
+
+Result<SiteRecordCommit> JournalWriter::wait_site_record(Ticket ticket, std::chrono::milliseconds timeout) {
+  if (!wait_committed(ticket, timeout)) {
+    std::lock_guard lock(mutex_);
+    return fail(ErrorCode::busy, "journal writer",
+                "the site record was not committed within " + std::to_string(timeout.count()) + " ms" +
+                    (stats_.last_error.empty() ? "" : ": " + stats_.last_error));
+  }
+  std::lock_guard lock(mutex_);
+  auto it = site_record_results_.find(ticket);
+  if (it == site_record_results_.end())
+    return fail(ErrorCode::not_found, "journal writer", "ticket " + std::to_string(ticket) + " names no site record");
+  SiteRecordCommit done = std::move(it->second);
+  site_record_results_.erase(it);
+  return done;
 }
 
 Result<JournalWriter::Ticket> JournalWriter::submit_quarantine(QuarantinedMessage message) {
@@ -216,6 +245,8 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
   if (!commit_failing_) {  // else: the batch that failed, retried as it was
     size_t n = std::min(queue_.size(), options_.max_batch);
     for (size_t i = 0; i < n; ++i) {
+      if (queue_.front().accepted.type == RecordType::site_record)
+        inflight_site_tickets_.emplace_back(inflight_.size(), queue_.front().ticket);
       inflight_.push_back(std::move(queue_.front().accepted));
       queue_.pop_front();
     }
@@ -227,14 +258,14 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
   auto outcome = journal_.append(inflight_, inflight_quarantine_);
   double took = std::chrono::duration<double>(Clk::now() - started).count();
   if (outcome && commit_observer_) {
-    if (outcome->duplicate_indexes.empty()) {
+    if (outcome->duplicate_indexes.empty() && inflight_site_tickets_.empty()) {
       commit_observer_(inflight_);
-    } else {  // rare (a redelivery): a copy without them; inflight_ is read under the lock elsewhere
+    } else {  // rare (a redelivery, a site record): a copy of the readings stored; inflight_ is read under the lock elsewhere
       std::vector<AcceptedReading> stored;
-      stored.reserve(inflight_.size() - outcome->duplicate_indexes.size());
+      stored.reserve(inflight_.size());
       for (size_t i = 0, next = 0; i < inflight_.size(); ++i) {
         if (next < outcome->duplicate_indexes.size() && outcome->duplicate_indexes[next] == i) ++next;
-        else stored.push_back(inflight_[i]);
+        else if (inflight_[i].type == RecordType::reading) stored.push_back(inflight_[i]);
       }
       commit_observer_(stored);
     }
@@ -266,6 +297,11 @@ void JournalWriter::commit_batch(std::unique_lock<std::mutex>& lock) {
              : "cannot write the journal's head anchor file: rollback detection is weakened");
   head_anchor_ok_ = outcome->head_anchor_written;
   commit_failing_ = false;
+  for (const SiteRecordCommit& c : outcome->site_records)
+    for (const auto& [index, ticket] : inflight_site_tickets_)
+      if (index == c.index) site_record_results_[ticket] = c;
+  while (site_record_results_.size() > kSiteRecordResults) site_record_results_.erase(site_record_results_.begin());
+  inflight_site_tickets_.clear();
   inflight_.clear();
   inflight_quarantine_.clear();
   // Everything ticketed before the oldest item still queued is now durable.

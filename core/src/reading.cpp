@@ -16,15 +16,39 @@ std::string_view to_string(ClockSync c) {
   return c == ClockSync::synchronised ? "synchronised" : "unsynchronised";
 }
 
-std::string_view to_string(TimeSource t) { return t == TimeSource::device ? "device" : "agent"; }
+std::string_view to_string(TimeSource t) {
+  switch (t) {
+    case TimeSource::device: return "device";
+    case TimeSource::agent: return "agent";
+    case TimeSource::site_operator: return "operator";
+  }
+  return "agent";
+}
 
 std::string_view to_string(RecordType t) {
-  return t == RecordType::reading ? "reading" : "chain-segment";
+  switch (t) {
+    case RecordType::reading: return "reading";
+    case RecordType::chain_segment: return "chain-segment";
+    case RecordType::site_record: return "site-record";
+  }
+  return "reading";
 }
 
 std::optional<Quality> parse_quality(std::string_view s) {
   for (Quality q : {Quality::good, Quality::uncertain, Quality::bad, Quality::substitute})
     if (to_string(q) == s) return q;
+  return std::nullopt;
+}
+
+std::optional<TimeSource> parse_time_source(std::string_view s) {
+  for (TimeSource t : {TimeSource::device, TimeSource::agent, TimeSource::site_operator})
+    if (to_string(t) == s) return t;
+  return std::nullopt;
+}
+
+std::optional<RecordType> parse_record_type(std::string_view s) {
+  for (RecordType t : {RecordType::reading, RecordType::chain_segment, RecordType::site_record})
+    if (to_string(t) == s) return t;
   return std::nullopt;
 }
 

@@ -66,4 +66,19 @@ Result<int64_t> parse_time_ms(std::string_view text) {
   return (seconds - offset) * 1000 + millis;
 }
 
+std::string format_utc_ms(int64_t utc_ms) {
+  int64_t ms = ((utc_ms % 1000) + 1000) % 1000;
+  std::time_t secs = static_cast<std::time_t>((utc_ms - ms) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string s = buf;
+  if (ms) {
+    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(ms));
+    s += buf;
+  }
+  return s + "Z";
+}
+
 }  // namespace mrv

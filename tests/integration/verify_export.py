@@ -8,7 +8,9 @@ Needs only the Python standard library and `cryptography` (Debian python3-crypto
 """
 import argparse
 import base64
+import calendar
 import binascii
+import datetime
 import hashlib
 import json
 import re
@@ -22,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 FIELDS = ("v type site seq prev point value unit ts_ms time_source quality reason source "
           "recv_ms mono_ms clock boot_id config key_id alg").split()
 INTEGERS = {"v", "seq", "ts_ms", "recv_ms", "mono_ms"}
-CHOICES = {"type": {"reading", "chain-segment"}, "time_source": {"device", "agent"},
+CHOICES = {"type": {"reading", "chain-segment", "site-record"},
+           "time_source": {"device", "agent", "operator"},
            "quality": {"good", "uncertain", "bad", "substitute"},
            "clock": {"synchronised", "unsynchronised"}, "alg": {"ed25519", "ecdsa-p256-sha256"}}
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -36,6 +39,89 @@ class Failure(Exception):
 def json_string(text):  # spec 1.2: escape " and \, below 0x20 as \u00xx (lowercase), rest literal
     return '"' + "".join("\\" + c if c in '"\\' else "\\u%04x" % ord(c) if ord(c) < 0x20 else c
                          for c in text) + '"'
+
+
+# Site records (record-format.md §1.6): per kind, the details members it needs (beside
+# kind, id and entered_by) and those it may hold.
+SITE_MEMBERS = {
+    "manual-reading": ({"meter_serial"}, {"photo_sha256", "comment"}),
+    "meter-exchange": ({"old_serial", "old_final", "new_serial", "new_initial"}, {"comment"}),
+    "calibration": ({"meter_serial", "laboratory", "certificate", "certificate_sha256", "result",
+                     "valid_until"}, {"comment"}),
+    "document": ({"document_type", "number", "issuer", "period_to", "file_sha256", "file_name"},
+                 {"parameter", "comment"}),
+    "note": ({"text"}, {"to"}),
+}
+SITE_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z")
+
+
+def site_instant_ms(text):  # §1.6: RFC 3339 UTC as the agent writes it (".mmm" only when not 0)
+    if not SITE_INSTANT.fullmatch(text) or text.endswith(".000Z"):
+        return None
+    try:
+        t = datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    ms = int(text[20:23]) if len(text) == 24 else 0
+    return calendar.timegm(t.timetuple()) * 1000 + ms
+
+
+def check_site_record(rec):  # §1.6: the fields and details a site record must have
+    if rec["time_source"] != "operator" or rec["quality"] != "good":
+        raise Failure("site record without time_source operator and quality good")
+    source = rec["source"]
+    if not source.startswith("operator:") or len(source) == 9 or re.search("[\x00-\x1f]", source):
+        raise Failure("site record source %r is not operator:<login>" % source)
+    try:
+        pairs = json.loads(rec["reason"], object_pairs_hook=list)
+    except ValueError:
+        raise Failure("site record details are not JSON")
+    if type(pairs) is not list:
+        raise Failure("site record details are not a JSON object")
+    for name, value in pairs:
+        if type(value) is not str:
+            raise Failure("site record details member %r is not a string" % name)
+    names = [name for name, _ in pairs]
+    if names != sorted(set(names), key=lambda n: n.encode("utf-8")):
+        raise Failure("site record details members are repeated or not sorted by key")
+    details = dict(pairs)
+    if "{" + ",".join(json_string(n) + ":" + json_string(details[n]) for n in names) + "}" != rec["reason"]:
+        raise Failure("site record details are not canonical (whitespace or escapes)")
+    kind = details.get("kind")
+    if kind not in SITE_MEMBERS:
+        raise Failure("site record kind %r is unknown" % kind)
+    required, optional = SITE_MEMBERS[kind]
+    missing = ({"id", "entered_by"} | required) - details.keys()
+    unknown = details.keys() - {"kind", "id", "entered_by"} - required - optional
+    if missing or unknown:
+        raise Failure("%s record: details member %r is %s" % (
+            kind, sorted(missing or unknown)[0], "missing" if missing else "not one of its kind"))
+    for name, value in details.items():
+        allowed = "\t\n" if name in ("text", "comment") else ""
+        if not 1 <= len(value.encode("utf-8")) <= 4096 or any(
+                ord(c) < 0x20 and c not in allowed for c in value):
+            raise Failure("site record details member %r is empty, too long or holds a control "
+                          "character" % name)
+        bad = ((name == "id" and not re.fullmatch("[0-9a-f]{32}", value))
+               or (name.endswith("_sha256") and not HEX64.fullmatch(value))
+               or (name in ("old_final", "new_initial")
+                   and not (len(value) <= 64 and DECIMAL.fullmatch(value)))
+               or (name == "result" and value not in ("pass", "fail"))
+               or (name == "document_type" and value not in ("invoice", "sales-statement", "other"))
+               or (name in ("valid_until", "period_to", "to")
+                   and (site_instant_ms(value) is None or site_instant_ms(value) <= rec["ts_ms"])))
+        if bad:
+            raise Failure("site record details member %r has a bad value %r" % (name, value))
+    point, value, unit = rec["point"], rec["value"], rec["unit"]
+    if (kind in ("manual-reading", "meter-exchange", "calibration")) != bool(point) and kind != "note":
+        raise Failure("%s record with %s point" % (kind, "a" if point else "no"))
+    if (kind in ("manual-reading", "calibration", "document")) != bool(value):
+        raise Failure("%s record with %s value" % (kind, "a" if value else "no"))
+    if ((kind == "calibration" and unit != "%") or (kind == "document" and not unit)
+            or (kind == "note" and unit)):
+        raise Failure("%s record with unit %r" % (kind, unit))
+    if kind == "meter-exchange" and details["old_serial"] == details["new_serial"]:
+        raise Failure("meter-exchange record with new_serial equal to old_serial")
 
 
 def check_canonical(rec, data):  # spec 4.1 check 4: field types and rules, then re-encode
@@ -58,6 +144,10 @@ def check_canonical(rec, data):  # spec 4.1 check 4: field types and rules, then
     segment = (rec["point"], rec["value"], rec["unit"], rec["quality"], rec["source"])
     if rec["type"] == "chain-segment" and segment != ("", "", "", "bad", "agent"):
         raise Failure("chain-segment record with reading content")
+    if rec["type"] == "site-record":
+        check_site_record(rec)
+    elif rec["time_source"] == "operator":
+        raise Failure("%s record with time_source operator (a site record's)" % rec["type"])
     try:
         again = ("{" + ",".join('"%s":%s' % (n, rec[n] if n in INTEGERS else json_string(rec[n]))
                                 for n in FIELDS) + "}").encode("utf-8")

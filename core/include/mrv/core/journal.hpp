@@ -72,6 +72,9 @@ struct JournalOptions {
 struct AcceptedReading {
   Reading reading;
   ClockSample received;
+  // reading, or site_record: a person's entry (core/site_record.hpp), whose reading
+  // site_record_reading made. Never chain_segment: the journal makes those itself.
+  RecordType type = RecordType::reading;
 };
 
 // A message a collector could not turn into readings, kept for people to look at (not
@@ -104,10 +107,21 @@ struct ChainCheck {
   std::string problem;  // why not, naming the record
 };
 
+// Where a site record of a batch went: the record that holds its entry.
+struct SiteRecordCommit {
+  size_t index = 0;       // its place in the batch
+  uint64_t seq = 0;       // the record holding the entry
+  std::string hash_hex;   // that record's hash
+  bool duplicate = false; // the journal held this entry id already (a retry): seq is the earlier one
+};
+
 struct AppendOutcome {
   size_t stored = 0;
-  size_t duplicates = 0;  // same point, timestamp, value and source already held
+  // Readings: same point, timestamp, value and source already held; site records: the
+  // same entry id already held.
+  size_t duplicates = 0;
   std::vector<size_t> duplicate_indexes;  // their places in the batch, ascending (rarely any)
+  std::vector<SiteRecordCommit> site_records;  // one per site record of the batch, in batch order
   bool head_anchor_written = true;  // false: rollback detection is weakened until it is
 };
 
@@ -225,6 +239,10 @@ class Journal {
   const std::string& last_hash_hex() const;  // of record last_seq (zeros for an empty chain)
   [[nodiscard]] Result<JournalStats> stats();
   [[nodiscard]] Result<std::optional<PointLast>> last_reading(const std::string& point_id);
+  // Every site record with seq <= through_seq, in seq order, from the journal's own copy
+  // of them (kept when uploaded records are pruned). Cheap: one table of people's
+  // entries, not a scan of the records.
+  [[nodiscard]] Result<std::vector<StoredRecord>> site_records(uint64_t through_seq);
   // Records with from_seq <= seq <= to_seq, in order; at most max_records when not 0.
   [[nodiscard]] Result<void> for_each_record(uint64_t from_seq, uint64_t to_seq,
                                              const std::function<void(const StoredRecord&)>& fn,

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -60,6 +61,15 @@ class JournalWriter {
 
   // Thread-safe. Stamps the reading with the agent's clock and queues it.
   [[nodiscard]] Result<Ticket> submit(Reading reading);
+  // Thread-safe. Queues a site record (a Reading site_record_reading made; checked again
+  // here), stamped with the agent's clock like a reading and committed as a record of
+  // type site-record, in order with the readings. Refused as submit() refuses.
+  [[nodiscard]] Result<Ticket> submit_site_record(Reading record);
+  // Blocks until the site record of `ticket` is committed and returns where: its seq and
+  // hash, or those of the earlier record holding the same entry id (duplicate). Errors:
+  // busy when the timeout passes first; not_found for a ticket that is no site record's
+  // or was asked for already.
+  [[nodiscard]] Result<SiteRecordCommit> wait_site_record(Ticket ticket, std::chrono::milliseconds timeout);
   // Thread-safe. Queues a bad message for the quarantine table; it is committed with the
   // next batch, so a collector can wait for it like for a reading before acknowledging.
   [[nodiscard]] Result<Ticket> submit_quarantine(QuarantinedMessage message);
@@ -83,7 +93,8 @@ class JournalWriter {
   [[nodiscard]] Result<void> reconfigure(std::string hash_hex, std::string text,
                                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Called on the writer thread after each commit with the readings it stored (not the
-  // duplicates it skipped). Must be quick and must not call into the writer. Set before
+  // duplicates it skipped, and no site records: a person's entry is no sign of a live
+  // source). Must be quick and must not call into the writer. Set before
   // the first submit.
   using CommitObserver = std::function<void(std::span<const AcceptedReading>)>;
   void set_commit_observer(CommitObserver observer);
@@ -95,6 +106,7 @@ class JournalWriter {
     Clk::time_point queued;
     Ticket ticket;
   };
+  [[nodiscard]] Result<Ticket> enqueue(AcceptedReading accepted);  // lock not held
   struct PendingQuarantine {
     QuarantinedMessage message;
     Clk::time_point queued;
@@ -121,6 +133,11 @@ class JournalWriter {
   // The batch being committed, moved out of the queues; kept until it is durable (a
   // failed commit is retried with exactly these). Writer thread only, outside the lock.
   std::vector<AcceptedReading> inflight_;
+  std::vector<std::pair<size_t, Ticket>> inflight_site_tickets_;  // site records of inflight_: index, ticket
+  // Where committed site records went, by ticket, until wait_site_record takes them
+  // (at most kSiteRecordResults: the oldest go first when nobody asks).
+  static constexpr size_t kSiteRecordResults = 1024;
+  std::map<Ticket, SiteRecordCommit> site_record_results_;
   CommitObserver commit_observer_;
   struct PendingConfig {
     std::string hash_hex, text;

@@ -10,14 +10,18 @@ namespace mrv {
 
 enum class Quality { good, uncertain, bad, substitute };
 enum class ClockSync { synchronised, unsynchronised };
-enum class TimeSource { device, agent };  // who stamped ts_ms: the meter/peer or our clock
-enum class RecordType { reading, chain_segment };
+// Who stamped ts_ms: the meter/peer, our clock, or a person (a site record, "operator").
+enum class TimeSource { device, agent, site_operator };
+// site_record: what a person entered at the site (core/site_record.hpp).
+enum class RecordType { reading, chain_segment, site_record };
 
 std::string_view to_string(Quality q);
 std::string_view to_string(ClockSync c);
 std::string_view to_string(TimeSource t);
 std::string_view to_string(RecordType t);
 std::optional<Quality> parse_quality(std::string_view s);
+std::optional<TimeSource> parse_time_source(std::string_view s);
+std::optional<RecordType> parse_record_type(std::string_view s);
 
 // One value read from one point, as a collector saw it.
 struct Reading {
