@@ -7,6 +7,7 @@
 
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/merkle.hpp"
+#include "mrv/core/record_line.hpp"
 #include "mrv/report/engine.hpp"
 #include "mrv/report/json.hpp"
 
@@ -104,6 +105,20 @@ Result<report::Report> build_report(Journal& journal, const Config& config, cons
   auto read = journal.read_snapshot([&]() -> Result<void> {
     auto range = report_seq_range(journal, m, *period);
     if (!range) return tl::unexpected(range.error());
+    // Every site record so far, before the readings: a calibration found failed later, an
+    // exchange entered late, change how the window's readings count.
+    auto site_records = journal.site_records(std::numeric_limits<uint64_t>::max());
+    if (!site_records) return tl::unexpected(site_records.error());
+    std::vector<RecordLine> site_lines;
+    for (const StoredRecord& r : *site_records) {
+      auto fields = decode_record(r.canonical);
+      if (!fields) return tl::unexpected(Error{ErrorCode::corruption, "record " + std::to_string(r.seq), fields.error().message});
+      engine.add_site_record(*fields);
+      std::string line;
+      append_record_line(line, r.seq, r.canonical, r.hash, r.signature);
+      line.pop_back();
+      if (auto parsed = parse_record_line(line)) site_lines.push_back(std::move(*parsed));
+    }
     if (*range) {
       auto [first, last] = **range;
       uint64_t done = 0, total = last - first + 1;
@@ -122,7 +137,11 @@ Result<report::Report> build_report(Journal& journal, const Config& config, cons
     auto report = engine.finish();
     if (!report) return tl::unexpected(report.error());
     report->generated_ms = now_ms();
-    uint64_t last_seq = *range ? (*range)->second : 1;
+    report->site_records = std::move(site_lines);
+    report->site_records_through =
+        std::max(journal.last_seq(), report->site_records.empty() ? 0 : report->site_records.back().seq);
+    // The annex covers the window's records and the site records the report used.
+    uint64_t last_seq = std::max<uint64_t>(*range ? (*range)->second : 1, report->seqs.last);
     if (auto annex = fill_annex(journal, m, *period, last_seq, *report); !annex) return tl::unexpected(annex.error());
     built = std::move(*report);
     return {};

@@ -321,6 +321,7 @@ void ReportEngine::Impl::aggregate_documents(ParameterReport& p, std::vector<con
     std::optional<double> quantity;
     if (doc_unit)
       if (auto q = convert(std::stod(d.value), *doc_unit, unit)) quantity = *q;
+    used.push_back(e);
     if (!quantity) {
       p.notes.push_back("document seq " + std::to_string(e->seq) + " (" + d.unit + ") does not convert to " + c.unit +
                         ": not used");
@@ -331,7 +332,6 @@ void ReportEngine::Impl::aggregate_documents(ParameterReport& p, std::vector<con
     p.has_data = true;
     covered.push_back({from, to});
     p.documents.push_back(site_record_use(*e));
-    used.push_back(e);
     if (share < 1)
       p.notes.push_back("document seq " + std::to_string(e->seq) + " covers " + format_decimal(share * 100, 2) +
                         "% of its period inside this one: counted pro rata");

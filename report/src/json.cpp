@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 constexpr const char* kFormat = "mrv-report/1";
 // The members recomputable_part compares.
-constexpr const char* kRecomputable[] = {"parameters", "results", "emission_reductions", "notes", "seqs"};
+constexpr const char* kRecomputable[] = {"parameters", "results", "emission_reductions", "notes", "seqs",
+                                         "cross_checks", "site_notes"};
 
 const char* aggregation_name(Aggregation a) {
   switch (a) {
@@ -38,6 +39,26 @@ json reading_json(const CounterReading& r) {
   return j;
 }
 
+json site_use_json(const SiteRecordUse& u) {
+  return {{"seq", u.seq}, {"hash", u.hash_hex}, {"kind", u.kind}, {"point", u.point}, {"time", format_time(u.ts_ms)},
+          {"summary", u.summary}};
+}
+
+json site_uses_json(const std::vector<SiteRecordUse>& uses) {
+  json a = json::array();
+  for (const SiteRecordUse& u : uses) a.push_back(site_use_json(u));
+  return a;
+}
+
+json calibration_json(const CalibrationCoverage& c) {
+  return {{"stated", c.stated},
+          {"covered_hours", format_decimal(c.covered_h, 4)},
+          {"failed_hours", format_decimal(c.failed_h, 4)},
+          {"expired_hours", format_decimal(c.expired_h, 4)},
+          {"coverage", format_decimal(c.coverage, 4)},
+          {"calibrations", site_uses_json(c.calibrations)}};
+}
+
 json boundary_json(const std::optional<BoundaryValue>& b) {
   if (!b) return nullptr;
   json j = {{"how", to_string(b->how)}, {"boundary", format_time(b->boundary_ms)}, {"value", decimal(b->value)}};
@@ -57,7 +78,8 @@ json point_json(const PointReport& p, Aggregation aggregation) {
   for (const PointGap& g : p.gaps)
     gaps.push_back({{"from", format_time(g.from_ms)}, {"to", format_time(g.to_ms)},
                     {"hours", format_decimal(static_cast<double>(g.to_ms - g.from_ms) / 3'600'000.0, 4)},
-                    {"rule", g.rule}, {"counted", decimal(g.counted)}, {"over_break", g.over_break}});
+                    {"rule", g.rule}, {"counted", decimal(g.counted)}, {"over_break", g.over_break},
+                    {"explained_by", g.explained_by}});
   json j = {{"point", p.point_id}, {"unit", p.unit}, {"meter_serial", p.meter_serial},
             {"accuracy_class", p.accuracy_class}, {"calibration_valid_until", p.calibration_valid_until},
             {"interval_ms", p.interval_ms}, {"gap_limit_ms", p.gap_limit_ms}, {"readings", p.readings},
@@ -66,7 +88,8 @@ json point_json(const PointReport& p, Aggregation aggregation) {
             {"excluded_quality", p.excluded_quality}, {"excluded_unit", p.excluded_unit},
             {"out_of_order", p.out_of_order}, {"unsynchronised", p.unsynchronised},
             {"out_of_calibration", p.out_of_calibration}, {"value", decimal(p.value)},
-            {"out_of_calibration_value", decimal(p.out_of_calibration_value)}, {"gaps", gaps}};
+            {"out_of_calibration_value", decimal(p.out_of_calibration_value)}, {"gaps", gaps},
+            {"manual_readings", p.manual_readings}, {"calibration", calibration_json(p.calibration)}};
   if (aggregation == Aggregation::counter) {
     j["start"] = boundary_json(p.start);
     j["end"] = boundary_json(p.end);
@@ -77,6 +100,7 @@ json point_json(const PointReport& p, Aggregation aggregation) {
       events.push_back({{"kind", to_string(e.kind)}, {"before", reading_json(e.before)}, {"after", reading_json(e.after)}});
     j["segments"] = segments;
     j["events"] = events;
+    j["exchanges"] = site_uses_json(p.exchanges);
   } else {
     j["mean"] = optional_decimal(p.mean);
     j["min"] = optional_decimal(p.min);
@@ -85,14 +109,35 @@ json point_json(const PointReport& p, Aggregation aggregation) {
   return j;
 }
 
+// What backs a parameter's value, by hash: the cited source (A, ex-ante), the documents
+// (B), the meters' calibration certificates (C).
+json evidence_json(const ParameterReport& p) {
+  const MonitoringParameter& c = *p.config;
+  json a = json::array();
+  if (c.aggregation == Aggregation::fixed) a.push_back({{"kind", "source"}, {"text", c.source}});
+  for (const SiteRecordUse& d : p.documents) a.push_back({{"kind", "document"}, {"seq", d.seq}, {"record_hash", d.hash_hex}});
+  for (const PointReport& pt : p.points) {
+    a.push_back({{"kind", "meter"}, {"point", pt.point_id}, {"meter_serial", pt.meter_serial}});
+    for (const SiteRecordUse& cal : pt.calibration.calibrations)
+      a.push_back({{"kind", "calibration"}, {"point", pt.point_id}, {"seq", cal.seq}, {"record_hash", cal.hash_hex}});
+  }
+  return a;
+}
+
 json parameter_json(const ParameterReport& p) {
   const MonitoringParameter& c = *p.config;
   json j = {{"id", c.id}, {"description", c.description}, {"unit", c.unit},
             {"aggregation", aggregation_name(c.aggregation)}, {"monitoring_option", c.monitoring_option},
             {"measured", decimal(p.measured)}, {"correction", decimal(p.correction)}, {"value", decimal(p.value)},
             {"has_data", p.has_data}, {"informational", p.informational}, {"notes", p.notes}};
+  j["evidence"] = evidence_json(p);
   if (c.aggregation == Aggregation::fixed) {
     j["source"] = c.source;
+    return j;
+  }
+  if (c.aggregation == Aggregation::documents) {
+    j["coverage"] = format_decimal(p.coverage, 4);
+    j["documents"] = site_uses_json(p.documents);
     return j;
   }
   j["coverage"] = format_decimal(p.coverage, 4);
@@ -115,6 +160,17 @@ std::string er_text(double er) {
   return format_decimal(er);
 }
 
+json cross_checks_json(const Report& r) {
+  json a = json::array();
+  for (const CrossCheckResult& x : r.cross_checks)
+    a.push_back({{"id", x.config->id}, {"description", x.config->description}, {"value_id", x.config->value},
+                 {"value", optional_decimal(x.value)}, {"reference_id", x.config->reference},
+                 {"reference", optional_decimal(x.reference)},
+                 {"difference_percent", format_decimal(x.difference_percent, 4)},
+                 {"tolerance_percent", format_decimal(x.config->tolerance_percent, 4)}, {"pass", x.pass}});
+  return a;
+}
+
 json recomputable_json(const Report& r) {
   json parameters = json::array(), results = json::array();
   for (const ParameterReport& p : r.parameters) parameters.push_back(parameter_json(p));
@@ -127,6 +183,8 @@ json recomputable_json(const Report& r) {
            {{"formula", r.monitoring->emission_reductions}, {"value_tco2", er_text(r.emission_reductions)},
             {"credited_tco2", r.credited_tco2}, {"complete", r.complete}}},
           {"notes", r.notes},
+          {"cross_checks", cross_checks_json(r)},
+          {"site_notes", site_uses_json(r.site_notes)},
           {"seqs", {{"first", r.seqs.first}, {"last", r.seqs.last}, {"records", r.seqs.records}}}};
 }
 
@@ -161,6 +219,10 @@ std::string report_canonical(const Report& r) {
   j["window"] = {{"from", format_time(r.window_from_ms)}, {"to", format_time(r.window_to_ms)}};
   j["generated_at"] = format_time(r.generated_ms);
   j["config"] = {{"sha256", r.config_hash_hex}, {"text", r.config_text}};
+  json lines = json::array();
+  for (const RecordLine& l : r.site_records)
+    lines.push_back({{"seq", l.seq}, {"record", l.record}, {"hash", l.hash_hex}, {"signature", l.signature_b64}});
+  j["site_records"] = {{"through_seq", r.site_records_through}, {"lines", lines}};
   j["annex"] = {{"end_checkpoint", r.annex.end_checkpoint},
                 {"previous_checkpoint", r.annex.previous_checkpoint},
                 {"consistency_proof", r.annex.consistency_proof_hex}};
@@ -209,6 +271,13 @@ Result<SignedReport> parse_signed_report(std::string_view text) {
     r.annex.consistency_proof_hex = annex.at("consistency_proof").get<std::vector<std::string>>();
     const json& seqs = j.at("seqs");
     r.seqs = {seqs.at("first").get<uint64_t>(), seqs.at("last").get<uint64_t>(), seqs.at("records").get<uint64_t>()};
+    if (j.contains("site_records")) {  // reports made before site records had none
+      const json& site = j.at("site_records");
+      r.site_records_through = site.at("through_seq").get<uint64_t>();
+      for (const json& l : site.at("lines"))
+        r.site_records.push_back({l.at("seq").get<uint64_t>(), l.at("record").get<std::string>(),
+                                  l.at("hash").get<std::string>(), l.at("signature").get<std::string>()});
+    }
     return r;
   } catch (const json::exception& e) {
     return bad(std::string("missing or mistyped member: ") + e.what());

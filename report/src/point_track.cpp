@@ -119,6 +119,7 @@ void PointTrack::inject_site_samples_before(int64_t ts_ms) {
       const std::string& expected = serial_at(meter_serial_, ts);
       if (!expected.empty() && site.reading.meter_serial != expected) {
         rejected_manual_.push_back({site.entry, expected});
+        used_.push_back(site.entry);  // it makes a note: a verifier needs it to recompute the report
         continue;
       }
       out_.manual_readings += in_period;
@@ -240,8 +241,10 @@ void PointTrack::fill_calibration(PointReport& out) {
     c.calibrations.push_back(site_record_use(*e));
     if (std::find(used_.begin(), used_.end(), e) == used_.end()) used_.push_back(e);
   }
-  for (const SiteEntry* e : book_.of_point(point_.id, SiteRecordKind::meter_exchange))
+  for (const SiteEntry* e : book_.of_point(point_.id, SiteRecordKind::meter_exchange)) {
     if (std::find(used_.begin(), used_.end(), e) != used_.end()) out.exchanges.push_back(site_record_use(*e));
+    else if (e->record.ts_ms < period_.end_ms) used_.push_back(e);  // earlier: it says which meter the readings are from
+  }
 }
 
 void PointTrack::chart(const Sample& s) {
@@ -278,7 +281,7 @@ void PointTrack::counter_reading(const Sample& s) {
 void PointTrack::counter_push(const Sample& s) {
   std::optional<PointGap> gap;
   if (last_pushed_ && s.reading.ts_ms - last_pushed_->reading.ts_ms > out_.gap_limit_ms)
-    gap = PointGap{last_pushed_->reading.ts_ms, s.reading.ts_ms, "register difference", 0, false};
+    gap = PointGap{last_pushed_->reading.ts_ms, s.reading.ts_ms, "register difference", 0, false, {}};
   size_t events = counter_.result().events.size();
   double added = counter_.push(s.reading);
   if (s.out_of_calibration) {
@@ -435,10 +438,10 @@ void PointTrack::finish_counter(PointReport& out, std::vector<std::string>& note
   const int64_t half_limit = out.gap_limit_ms / 2;
   if (out.start->how == BoundaryValue::How::reading && out.start->reading.ts_ms - period_.start_ms > half_limit)
     out.gaps.insert(out.gaps.begin(), PointGap{period_.start_ms, std::min(out.start->reading.ts_ms, period_.end_ms),
-                                               "not counted (no reading)", 0, false});
+                                               "not counted (no reading)", 0, false, {}});
   if (out.end->how == BoundaryValue::How::reading && period_.end_ms - out.end->reading.ts_ms > half_limit)
     out.gaps.push_back(PointGap{std::max(out.end->reading.ts_ms, period_.start_ms), period_.end_ms,
-                                "not counted (no reading)", 0, false});
+                                "not counted (no reading)", 0, false, {}});
   for (PointGap& g : out.gaps) {
     out.gap_hours += overlap_h(g.from_ms, g.to_ms, period_);
     if (g.over_break)
@@ -477,7 +480,7 @@ void PointTrack::finish_gauge(PointReport& out, std::vector<std::string>& notes)
   }
   const char* rule = parameter_.aggregation == Aggregation::integral ? rule_name(parameter_.gap_rule) : "excluded";
   for (const GaugeGap& g : s.gaps) {
-    out.gaps.push_back({g.from_ms, g.to_ms, rule, parameter_.aggregation == Aggregation::integral ? g.counted * factor : 0, false});
+    out.gaps.push_back({g.from_ms, g.to_ms, rule, parameter_.aggregation == Aggregation::integral ? g.counted * factor : 0, false, {}});
     out.gap_hours += overlap_h(g.from_ms, g.to_ms, period_);
   }
   if (!out.gaps.empty()) {

@@ -59,13 +59,19 @@ CalibrationHistory::CalibrationHistory(const std::vector<const SiteEntry*>& cali
                                        int64_t config_valid_until_ms)
     : permissible_(permissible_percent) {
   stated_ = !calibrations.empty() || config_valid_until_ms != 0;
-  if (config_valid_until_ms != 0) covered_.push_back({kAlways, config_valid_until_ms, 0, nullptr});
+  // The config's date is the state before the first recorded calibration, which decides from then on.
+  if (config_valid_until_ms != 0) {
+    int64_t until = calibrations.empty() ? config_valid_until_ms
+                                         : std::min(config_valid_until_ms, calibrations.front()->record.ts_ms);
+    covered_.push_back({kAlways, until, 0, nullptr});
+  }
   int64_t last_pass = kAlways;
   for (const SiteEntry* e : calibrations) {  // in time order
     const SiteRecord& c = e->record;
     bool failed = !c.result_pass || std::abs(c.error_percent) > permissible_percent;
     if (failed) {
       failed_.push_back({last_pass, c.ts_ms, std::abs(c.error_percent), e});
+      for (CalibrationSpan& s : covered_) s.to_ms = std::min(s.to_ms, c.ts_ms);  // a failure ends what covered it
     } else {
       covered_.push_back({c.ts_ms, c.valid_until_ms, 0, nullptr});
       last_pass = c.ts_ms;

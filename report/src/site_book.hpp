@@ -48,7 +48,8 @@ class SiteBook {
 };
 
 // The calibration rules for one meter (point), from its recorded calibrations and the
-// config's calibration_valid_until (a passing calibration from always until that date):
+// config's calibration_valid_until (a passing calibration from always until that date,
+// or until the first recorded calibration, which decides from then on):
 //   covered   a passing calibration covers the instant: no correction;
 //   failed    between the last passing calibration and a failed one (error found above
 //             the permissible error): corrected by the error found;

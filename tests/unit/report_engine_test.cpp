@@ -7,6 +7,7 @@
 #include "mrv/agent/report_builder.hpp"
 #include "mrv/core/checkpoint.hpp"
 #include "mrv/core/merkle.hpp"
+#include "mrv/core/site_record.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/report/csv.hpp"
 #include "mrv/report/format.hpp"
@@ -558,4 +559,190 @@ source = "a value 4e-7 t below a whole tonne"
   CHECK(r.credited_tco2 == 2567);  // the micro-tonne rounding credited 2568
   // The JSON's value_tco2 is not rounded up across the tonne: ⌊value_tco2⌋ = credited.
   CHECK(report::report_canonical(r).find("\"value_tco2\":\"2567.999999\"") != std::string::npos);
+}
+
+// Site records (issue 16): what people enter at the site changes how readings count.
+namespace {
+
+SiteRecord entry(SiteRecordKind kind, const std::string& point, int64_t ts_ms, std::string value, std::string unit,
+                 std::map<std::string, std::string> details) {
+  static int n = 0;
+  SiteRecord r;
+  r.kind = kind;
+  char id[33];
+  std::snprintf(id, sizeof id, "%032x", ++n);
+  r.id = id;
+  r.entered_by = "A. Tanaka";
+  r.login = "tanaka";
+  r.point = point;
+  r.ts_ms = ts_ms;
+  r.value = std::move(value);
+  r.unit = std::move(unit);
+  r.details = std::move(details);
+  return r;
+}
+
+SiteRecord calibration(int64_t at, const std::string& serial, bool pass, const std::string& error, int64_t valid_until) {
+  return entry(SiteRecordKind::calibration, "pv1.export_kwh", at, error, "%",
+               {{"meter_serial", serial}, {"laboratory", "NMI Mongolia"}, {"certificate", "C-" + serial},
+                {"certificate_sha256", std::string(64, 'c')}, {"result", pass ? "pass" : "fail"},
+                {"valid_until", report::format_time(valid_until)}});
+}
+
+void enter(Site& site, const SiteRecord& r) {
+  auto reading = site_record_reading(r);
+  if (!reading) FAIL(reading.error().to_string());
+  AcceptedReading a;
+  a.reading = *reading;
+  a.received = {r.ts_ms + kDay, 1, ClockSync::synchronised};
+  a.type = RecordType::site_record;
+  site.flush();
+  auto appended = site.journal().append(std::vector<AcceptedReading>{a});
+  if (!appended) FAIL(appended.error().to_string());
+}
+
+}  // namespace
+
+TEST_CASE("report: a failed calibration corrects back to the last pass by the error found", "[report][engine][site]") {
+  SiteOptions o;
+  o.calibration = "2026-12-31";  // the config's date; the recorded calibrations decide from the first on
+  Site site(o);
+  site.register_run(kStart, kEnd + kHour, 0.0, 10.0);
+  const int64_t pass_at = kStart - 31 * kDay, fail_at = kStart + 19 * kDay;
+  enter(site, calibration(pass_at, "EXP-1", true, "0.2", pass_at + 365 * kDay));
+  enter(site, calibration(fail_at, "EXP-1", false, "3", fail_at + 365 * kDay));  // found 3 % off (class 0.5S)
+  auto r = site.report();
+  const auto& p = parameter(r, "EG_p");
+  const auto& pt = p.points[0];
+  // Readings after the pass and before the failure: corrected by 3 %; after the failure
+  // (no new pass): expired, by the class's 0.5 %.
+  double failed_kwh = (19 * 96 - 1) * 10.0, expired_kwh = (11 * 96 + 1) * 10.0;
+  CHECK(p.measured * 1000 == Approx(30 * 96 * 10.0));
+  CHECK(p.correction * 1000 == Approx(-(failed_kwh * 0.03 + expired_kwh * 0.005)));
+  CHECK(pt.calibration.stated);
+  CHECK(pt.calibration.failed_h == Approx(19 * 24.0));
+  CHECK(pt.calibration.expired_h == Approx(11 * 24.0));
+  CHECK(pt.calibration.covered_h == 0);
+  REQUIRE(pt.calibration.calibrations.size() == 2);
+  CHECK(pt.calibration.calibrations[1].summary.find("FAILED, error 3 %") != std::string::npos);
+  CHECK(any_note(p.notes, "calibration covers 0% of the period"));
+  CHECK(r.seqs.last > 2880);  // the site records count among the report's records
+}
+
+TEST_CASE("report: a recorded meter exchange counts the energy across it", "[report][engine][site]") {
+  for (bool recorded : {false, true}) {
+    Site site;
+    site.register_run(kStart, kStart + 10 * kDay + 1, 5000.0, 10.0);  // EXP-1 to 14,600 at day 10
+    const int64_t swap = kStart + 10 * kDay + 30 * kMin;              // EXP-1 removed at 14,620
+    site.register_run(swap + 30 * kMin, kEnd + kHour, 20.0, 10.0);    // EXP-2 from 0: 20 by 01:00
+    if (recorded) {
+      enter(site, entry(SiteRecordKind::meter_exchange, "pv1.export_kwh", swap, "", "kWh",
+                        {{"old_serial", "EXP-1"}, {"old_final", "14620"}, {"new_serial", "EXP-2"}, {"new_initial", "0"}}));
+      enter(site, calibration(swap, "EXP-2", true, "0.1", swap + 365 * kDay));
+    }
+    auto r = site.report();
+    const auto& p = parameter(r, "EG_p");
+    const auto& pt = p.points[0];
+    INFO("recorded " << recorded);
+    REQUIRE(pt.events.size() == 1);
+    if (recorded) {
+      CHECK(pt.events[0].kind == report::CounterBreak::exchange);
+      CHECK(p.value * 1000 == Approx(30 * 96 * 10.0));  // nothing lost
+      CHECK(p.correction == 0);  // the new meter's calibration was recorded
+      CHECK(any_note(p.notes, "meter exchange recorded"));
+      CHECK(pt.exchanges.size() == 1);
+    } else {
+      CHECK(pt.events[0].kind == report::CounterBreak::reset);
+      CHECK(p.value * 1000 == Approx(30 * 96 * 10.0 - 40.0));  // the hour across the swap is lost
+    }
+  }
+}
+
+TEST_CASE("report: an unrecorded exchange says what was lost", "[report][engine][site]") {
+  Site site;
+  site.register_run(kStart, kStart + 10 * kDay + 1, 5000.0, 10.0);
+  site.flush();
+  SiteOptions exchanged;
+  exchanged.serial = "EXP-2";
+  site.use_config(exchanged);
+  site.register_run(kStart + 10 * kDay + 2 * kHour, kEnd + kHour, 20.0, 10.0);
+  auto r = site.report();
+  // 40 kWh an hour: two hours lost is about 80 kWh.
+  CHECK(any_note(parameter(r, "EG_p").notes, "without a recorded exchange; what either meter counted in those 2 h 00 min "
+                                             "is not credited (at the period's mean rate, about 80 kWh)"));
+}
+
+TEST_CASE("report: a manual reading is the boundary value when the meter was silent", "[report][engine][site]") {
+  Site site;
+  site.register_run(kStart, kEnd - 2 * kDay, 0.0, 10.0);
+  const double at_end = 10.0 * 30 * 96;
+  site.register_run(kEnd + 3 * kDay, kEnd + 31 * kDay, at_end + 3 * 96 * 10.0, 10.0);
+  enter(site, entry(SiteRecordKind::manual_reading, "pv1.export_kwh", kEnd, "28800", "kWh", {{"meter_serial", "EXP-1"}}));
+  enter(site, entry(SiteRecordKind::manual_reading, "pv1.export_kwh", kEnd + kDay, "99999", "kWh", {{"meter_serial", "EXP-9"}}));
+  auto january = site.report("2026-01");
+  auto february = site.report("2026-02");
+  const auto& jan = parameter(january, "EG_p").points[0];
+  REQUIRE(jan.end);
+  CHECK(jan.end->distance_ms == 0);
+  CHECK(jan.end->value == Approx(at_end));
+  CHECK(parameter(january, "EG_p").value * 1000 == Approx(at_end));
+  REQUIRE(parameter(february, "EG_p").points[0].start);
+  CHECK(parameter(february, "EG_p").points[0].start->reading.seq == jan.end->reading.seq);
+  CHECK(parameter(february, "EG_p").points[0].manual_readings == 1);  // the boundary one; EXP-9's is not this meter's
+  CHECK(any_note(parameter(february, "EG_p").notes, "names meter EXP-9, but the point's meter then was EXP-1: not used"));
+}
+
+TEST_CASE("report: invoices give an option B parameter and a cross-check finds a 3 % difference", "[report][engine][site]") {
+  for (double factor : {1.01, 1.03}) {
+    SiteOptions o;
+    o.extra_parameters = R"x(
+[[monitoring.parameters]]
+id = "EG_invoice"
+description = "Electricity sold, by the utility's invoices"
+unit = "MWh"
+aggregation = "documents"
+document_type = "invoice"
+)x";
+    o.monitoring_extra = "[[monitoring.cross_checks]]\nid = \"EG_vs_invoice\"\nvalue = \"EG_p\"\nreference = \"EG_invoice\"\ntolerance_percent = 2\n";
+    Site site(o);
+    site.register_run(kStart, kEnd + kHour, 0.0, 10.0);  // 28.8 MWh
+    // One invoice for the month; one for the half month before, which does not count.
+    enter(site, entry(SiteRecordKind::document, "", kStart, format_decimal(28800 * factor, 3), "kWh",
+                      {{"document_type", "invoice"}, {"number", "INV-1"}, {"issuer", "NPG"},
+                       {"period_to", report::format_time(kEnd)}, {"file_sha256", std::string(64, 'f')},
+                       {"file_name", "inv-1.pdf"}}));
+    enter(site, entry(SiteRecordKind::document, "", kStart - 15 * kDay, "5000", "kWh",
+                      {{"document_type", "invoice"}, {"number", "INV-0"}, {"issuer", "NPG"},
+                       {"period_to", report::format_time(kStart)}, {"file_sha256", std::string(64, 'e')},
+                       {"file_name", "inv-0.pdf"}}));
+    auto r = site.report();
+    const auto& inv = parameter(r, "EG_invoice");
+    INFO("factor " << factor);
+    CHECK(inv.informational);
+    CHECK(inv.value == Approx(28.8 * factor));
+    CHECK(inv.coverage == Approx(1.0));
+    REQUIRE(inv.documents.size() == 1);
+    REQUIRE(r.cross_checks.size() == 1);
+    CHECK(*r.cross_checks[0].value == Approx(28.8));
+    CHECK(r.cross_checks[0].difference_percent == Approx(std::abs(1 - 1 / factor) * 100));
+    CHECK(r.cross_checks[0].pass == (factor < 1.02));
+    CHECK(r.credited_tco2 == static_cast<int64_t>(std::floor(28.8 * 0.797)));  // a finding changes no number
+    CHECK(any_note(r.notes, "cross-check EG_vs_invoice failed") == (factor > 1.02));
+  }
+}
+
+TEST_CASE("report: a note explains an outage gap", "[report][engine][site]") {
+  Site site;
+  site.register_run(kStart, kStart + 5 * kDay, 0.0, 10.0);
+  site.register_run(kStart + 8 * kDay, kEnd + kHour, 5 * 96 * 10.0 + 3 * 96 * 10.0, 10.0);
+  enter(site, entry(SiteRecordKind::note, "pv1.export_kwh", kStart + 5 * kDay, "", "",
+                    {{"text", "grid outage: the feeder was off for maintenance"},
+                     {"to", report::format_time(kStart + 8 * kDay)}}));
+  auto r = site.report();
+  const auto& pt = parameter(r, "EG_p").points[0];
+  REQUIRE(pt.gaps.size() == 1);
+  REQUIRE(pt.gaps[0].explained_by.size() == 1);
+  REQUIRE(r.site_notes.size() == 1);
+  CHECK(r.site_notes[0].seq == pt.gaps[0].explained_by[0]);
+  CHECK(r.site_notes[0].summary.find("grid outage") != std::string::npos);
 }

@@ -31,9 +31,9 @@ struct Fixture {
     monitoring.version = "1.0";
     monitoring.emission_reductions = "ER_p";
     monitoring.parameters.push_back({"EG_p", std::string("Electricity fed to the grid ") + kHostile, "MWh",
-                                     Aggregation::counter, {"m1", "m2"}, 0, "", "C", GapRule::zero, 0});
+                                     Aggregation::counter, {"m1", "m2"}, 0, "", "C", GapRule::zero, 0, ""});
     monitoring.parameters.push_back({"EF_grid", "Grid emission factor", "tCO2/MWh", Aggregation::fixed, {}, 0.797,
-                                     "IGES grid emission factors, 2025 edition", "A", GapRule::zero, 0});
+                                     "IGES grid emission factors, 2025 edition", "A", GapRule::zero, 0, ""});
     monitoring.formulas.push_back({"RE_p", "EG_p * EF_grid", "tCO2"});
     monitoring.formulas.push_back({"ER_p", "RE_p - 0", "tCO2"});
     monitoring.formulas.push_back({"PE_p", "0 / 0", "tCO2"});
@@ -53,7 +53,7 @@ struct Fixture {
     eg.notes.push_back(std::string("a note ") + kHostile);
     eg.points.push_back(counter_point("m1", 1234.567));
     eg.points.push_back(counter_point("m2", 10.0));
-    eg.points[1].gaps.push_back({kStart + 3 * kDay, kStart + 6 * kDay, "register difference", 0, false});
+    eg.points[1].gaps.push_back({kStart + 3 * kDay, kStart + 6 * kDay, "register difference", 0, false, {}});
     eg.points[1].events.push_back({CounterBreak::reset, {40, kStart + 10 * kDay, 500.0, "S2"},
                                    {41, kStart + 10 * kDay + kHour, 1.0, "S2"}});
     report.parameters.push_back(eg);

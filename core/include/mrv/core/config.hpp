@@ -191,12 +191,12 @@ struct MonitoringParameter {
   std::vector<std::string> points;  // summed; empty for fixed
   double value = 0;         // fixed
   std::string source;       // fixed: where the value is published
-  std::string document_type;  // documents: only documents of this type ("" any)
   // JCM: A public data, B invoices (recorded documents), C the project's own measurement;
   // "ex-ante": a value fixed before the crediting period (manufacturer's data, defaults).
   std::string monitoring_option;
   GapRule gap_rule = GapRule::zero;
   double substitute = 0;    // gap_rule substitute: this value of the point meanwhile (its unit)
+  std::string document_type;  // documents: only documents of this type ("" any)
 };
 
 struct MonitoringFormula {

@@ -33,6 +33,8 @@ struct SignedReport {
   std::string computed;       // the recomputable part (recomputable_part)
   Annex annex;
   SeqRange seqs;
+  uint64_t site_records_through = 0;
+  std::vector<RecordLine> site_records;  // as the report carries them: not yet checked
 };
 [[nodiscard]] Result<SignedReport> parse_signed_report(std::string_view text);
 // The part of a report that its records alone determine (parameters, results, emission

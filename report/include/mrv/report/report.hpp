@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mrv/core/config.hpp"
+#include "mrv/core/record_line.hpp"
 #include "mrv/report/counter.hpp"
 #include "mrv/report/gauge.hpp"
 
@@ -155,6 +156,11 @@ struct Report {
   std::vector<std::string> notes;   // report-wide statements (incomplete, ...)
   SeqRange seqs;
   Annex annex;
+  // Every site record of the journal through `site_records_through` (the journal's head
+  // when the report was made), as record lines: the engine's inputs besides the window's
+  // readings, so a verifier recomputes with the same ones (filled by whoever reads the journal).
+  uint64_t site_records_through = 0;
+  std::vector<RecordLine> site_records;
   int64_t generated_ms = 0;
 };
 
