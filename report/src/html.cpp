@@ -349,6 +349,16 @@ std::string parameter_source(const MonitoringParameter& c) {
   return s;
 }
 
+// Site records (people's entries) by seq and hash, with what they say.
+void site_records_table(std::string& out, const char* title, const std::vector<SiteRecordUse>& uses) {
+  if (uses.empty()) return;
+  out += std::string("<h4>") + title + "</h4>\n";
+  table_open(out, "site-records", {"Seq", "Time", "Record", "Record SHA-256"});
+  for (const SiteRecordUse& u : uses)
+    table_row(out, {std::to_string(u.seq), format_time(u.ts_ms), esc(u.summary), "<code>" + esc(u.hash_hex) + "</code>"});
+  table_close(out);
+}
+
 void parameters_table(std::string& out, const Report& r) {
   out += "<section>\n<h2>Parameters</h2>\n";
   table_open(out, "params", {"Parameter", "Description", "Value", "Unit", "Aggregation", "Monitoring option",
@@ -365,6 +375,24 @@ void parameters_table(std::string& out, const Report& r) {
                     fixed ? std::string(kDash) : percent(p.coverage), correction});
   }
   table_close(out);
+  for (const auto& p : r.parameters)
+    if (p.config && !p.documents.empty()) {
+      std::string title = "Documents of " + p.config->id;
+      site_records_table(out, title.c_str(), p.documents);
+    }
+  if (!r.cross_checks.empty()) {
+    out += "<h3>Cross-checks</h3>\n";
+    table_open(out, "cross-checks", {"Check", "Value", "Reference", "Difference", "Tolerance", "Result"});
+    for (const CrossCheckResult& x : r.cross_checks)
+      table_row(out, {esc(x.config->id) + (x.config->description.empty() ? "" : ": " + esc(x.config->description)),
+                      "<code>" + esc(x.config->value) + "</code> " + (x.value ? num(*x.value) : std::string("no data")),
+                      "<code>" + esc(x.config->reference) + "</code> " + (x.reference ? num(*x.reference) : std::string("no data")),
+                      x.value && x.reference ? num(x.difference_percent) + " %" : std::string(kDash),
+                      num(x.config->tolerance_percent) + " %",
+                      x.pass ? std::string("pass") : std::string("<span class=\"bad\">FAILED (a finding)</span>")});
+    table_close(out);
+  }
+  site_records_table(out, "Notes entered at the site", r.site_notes);
   out += "</section>\n<section>\n<h2>Results</h2>\n";
   table_open(out, "results", {"Formula", "Expression", "Value", "Unit"});
   for (const auto& f : r.results) {
@@ -396,7 +424,14 @@ void point_facts(std::string& out, const PointReport& p, std::string_view param_
                                         with_unit(p.max.value_or(NAN), p.unit));
   kv_row(out, "Share of the parameter", with_unit(p.value, param_unit));
   kv_row(out, "Meter", "serial " + or_dash(p.meter_serial) + ", accuracy class " + or_dash(p.accuracy_class));
-  kv_row(out, "Calibration valid until", or_dash(p.calibration_valid_until));
+  kv_row(out, "Calibration valid until", or_dash(p.calibration_valid_until) + " (config)");
+  const CalibrationCoverage& c = p.calibration;
+  kv_row(out, "Calibration coverage",
+         !c.stated ? std::string("<span class=\"bad\">unknown: no calibration recorded or configured</span>")
+                   : (c.coverage < 0.99995 ? "<span class=\"bad\">" + percent(c.coverage) + "</span>" : percent(c.coverage)) +
+                         " of the period; " + num(c.failed_h) + " h under a failed calibration, " + num(c.expired_h) +
+                         " h expired");
+  if (p.manual_readings) kv_row(out, "Manual readings", count(p.manual_readings));
   std::string ooc = count(p.out_of_calibration);
   if (p.out_of_calibration > 0)
     ooc = "<span class=\"bad\">" + ooc + "</span> (" + with_unit(p.out_of_calibration_value, param_unit) + ")";
@@ -414,12 +449,17 @@ void point_section(std::string& out, const PointReport& p, const ParameterReport
       table_row(out, {break_name(e.kind), reading_text(e.before, p.unit), reading_text(e.after, p.unit)});
     table_close(out);
   }
+  site_records_table(out, "Calibrations", p.calibration.calibrations);
+  site_records_table(out, "Recorded meter exchanges", p.exchanges);
   if (!p.gaps.empty()) {
-    table_open(out, "gaps", {"Gap from", "To", "Length", "Rule", "Counted"});
-    for (const auto& g : p.gaps)
+    table_open(out, "gaps", {"Gap from", "To", "Length", "Rule", "Counted", "Explained by"});
+    for (const auto& g : p.gaps) {
+      std::string notes;
+      for (uint64_t seq : g.explained_by) notes += (notes.empty() ? "note seq " : ", ") + std::to_string(seq);
       table_row(out, {format_time(g.from_ms), format_time(g.to_ms), duration(g.to_ms - g.from_ms),
                       esc(g.rule) + (g.over_break ? " <span class=\"bad\">over a reset or exchange</span>" : ""),
-                      with_unit(g.counted, param_unit)});
+                      with_unit(g.counted, param_unit), or_dash(notes)});
+    }
     table_close(out);
   }
   chart_svg(out, p, r.period);
