@@ -43,6 +43,12 @@ if mode == "configs":
         else:
             p = run("check-config", "--config", str(c))
         check(p.returncode == 0, f"{c.name} is valid: {p.stdout.strip()} {p.stderr.strip()}")
+        if "[monitoring]" in c.read_text():  # the period rules an example shows (issue 16)
+            lines = p.stdout.splitlines()
+            periods = [l for l in lines if l.startswith("period ")]
+            check(any(l.startswith("crediting period: ") for l in lines), f"{c.name} states its crediting period")
+            check(periods and "the first" in periods[0] and all("back to back after" in l for l in periods[1:]),
+                  f"{c.name}: periods back to back, in local dates: {periods}")
 
 elif mode == "config-errors":
     site = Site(agent)
