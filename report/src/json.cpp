@@ -41,7 +41,7 @@ json reading_json(const CounterReading& r) {
 
 json site_use_json(const SiteRecordUse& u) {
   return {{"seq", u.seq}, {"hash", u.hash_hex}, {"kind", u.kind}, {"point", u.point}, {"time", format_time(u.ts_ms)},
-          {"summary", u.summary}};
+          {"summary", u.summary}, {"file_sha256", u.file_sha256}};
 }
 
 json site_uses_json(const std::vector<SiteRecordUse>& uses) {
@@ -115,11 +115,13 @@ json evidence_json(const ParameterReport& p) {
   const MonitoringParameter& c = *p.config;
   json a = json::array();
   if (c.aggregation == Aggregation::fixed) a.push_back({{"kind", "source"}, {"text", c.source}});
-  for (const SiteRecordUse& d : p.documents) a.push_back({{"kind", "document"}, {"seq", d.seq}, {"record_hash", d.hash_hex}});
+  for (const SiteRecordUse& d : p.documents)
+    a.push_back({{"kind", "document"}, {"seq", d.seq}, {"record_hash", d.hash_hex}, {"file_sha256", d.file_sha256}});
   for (const PointReport& pt : p.points) {
     a.push_back({{"kind", "meter"}, {"point", pt.point_id}, {"meter_serial", pt.meter_serial}});
     for (const SiteRecordUse& cal : pt.calibration.calibrations)
-      a.push_back({{"kind", "calibration"}, {"point", pt.point_id}, {"seq", cal.seq}, {"record_hash", cal.hash_hex}});
+      a.push_back({{"kind", "calibration"}, {"point", pt.point_id}, {"seq", cal.seq}, {"record_hash", cal.hash_hex},
+                   {"file_sha256", cal.file_sha256}});
   }
   return a;
 }

@@ -51,8 +51,11 @@ SiteRecordUse site_record_use(const SiteEntry& e) {
       break;
     case SiteRecordKind::note: summary = r.details.at("text"); break;
   }
+  std::string file = r.kind == SiteRecordKind::document      ? r.file_sha256
+                     : r.kind == SiteRecordKind::calibration ? r.certificate_sha256
+                                                             : "";
   return {e.seq, e.hash_hex, std::string(to_string(r.kind)), r.point, summary + " (entered by " + r.entered_by + ")",
-          r.ts_ms};
+          r.ts_ms, file};
 }
 
 CalibrationHistory::CalibrationHistory(const std::vector<const SiteEntry*>& calibrations, double permissible_percent,

@@ -42,6 +42,7 @@ struct SiteRecordUse {
   uint64_t seq = 0;
   std::string hash_hex, kind, point, summary;  // summary: what it says, for people
   int64_t ts_ms = 0;
+  std::string file_sha256;  // the document's or certificate's file, as entered ("" for others)
 };
 
 // How much of the period a point's meter was covered by a valid calibration.
