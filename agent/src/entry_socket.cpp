@@ -36,13 +36,13 @@ namespace {
 
 using Clk = std::chrono::steady_clock;
 
-// Closes `socket` when the timer expires; cancelled (no-op) otherwise. The handler
-// touches the socket only on expiry, while the coroutine that owns both still waits.
-void close_at(asio::steady_timer& timer, local::socket& socket, std::chrono::milliseconds after) {
+// Closes `socket` when the timer expires; cancelled (no-op) otherwise. The handler holds
+// the socket: an expiry already queued when the connection ends closes a closed socket.
+void close_at(asio::steady_timer& timer, const std::shared_ptr<local::socket>& socket, std::chrono::milliseconds after) {
   timer.expires_after(after);
-  timer.async_wait([&socket](const boost::system::error_code& ec) {
+  timer.async_wait([socket](const boost::system::error_code& ec) {
     boost::system::error_code ignored;
-    if (!ec) socket.close(ignored);
+    if (!ec) socket->close(ignored);
   });
 }
 
@@ -88,13 +88,14 @@ asio::awaitable<std::string> handle(std::shared_ptr<EntrySocket::State> s, std::
   }
 }
 
-asio::awaitable<void> serve(std::shared_ptr<EntrySocket::State> s, local::socket socket) {
+asio::awaitable<void> serve(std::shared_ptr<EntrySocket::State> s, std::shared_ptr<local::socket> connection) {
+  local::socket& socket = *connection;
   uint64_t id = s->next_id++;
   s->open.emplace(id, &socket);
   asio::steady_timer deadline(s->io);
   boost::system::error_code ec;
   std::string buffer;
-  close_at(deadline, socket, kEntryReadTimeout);
+  close_at(deadline, connection, kEntryReadTimeout);
   size_t n = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, kEntryRequestMaxBytes + 1), '\n',
                                              asio::redirect_error(asio::use_awaitable, ec));
   deadline.cancel();
@@ -110,7 +111,7 @@ asio::awaitable<void> serve(std::shared_ptr<EntrySocket::State> s, local::socket
   }
   if (socket.is_open()) {
     answer += '\n';
-    close_at(deadline, socket, kEntryReadTimeout);
+    close_at(deadline, connection, kEntryReadTimeout);
     co_await asio::async_write(socket, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
     deadline.cancel();
   }
@@ -142,7 +143,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<EntrySocket::State> s) {
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(s->io, serve(s, std::move(socket)), asio::detached);
+    asio::co_spawn(s->io, serve(s, std::make_shared<local::socket>(std::move(socket))), asio::detached);
   }
 }
 

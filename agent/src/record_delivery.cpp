@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,8 @@ namespace {
 
 // The agent answers within its commit timeout; a little more for the trip.
 constexpr int kAnswerTimeoutS = static_cast<int>(kEntryCommitTimeout.count() / 1000) + 5;
+// How long an agent that holds the journal may take to open its socket (it is starting).
+constexpr auto kAgentStartWait = std::chrono::seconds(5);
 
 struct Fd {
   int fd = -1;
@@ -123,6 +127,14 @@ Result<Delivered> deliver_entry(const SiteRecord& record, const Config& config, 
   std::string line = entry_request_line(record);
   Attempt attempt = ask_agent(socket, line);
   if (attempt.outcome == Attempt::lost) attempt = ask_agent(socket, line);  // the same id: stored once
+  // An agent holds the journal but does not listen yet (it is starting): wait for it a little.
+  for (auto until = std::chrono::steady_clock::now() + kAgentStartWait;
+       attempt.outcome == Attempt::no_agent && std::chrono::steady_clock::now() < until;) {
+    auto running = Journal::writer_running(config.journal.path);
+    if (!running || !*running) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    attempt = ask_agent(socket, line);
+  }
   switch (attempt.outcome) {
     case Attempt::answered: {
       auto c = read_answer(attempt.answer);
