@@ -94,6 +94,7 @@ Result<SiteRecord> parse_entry_request(std::string_view line) {
 }
 
 Result<void> check_entry(const SiteRecord& s, const Config& c, int64_t now_ms) {
+  if (s.ts_ms < 0) return refuse("ts_ms", "before 1970: no time a meter or a document of this site has");
   if (s.ts_ms > now_ms + kEntryFutureSlackMs)
     return refuse("ts_ms", format_utc_ms(s.ts_ms) + " is more than a day ahead of the agent's clock (" +
                                format_utc_ms(now_ms) + ")");

@@ -35,7 +35,7 @@ inline constexpr int64_t kEntryFutureSlackMs = 24 * 3600 * 1000;
 // calibration's meter_serial is that point's meter, and a meter exchange names it as
 // the old or the new meter; registers are in the point's unit; a calibration that passed
 // found an error within the point's accuracy class; a document's parameter is one of
-// [monitoring]; the time is not more than a day ahead of now_ms.
+// [monitoring]; the time is not before 1970 nor more than a day ahead of now_ms.
 [[nodiscard]] Result<void> check_entry(const SiteRecord& record, const Config& config, int64_t now_ms);
 
 // A request checked whole for `login`: the record, and the Reading to submit.

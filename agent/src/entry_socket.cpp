@@ -46,6 +46,14 @@ void close_at(asio::steady_timer& timer, const std::shared_ptr<local::socket>& s
   });
 }
 
+// A client's text for the log: one line (control bytes as '?'), at most 300 bytes.
+std::string for_log(std::string text) {
+  if (text.size() > 300) text = text.substr(0, 300) + "...";
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return text;
+}
+
 std::string peer_login(local::socket& socket) {
   ucred cred{};
   socklen_t size = sizeof cred;
@@ -58,7 +66,7 @@ asio::awaitable<std::string> handle(std::shared_ptr<EntrySocket::State> s, std::
   if (login.empty()) co_return entry_refusal("the kernel did not say who is connected (SO_PEERCRED)");
   auto entry = accept_entry(line, *s->config, login, utc_now_ms());
   if (!entry) {
-    log::warning("record from " + login + " refused: " + entry.error().to_string());
+    log::warning("record from " + login + " refused: " + for_log(entry.error().to_string()));
     co_return entry_refusal(entry.error().to_string());
   }
   auto ticket = s->writer.submit_site_record(entry->reading);
@@ -77,7 +85,8 @@ asio::awaitable<std::string> handle(std::shared_ptr<EntrySocket::State> s, std::
       const SiteRecord& r = entry->record;
       log::notice("record " + std::string(done->duplicate ? "held already at" : "entered at") + " seq " +
                   std::to_string(done->seq) + ": " + std::string(to_string(r.kind)) +
-                  (r.point.empty() ? "" : " of " + r.point) + " by " + r.entered_by + " (" + login + "), id " + r.id);
+                  (r.point.empty() ? "" : " of " + r.point) + " by " + for_log(r.entered_by) + " (" + login +
+                  "), id " + r.id);
       co_return entry_answer(*done);
     }
     if (done.error().code != ErrorCode::busy || Clk::now() >= until)

@@ -120,6 +120,9 @@ TEST_CASE("entry request: the config decides the point, the meter, the unit and 
   CHECK(refusal(after).empty());  // the config names the new meter already
   std::string future = R"({"kind":"note","ts_ms":1817960400000,"details":{"id":"0123456789abcdef0123456789abcdef","entered_by":"a","text":"t"}})";
   CHECK_THAT(refusal(future), Catch::Matchers::StartsWith("ts_ms: 2027-08-11T05:00:00Z is more than a day ahead"));
+  std::string ancient = future;
+  ancient.replace(ancient.find("1817960400000"), 13, "-9223372036854775808");
+  CHECK_THAT(refusal(ancient), Catch::Matchers::StartsWith("ts_ms: before 1970"));
 }
 
 TEST_CASE("entry request: answers are one JSON line each", "[entry]") {
