@@ -161,6 +161,29 @@ def main(agent):
     }
     for name, data in mqtt.items():
         seed("mqtt_payload", name, data)
+
+    # The control socket's request: one site record of each kind, as `mrv-agent record` sends it.
+    who = '"id":"0123456789abcdef0123456789abcdef","entered_by":"Saraa B."'
+    entries = {
+        "manual-reading": '{"kind":"manual-reading","point":"m1.energy_kwh","value":"1234.5","unit":"kWh",'
+                          '"ts_ms":1817866800000,"details":{' + who + ',"meter_serial":"EXP-0001",'
+                          '"photo_sha256":"' + "1" * 64 + '"}}',
+        "meter-exchange": '{"kind":"meter-exchange","point":"m1.energy_kwh","unit":"kWh","ts_ms":1817866800000,'
+                          '"details":{' + who + ',"old_serial":"EXP-0001","old_final":"1250.25",'
+                          '"new_serial":"EXP-0009","new_initial":"0"}}',
+        "calibration": '{"kind":"calibration","point":"m1.energy_kwh","value":"-0.3","unit":"%",'
+                       '"ts_ms":1817856000000,"details":{' + who + ',"meter_serial":"EXP-0001",'
+                       '"laboratory":"MASM","certificate":"CAL-1","certificate_sha256":"' + "2" * 64 + '",'
+                       '"result":"pass","valid_until":"2029-08-10T16:00:00Z","comment":"line\\none"}}',
+        "document": '{"kind":"document","value":"48211.5","unit":"kWh","ts_ms":1814371200000,"details":{' + who +
+                    ',"document_type":"sales-statement","number":"N-1","issuer":"Grid",'
+                    '"period_to":"2027-07-31T16:00:00Z","file_sha256":"' + "3" * 64 + '",'
+                    '"file_name":"s.pdf","parameter":"EG_p"}}',
+        "note": '{"kind":"note","ts_ms":1817866800000,"details":{' + who +
+                ',"text":"Inverter 2 tripped.\\nReset at 14:20.","to":"2027-08-10T06:20:00Z"}}',
+    }
+    for name, data in entries.items():
+        seed("entry_request", name, data)
     print(f"seeds written under {CORPUS}:",
           ", ".join(f"{d.name} {len(list(d.iterdir()))}" for d in sorted(CORPUS.iterdir())))
 

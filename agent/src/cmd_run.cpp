@@ -13,6 +13,7 @@
 
 #include "agent_http.hpp"
 #include "commands.hpp"
+#include "entry_socket.hpp"
 #include "head_witnesses.hpp"
 #include "mrv/agent/state_file.hpp"
 #include "mrv/core/asio.hpp"
@@ -34,6 +35,17 @@ void log_config_errors(const ConfigErrors& errors) {
 }
 
 }  // namespace
+
+JournalOptions journal_options_of(const Config& config) {
+  return JournalOptions{config.journal.path,         config.journal.synchronous,
+                        config.journal.quota_bytes,  config.journal.on_chain_break,
+                        config.site_id,              config.hash_hex,
+                        config.text,                 read_boot_id(),
+                        config.journal.quarantine_max_rows,
+                        config.signing.checkpoint_interval_ms,
+                        config.signing.checkpoint_every_records,
+                        config.signing.checkpoint_only};
+}
 
 int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   ::umask(027);  // the journal holds the config text: not for every local user
@@ -57,14 +69,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   log::info("site " + config->site_id + ", config " + config->hash_hex + ", key " +
             signer->key_id_hex() + " (" + std::string(to_string(signer->algorithm())) + ")");
 
-  JournalOptions options{config->journal.path,         config->journal.synchronous,
-                         config->journal.quota_bytes,  config->journal.on_chain_break,
-                         config->site_id,              config->hash_hex,
-                         config->text,                 read_boot_id(),
-                         config->journal.quarantine_max_rows,
-                         config->signing.checkpoint_interval_ms,
-                         config->signing.checkpoint_every_records,
-                         config->signing.checkpoint_only};
+  JournalOptions options = journal_options_of(*config);
   options.head_witnesses = head_witnesses(*config, *signer);  // besides the anchor: state file, registry
   auto journal = Journal::open_for_writing(options, std::move(*signer));
   if (!journal) {
@@ -95,6 +100,13 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     return s;
   });
   http.start();
+  // People's site records (mrv-agent record) reach the journal's one writer here.
+  EntrySocket entries(io, writer, *config);
+  if (auto r = entries.start(); !r) {
+    log::error(r.error().to_string());
+    return kExitFailure;
+  }
+  log::info("site records are entered on " + config->journal.control_socket.string());
   if (auto r = sources.start(); !r) {
     log::error(r.error().to_string());
     return kExitFailure;
@@ -162,6 +174,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
       } else {
         config = &next;
         http.apply_config(*config);
+        entries.apply_config(*config);
         log::notice("reloaded: config " + config->hash_hex + ", " + std::to_string(config->points.size()) +
                     " point(s)");
       }
@@ -175,6 +188,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   auto shutdown = [&] {
     notify_stopping();
     http.stop();
+    entries.stop();
     sources.stop();
     io.stop();
   };

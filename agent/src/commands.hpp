@@ -17,6 +17,8 @@ namespace mrv::agent {
 inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
 
 int run_daemon(const std::filesystem::path& config, double duration_s);
+// The journal options a config gives (the head witnesses aside), for run and record.
+JournalOptions journal_options_of(const Config& config);
 int check_config(const std::filesystem::path& config);
 int keygen(const std::filesystem::path& out, const std::string& algorithm);
 int status(const std::filesystem::path& config, bool json);
@@ -34,6 +36,21 @@ struct ReportArgs {
   bool no_upload = false;
 };
 int report(const ReportArgs& args);
+// record: a person's site record (docs/record-format.md §1.6), entered through the
+// running agent or, with none running, into the journal directly (cmd_record.cpp).
+struct RecordArgs {
+  std::filesystem::path config;
+  std::string kind;  // manual-reading, meter-exchange, calibration, document, note
+  std::string point, meter, at, value, unit, serial, comment, by, id;
+  std::string old_serial, old_final, new_serial, new_initial;                        // meter-exchange
+  std::string laboratory, certificate_number, error_percent, result, next_due;       // calibration
+  std::filesystem::path certificate, file, photo;
+  std::string type, number, issuer, from, to, quantity, parameter;                   // document (to: also a note's)
+  std::string text;                                                                  // note
+};
+int record(const RecordArgs& args);
+// record list: the site records of the journal, read-only (cmd_record_list.cpp).
+int record_list(const std::filesystem::path& config, const std::string& kind);
 int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            const std::vector<std::filesystem::path>& registry_keys, const std::filesystem::path& since_checkpoint,

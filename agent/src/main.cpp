@@ -82,6 +82,79 @@ int main(int argc, char** argv) {
   rp->add_flag("--no-upload", ra.no_upload,
                "Do not post the signed report to the registry of [upload] (only --format json is posted)");
 
+  // record KIND: a person's site record; record list: those in the journal.
+  RecordArgs rec;
+  std::string list_kind;
+  auto* rc = app.add_subcommand("record", "Enter a site record signed into the journal: a manual reading, a meter "
+                                          "exchange, a calibration, a document or a note (docs/operations.md)");
+  rc->require_subcommand(1);
+  auto kind_command = [&](const char* name, const char* what) {
+    auto* k = rc->add_subcommand(name, what);
+    k->add_option("--config", rec.config, "Agent config file")->required()->check(CLI::ExistingFile);
+    k->add_option("--by", rec.by, "The person who enters it (default: your login)");
+    k->add_option("--id", rec.id, "The entry's id (32 hex), to retry an entry whose answer was lost: "
+                                  "stored once (default: a new random id)");
+    k->callback([&rec, name] { rec.kind = name; });
+    return k;
+  };
+  auto point_options = [&](CLI::App* k) {
+    k->add_option("--point", rec.point, "The point it is about");
+    k->add_option("--meter", rec.meter, "... or the meter serial of that point (meter_serial in the config)");
+  };
+  auto at_option = [&](CLI::App* k, const char* what) {
+    k->add_option("--at", rec.at, what);
+  };
+  auto* mr = kind_command("manual-reading", "A register read off a meter's display");
+  point_options(mr);
+  at_option(mr, "When it was read: RFC 3339 with offset, epoch ms, or a date (local midnight of [monitoring] "
+                "time_zone); default now");
+  mr->add_option("--value", rec.value, "The register as read (decimal text)")->required();
+  mr->add_option("--unit", rec.unit, "Its unit (default: the point's)");
+  mr->add_option("--serial", rec.serial, "The meter's serial (default: the point's meter_serial)");
+  mr->add_option("--photo", rec.photo, "A photo of the display: its SHA-256 is recorded");
+  mr->add_option("--comment", rec.comment, "A comment");
+  auto* mx = kind_command("meter-exchange", "A meter replaced: the old meter's final and the new one's initial register");
+  point_options(mx);
+  at_option(mx, "When it was exchanged (default now)");
+  mx->add_option("--old-serial", rec.old_serial, "The old meter's serial (default: the point's meter_serial)");
+  mx->add_option("--old-final", rec.old_final, "The old meter's final register")->required();
+  mx->add_option("--new-serial", rec.new_serial, "The new meter's serial")->required();
+  mx->add_option("--new-initial", rec.new_initial, "The new meter's initial register")->required();
+  mx->add_option("--unit", rec.unit, "The registers' unit (default: the point's)");
+  mx->add_option("--comment", rec.comment, "A comment");
+  auto* cb = kind_command("calibration", "A meter's calibration and its certificate");
+  point_options(cb);
+  at_option(cb, "The calibration date (a date, or a time)");
+  cb->add_option("--serial", rec.serial, "The calibrated meter's serial (default: the point's meter_serial)");
+  cb->add_option("--laboratory", rec.laboratory, "The laboratory")->required();
+  cb->add_option("--certificate-number", rec.certificate_number, "The certificate's number")->required();
+  cb->add_option("--certificate", rec.certificate, "The certificate's file: its SHA-256 is recorded")->required();
+  cb->add_option("--error-percent", rec.error_percent, "The error found, in %")->required();
+  cb->add_option("--result", rec.result, "pass or fail")->required()->check(CLI::IsMember({"pass", "fail"}));
+  cb->add_option("--next-due", rec.next_due, "The next calibration's due date (YYYY-MM-DD): covered through that day")
+      ->required();
+  cb->add_option("--comment", rec.comment, "A comment");
+  auto* dc = kind_command("document", "An invoice or sales statement: its period, quantity and file");
+  dc->add_option("--type", rec.type, "invoice, sales-statement or other")
+      ->required()->check(CLI::IsMember({"invoice", "sales-statement", "other"}));
+  dc->add_option("--number", rec.number, "The document's number")->required();
+  dc->add_option("--issuer", rec.issuer, "Who issued it")->required();
+  dc->add_option("--from", rec.from, "The period's first day (a date: local midnight) or start time")->required();
+  dc->add_option("--to", rec.to, "The period's last day, included (a date), or its end time, excluded")->required();
+  dc->add_option("--quantity", rec.quantity, "The quantity it states (decimal text)")->required();
+  dc->add_option("--unit", rec.unit, "The quantity's unit")->required();
+  dc->add_option("--file", rec.file, "The document's file: its SHA-256 and name are recorded")->required();
+  dc->add_option("--parameter", rec.parameter, "The [monitoring] parameter it evidences");
+  dc->add_option("--comment", rec.comment, "A comment");
+  auto* nt = kind_command("note", "A note, such as what caused an outage");
+  point_options(nt);
+  at_option(nt, "The start of what it explains (default now)");
+  nt->add_option("--to", rec.to, "The end of what it explains");
+  nt->add_option("--text", rec.text, "The note")->required();
+  auto* rl = rc->add_subcommand("list", "The site records in the journal: seq, time, kind, point, who, summary");
+  rl->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
+  rl->add_option("--kind", list_kind, "Only this kind");
+
   std::string device;
   auto* mb = app.add_subcommand("modbus-read",
                                 "Read one device's registers once; print raw and decoded values");
@@ -109,6 +182,8 @@ int main(int argc, char** argv) {
     if (*vf) return verify(file, public_keys, registry_keys, since, json);
     if (*mb) return modbus_read(config, device);
     if (*rp) return report(ra);
+    if (*rl) return record_list(config, list_kind);
+    if (*rc) return record(rec);
   } catch (const std::exception& e) {
     // Expected failures return results; this is a bug, but still a clean exit.
     std::cerr << "mrv-agent: internal error: " << e.what() << "\n";

@@ -6,6 +6,7 @@ std::optional<std::string> needs_restart(const Config& a, const Config& b) {
   if (a.site_id != b.site_id) return "[site] id";
   const JournalConfig &ja = a.journal, &jb = b.journal;
   if (ja.path != jb.path) return "[journal] path";
+  if (ja.control_socket != jb.control_socket) return "[journal] control_socket";
   if (ja.synchronous != jb.synchronous || ja.quota_bytes != jb.quota_bytes ||
       ja.on_chain_break != jb.on_chain_break || ja.quarantine_max_rows != jb.quarantine_max_rows ||
       ja.commit_interval_ms != jb.commit_interval_ms || ja.max_batch != jb.max_batch ||

@@ -496,8 +496,16 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text, const std::fil
   if (const toml::table* j = r.table(root, "", "journal", true)) {
     r.only_keys(*j, "journal", {"path", "commit_interval_ms", "max_batch", "queue_capacity",
                                 "synchronous", "quota_mb", "on_chain_break",
-                                "quarantine_max_rows"});
+                                "quarantine_max_rows", "control_socket"});
     c.journal.path = resolve(file, r.string(*j, "journal", "path", true));
+    std::string socket = r.string(*j, "journal", "control_socket", false);
+    c.journal.control_socket = socket.empty() ? std::filesystem::path(c.journal.path.string() + ".sock")
+                                              : resolve(file, socket);
+    if (c.journal.control_socket.string().size() > kMaxControlSocketPath)
+      r.error(j->get(socket.empty() ? "path" : "control_socket"), "journal.control_socket",
+              "'" + c.journal.control_socket.string() + "' is longer than a Unix socket path may be (" +
+                  std::to_string(kMaxControlSocketPath) + " bytes)" +
+                  (socket.empty() ? ": the default is path + \".sock\"; set control_socket to a shorter path" : ""));
     c.journal.commit_interval_ms =
         static_cast<int>(r.integer(*j, "journal", "commit_interval_ms", 50, 1, 10'000));
     c.journal.max_batch = static_cast<int>(r.integer(*j, "journal", "max_batch", 4096, 1, 1'000'000));

@@ -100,10 +100,13 @@ class DetailsReader {
     return std::move(out);
   }
   tl::unexpected<Error> unexpected(const std::string& wanted) const {
-    std::string got = pos_ >= in_.size() ? "the end"
-                      : static_cast<unsigned char>(in_[pos_]) <= ' '
-                          ? "whitespace or a control character"
-                          : "'" + std::string(1, in_[pos_]) + "'";
+    std::string got = "the end";
+    if (pos_ < in_.size() && static_cast<unsigned char>(in_[pos_]) <= ' ') {
+      got = "whitespace or a control character";
+    } else if (pos_ < in_.size()) {
+      got = std::string(3, '\'');
+      got[1] = in_[pos_];
+    }
     return bad("details", "expected " + wanted + " at byte " + std::to_string(pos_) + ", found " + got +
                               " (canonical: sorted members, strings only, no whitespace)");
   }

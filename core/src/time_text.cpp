@@ -68,7 +68,8 @@ Result<int64_t> parse_time_ms(std::string_view text) {
 
 std::string format_utc_ms(int64_t utc_ms) {
   int64_t ms = ((utc_ms % 1000) + 1000) % 1000;
-  std::time_t secs = static_cast<std::time_t>((utc_ms - ms) / 1000);
+  int64_t floor_s = utc_ms / 1000 - (utc_ms % 1000 < 0 ? 1 : 0);  // no overflow at INT64_MIN
+  std::time_t secs = static_cast<std::time_t>(floor_s);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[40];

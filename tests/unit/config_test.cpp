@@ -111,3 +111,31 @@ point = "{m}.energy_kwh"
   auto recorded = mrv::parse_config(text, "/etc/mrv-agent/agent.toml", false);
   CHECK(recorded);
 }
+
+TEST_CASE("config: the control socket is the journal path + .sock unless set, and must fit a Unix socket path",
+          "[config][site-record]") {
+  auto c = parse_config(kValid, "/cfg/site.toml");
+  REQUIRE(c);
+  CHECK(c->journal.control_socket == "/cfg/state/j.db.sock");
+  std::string text = kValid;
+  auto set = [&](const std::string& line) {
+    std::string t = text;
+    return t.insert(t.find("quota_mb"), line + "\n");
+  };
+  auto own = parse_config(set("control_socket = \"/run/mrv/entries.sock\""), "/cfg/site.toml");
+  REQUIRE(own);
+  CHECK(own->journal.control_socket == "/run/mrv/entries.sock");
+  std::string at_limit = "/" + std::string(kMaxControlSocketPath - 1, 's');
+  CHECK(parse_config(set("control_socket = \"" + at_limit + "\""), "/cfg/site.toml"));
+  auto e = test::config_errors(set("control_socket = \"" + at_limit + "s\""));
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].starts_with("/cfg/site.toml:6: journal.control_socket: '/sss"));
+  CHECK(e[0].ends_with("is longer than a Unix socket path may be (107 bytes)"));
+  // The default follows a long journal path: the error says how to fix it.
+  std::string deep = text;
+  deep.replace(deep.find("state/j.db"), 10, "/" + std::string(103, 'd') + "/j.db");
+  auto d = test::config_errors(deep);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].find("journal.control_socket") != std::string::npos);
+  CHECK(d[0].ends_with("set control_socket to a shorter path"));
+}

@@ -6,6 +6,7 @@
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
 #include "mrv/core/canonical.hpp"
+#include "mrv/core/site_record.hpp"
 #include "mrv/registry/registry_config.hpp"
 #include "mrv/registry/site_store.hpp"
 #include "test_support.hpp"
@@ -461,4 +462,43 @@ TEST_CASE("registry: site ids that differ only in / or : get files of their own"
   CHECK(site_file_name("a_b") == "a_b.db");
   CHECK(site_file_name("a:b") == "a%3Ab.db");
   CHECK(site_file_name("plant-7.x") == "plant-7.x.db");
+}
+
+TEST_CASE("registry: a site record is verified like a reading and copied into the mirror's site_records",
+          "[registry][site-record]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 5);
+  SiteRecord note;
+  note.kind = SiteRecordKind::note;
+  note.id = "0123456789abcdef0123456789abcdef";
+  note.entered_by = "Saraa B.";
+  note.login = "saraa";
+  note.point = "m1";
+  note.ts_ms = 2000;
+  note.details = {{"text", "inverter tripped"}};
+  auto reading = site_record_reading(note);
+  REQUIRE(reading);
+  AcceptedReading entry{*reading, ClockSample{2005, 1000, ClockSync::synchronised}, RecordType::site_record};
+  REQUIRE(j.append(std::vector<AcceptedReading>{entry, test::accepted("m1", 3000, "9")}));
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->post_records(gz(lines(j, 1, 7)), true));
+  CHECK(reg.held() == 7);
+  auto stored = reg.store->records(1, 7);
+  REQUIRE(stored);
+  CHECK(*stored == lines(j, 1, 7));
+  auto mirror = Journal::open_read_only(reg.dir.path() / "sites" / site_file_name("test-site"));
+  REQUIRE(mirror);
+  auto copies = mirror->site_records(UINT64_MAX);
+  REQUIRE(copies);
+  REQUIRE(copies->size() == 1);
+  CHECK((*copies)[0].seq == 6);
+  // One with its details changed after signing is refused like any altered record.
+  std::string forged = lines(j, 6, 6);
+  forged.replace(forged.find("inverter tripped"), 16, "inverter fine!!!");
+  Registry other;
+  REQUIRE(other.store->register_key(test_key(site).pem()));
+  REQUIRE(other.store->post_records(gz(lines(j, 1, 5)), true));
+  CHECK_FALSE(other.store->post_records(gz(forged), true));
+  CHECK(other.held() == 5);
 }

@@ -42,7 +42,11 @@ struct JournalConfig {
   uint64_t quota_bytes = 1024ull << 20;
   ChainBreakPolicy on_chain_break = ChainBreakPolicy::new_segment;
   int quarantine_max_rows = 10'000;   // bad messages kept, newest first
+  // The Unix socket `run` listens on for people's site records (mrv-agent record):
+  // default the journal path + ".sock"; at most kMaxControlSocketPath bytes (sun_path).
+  std::filesystem::path control_socket;
 };
+inline constexpr size_t kMaxControlSocketPath = 107;  // sockaddr_un's sun_path, less its NUL
 
 struct SigningConfig {
   std::filesystem::path key_file;
