@@ -51,7 +51,8 @@ std::string first_difference(const json& said, const json& found) {
 }  // namespace
 
 BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const PublicKey> trusted,
-                                     const std::map<std::string, std::string>& config_texts, BundleVerdict& verdict)
+                                     const std::map<std::string, std::string>& config_texts, const BundleScope& scope,
+                                     const SiteRecordSink& site_record_verified, BundleVerdict& verdict)
     : verdict_(verdict), trusted_(trusted), config_texts_(config_texts) {
   auto parsed = report::parse_signed_report(text);
   if (!parsed) {
@@ -84,6 +85,14 @@ BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const Pu
     return it->second.get();
   };
   engine_.emplace(*config_, *period, resolve);
+  // The report's engine took every site record of the journal before the first reading
+  // (a failed calibration or a late exchange changes how earlier readings count): so
+  // does this one, once each line has been checked.
+  site_records_.emplace(*report_, trusted, scope, [this](std::string m) { failure(std::move(m)); }, verdict_.notes);
+  for (const RecordFields& f : site_records_->take_verified()) {
+    engine_->add_site_record(f);
+    if (site_record_verified) site_record_verified(f);
+  }
 }
 
 void BundleReportCheck::failure(std::string message) { verdict_.failures.try_emplace("report", std::move(message)); }
@@ -97,7 +106,8 @@ void BundleReportCheck::check_signature(std::span<const PublicKey> trusted) {
 
 // Only records the report could have read: seqs only grow, so one after its last was
 // written after it (a bundle exported later may hold more of the window).
-void BundleReportCheck::push(const RecordFields& record) {
+void BundleReportCheck::push(const RecordFields& record, std::string_view canonical) {
+  if (site_records_) site_records_->on_range_record(record, canonical);
   if (engine_ && report_->seqs.records > 0 && record.seq <= report_->seqs.last) engine_->push(record);
 }
 
@@ -135,8 +145,37 @@ void BundleReportCheck::compare(const report::Report& recomputed) {
           first_difference(json::parse(report_->computed), json::parse(found)));
 }
 
+// A failed cross-check changes no number (docs/report-format.md §2), but someone should
+// look: one finding each, with both values and the difference.
+void BundleReportCheck::find_failed_cross_checks() {
+  json computed = json::parse(report_->computed, nullptr, false);
+  const json checks = computed.is_object() ? computed.value("cross_checks", json::array()) : json::array();
+  auto text = [](const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); };
+  auto unit_of = [&](const json& id) {  // the reference's unit: the value is converted to it
+    for (const char* list : {"parameters", "results"})
+      for (const json& item : computed.value(list, json::array()))
+        if (item.is_object() && item.value("id", json()) == id) return " " + text(item.value("unit", json("")));
+    return std::string();
+  };
+  for (const json& x : checks) {
+    if (!x.is_object() || x.value("pass", true) == true) continue;
+    const json value = x.value("value", json()), reference = x.value("reference", json());
+    std::string said = value.is_null() || reference.is_null()
+                           ? "no data for " + text(x.value(value.is_null() ? "value_id" : "reference_id", json()))
+                           : text(x.value("value_id", json())) + " " + text(value) + unit_of(x.value("reference_id", json())) +
+                                 " against " + text(x.value("reference_id", json())) + " " + text(reference) +
+                                 unit_of(x.value("reference_id", json())) + " differ by " +
+                                 text(x.value("difference_percent", json())) + " % (tolerance " +
+                                 text(x.value("tolerance_percent", json())) + " %)";
+    verdict_.findings.push_back("report " + report_->period_name + ": cross-check " + text(x.value("id", json())) +
+                                " failed: " + said);
+  }
+}
+
 void BundleReportCheck::finish(const std::vector<std::string>& checkpoint_notes) {
   if (!report_) return;
+  if (site_records_) site_records_->finish();
+  find_failed_cross_checks();
   check_annex(checkpoint_notes);
   if (!engine_) return;
   auto recomputed = engine_->finish();
