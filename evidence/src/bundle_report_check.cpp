@@ -48,6 +48,33 @@ std::string first_difference(const json& said, const json& found) {
   return "the notes differ";
 }
 
+std::string text_of(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+
+// " MWh": the unit of the parameter or formula `id` (a cross-check's value is converted
+// to its reference's unit), "" when there is none.
+std::string unit_of(const json& computed, const json& id) {
+  for (const char* list : {"parameters", "results"})
+    for (const json& item : computed.value(list, json::array()))
+      if (item.is_object() && item.value("id", json()) == id) {
+        std::string unit(1, ' ');  // appended, not " " + …: g++ 12 warns falsely (-Wrestrict) on that
+        return unit.append(text_of(item.value("unit", json(""))));
+      }
+  return std::string();
+}
+
+// "cross-check <id> failed: <value id> <value> <unit> against <reference id> <reference>
+// <unit> differ by <d> % (tolerance <t> %)", as docs/verification.md §6 step 9 words it.
+std::string cross_check_finding(const json& computed, const json& x) {
+  const json value = x.value("value", json()), reference = x.value("reference", json());
+  const json value_id = x.value("value_id", json()), reference_id = x.value("reference_id", json());
+  std::string said = "cross-check " + text_of(x.value("id", json())) + " failed: ";
+  if (value.is_null() || reference.is_null()) return said + "no data for " + text_of(value.is_null() ? value_id : reference_id);
+  std::string unit = unit_of(computed, reference_id);
+  return said + text_of(value_id) + " " + text_of(value) + unit + " against " + text_of(reference_id) + " " +
+         text_of(reference) + unit + " differ by " + text_of(x.value("difference_percent", json())) +
+         " % (tolerance " + text_of(x.value("tolerance_percent", json())) + " %)";
+}
+
 }  // namespace
 
 BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const PublicKey> trusted,
@@ -149,27 +176,10 @@ void BundleReportCheck::compare(const report::Report& recomputed) {
 // look: one finding each, with both values and the difference.
 void BundleReportCheck::find_failed_cross_checks() {
   json computed = json::parse(report_->computed, nullptr, false);
-  const json checks = computed.is_object() ? computed.value("cross_checks", json::array()) : json::array();
-  auto text = [](const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); };
-  auto unit_of = [&](const json& id) {  // the reference's unit: the value is converted to it
-    for (const char* list : {"parameters", "results"})
-      for (const json& item : computed.value(list, json::array()))
-        if (item.is_object() && item.value("id", json()) == id) return " " + text(item.value("unit", json("")));
-    return std::string();
-  };
-  for (const json& x : checks) {
-    if (!x.is_object() || x.value("pass", true) == true) continue;
-    const json value = x.value("value", json()), reference = x.value("reference", json());
-    std::string said = value.is_null() || reference.is_null()
-                           ? "no data for " + text(x.value(value.is_null() ? "value_id" : "reference_id", json()))
-                           : text(x.value("value_id", json())) + " " + text(value) + unit_of(x.value("reference_id", json())) +
-                                 " against " + text(x.value("reference_id", json())) + " " + text(reference) +
-                                 unit_of(x.value("reference_id", json())) + " differ by " +
-                                 text(x.value("difference_percent", json())) + " % (tolerance " +
-                                 text(x.value("tolerance_percent", json())) + " %)";
-    verdict_.findings.push_back("report " + report_->period_name + ": cross-check " + text(x.value("id", json())) +
-                                " failed: " + said);
-  }
+  if (!computed.is_object()) return;
+  for (const json& x : computed.value("cross_checks", json::array()))
+    if (x.is_object() && x.value("pass", true) != true)
+      verdict_.findings.push_back("report " + report_->period_name + ": " + cross_check_finding(computed, x));
 }
 
 void BundleReportCheck::finish(const std::vector<std::string>& checkpoint_notes) {
