@@ -786,8 +786,10 @@ class Bundle:
                     raise Fatal("keys.json must come before checkpoints.json", "keys", name)
                 self.read_checkpoints(load_json(self.read_whole(entry, "checkpoints", name), "checkpoints", name))
             elif name == "report.json":  # only its form is checked here (docs/verify_report.py checks it)
-                if not isinstance(load_json(self.read_whole(entry, "report", name), "report", name), dict):
+                doc = load_json(self.read_whole(entry, "report", name), "report", name)
+                if not isinstance(doc, dict):
                     raise Failure("not a JSON object", "report", name)
+                self.read_report(doc)
             elif name == "records.ndjson":
                 self.read_records(entry)
             elif name == "gaps.ndjson":
@@ -798,6 +800,14 @@ class Bundle:
             if name == "manifest.json":
                 raise Fatal(str(f), f.kind, f.where)
             self.report.fail(f)
+
+    def read_report(self, doc):  # step 9, the part that needs no recomputation: its findings
+        findings = cross_check_findings(doc)
+        for text in findings:
+            self.report.find_text(text)
+        self.report.notes.append("report.json: its signature, annex and site records are checked by "
+                                 "docs/verify_report.py and its numbers by mrv-agent verify, not here%s"
+                                 % ("; its failed cross-checks are its own statement" if findings else ""))
 
     def read_manifest(self, m):  # step 1 (the files are compared in finish)
         fail = lambda why: Fatal(why, "manifest", "manifest.json")
@@ -1131,9 +1141,40 @@ class Bundle:
             self.fail("the consistency proof from tree size %d to %d does not verify" % (m, n), "since", where)
 
 
+def cross_check_findings(report):  # as docs/verify_report.py: one text per failed cross-check
+    def text(v):
+        return v if isinstance(v, str) else json.dumps(v)
+
+    def unit_of(ident):  # the reference's unit: the value is converted to it
+        for name in ("parameters", "results"):
+            for item in report.get(name) or []:
+                if isinstance(item, dict) and item.get("id") == ident:
+                    return " " + text(item.get("unit", ""))
+        return ""
+
+    out = []
+    checks = report.get("cross_checks")
+    for x in checks if isinstance(checks, list) else []:
+        if not isinstance(x, dict) or x.get("pass", True) is True:
+            continue
+        value, reference = x.get("value"), x.get("reference")
+        if value is None or reference is None:
+            said = "no data for " + text(x.get("value_id") if value is None else x.get("reference_id"))
+        else:
+            unit = unit_of(x.get("reference_id"))
+            said = "%s %s%s against %s %s%s differ by %s %% (tolerance %s %%)" % (
+                text(x.get("value_id")), text(value), unit, text(x.get("reference_id")), text(reference), unit,
+                text(x.get("difference_percent")), text(x.get("tolerance_percent")))
+        period = report.get("period")
+        name = period.get("name") if isinstance(period, dict) else None
+        out.append("report %s: cross-check %s failed: %s" % (text(name), text(x.get("id")), said))
+    return out
+
+
 class Report:
     def __init__(self):
         self.failures, self.breaks, self.findings, self.notes = {}, [], {}, []
+        self.texts = []  # findings that are not about readings (a report's failed cross-checks)
         self.noted = set()
 
     def fail(self, f):  # keeps the first failure of each kind
@@ -1147,6 +1188,9 @@ class Report:
         entry = self.findings.setdefault(what, [seq, 0])
         entry[1] += 1
 
+    def find_text(self, text):
+        self.texts.append(text)
+
     def note_once(self, text, key):
         if key not in self.noted:
             self.noted.add(key)
@@ -1157,12 +1201,13 @@ class Report:
             return "INVALID", 1
         if self.breaks:
             return "VALID WITH DECLARED BREAKS", 3
-        if self.findings:
+        if self.findings or self.texts:
             return "VALID WITH METROLOGY FINDINGS", 4
         return "VALID", 0
 
     def finding_lines(self):
-        return ["%s: %d reading(s), first at seq %d" % (what, n, seq) for what, (seq, n) in self.findings.items()]
+        return ["%s: %d reading(s), first at seq %d" % (what, n, seq)
+                for what, (seq, n) in self.findings.items()] + self.texts
 
 
 def safe(text):  # untrusted text must not start new lines or drive the terminal

@@ -9,9 +9,12 @@ Checks (docs/report-format.md §6): the report's signature over its canonical by
 pinned key; that config.sha256 is the SHA-256 of config.text; that credited_tco2 follows
 from value_tco2; the end checkpoint's and the previous checkpoint's signed-note signatures
 (origin mrv-agent/<site_id>, a pinned key); that the end checkpoint covers the report's
-records (tree size >= seqs.last); and the RFC 9162 consistency proof from the previous
-checkpoint to the end checkpoint. It does not recompute the numbers from records: that
-needs the records (a bundle; docs/verification.md). Repeat --public-key to pin the old and
+records (tree size >= seqs.last); the RFC 9162 consistency proof from the previous
+checkpoint to the end checkpoint; and each site record line the report carries (its hash, a
+site-record of the report's site, seq at most through_seq, signed by a pinned key), which
+it prints. A failed cross-check is printed as a finding (the report stays VALID: it changes
+no number). It does not recompute the numbers from records, nor show that the report
+carries every site record: that needs the records (a bundle; docs/verification.md). Repeat --public-key to pin the old and
 new keys of a key rotation (the previous checkpoint may be signed by the older key).
 Needs only the Python standard library and `cryptography` (Debian's python3-cryptography 38).
 Functions marked "as verify_bundle.py" are copied from docs/verify_bundle.py.
@@ -23,6 +26,7 @@ import hashlib
 import json
 import re
 import sys
+import time
 from decimal import Decimal, InvalidOperation, ROUND_FLOOR, ROUND_HALF_EVEN
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -35,6 +39,7 @@ DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")  # report-format.md �
 NOTE_SIZE = re.compile(rb"0|[1-9][0-9]{0,18}")
 NOTE_TIME = re.compile(rb"mrv-time-ms (0|[1-9][0-9]{0,18})")
 SIG_PREFIX = "\u2014 ".encode()  # em dash and a space start every signature line
+MAX_SITE_RECORDS = 100000  # docs/limits.md: site record lines a report may carry
 
 
 class Failure(Exception):
@@ -186,10 +191,67 @@ def canonical_bytes(report):  # report-format.md §5: the signed bytes
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def utc_text(ms):  # report-format.md conventions: RFC 3339 UTC, .mmm only when not zero
+    seconds, milli = divmod(ms, 1000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return text + (".%03d" % milli if milli else "") + "Z"
+
+
+def site_record_summary(rec, details):
+    """What a site record says, for people (as the report's site record summaries)."""
+    d = lambda name: details.get(name, "?")
+    kind, value, unit = details.get("kind", "?"), rec.get("value", ""), rec.get("unit", "")
+    if kind == "manual-reading":
+        return "meter %s read %s %s" % (d("meter_serial"), value, unit)
+    if kind == "meter-exchange":
+        return "%s final %s -> %s initial %s %s" % (d("old_serial"), d("old_final"), d("new_serial"),
+                                                    d("new_initial"), unit)
+    if kind == "calibration":
+        return "meter %s %s, error %s %%, certificate %s (sha256 %s), valid until %s" % (
+            d("meter_serial"), "passed" if details.get("result") == "pass" else "FAILED", value,
+            d("certificate"), d("certificate_sha256"), d("valid_until"))
+    if kind == "document":
+        return "%s %s of %s: %s %s for %s to %s (sha256 %s)" % (
+            d("document_type"), d("number"), d("issuer"), value, unit, utc_text(rec["ts_ms"]),
+            d("period_to"), d("file_sha256"))
+    return d("text")
+
+
+def cross_check_findings(report):
+    """One text per cross-check the report says failed (as mrv-agent verify words it)."""
+    def text(v):
+        return v if isinstance(v, str) else json.dumps(v)
+
+    def unit_of(ident):  # the reference's unit: the value is converted to it
+        for name in ("parameters", "results"):
+            for item in report.get(name) or []:
+                if isinstance(item, dict) and item.get("id") == ident:
+                    return " " + text(item.get("unit", ""))
+        return ""
+
+    out = []
+    checks = report.get("cross_checks")
+    for x in checks if isinstance(checks, list) else []:
+        if not isinstance(x, dict) or x.get("pass", True) is True:
+            continue
+        value, reference = x.get("value"), x.get("reference")
+        if value is None or reference is None:
+            said = "no data for " + text(x.get("value_id") if value is None else x.get("reference_id"))
+        else:
+            unit = unit_of(x.get("reference_id"))
+            said = "%s %s%s against %s %s%s differ by %s %% (tolerance %s %%)" % (
+                text(x.get("value_id")), text(value), unit, text(x.get("reference_id")), text(reference), unit,
+                text(x.get("difference_percent")), text(x.get("tolerance_percent")))
+        period = report.get("period")
+        name = period.get("name") if isinstance(period, dict) else None
+        out.append("report %s: cross-check %s failed: %s" % (text(name), text(x.get("id")), said))
+    return out
+
+
 class Checker:
     def __init__(self, keys):
         self.keys = keys  # pinned: id -> (key, alg)
-        self.failures, self.notes = [], []
+        self.failures, self.notes, self.site_lines = [], [], []
 
     def attempt(self, what, fn, *args):
         try:
@@ -286,6 +348,82 @@ class Checker:
             self.notes.append("consistency proof from tree size %d to %d verifies (%d hashes)"
                               % (m, n, len(proof)))
 
+    def site_record(self, line, site, through):
+        """One line of site_records (report-format.md §3.1): returns its printable summary."""
+        if not isinstance(line, dict):
+            raise Failure("is not an object")
+        seq = member(line, "seq", int)
+        record, digest = member(line, "record", str), member(line, "hash", str)
+        signature = member(line, "signature", str)
+        try:
+            data = record.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Failure("record is not UTF-8 text")
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise Failure("hash is not the SHA-256 of its record")
+        try:
+            rec = json.loads(data)
+        except ValueError:
+            raise Failure("record is not JSON")
+        if not isinstance(rec, dict) or rec.get("seq") != seq:
+            raise Failure("record is not an object with the line's seq")
+        if rec.get("type") != "site-record":
+            raise Failure("a %s record, not a site-record" % safe(rec.get("type")))
+        if rec.get("site") != site:
+            raise Failure("site %r is not the report's %r" % (safe(rec.get("site")), safe(site)))
+        if seq > through:
+            raise Failure("after site_records.through_seq %d" % through)
+        kid, alg = rec.get("key_id"), rec.get("alg")
+        if kid not in self.keys:
+            raise Failure("signed by key %s, not a pinned key" % safe(kid))
+        key, key_alg = self.keys[kid]
+        if alg == "checkpoint":  # record-format.md §1.5: proven by a checkpoint, which a bundle holds
+            if signature:
+                raise Failure("a checkpoint-only record carries a signature")
+            self.notes.append("site record seq %d is checkpoint-only: it rests on the report's signature "
+                              "(a bundle proves it)" % seq)
+        else:
+            if alg != key_alg:
+                raise Failure("alg %s is not the algorithm of key %s" % (safe(alg), kid[:16]))
+            try:
+                raw = b64(signature)
+            except binascii.Error:
+                raise Failure("signature is not base64")
+            if not signature_ok(key, alg, raw, data):
+                raise Failure("its signature does not verify with a pinned key")
+        try:
+            details = json.loads(rec.get("reason", ""))
+        except ValueError:
+            details = None
+        if not isinstance(details, dict) or not all(isinstance(v, str) for v in details.values()):
+            raise Failure("its details (reason) are not a JSON object of strings")
+        ts = rec.get("ts_ms") if type(rec.get("ts_ms")) is int else 0
+        point = rec.get("point") or "the site"
+        return "site record seq %d: %s of %s at %s, entered by %s (%s): %s" % (
+            seq, details.get("kind", "?"), point, utc_text(ts), details.get("entered_by", "?"),
+            str(rec.get("source", "")).removeprefix("operator:"), site_record_summary(rec, details))
+
+    def site_records(self, report):
+        if "site_records" not in report:  # reports made before site records
+            self.notes.append("the report carries no site_records (made before site records)")
+            return
+        site = member(report, "site_id", str)
+        through = member(report, "site_records.through_seq", int)
+        lines = member(report, "site_records.lines", list)
+        if len(lines) > MAX_SITE_RECORDS:
+            raise Failure("it carries %d site records, more than the %d a verifier reads (docs/limits.md)"
+                          % (len(lines), MAX_SITE_RECORDS))
+        previous = 0
+        for number, line in enumerate(lines, 1):
+            seq = line.get("seq") if isinstance(line, dict) else None
+            what = "site_records line %d (seq %s)" % (number, seq)
+            if type(seq) is int and seq <= previous:
+                raise Failure("%s: seqs do not increase" % what)
+            previous = seq if type(seq) is int else previous
+            summary = self.attempt(what, self.site_record, line, site, through)
+            if summary:
+                self.site_lines.append(summary)
+
     def run(self, report):
         if not isinstance(report, dict):
             self.failures.append("report: not a JSON object")
@@ -297,6 +435,7 @@ class Checker:
         self.attempt("config", self.config, report)
         self.attempt("emission_reductions", self.credited, report)
         self.attempt("annex", self.annex, report)
+        self.attempt("site records", self.site_records, report)
 
 
 def safe(text):  # untrusted text must not start new lines or drive the terminal
@@ -362,6 +501,10 @@ def main():
              "" if er["complete"] else " (incomplete)"))
     for n in checker.notes:
         print("  " + safe(n))
+    for line in checker.site_lines:
+        print("  " + safe(line))
+    for finding in cross_check_findings(report):
+        print("  FINDING: " + safe(finding))
     return 0
 
 

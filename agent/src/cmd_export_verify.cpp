@@ -23,10 +23,14 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+// `report_last_seq`: the carried report's seqs.last (0 without a report).
 int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms,
-                      const std::optional<std::string>& report_json) {
+                      const std::optional<std::string>& report_json, uint64_t report_last_seq) {
   evidence::BundleRequest request;
   request.report_json = report_json;
+  // The report's seqs cover the site records it used, which may come after the window's
+  // last record: the bundle holds them, so its checkpoints hold the report's end checkpoint.
+  request.reach_seq = report_last_seq;
   request.from_ms = from_ms;
   request.to_ms = to_ms;
   request.out = args.out;
@@ -60,6 +64,7 @@ int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& co
 int export_records(const ExportArgs& args_given) {
   ExportArgs args = args_given;
   std::optional<std::string> report_json;
+  uint64_t report_last_seq = 0;
   if (!args.report.empty()) {
     report_json = read_text_file(args.report);
     auto parsed = report_json ? report::parse_signed_report(*report_json)
@@ -72,6 +77,7 @@ int export_records(const ExportArgs& args_given) {
       std::cerr << "--report: only a bundle carries a report\n";
       return kExitUsage;
     }
+    report_last_seq = parsed->seqs.last;
     if (args.from.empty()) args.from = std::to_string(parsed->window_from_ms);
     if (args.to.empty()) args.to = std::to_string(parsed->window_to_ms);
   }
@@ -101,7 +107,7 @@ int export_records(const ExportArgs& args_given) {
     std::cerr << "exported " << *rows << " quarantined messages to " << args.out.string() << "\n";
     return kExitOk;
   }
-  if (args.format == "bundle") return write_bundle_file(args, journal, config, *from_ms, *to_ms, report_json);
+  if (args.format == "bundle") return write_bundle_file(args, journal, config, *from_ms, *to_ms, report_json, report_last_seq);
   if (args.format == "ocmf") {
     auto written = evidence::write_ocmf(journal, config, *from_ms, *to_ms, args.out);
     if (!written) {

@@ -194,6 +194,14 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       if ((*range)->first > request.max_seq) range->reset();
       else (*range)->second = request.max_seq;
     }
+    if (request.reach_seq) {
+      if (request.reach_seq > journal.last_seq())
+        return fail(ErrorCode::invalid_argument, "export",
+                    "the report's records reach seq " + std::to_string(request.reach_seq) + ", beyond this journal's "
+                    "last record " + std::to_string(journal.last_seq()) + ": is it this site's report?");
+      if (!*range) *range = std::pair{request.reach_seq, request.reach_seq};
+      else (*range)->second = std::max((*range)->second, request.reach_seq);
+    }
     if (*range) {
       c.summary.first_seq = (*range)->first;
       c.summary.last_seq = (*range)->second;

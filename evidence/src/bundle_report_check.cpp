@@ -48,10 +48,38 @@ std::string first_difference(const json& said, const json& found) {
   return "the notes differ";
 }
 
+std::string text_of(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+
+// " MWh": the unit of the parameter or formula `id` (a cross-check's value is converted
+// to its reference's unit), "" when there is none.
+std::string unit_of(const json& computed, const json& id) {
+  for (const char* list : {"parameters", "results"})
+    for (const json& item : computed.value(list, json::array()))
+      if (item.is_object() && item.value("id", json()) == id) {
+        std::string unit(1, ' ');  // appended, not " " + …: g++ 12 warns falsely (-Wrestrict) on that
+        return unit.append(text_of(item.value("unit", json(""))));
+      }
+  return std::string();
+}
+
+// "cross-check <id> failed: <value id> <value> <unit> against <reference id> <reference>
+// <unit> differ by <d> % (tolerance <t> %)", as docs/verification.md §6 step 9 words it.
+std::string cross_check_finding(const json& computed, const json& x) {
+  const json value = x.value("value", json()), reference = x.value("reference", json());
+  const json value_id = x.value("value_id", json()), reference_id = x.value("reference_id", json());
+  std::string said = "cross-check " + text_of(x.value("id", json())) + " failed: ";
+  if (value.is_null() || reference.is_null()) return said + "no data for " + text_of(value.is_null() ? value_id : reference_id);
+  std::string unit = unit_of(computed, reference_id);
+  return said + text_of(value_id) + " " + text_of(value) + unit + " against " + text_of(reference_id) + " " +
+         text_of(reference) + unit + " differ by " + text_of(x.value("difference_percent", json())) +
+         " % (tolerance " + text_of(x.value("tolerance_percent", json())) + " %)";
+}
+
 }  // namespace
 
 BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const PublicKey> trusted,
-                                     const std::map<std::string, std::string>& config_texts, BundleVerdict& verdict)
+                                     const std::map<std::string, std::string>& config_texts, const BundleScope& scope,
+                                     const SiteRecordSink& site_record_verified, BundleVerdict& verdict)
     : verdict_(verdict), trusted_(trusted), config_texts_(config_texts) {
   auto parsed = report::parse_signed_report(text);
   if (!parsed) {
@@ -84,6 +112,14 @@ BundleReportCheck::BundleReportCheck(const std::string& text, std::span<const Pu
     return it->second.get();
   };
   engine_.emplace(*config_, *period, resolve);
+  // The report's engine took every site record of the journal before the first reading
+  // (a failed calibration or a late exchange changes how earlier readings count): so
+  // does this one, once each line has been checked.
+  site_records_.emplace(*report_, trusted, scope, [this](std::string m) { failure(std::move(m)); }, verdict_.notes);
+  for (const RecordFields& f : site_records_->take_verified()) {
+    engine_->add_site_record(f);
+    if (site_record_verified) site_record_verified(f);
+  }
 }
 
 void BundleReportCheck::failure(std::string message) { verdict_.failures.try_emplace("report", std::move(message)); }
@@ -97,7 +133,8 @@ void BundleReportCheck::check_signature(std::span<const PublicKey> trusted) {
 
 // Only records the report could have read: seqs only grow, so one after its last was
 // written after it (a bundle exported later may hold more of the window).
-void BundleReportCheck::push(const RecordFields& record) {
+void BundleReportCheck::push(const RecordFields& record, std::string_view canonical) {
+  if (site_records_) site_records_->on_range_record(record, canonical);
   if (engine_ && report_->seqs.records > 0 && record.seq <= report_->seqs.last) engine_->push(record);
 }
 
@@ -135,8 +172,20 @@ void BundleReportCheck::compare(const report::Report& recomputed) {
           first_difference(json::parse(report_->computed), json::parse(found)));
 }
 
+// A failed cross-check changes no number (docs/report-format.md §2), but someone should
+// look: one finding each, with both values and the difference.
+void BundleReportCheck::find_failed_cross_checks() {
+  json computed = json::parse(report_->computed, nullptr, false);
+  if (!computed.is_object()) return;
+  for (const json& x : computed.value("cross_checks", json::array()))
+    if (x.is_object() && x.value("pass", true) != true)
+      verdict_.findings.push_back("report " + report_->period_name + ": " + cross_check_finding(computed, x));
+}
+
 void BundleReportCheck::finish(const std::vector<std::string>& checkpoint_notes) {
   if (!report_) return;
+  if (site_records_) site_records_->finish();
+  find_failed_cross_checks();
   check_annex(checkpoint_notes);
   if (!engine_) return;
   auto recomputed = engine_->finish();

@@ -16,6 +16,7 @@
 #include "mrv/core/merkle.hpp"
 #include "mrv/core/record_line.hpp"
 #include "mrv/core/text_limits.hpp"
+#include "bundle_calibrations.hpp"
 #include "bundle_report_check.hpp"
 #include "mrv/evidence/tar_gz.hpp"
 
@@ -194,6 +195,7 @@ class BundleChecker {
   std::unordered_map<std::string, std::string> serial_seen_;  // point -> serial
   std::unordered_map<std::string, uint64_t> expired_;         // point -> readings
   std::unordered_set<std::string> undeclared_;                // points without a config entry
+  BundleCalibrations calibrations_;  // recorded calibrations: the report's site records, then the range's
 
   static constexpr size_t kSignatureBatch = 512;
   std::vector<SignatureJob> signatures_;
@@ -434,8 +436,10 @@ void BundleChecker::metrology(const RecordFields& f) {
                        seen->second + "' -> '" + m.meter_serial + "'");
     seen->second = m.meter_serial;
   }
+  // A passing calibration recorded at the site (in the report or the range so far) covers
+  // the reading, whatever the config's date says.
   if (m.calibration_end_ms && f.reading.ts_ms >= *m.calibration_end_ms &&
-      expired_[f.reading.point_id]++ == 0)
+      !calibrations_.covers(m.meter_serial, f.reading.ts_ms) && expired_[f.reading.point_id]++ == 0)
     v_.findings.push_back("point " + f.reading.point_id + ": calibration valid until " + m.calibration_date +
                           ", reading at seq " + std::to_string(f.seq) + " is after it");
 }
@@ -462,8 +466,8 @@ void BundleChecker::on_record(std::string_view line, size_t line_no) {
     if (signatures_.size() >= kSignatureBatch) dispatch_signatures();
   }
   if (report_) {  // a tampered record goes into the recomputation as it reads
-    if (ok) report_->push(**ok);
-    else if (auto fields = decode_record(canonical)) report_->push(*fields);
+    if (ok) report_->push(**ok, canonical);
+    else if (auto fields = decode_record(canonical)) report_->push(*fields, canonical);
   }
   if (!ok) {
     const std::string& m = ok.error().message;
@@ -488,6 +492,7 @@ void BundleChecker::on_record(std::string_view line, size_t line_no) {
                               .dump() + "\n");
   }
   if (f.type == RecordType::reading) metrology(f);
+  if (f.type == RecordType::site_record) calibrations_.add(f, v_.findings);
 }
 
 void BundleChecker::on_gap(std::string_view line, size_t line_no) {
@@ -582,7 +587,9 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     if (name == "keys.json") on_keys(text);
     else if (name == "checkpoints.json") on_checkpoints(text);
     else if (is_config_name(name)) on_config(name, text);
-    else if (name == "report.json") report_.emplace(text, trusted_, config_texts_, v_);
+    else if (name == "report.json")
+      report_.emplace(text, trusted_, config_texts_, BundleScope{site_, claimed_first_, claimed_last_},
+                      [this](const RecordFields& f) { calibrations_.add(f, v_.findings); }, v_);
   }
   return true;
 }

@@ -27,6 +27,11 @@ struct BundleRequest {
   bool registry_signer = false;
   std::optional<std::string> report_json;  // a signed monitoring report to carry (report.json)
   uint64_t max_seq = 0;  // not 0: records after this seq are left out (no checkpoint covers them yet)
+  // Not 0: the range reaches at least this seq (a carried report's seqs.last, which covers
+  // the site records it used, entered after the window's last record, say): the report's
+  // end checkpoint is then among the bundle's checkpoints. Past the journal's last record
+  // is an error.
+  uint64_t reach_seq = 0;
   // Called now and then with (records written, records in all).
   std::function<void(uint64_t, uint64_t)> progress;
 };
