@@ -37,18 +37,18 @@ def iso(t):
     return datetime.datetime.fromtimestamp(t / 1000, TZ).isoformat()
 
 
-START = ms(2027, 1, 1)
-HOURS = 365 * 24                        # readings at k = 0 .. HOURS (2028-01-01 00:00 too)
-QUARTERS = [("2027-Q1", ms(2027, 1, 1), ms(2027, 4, 1)), ("2027-Q2", ms(2027, 4, 1), ms(2027, 7, 1)),
-            ("2027-Q3", ms(2027, 7, 1), ms(2027, 10, 1)), ("2027-Q4", ms(2027, 10, 1), ms(2028, 1, 1))]
-MODEM_DOWN = (ms(2027, 8, 12, 6), ms(2027, 8, 14, 13))   # no automatic reading in [from, to)
-MANUAL_AT = ms(2027, 8, 13, 9)                           # read off EXP-1's display
-EXCHANGE_AT = ms(2027, 8, 14, 12)                        # EXP-1 out, EXP-2 (from 0) in
-OUTAGE = (ms(2027, 10, 3, 8), ms(2027, 10, 5, 17))       # grid off: no export, no readings
-PASS_1, FAIL_AT, PASS_2 = ms(2026, 12, 15, 10), ms(2027, 5, 10, 10), ms(2027, 5, 11, 9)
-EXP2_CAL = ms(2027, 7, 1)
+START = ms(2025, 1, 1)
+HOURS = 365 * 24                        # readings at k = 0 .. HOURS (2026-01-01 00:00 too)
+QUARTERS = [("2025-Q1", ms(2025, 1, 1), ms(2025, 4, 1)), ("2025-Q2", ms(2025, 4, 1), ms(2025, 7, 1)),
+            ("2025-Q3", ms(2025, 7, 1), ms(2025, 10, 1)), ("2025-Q4", ms(2025, 10, 1), ms(2026, 1, 1))]
+MODEM_DOWN = (ms(2025, 8, 12, 6), ms(2025, 8, 14, 13))   # no automatic reading in [from, to)
+MANUAL_AT = ms(2025, 8, 13, 9)                           # read off EXP-1's display
+EXCHANGE_AT = ms(2025, 8, 14, 12)                        # EXP-1 out, EXP-2 (from 0) in
+OUTAGE = (ms(2025, 10, 3, 8), ms(2025, 10, 5, 17))       # grid off: no export, no readings
+PASS_1, FAIL_AT, PASS_2 = ms(2024, 12, 15, 10), ms(2025, 5, 10, 10), ms(2025, 5, 11, 9)
+EXP2_CAL = ms(2025, 7, 1)
 FAILED_ERROR, CLASS_MPE = 2.4, 0.5
-INVOICE_FACTOR = {"2027-Q1": 0.978, "2027-Q2": 0.99, "2027-Q3": 1.03, "2027-Q4": 1.001}
+INVOICE_FACTOR = {"2025-Q1": 0.978, "2025-Q2": 0.99, "2025-Q3": 1.03, "2025-Q4": 1.001}
 EF = 0.797
 
 
@@ -134,7 +134,7 @@ class PvSite(Site):
             interval_ms = {H}
             meter_serial = "EXP-1"
             accuracy_class = "0.5S"
-            calibration_valid_until = 2027-12-14
+            calibration_valid_until = 2025-12-14
             [[sources.mqtt]]
             name = "plant"
             url = "{broker_url}"
@@ -149,7 +149,7 @@ class PvSite(Site):
             methodology = "MN_AM003"
             version = "1.0"
             [monitoring.crediting_period]
-            start = 2027-01-01
+            start = 2025-01-01
             end = 2037-01-01
             [[monitoring.parameters]]
             id = "EG_p"
@@ -214,22 +214,41 @@ def enter_site_records(site):
         cert[name] = folder / f"cert-{name}.pdf"
         cert[name].write_bytes(b"%PDF-1.4 calibration certificate " + name.encode())
     cal = ["--point", "pv1.export_kwh", "--laboratory", "MASM calibration laboratory"]
-    site.record("calibration", *cal, "--serial", "EXP-1", "--at", iso(PASS_1), "--certificate-number", "C-2026-881",
+    site.record("calibration", *cal, "--serial", "EXP-1", "--at", iso(PASS_1), "--certificate-number", "C-2024-881",
                 "--certificate", str(cert["pass-1"]), "--error-percent", "0.2", "--result", "pass",
-                "--next-due", "2027-12-14")
-    site.record("calibration", *cal, "--serial", "EXP-1", "--at", iso(FAIL_AT), "--certificate-number", "C-2027-112",
+                "--next-due", "2025-12-14")
+    site.record("calibration", *cal, "--serial", "EXP-1", "--at", iso(FAIL_AT), "--certificate-number", "C-2025-112",
                 "--certificate", str(cert["fail"]), "--error-percent", str(FAILED_ERROR), "--result", "fail",
-                "--next-due", "2027-05-10")
-    site.record("calibration", *cal, "--serial", "EXP-1", "--at", iso(PASS_2), "--certificate-number", "C-2027-113",
+                "--next-due", "2025-05-10")
+    site.record("calibration", *cal, "--serial", "EXP-1", "--at", iso(PASS_2), "--certificate-number", "C-2025-113",
                 "--certificate", str(cert["pass-2"]), "--error-percent", "0.1", "--result", "pass",
-                "--next-due", "2028-05-10")
+                "--next-due", "2026-05-10")
     site.record("manual-reading", "--point", "pv1.export_kwh", "--serial", "EXP-1", "--at", iso(MANUAL_AT),
                 "--value", f"{100000.0 + CUM[(MANUAL_AT - START) // H]:.3f}", "--comment", "modem down; read off the display")
     site.record("meter-exchange", "--point", "pv1.export_kwh", "--at", iso(EXCHANGE_AT), "--old-serial", "EXP-1",
                 "--old-final", f"{100000.0 + CUM[K_EXCHANGE]:.3f}", "--new-serial", "EXP-2", "--new-initial", "0")
-    site.record("calibration", *cal, "--serial", "EXP-2", "--at", "2027-07-01", "--certificate-number", "F-EXP2-01",
-                "--certificate", str(cert["exp2"]), "--error-percent", "0.05", "--result", "pass",
-                "--next-due", "2029-06-30")
+    return cal, cert
+
+
+def after_exchange(site, proc, cal, cert):
+    """The operator puts the new meter into the config and reloads the agent, then records
+    its factory calibration, the outage note and the quarters' invoices."""
+    folder = site.dir
+    text = site.config.read_text()
+    site.config.write_text(text.replace('meter_serial = "EXP-1"', 'meter_serial = "EXP-2"')
+                           .replace("calibration_valid_until = 2025-12-14", "calibration_valid_until = 2027-06-30"))
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 20
+    while True:  # the agent checks entries against the config it runs
+        p = site.run("record", "calibration", "--config", str(site.config), "--by", "B. Bat-Erdene", *cal,
+                     "--serial", "EXP-2", "--at", "2025-07-01", "--certificate-number", "F-EXP2-01",
+                     "--certificate", str(cert["exp2"]), "--error-percent", "0.05", "--result", "pass",
+                     "--next-due", "2027-06-30", check_rc=False)
+        if p.returncode == 0:
+            break
+        if time.time() > deadline:
+            fail(f"the new meter's calibration is refused after the reload: {p.stderr}")
+        time.sleep(0.5)
     site.record("note", "--point", "pv1.export_kwh", "--at", iso(OUTAGE[0]), "--to", iso(OUTAGE[1]),
                 "--text", "grid outage: the 35 kV feeder was switched off by the utility for repairs")
     for name, start, end in QUARTERS:
@@ -265,11 +284,12 @@ def main(agent):
             messages.append(("plant/pv1/export_kwh", json.dumps({"v": round(value, 3), "t": t_of(k)})))
     client = broker.publisher()
     publish_all(client, messages)
-    enter_site_records(site)  # while the agent runs: through its socket
     deadline = time.time() + 180
     while site.stored() < len(messages) and time.time() < deadline:
         time.sleep(0.2)
     check(site.stored() == len(messages), f"all {len(messages)} hourly readings journaled")
+    cal, cert = enter_site_records(site)  # while the agent runs: through its socket
+    after_exchange(site, proc, cal, cert)
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)
     check(proc.wait(timeout=30) == 0, "the agent stops cleanly")
@@ -301,26 +321,26 @@ def main(agent):
         close(x["difference_percent"], e["diff"], f"{name} cross-check difference", 1e-3)
         check(x["pass"] == e["pass"], f"{name}: cross-check {'passes' if e['pass'] else 'fails'}")
         local = r["period"]["local_dates"]
-        check(local == f"{iso(start)[8:10]}/{iso(start)[5:7]}/2027 - " + datetime.datetime.fromtimestamp(
+        check(local == f"{iso(start)[8:10]}/{iso(start)[5:7]}/2025 - " + datetime.datetime.fromtimestamp(
             (end - 1) / 1000, TZ).strftime("%d/%m/%Y"), f"{name}: local dates {local}")
-    check([n for n in INVOICE_FACTOR if not reports[n][1]["cross_checks"][0]["pass"]] == ["2027-Q3"],
+    check([n for n in INVOICE_FACTOR if not reports[n][1]["cross_checks"][0]["pass"]] == ["2025-Q3"],
           "exactly the quarter whose invoice is 3 % off fails its cross-check")
 
-    q3 = reports["2027-Q3"][1]
+    q3 = reports["2025-Q3"][1]
     point = next(p for p in q3["parameters"] if p["id"] == "EG_p")["points"][0]
     check(point["manual_readings"] == 1, "Q3: the manual reading is used")
     check(len(point["exchanges"]) == 1 and [e["kind"] for e in point["events"]] == ["exchange"],
           "Q3: the recorded exchange is the one break, counted across")
-    q4 = reports["2027-Q4"][1]
+    q4 = reports["2025-Q4"][1]
     gaps = next(p for p in q4["parameters"] if p["id"] == "EG_p")["points"][0]["gaps"]
     check(any(g["explained_by"] for g in gaps) and q4["site_notes"][0]["summary"].startswith("grid outage"),
           "Q4: the outage gap is explained by the note")
-    q1 = reports["2027-Q1"][1]
+    q1 = reports["2025-Q1"][1]
     check(q1["period"]["previous_period"] is None and q4["period"]["back_to_back"], "periods back to back")
 
     # The third quarter as a verifier gets it: a bundle with the report, recomputed.
     bundle = site.dir / "q3.tar.gz"
-    site.run("export", "--config", str(site.config), "--report", str(reports["2027-Q3"][0]), "--format", "bundle",
+    site.run("export", "--config", str(site.config), "--report", str(reports["2025-Q3"][0]), "--format", "bundle",
              "--out", str(bundle))
     v = site.verify(bundle)
     check(v.returncode == 4, f"verify exits 4 (a finding: the failed cross-check): {v.stdout}{v.stderr}")
