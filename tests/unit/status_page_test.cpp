@@ -133,3 +133,36 @@ TEST_CASE("status page: 1,000 points render as one table row each, quickly", "[h
   CHECK(page.size() < 2'000'000);
   CHECK(ms < 1000);  // generous: about 10 ms in a release build
 }
+
+TEST_CASE("status page: a calibration table, the warnings named under the health", "[http][calibration]") {
+  AgentStatus s = hostile_status();
+  CHECK(render_status_page(s, Health{}).find("id=\"calibration\"") == std::string::npos);  // not computed
+  s.calibration.known = true;
+  PointCalibration due;
+  due.point = kHostile;
+  due.meter_serial = kHostile;
+  due.state = CalibrationState::due;
+  due.valid_until_ms = 1'832'947'200'000;
+  due.last_valid_date = "2028-01-31";
+  due.days_left = 12;
+  due.seq = 41;
+  due.certificate = kHostile;
+  PointCalibration ok;
+  ok.point = "ch2.energy_kwh";
+  ok.meter_serial = "EM-2";
+  ok.state = CalibrationState::ok;
+  ok.last_valid_date = "2030-01-31";
+  ok.days_left = 800;
+  s.calibration.points = {due, ok};
+  Health h;
+  h.warnings = {calibration_message(due)};
+  std::string page = render_status_page(s, h);
+  CHECK(page.find("<script") == std::string::npos);
+  CHECK(page.find("<div class=\"warn\" id=\"warnings\">") != std::string::npos);
+  CHECK(page.find("<table id=\"calibration\">") != std::string::npos);
+  CHECK(page.find("<td class=\"bad\">due</td><td class=\"num\">2028-01-31</td><td class=\"num\">12</td>") !=
+        std::string::npos);
+  CHECK(page.find("(record seq 41)") != std::string::npos);
+  CHECK(page.find("<code>ch2.energy_kwh</code></td><td><code>EM-2</code></td><td>ok</td><td class=\"num\">2030-01-31"
+                  "</td><td class=\"num\">800</td><td>calibration_valid_until in the config</td>") != std::string::npos);
+}
