@@ -182,7 +182,7 @@ TEST_CASE("calibration: a recorded calibration supersedes the config date, later
   // Two passing calibrations that follow on from each other cover as one.
   auto chained = only(c,
                       {calibration(7, "PM5560-TH-88213", at("2026-11-20T00:00:00Z"), at("2026-12-20T00:00:00Z"), true),
-                       calibration(9, "PM5560-TH-88213", at("2026-12-15T00:00:00Z"), at("2027-12-15T00:00:00Z"), true)},
+                       calibration(9, "PM5560-TH-88213", at("2026-11-25T00:00:00Z"), at("2027-12-15T00:00:00Z"), true)},
                       early);
   CHECK(chained.state == CalibrationState::ok);
   CHECK(chained.valid_until_ms == at("2027-12-15T00:00:00Z"));

@@ -68,7 +68,7 @@ TEST_CASE("status page: html_escape escapes the five characters that matter", "[
 
 TEST_CASE("status page: every text from configs and peers is escaped", "[http]") {
   AgentStatus s = hostile_status();
-  Health h{false, {std::string("mqtt:") + kHostile + ": disconnected"}};
+  Health h{false, {std::string("mqtt:") + kHostile + ": disconnected"}, {}};
   std::string page = render_status_page(s, h);
   CHECK(page.find("<script") == std::string::npos);
   CHECK(page.find("alert('x')") == std::string::npos);
@@ -96,7 +96,7 @@ TEST_CASE("status page: self-contained: no script, no external resource, reloads
 TEST_CASE("status page: health is shown first: healthy, or each reason", "[http]") {
   AgentStatus s = hostile_status();
   CHECK(render_status_page(s, Health{}).find("<p class=\"ok\" id=\"health\">Healthy</p>") != std::string::npos);
-  std::string page = render_status_page(s, Health{false, {"journal: not accepting", "clock: not synchronised"}});
+  std::string page = render_status_page(s, Health{false, {"journal: not accepting", "clock: not synchronised"}, {}});
   CHECK(page.find("<li>journal: not accepting</li>") != std::string::npos);
   CHECK(page.find("<li>clock: not synchronised</li>") != std::string::npos);
 }
