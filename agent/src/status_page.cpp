@@ -72,7 +72,7 @@ void calibration_table(std::string& out, const CalibrationSnapshot& c) {
          "<th>valid until</th><th>days left</th><th>according to</th></tr></thead><tbody>\n";
   for (const PointCalibration& p : c.points) {
     bool known = p.state != CalibrationState::unknown;
-    out += "<tr><td><code>" + html_escape(p.point) + "</code></td><td><code>" + or_dash(p.meter_serial) +
+    out += "<tr><th scope=\"row\"><code>" + html_escape(p.point) + "</code></th><td><code>" + or_dash(p.meter_serial) +
            "</code></td><td" + (is_warning(p.state) ? " class=\"bad\"" : "") + ">" +
            std::string(to_string(p.state)) + "</td><td class=\"num\">" + or_dash(p.last_valid_date) +
            "</td><td class=\"num\">" + (known ? std::to_string(p.days_left) : std::string(kDash)) + "</td><td>" +

@@ -136,9 +136,9 @@ check(len(json.loads(health_json)["warnings"]) == 2, "/healthz?format=json lists
 
 status, page = get(port, "/")
 check(status == 200 and '<table id="calibration">' in page and
-      re.search(r'<code>m0\.energy_kwh</code></td><td><code>SIM-0000</code></td><td class="bad">due</td>', page) and
-      re.search(r'<code>m1\.energy_kwh</code></td><td><code>SIM-0001</code></td><td class="bad">expired</td>', page) and
-      re.search(r'<code>m2\.energy_kwh</code></td><td><code>SIM-0002</code></td><td>ok</td>', page) and
+      re.search(r'<code>m0\.energy_kwh</code></th><td><code>SIM-0000</code></td><td class="bad">due</td>', page) and
+      re.search(r'<code>m1\.energy_kwh</code></th><td><code>SIM-0001</code></td><td class="bad">expired</td>', page) and
+      re.search(r'<code>m2\.energy_kwh</code></th><td><code>SIM-0002</code></td><td>ok</td>', page) and
       'id="warnings"' in page, "the status page has a calibration table with the three states and the warnings")
 _, status_json = get(port, "/status.json")
 states = {c["point"]: c["state"] for c in json.loads(status_json)["calibrations"]}

@@ -163,6 +163,6 @@ TEST_CASE("status page: a calibration table, the warnings named under the health
   CHECK(page.find("<td class=\"bad\">due</td><td class=\"num\">2028-01-31</td><td class=\"num\">12</td>") !=
         std::string::npos);
   CHECK(page.find("(record seq 41)") != std::string::npos);
-  CHECK(page.find("<code>ch2.energy_kwh</code></td><td><code>EM-2</code></td><td>ok</td><td class=\"num\">2030-01-31"
+  CHECK(page.find("<code>ch2.energy_kwh</code></th><td><code>EM-2</code></td><td>ok</td><td class=\"num\">2030-01-31"
                   "</td><td class=\"num\">800</td><td>calibration_valid_until in the config</td>") != std::string::npos);
 }
