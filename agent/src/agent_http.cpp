@@ -152,6 +152,7 @@ AgentStatus AgentHttp::collect(bool with_history) {
         src.gaps_today = seen.gaps_today;
       }
   }
+  st.calibration = std::move(sources.calibration);
   st.mqtt = std::move(sources.mqtt);
   st.modbus = std::move(sources.modbus);
   if (sources.upload) {

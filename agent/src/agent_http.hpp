@@ -29,17 +29,18 @@ class HttpListener;
 class JournalSampler;
 struct HttpResponse;
 
-// The sources and the uploader as they are now.
+// The sources, the uploader and the calibration watch as they are now.
 struct SourceStatuses {
   std::vector<collector::MqttSourceStatus> mqtt;
   std::vector<collector::ModbusStatus> modbus;
   std::optional<uploader::UploaderStatus> upload;  // nullopt: no uploader
+  CalibrationSnapshot calibration;                 // CalibrationWatch::snapshot()
 };
 
 class AgentHttp {
  public:
   // Called on the io_context's thread at each request (and must be cheap: status()
-  // of each source and of the uploader).
+  // of each source and of the uploader, a copy of the calibration snapshot).
   using StatusFn = std::function<SourceStatuses()>;
 
   // `writer` must outlive this object's use of it (the observer it sets holds only

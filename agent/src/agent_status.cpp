@@ -87,6 +87,11 @@ std::string status_json(const AgentStatus& s) {
                            {"gaps_today", p.gaps_today}, {"last_gap_ms", p.last_gap_ms},
                            {"gap_reason", p.gap_reason}, {"source", p.source}, {"history", history}});
   }
+  if (s.calibration.known) {
+    j["calibrations"] = json::array();
+    for (const auto& c : s.calibration.points) j["calibrations"].push_back(calibration_json(c));
+    if (!s.calibration.error.empty()) j["calibration_error"] = s.calibration.error;
+  }
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "calibration_status.hpp"
 #include "mrv/collector/modbus_source.hpp"
 #include "mrv/collector/mqtt_source.hpp"
 #include "mrv/core/journal_writer.hpp"
@@ -62,6 +63,7 @@ struct AgentStatus {
   bool clock_synchronised = false;
   ProcessStats process;
   PointHistory::Snapshot points;
+  CalibrationSnapshot calibration;  // known false: not computed (yet)
 };
 
 // The same data as JSON (GET /status.json); the shape of the state file where it overlaps.

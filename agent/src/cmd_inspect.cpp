@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "calibration_watch.hpp"
 #include "commands.hpp"
 #include "mrv/evidence/export_file.hpp"
 #include "mrv/agent/state_file.hpp"
@@ -92,6 +93,16 @@ int status(const std::filesystem::path& config_path, bool json) {
                  {"age_ms", now - (*last)->ts_ms}});
     j["points"].push_back(pj);
   }
+  // Each meter's calibration now, from this config and the journal's site records.
+  std::vector<PointCalibration> calibrations;
+  if (auto read = read_calibration_records(journal)) {
+    calibrations = calibration_status(config, read->records, now);
+    if (!read->problem.empty()) j["calibration_error"] = read->problem;
+  } else {
+    j["calibration_error"] = read.error().to_string();
+  }
+  j["calibrations"] = nlohmann::json::array();
+  for (const auto& c : calibrations) j["calibrations"].push_back(calibration_json(c));
   // The running agent's live state, when there is one. Whether it runs is the journal's
   // one-writer lock (an agent killed a moment ago holds none); the state file's age
   // only when the lock cannot be read (another user's files).
@@ -183,6 +194,9 @@ int status(const std::filesystem::path& config_path, bool json) {
       std::cout << "  no reading yet";
     std::cout << "\n";
   }
+  std::cout << calibration_status_text(calibrations);
+  if (j.contains("calibration_error"))
+    std::cout << "            site records: " << j["calibration_error"].get<std::string>() << "\n";
   if (j.contains("agent")) {
     const auto& a = j["agent"];
     bool running = a["running"].get<bool>();

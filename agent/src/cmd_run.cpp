@@ -12,6 +12,7 @@
 #include <list>
 
 #include "agent_http.hpp"
+#include "calibration_watch.hpp"
 #include "commands.hpp"
 #include "entry_socket.hpp"
 #include "head_witnesses.hpp"
@@ -92,10 +93,12 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
   boost::asio::io_context io;
   SourceSet sources(io, *config, writer);
   std::optional<uploader::Uploader> upload;
+  // Calibration warnings (log, /metrics, /healthz, the page): on a thread of its own.
+  CalibrationWatch calibrations(*config, CalibrationWatch::Options{});
   // /healthz, /metrics and the status page ([http]); before any source starts: it
   // observes the writer's commits.
   AgentHttp http(io, *config, writer, [&] {
-    SourceStatuses s{sources.mqtt_status(), sources.modbus_status(), std::nullopt};
+    SourceStatuses s{sources.mqtt_status(), sources.modbus_status(), std::nullopt, calibrations.snapshot()};
     if (upload) s.upload = upload->status();
     return s;
   });
@@ -175,6 +178,7 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
         config = &next;
         http.apply_config(*config);
         entries.apply_config(*config);
+        calibrations.set_config(*config);
         log::notice("reloaded: config " + config->hash_hex + ", " + std::to_string(config->points.size()) +
                     " point(s)");
       }

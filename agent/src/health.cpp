@@ -56,23 +56,27 @@ Health evaluate_health(const AgentStatus& s, const HealthPolicy& policy) {
   if (policy.require_clock_sync && !s.clock_synchronised)
     fail("clock: not synchronised (kernel NTP state; [http] require_clock_sync = false where there is no NTP)");
 
+  for (const PointCalibration& c : s.calibration.points)
+    if (is_warning(c.state)) h.warnings.push_back(calibration_message(c));
+
   h.ok = h.reasons.empty();
   return h;
 }
 
 std::string health_text(const Health& health) {
-  if (health.ok) return "ok\n";
-  std::string out;
-  for (const auto& r : health.reasons) {
-    std::string line = r;
+  std::string out = health.ok ? "ok\n" : "";
+  auto add = [&](std::string_view prefix, std::string line) {
     std::replace(line.begin(), line.end(), '\n', ' ');  // one reason, one line
-    out += line + "\n";
-  }
+    out += std::string(prefix) + line + "\n";
+  };
+  for (const auto& r : health.reasons) add("", r);
+  for (const auto& w : health.warnings) add("warning: ", w);
   return out;
 }
 
 std::string health_json(const Health& health) {
-  nlohmann::json j = {{"status", health.ok ? "ok" : "unhealthy"}, {"reasons", health.reasons}};
+  nlohmann::json j = {{"status", health.ok ? "ok" : "unhealthy"}, {"reasons", health.reasons},
+                      {"warnings", health.warnings}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

@@ -7,6 +7,9 @@
 //   - upload (with [upload]): not stopped by a refusal, and the oldest record the
 //     registry has not receipted is younger than upload_lag_max_s;
 //   - clock: the kernel clock is NTP-synchronised, unless require_clock_sync is false.
+// Warnings do not make it unhealthy; they are listed after the reasons: a calibration due,
+// expired or failed (the readings are still recorded, signed and uploaded, and reports
+// correct them: a meter to recalibrate is work for people, not a broken agent).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,12 +26,13 @@ struct HealthPolicy {
 struct Health {
   bool ok = true;
   std::vector<std::string> reasons;  // empty when ok
+  std::vector<std::string> warnings;  // never make it unhealthy
 };
 
 Health evaluate_health(const AgentStatus& status, const HealthPolicy& policy);
-// text/plain: "ok\n", or the reasons one per line.
+// text/plain: "ok\n", or the reasons one per line; then "warning: " and each warning.
 std::string health_text(const Health& health);
-// {"status":"ok"|"unhealthy","reasons":[...]}
+// {"status":"ok"|"unhealthy","reasons":[...],"warnings":[...]}
 std::string health_json(const Health& health);
 
 }  // namespace mrv::agent

@@ -174,6 +174,24 @@ std::string render_metrics(const AgentStatus& s) {
   m.family("mrv_modbus_retries_total", "counter", "Modbus requests sent again after a failure, by gateway.");
   for (const auto& g : s.modbus) m.sample("mrv_modbus_retries_total", {{"source", "modbus:" + g.name}}, g.retries);
 
+  // Calibration of the points' meters (CalibrationWatch; docs/operations.md): absent until computed.
+  if (s.calibration.known) {
+    m.family("mrv_calibration_valid_until_seconds", "gauge",
+             "First instant a point's meter calibration no longer covers (a failed one: its time), since the Unix "
+             "epoch, in seconds; absent when unknown.");
+    for (const auto& c : s.calibration.points)
+      if (c.state != CalibrationState::unknown)
+        m.sample("mrv_calibration_valid_until_seconds", {{"point", c.point}, {"meter", c.meter_serial}},
+                 seconds(c.valid_until_ms));
+    m.family("mrv_calibration_state", "gauge",
+             "1 for the current calibration state of a point's meter (ok, due, expired, failed, unknown), 0 for the "
+             "others; due: it ends within [site] calibration_warning_days.");
+    for (const auto& c : s.calibration.points)
+      for (CalibrationState state : kCalibrationStates)
+        m.sample("mrv_calibration_state", {{"point", c.point}, {"meter", c.meter_serial}, {"state", to_string(state)}},
+                 uint64_t{state == c.state});
+  }
+
   // The journal.
   const WriterStats& w = s.writer;
   m.single("mrv_journal_submitted_total", "counter", "Readings the journal writer accepted.", w.submitted);

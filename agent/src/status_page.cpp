@@ -61,9 +61,31 @@ th[scope=row]{width:13rem;font-weight:600}td.num{text-align:right;font-variant-n
 code{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:.9em;word-break:break-all}
 .ok{border:2px solid #2b7a3d;color:#2b7a3d;padding:.4rem .8rem;font-weight:700;border-radius:4px}
 .unhealthy{border:2px solid #a4161a;color:#a4161a;padding:.4rem .8rem;border-radius:4px}
-.unhealthy ul{margin:.3rem 0;padding-left:1.2rem}.bad{color:#a4161a;font-weight:600}.muted{color:#5b6470}
+.unhealthy ul,.warn ul{margin:.3rem 0;padding-left:1.2rem}
+.warn{border:2px solid #9a6700;color:#7a5200;padding:.4rem .8rem;border-radius:4px;margin-top:.4rem}.bad{color:#a4161a;font-weight:600}.muted{color:#5b6470}
 svg.spark{display:block}svg.spark polyline{fill:none;stroke:#1d5d9b;stroke-width:1.2}svg.spark circle{fill:#1d5d9b}
 )";
+
+// One row per point with a meter: its state, until when, and what says so.
+void calibration_table(std::string& out, const CalibrationSnapshot& c) {
+  out += "<h2>Calibration</h2>\n<table id=\"calibration\"><thead><tr><th>point</th><th>meter</th><th>state</th>"
+         "<th>valid until</th><th>days left</th><th>according to</th></tr></thead><tbody>\n";
+  for (const PointCalibration& p : c.points) {
+    bool known = p.state != CalibrationState::unknown;
+    out += "<tr><th scope=\"row\"><code>" + html_escape(p.point) + "</code></th><td><code>" + or_dash(p.meter_serial) +
+           "</code></td><td" + (is_warning(p.state) ? " class=\"bad\"" : "") + ">" +
+           std::string(to_string(p.state)) + "</td><td class=\"num\">" + or_dash(p.last_valid_date) +
+           "</td><td class=\"num\">" + (known ? std::to_string(p.days_left) : std::string(kDash)) + "</td><td>" +
+           (!known ? std::string(kDash)
+            : p.seq == 0 ? std::string("calibration_valid_until in the config")
+                         : "certificate " + html_escape(p.certificate) + " (record seq " + std::to_string(p.seq) + ")") +
+           "</td></tr>\n";
+  }
+  out += "</tbody></table>\n<p class=\"muted\">Dates are local to the site ([site] timezone); a calibration is due "
+         "from [site] calibration_warning_days before it ends.";
+  if (!c.error.empty()) out += " <span class=\"bad\">Site records: " + html_escape(c.error) + "</span>";
+  out += "</p>\n";
+}
 
 }  // namespace
 
@@ -117,6 +139,11 @@ std::string render_status_page(const AgentStatus& s, const Health& health) {
     for (const auto& r : health.reasons) out += "<li>" + html_escape(r) + "</li>\n";
     out += "</ul></div>\n";
   }
+  if (!health.warnings.empty()) {
+    out += "<div class=\"warn\" id=\"warnings\"><strong>Warnings:</strong><ul>\n";
+    for (const auto& w : health.warnings) out += "<li>" + html_escape(w) + "</li>\n";
+    out += "</ul></div>\n";
+  }
 
   out += "<h2>Sources</h2>\n<table><thead><tr><th>source</th><th>state</th><th>last value</th><th>readings</th>"
          "<th>gaps today</th><th>last error</th></tr></thead><tbody>\n";
@@ -165,6 +192,8 @@ std::string render_status_page(const AgentStatus& s, const Health& health) {
     row(out, "last error", or_dash(u.last_error));
   }
   out += "</table>\n";
+
+  if (s.calibration.known && !s.calibration.points.empty()) calibration_table(out, s.calibration);
 
   out += "<h2>Points (" + std::to_string(s.points.points.size()) + ")</h2>\n"
          "<table id=\"points\"><thead><tr><th>point</th><th>last value</th><th>unit</th><th>age</th><th>quality</th>"

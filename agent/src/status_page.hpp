@@ -1,8 +1,8 @@
 #pragma once
 // GET /: the status page for a technician on site. One self-contained HTML document (no
 // script, no external resource; it reloads itself every 5 s with <meta refresh>): health,
-// sources, journal and upload, and one table row per point with its last value, unit,
-// age, gaps today and an inline-SVG sparkline. Every text is escaped: point ids, topics
+// warnings, sources, journal and upload, each meter's calibration, and one table row per
+// point with its last value, unit, age, gaps today and an inline-SVG sparkline. Every text is escaped: point ids, topics
 // and errors come from configs and peers. Pure: the time is status.now_ms.
 #include <span>
 #include <string>

@@ -485,13 +485,14 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text, const std::fil
   r.only_keys(root, "", {"site", "journal", "signing", "upload", "http", "monitoring", "points", "sources"});
 
   if (const toml::table* site = r.table(root, "", "site", true)) {
-    r.only_keys(*site, "site", {"id", "name", "timezone"});
+    r.only_keys(*site, "site", {"id", "name", "timezone", "calibration_warning_days"});
     c.site_id = r.string(*site, "site", "id", true);
     if (!c.site_id.empty() && !is_valid_id(c.site_id))
       r.error(site->get("id"), "site.id", "may hold only A-Z a-z 0-9 . _ : / -");
     c.monitoring.time_zone = r.string(*site, "site", "timezone", false, "UTC");
     if (auto zone = TimeZone::locate(c.monitoring.time_zone); !zone)
       r.error(site->get("timezone"), "site.timezone", zone.error().message);
+    c.calibration_warning_days = static_cast<int>(r.integer(*site, "site", "calibration_warning_days", 30, 0, 365));
   }
   if (const toml::table* j = r.table(root, "", "journal", true)) {
     r.only_keys(*j, "journal", {"path", "commit_interval_ms", "max_batch", "queue_capacity",

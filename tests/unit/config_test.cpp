@@ -139,3 +139,27 @@ TEST_CASE("config: the control socket is the journal path + .sock unless set, an
   CHECK(d[0].find("journal.control_socket") != std::string::npos);
   CHECK(d[0].ends_with("set control_socket to a shorter path"));
 }
+
+TEST_CASE("config: [site] calibration_warning_days is 30 by default, 0 to 365, and an integer", "[config][calibration]") {
+  auto with = [](const std::string& line) {
+    std::string text = kValid;
+    text.replace(text.find("id = \"s1\"\n"), 9, "id = \"s1\"\n" + line);
+    return text;
+  };
+  auto c = parse_config(kValid, "/cfg/site.toml");
+  REQUIRE(c);
+  CHECK(c->calibration_warning_days == 30);
+  for (int days : {0, 7, 365}) {
+    auto d = parse_config(with("calibration_warning_days = " + std::to_string(days)), "/cfg/site.toml");
+    REQUIRE(d);
+    CHECK(d->calibration_warning_days == days);
+  }
+  CHECK(test::config_errors(with("calibration_warning_days = 366")) ==
+        std::vector<std::string>{"/cfg/site.toml:4: site.calibration_warning_days: must be between 0 and 365"});
+  CHECK(test::config_errors(with("calibration_warning_days = -1")) ==
+        std::vector<std::string>{"/cfg/site.toml:4: site.calibration_warning_days: must be between 0 and 365"});
+  CHECK(test::config_errors(with("calibration_warning_days = \"30\"")) ==
+        std::vector<std::string>{"/cfg/site.toml:4: site.calibration_warning_days: must be an integer"});
+  CHECK(test::config_errors(with("calibration_warning_days = 1.5")) ==
+        std::vector<std::string>{"/cfg/site.toml:4: site.calibration_warning_days: must be an integer"});
+}

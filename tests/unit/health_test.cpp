@@ -168,3 +168,46 @@ TEST_CASE("health: every failed check is listed, one per line, in text and JSON"
   CHECK(j["status"] == "unhealthy");
   CHECK(j["reasons"].size() == 3);
 }
+
+TEST_CASE("health: a calibration due, expired or failed is a warning in the body, never unhealthy", "[http][calibration]") {
+  AgentStatus s = healthy();
+  s.calibration.known = true;
+  PointCalibration due;
+  due.point = "ch1.energy_kwh";
+  due.meter_serial = "PM5560-TH-88213";
+  due.state = CalibrationState::due;
+  due.last_valid_date = "2028-01-31";
+  due.days_left = 12;
+  PointCalibration expired = due;
+  expired.point = "ch2.energy_kwh";
+  expired.state = CalibrationState::expired;
+  expired.days_left = -3;
+  PointCalibration ok = due;
+  ok.point = "ch3.energy_kwh";
+  ok.state = CalibrationState::ok;
+  ok.days_left = 400;
+  PointCalibration unknown;
+  unknown.point = "ch4.energy_kwh";
+  s.calibration.points = {due, expired, ok, unknown};
+
+  Health h = evaluate_health(s, policy());
+  CHECK(h.ok);
+  CHECK(h.reasons.empty());
+  REQUIRE(h.warnings.size() == 2);
+  CHECK(health_text(h) ==
+        "ok\n"
+        "warning: calibration of point ch1.energy_kwh (meter PM5560-TH-88213) expires 2028-01-31 (in 12 days; "
+        "calibration_valid_until in the config)\n"
+        "warning: calibration of point ch2.energy_kwh (meter PM5560-TH-88213) expired: valid until 2028-01-31 (3 days "
+        "ago; calibration_valid_until in the config); reports correct its readings by the maximum permissible error "
+        "until a calibration is recorded\n");
+  auto j = nlohmann::json::parse(health_json(h));
+  CHECK(j["status"] == "ok");
+  CHECK(j["warnings"].size() == 2);
+
+  s.writer.accepting = false;  // unhealthy: the reasons first, then the warnings
+  Health bad = evaluate_health(s, policy());
+  CHECK_FALSE(bad.ok);
+  CHECK(health_text(bad).rfind("journal: not accepting readings", 0) == 0);
+  CHECK(health_text(bad).find("\nwarning: calibration of point ch1.energy_kwh") != std::string::npos);
+}

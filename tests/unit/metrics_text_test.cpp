@@ -189,3 +189,30 @@ TEST_CASE("metrics: no uploader and no journal sample leave those families out",
   CHECK(text.find("mrv_journal_used_bytes") == std::string::npos);
   CHECK(text.find("mrv_journal_stored_total 42\n") != std::string::npos);
 }
+
+TEST_CASE("metrics: each meter's calibration end and its state, 1 for the current one", "[http][calibration]") {
+  AgentStatus s = status();
+  CHECK(render_metrics(s).find("mrv_calibration_") == std::string::npos);  // not computed yet
+  s.calibration.known = true;
+  PointCalibration due;
+  due.point = "ch1.energy_kwh";
+  due.meter_serial = "PM5560-TH-88213";
+  due.state = CalibrationState::due;
+  due.valid_until_ms = 1'832'947'200'000;  // 2028-01-31T16:00:00Z
+  PointCalibration unknown;
+  unknown.point = "ch2.energy_kwh";
+  unknown.meter_serial = "EM-2";
+  s.calibration.points = {due, unknown};
+  std::string text = render_metrics(s);
+  CHECK(text.find("# TYPE mrv_calibration_valid_until_seconds gauge\n") != std::string::npos);
+  CHECK(text.find("# TYPE mrv_calibration_state gauge\n") != std::string::npos);
+  CHECK(samples(text, "mrv_calibration_valid_until_seconds") ==
+        std::map<std::string, std::string>{{"{point=\"ch1.energy_kwh\",meter=\"PM5560-TH-88213\"}", "1832947200"}});
+  auto states = samples(text, "mrv_calibration_state");
+  CHECK(states.size() == 10);
+  CHECK(states["{point=\"ch1.energy_kwh\",meter=\"PM5560-TH-88213\",state=\"due\"}"] == "1");
+  CHECK(states["{point=\"ch1.energy_kwh\",meter=\"PM5560-TH-88213\",state=\"ok\"}"] == "0");
+  CHECK(states["{point=\"ch1.energy_kwh\",meter=\"PM5560-TH-88213\",state=\"expired\"}"] == "0");
+  CHECK(states["{point=\"ch2.energy_kwh\",meter=\"EM-2\",state=\"unknown\"}"] == "1");
+  CHECK(states["{point=\"ch2.energy_kwh\",meter=\"EM-2\",state=\"failed\"}"] == "0");
+}

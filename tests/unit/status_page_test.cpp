@@ -68,7 +68,7 @@ TEST_CASE("status page: html_escape escapes the five characters that matter", "[
 
 TEST_CASE("status page: every text from configs and peers is escaped", "[http]") {
   AgentStatus s = hostile_status();
-  Health h{false, {std::string("mqtt:") + kHostile + ": disconnected"}};
+  Health h{false, {std::string("mqtt:") + kHostile + ": disconnected"}, {}};
   std::string page = render_status_page(s, h);
   CHECK(page.find("<script") == std::string::npos);
   CHECK(page.find("alert('x')") == std::string::npos);
@@ -96,7 +96,7 @@ TEST_CASE("status page: self-contained: no script, no external resource, reloads
 TEST_CASE("status page: health is shown first: healthy, or each reason", "[http]") {
   AgentStatus s = hostile_status();
   CHECK(render_status_page(s, Health{}).find("<p class=\"ok\" id=\"health\">Healthy</p>") != std::string::npos);
-  std::string page = render_status_page(s, Health{false, {"journal: not accepting", "clock: not synchronised"}});
+  std::string page = render_status_page(s, Health{false, {"journal: not accepting", "clock: not synchronised"}, {}});
   CHECK(page.find("<li>journal: not accepting</li>") != std::string::npos);
   CHECK(page.find("<li>clock: not synchronised</li>") != std::string::npos);
 }
@@ -132,4 +132,37 @@ TEST_CASE("status page: 1,000 points render as one table row each, quickly", "[h
   CHECK(page.find("m999.energy_kwh") != std::string::npos);
   CHECK(page.size() < 2'000'000);
   CHECK(ms < 1000);  // generous: about 10 ms in a release build
+}
+
+TEST_CASE("status page: a calibration table, the warnings named under the health", "[http][calibration]") {
+  AgentStatus s = hostile_status();
+  CHECK(render_status_page(s, Health{}).find("id=\"calibration\"") == std::string::npos);  // not computed
+  s.calibration.known = true;
+  PointCalibration due;
+  due.point = kHostile;
+  due.meter_serial = kHostile;
+  due.state = CalibrationState::due;
+  due.valid_until_ms = 1'832'947'200'000;
+  due.last_valid_date = "2028-01-31";
+  due.days_left = 12;
+  due.seq = 41;
+  due.certificate = kHostile;
+  PointCalibration ok;
+  ok.point = "ch2.energy_kwh";
+  ok.meter_serial = "EM-2";
+  ok.state = CalibrationState::ok;
+  ok.last_valid_date = "2030-01-31";
+  ok.days_left = 800;
+  s.calibration.points = {due, ok};
+  Health h;
+  h.warnings = {calibration_message(due)};
+  std::string page = render_status_page(s, h);
+  CHECK(page.find("<script") == std::string::npos);
+  CHECK(page.find("<div class=\"warn\" id=\"warnings\">") != std::string::npos);
+  CHECK(page.find("<table id=\"calibration\">") != std::string::npos);
+  CHECK(page.find("<td class=\"bad\">due</td><td class=\"num\">2028-01-31</td><td class=\"num\">12</td>") !=
+        std::string::npos);
+  CHECK(page.find("(record seq 41)") != std::string::npos);
+  CHECK(page.find("<code>ch2.energy_kwh</code></th><td><code>EM-2</code></td><td>ok</td><td class=\"num\">2030-01-31"
+                  "</td><td class=\"num\">800</td><td>calibration_valid_until in the config</td>") != std::string::npos);
 }

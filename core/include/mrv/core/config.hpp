@@ -252,6 +252,10 @@ struct Config {
   std::string text;       // the file's bytes, as hashed
   std::string hash_hex;   // SHA-256 of text: the configuration every record names
   std::string site_id;
+  // [site] calibration_warning_days: a point's calibration is "due" (a warning in the log,
+  // /metrics, /healthz, the status page and `status`) from this many days before it ends;
+  // 0: no early warning, only once it has ended. 0..365, default 30.
+  int calibration_warning_days = 30;
   JournalConfig journal;
   SigningConfig signing;
   UploadConfig upload;
