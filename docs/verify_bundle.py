@@ -359,6 +359,11 @@ SITE_MEMBERS = {
 SITE_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z")
 
 
+def utc_text(ms):  # RFC 3339 UTC as the agent writes it: ".mmm" only when not 0
+    t = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return t + (".%03d" % (ms % 1000) if ms % 1000 else "") + "Z"
+
+
 def site_instant_ms(text):  # §1.6: RFC 3339 UTC as the agent writes it (".mmm" only when not 0)
     if not SITE_INSTANT.fullmatch(text) or text.endswith(".000Z"):
         return None
@@ -725,6 +730,8 @@ class Bundle:
         self.listed, self.items, self.window = {}, 0, [None, None]
         self.gaps = {"records": [hashlib.sha256(), 0], "gaps.ndjson": [hashlib.sha256(), 0]}
         self.serials = {}  # point -> meter_serial last seen
+        self.passing = {}  # meter_serial -> [(from_ms, until_ms)] of recorded passing calibrations
+        self.calibrations_seen = set()  # seqs of calibration site records taken
         self.manifest_bytes, self.manifest_sig, self.manifest_signed = b"", None, False
         self.seen, self.rank, self.whole = set(), (-1, ""), 0  # step 1: names, order, bytes read whole
 
@@ -805,6 +812,12 @@ class Bundle:
         findings = cross_check_findings(doc)
         for text in findings:
             self.report.find_text(text)
+        site = doc.get("site_records")
+        for line in (site.get("lines") if isinstance(site, dict) else None) or []:
+            try:  # the report's own site records (verify_report.py checks their signatures)
+                self.calibration(json.loads(line["record"]), line["seq"])
+            except (TypeError, KeyError, ValueError):
+                pass
         self.report.notes.append("report.json: its signature, annex and site records are checked by "
                                  "docs/verify_report.py and its numbers by mrv-agent verify, not here%s"
                                  % ("; its failed cross-checks are its own statement" if findings else ""))
@@ -1043,7 +1056,31 @@ class Bundle:
                 self.fail(why, "gaps", "gaps.ndjson line %d" % number)
             self.add_gap("gaps.ndjson", obj)
 
-    def metrology(self, rec, seq):  # step 9
+    def calibration(self, rec, seq):  # step 10: recorded calibrations (site records)
+        if not isinstance(rec, dict) or rec.get("type") != "site-record" or seq in self.calibrations_seen:
+            return
+        try:
+            details = json.loads(rec["reason"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if not isinstance(details, dict) or details.get("kind") != "calibration":
+            return
+        self.calibrations_seen.add(seq)
+        serial = details.get("meter_serial")
+        if details.get("result") == "pass":
+            until = site_instant_ms(details.get("valid_until", ""))
+            if until is not None:
+                self.passing.setdefault(serial, []).append((rec["ts_ms"], until))
+            return
+        self.report.find_text("meter %s (point %s): calibration of %s failed, error %s %%, certificate %s "
+                              "(sha256 %s, %s; site record seq %d)" % (
+                                  serial, rec.get("point"), utc_text(rec["ts_ms"]), rec.get("value"),
+                                  details.get("certificate"), details.get("certificate_sha256"),
+                                  details.get("laboratory"), seq))
+
+    def metrology(self, rec, seq):  # step 10
+        if rec["type"] == "site-record":
+            return self.calibration(rec, seq)
         if rec["type"] != "reading":
             return
         point, config = rec["point"], rec["config"]
@@ -1063,7 +1100,8 @@ class Bundle:
         until = entry.get("calibration_valid_until")
         if until is not None and type(until) is not datetime.date:
             self.report.find(about + " has a calibration_valid_until that is not a date", seq)
-        elif until is not None and rec["ts_ms"] >= (until.toordinal() - EPOCH_DAY + 1) * 86400000:
+        elif until is not None and rec["ts_ms"] >= (until.toordinal() - EPOCH_DAY + 1) * 86400000 and not any(
+                a <= rec["ts_ms"] < b for a, b in self.passing.get(serial, [])):  # a recorded pass covers it
             self.report.find(about + ": calibration expired (valid until %s)" % until, seq)
 
     def finish(self):

@@ -22,7 +22,9 @@ import tempfile
 import textwrap
 import time
 
-from harness import Site, check, fail
+import subprocess
+
+from harness import Site, bundle_verifier, check, fail
 from mqtt_harness import Broker, publish_all
 
 TZ = datetime.timezone(datetime.timedelta(hours=8))  # Asia/Ulaanbaatar: UTC+08:00, no DST
@@ -346,6 +348,13 @@ def main(agent):
     check(v.returncode == 4, f"verify exits 4 (a finding: the failed cross-check): {v.stdout}{v.stderr}")
     check("every parameter and result matches" in v.stdout, "verify recomputes the report, manual records included")
     check("EG_vs_invoices" in v.stdout, "the finding names the cross-check")
+    check("calibration of 2025-05-10T02:00:00Z failed, error 2.4 %" in v.stdout, "the failed calibration is a finding")
+    check("calibration expired" not in v.stdout, "recorded passing calibrations cover the readings after the config's date")
+    py = subprocess.run(["/usr/bin/python3", bundle_verifier(), str(bundle), "--public-key", str(site.public_pem)],
+                        capture_output=True, text=True, timeout=300)
+    check(py.returncode == 4, f"docs/verify_bundle.py agrees: exit 4 ({py.stdout[-800:]}{py.stderr[-400:]})")
+    check("EG_vs_invoices" in py.stdout and "calibration of 2025-05-10T02:00:00Z failed, error 2.4 %" in py.stdout,
+          "docs/verify_bundle.py names the same findings")
     print("OK: a year of a PV site: every figure of four quarters as computed independently")
 
 
