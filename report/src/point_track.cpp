@@ -48,6 +48,7 @@ PointTrack::PointTrack(const MonitoringParameter& parameter, const PointConfig& 
       boundaries_(boundaries),
       time_zone_(time_zone),
       book_(book),
+      exchanges_(book.of_point(point.id, SiteRecordKind::meter_exchange)),
       counter_(point.rollover_at),
       gauge_(period.start_ms, period.end_ms, static_cast<int64_t>(kGapIntervals * static_cast<double>(interval_ms)),
              parameter.gap_rule, parameter.substitute) {
@@ -91,7 +92,7 @@ void PointTrack::prepare_site_samples(int64_t window_from_ms, int64_t window_to_
 
 const std::string& PointTrack::serial_at(const std::string& config_serial, int64_t ts_ms) const {
   const std::string* serial = &config_serial;
-  for (const SiteEntry* e : book_.of_point(point_.id, SiteRecordKind::meter_exchange)) {
+  for (const SiteEntry* e : exchanges_) {
     if (e->record.ts_ms > ts_ms) break;
     if (*serial == e->record.old_serial) serial = &e->record.new_serial;
   }
@@ -99,14 +100,19 @@ const std::string& PointTrack::serial_at(const std::string& config_serial, int64
 }
 
 const CalibrationHistory& PointTrack::history_of(const std::string& serial) {
+  if (last_history_ && serial == last_history_serial_) return *last_history_;  // per reading: no map lookup
   auto it = histories_.find(serial);
-  if (it != histories_.end()) return it->second;
+  if (it != histories_.end()) {
+    last_history_serial_ = serial;
+    return *(last_history_ = &it->second);
+  }
   std::vector<const SiteEntry*> calibrations;
   for (const SiteEntry* e : book_.of_point(point_.id, SiteRecordKind::calibration))
     if (e->record.meter_serial == serial) calibrations.push_back(e);
   // The config's date belongs to the meter the config names.
   int64_t config_until = serial == meter_config_serial_ ? calibration_end_ms_ : 0;
-  return histories_.try_emplace(serial, calibrations, permissible_percent_, config_until).first->second;
+  last_history_serial_ = serial;
+  return *(last_history_ = &histories_.try_emplace(serial, calibrations, permissible_percent_, config_until).first->second);
 }
 
 void PointTrack::inject_site_samples_before(int64_t ts_ms) {
@@ -167,6 +173,7 @@ void PointTrack::use_point(const PointConfig& point) {
       calibration_end_ms_ = *zone.midnight_ms(zone.local_date(*day + 36 * 3'600'000LL));
   }
   histories_.clear();
+  last_history_ = nullptr;
 }
 
 void PointTrack::push(const RecordFields& record, const Config& record_config) {

@@ -88,6 +88,7 @@ class PointTrack {
   double permissible_percent_ = 100;      // the accuracy class (100 % when unknown)
   std::string time_zone_;
   const SiteBook& book_;
+  const std::vector<const SiteEntry*>& exchanges_;  // of this point, in time order (serial_at per reading)
   std::vector<SiteSample> site_samples_;
   size_t next_site_sample_ = 0;
   std::vector<const SiteEntry*> used_;
@@ -97,6 +98,8 @@ class PointTrack {
   };
   std::vector<RejectedManual> rejected_manual_;
   std::map<std::string, CalibrationHistory> histories_;  // by meter serial, for meter_config_
+  const CalibrationHistory* last_history_ = nullptr;      // the one asked last, and its serial
+  std::string last_history_serial_;
 
   int64_t last_ts_ = std::numeric_limits<int64_t>::min();
   // counter
