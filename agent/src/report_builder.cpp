@@ -7,6 +7,7 @@
 
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/merkle.hpp"
+#include "mrv/core/crypto.hpp"
 #include "mrv/core/record_line.hpp"
 #include "mrv/report/engine.hpp"
 #include "mrv/report/json.hpp"
@@ -114,10 +115,7 @@ Result<report::Report> build_report(Journal& journal, const Config& config, cons
       auto fields = decode_record(r.canonical);
       if (!fields) return tl::unexpected(Error{ErrorCode::corruption, "record " + std::to_string(r.seq), fields.error().message});
       engine.add_site_record(*fields);
-      std::string line;
-      append_record_line(line, r.seq, r.canonical, r.hash, r.signature);
-      line.pop_back();
-      if (auto parsed = parse_record_line(line)) site_lines.push_back(std::move(*parsed));
+      site_lines.push_back({r.seq, r.canonical, to_hex(r.hash), to_base64(r.signature)});  // as a record line holds them
     }
     if (*range) {
       auto [first, last] = **range;
