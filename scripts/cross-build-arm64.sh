@@ -26,6 +26,7 @@ packages=(
   libssl-dev:arm64 libsqlite3-dev:arm64 zlib1g-dev:arm64 libsystemd-dev:arm64
   libpaho-mqtt-dev:arm64 libpaho-mqttpp-dev:arm64 libtomlplusplus-dev:arm64
   libboost1.74-dev:arm64 libmuparser2v5:arm64 libmuparser-dev libhowardhinnant-date-dev:arm64
+  libxlsxwriter-dev:arm64
   nlohmann-json3-dev libcli11-dev libexpected-dev
 )
 

@@ -8,10 +8,11 @@ packages=(
   libboost1.74-dev libssl-dev libsqlite3-dev sqlite3 openssl curl bc
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libexpected-dev catch2
   libpaho-mqtt-dev libpaho-mqttpp-dev zlib1g-dev libmuparser-dev libsystemd-dev
-  libhowardhinnant-date-dev tzdata
+  libhowardhinnant-date-dev tzdata libxlsxwriter-dev
   python3 python3-cryptography
   mosquitto mosquitto-clients python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio socat
   chromium fonts-liberation python3-prometheus-client
+  libreoffice-calc-nogui python3-openpyxl poppler-utils
   debootstrap systemd-container file
   clang-14 libclang-rt-14-dev
 )

@@ -29,6 +29,9 @@ void print_periods(const MonitoringConfig& m) {
                 << " is in no period\n";
     previous = &p;
   }
+  std::vector<std::string> missing = m.workbook_missing();
+  if (missing.empty()) std::cout << "JCM workbook (report --format xlsx): ready, project " << m.reference_number << "\n";
+  for (const std::string& key : missing) std::cout << "JCM workbook (report --format xlsx) needs " << key << "\n";
 }
 
 }  // namespace

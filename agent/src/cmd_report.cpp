@@ -5,14 +5,39 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "mrv/core/crypto.hpp"
 #include "mrv/agent/report_builder.hpp"
 #include "mrv/evidence/export_file.hpp"
 #include "mrv/report/csv.hpp"
 #include "mrv/report/format.hpp"
 #include "mrv/report/html.hpp"
+#include "mrv/report/xlsx.hpp"
 #include "mrv/uploader/uploader.hpp"
 
 namespace mrv::agent {
+namespace {
+
+Result<void> write_text(const std::string& text, const std::filesystem::path& out) {
+  std::filesystem::path tmp = out;
+  tmp += ".tmp";
+  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+  file << text;
+  return evidence::commit_file(file, tmp, out);
+}
+
+// The workbook names the signed JSON it renders by its SHA-256.
+Result<void> write_workbook(const report::Report& report, const std::string& signed_json,
+                            const std::filesystem::path& out) {
+  std::filesystem::path tmp = out;
+  tmp += ".tmp";
+  if (auto written = report::write_xlsx(report, to_hex(sha256(signed_json)), tmp); !written) return written;
+  std::error_code ec;
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) return fail(ErrorCode::io, out.string(), ec.message());
+  return {};
+}
+
+}  // namespace
 
 int report(const ReportArgs& args) {
   auto opened = open_from_config(args.config);
@@ -33,14 +58,13 @@ int report(const ReportArgs& args) {
     std::cerr << signed_json.error().to_string() << "\n";
     return kExitFailure;
   }
-  const std::string text = args.format == "csv"    ? report::render_csv(*built)
-                           : args.format == "html" ? report::render_html(*built)
-                                                   : *signed_json;
-  std::filesystem::path tmp = args.out;
-  tmp += ".tmp";
-  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-  file << text;
-  if (auto written = evidence::commit_file(file, tmp, args.out); !written) {
+  auto written = args.format == "xlsx"
+                     ? write_workbook(*built, *signed_json, args.out)
+                     : write_text(args.format == "csv"    ? report::render_csv(*built)
+                                  : args.format == "html" ? report::render_html(*built)
+                                                          : *signed_json,
+                                  args.out);
+  if (!written) {
     std::cerr << written.error().to_string() << "\n";
     return kExitFailure;
   }

@@ -69,7 +69,21 @@ std::array<int, kBaseQuantities> aggregated_dimension(Aggregation a, const Unit&
   return d;
 }
 
+// What the JCM workbook's Table 1 or 2 row says besides the value. A monitoring point's
+// number names one row of the PDD's monitoring structure: no two parameters share one.
+void read_workbook_texts(ConfigReader& r, const toml::table& t, const std::string& path, MonitoringParameter& p,
+                         std::set<std::string>& points_seen) {
+  p.monitoring_point = r.string(t, path, "monitoring_point", false);
+  if (!p.monitoring_point.empty() && !points_seen.insert(p.monitoring_point).second)
+    r.error(t.get("monitoring_point"), path + ".monitoring_point",
+            "monitoring point '" + p.monitoring_point + "' is given to another parameter already");
+  p.measurement_methods = r.string(t, path, "measurement_methods", false);
+  p.monitoring_frequency = r.string(t, path, "monitoring_frequency", false);
+  p.comments = r.string(t, path, "comments", false);
+}
+
 void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<std::string, Unit>& units) {
+  std::set<std::string> mc_points_seen;
   const toml::array* arr = r.array_of_tables(m, "monitoring", "parameters");
   if (!arr) {
     r.error(&m, "monitoring.parameters", "at least one [[monitoring.parameters]] entry is required");
@@ -79,13 +93,15 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
     const toml::table& t = *arr->get(i)->as_table();
     std::string path = "monitoring.parameters[" + std::to_string(i) + "]";
     r.only_keys(t, path, {"id", "description", "unit", "aggregation", "point", "points", "value", "source",
-                          "monitoring_option", "gap_rule", "substitute", "document_type"});
+                          "monitoring_option", "gap_rule", "substitute", "document_type", "monitoring_point",
+                          "measurement_methods", "monitoring_frequency", "comments"});
     MonitoringParameter p;
     p.id = r.string(t, path, "id", true);
     if (!p.id.empty() && !is_symbol(p.id))
       r.error(t.get("id"), path + ".id", "'" + p.id + "' must be a symbol: a letter or _, then letters, digits, _");
     if (!p.id.empty() && units.count(p.id)) r.error(t.get("id"), path + ".id", "duplicate parameter id '" + p.id + "'");
     p.description = r.string(t, path, "description", false);
+    read_workbook_texts(r, t, path, p, mc_points_seen);
     p.unit = r.string(t, path, "unit", true);
     auto unit = parse_unit(p.unit);
     if (!unit) r.error(t.get("unit"), path + ".unit", unit.error().message);
@@ -121,6 +137,9 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
       if (!v) r.error(&t, path + ".value", "a fixed parameter needs its value");
       p.value = v.value_or(0);
       p.source = r.string(t, path, "source", true);  // where the value is published
+      if (!p.monitoring_point.empty())
+        r.error(t.get("monitoring_point"), path + ".monitoring_point",
+                "a value fixed ex ante has no monitoring point (it goes to the workbook's Table 2)");
       if (t.get("point") || t.get("points")) r.error(&t, path + ".points", "a fixed parameter reads no points");
     } else {
       if (const toml::node* one = t.get("point")) {
@@ -300,12 +319,16 @@ void read_periods(ConfigReader& r, const toml::table& m, Config& c, const TimeZo
 void read_monitoring(ConfigReader& r, const toml::table& root, Config& c) {
   const toml::table* m = r.table(root, "", "monitoring", false);
   if (!m) return;
-  r.only_keys(*m, "monitoring", {"methodology", "version", "title", "crediting_period", "cross_checks", "allow_interpolation",
+  r.only_keys(*m, "monitoring", {"methodology", "version", "reference_number", "title", "documents_dir", "crediting_period", "cross_checks", "allow_interpolation",
                                  "boundary_window_h", "emission_reductions", "parameters", "formulas", "periods"});
   MonitoringConfig& mc = c.monitoring;
   mc.enabled = true;
   mc.methodology = r.string(*m, "monitoring", "methodology", true);
   mc.version = r.string(*m, "monitoring", "version", true);
+  mc.reference_number = r.string(*m, "monitoring", "reference_number", false);
+  mc.title = r.string(*m, "monitoring", "title", false);
+  if (std::string dir = r.string(*m, "monitoring", "documents_dir", false); !dir.empty())
+    mc.documents_dir = resolve(c.file, dir);
   if (const toml::node* n = m->get("allow_interpolation")) {
     if (auto b = n->value<bool>()) mc.allow_interpolation = *b;
     else r.error(n, "monitoring.allow_interpolation", "must be true or false");
@@ -340,6 +363,16 @@ const MonitoringPeriod* MonitoringConfig::period_starting_at(int64_t ms) const {
   for (const MonitoringPeriod& p : periods)
     if (p.start_ms == ms) return &p;
   return nullptr;
+}
+
+std::vector<std::string> MonitoringConfig::workbook_missing() const {
+  std::vector<std::string> missing;
+  if (reference_number.empty()) missing.push_back("monitoring.reference_number");
+  if (title.empty()) missing.push_back("monitoring.title");
+  for (size_t i = 0; i < parameters.size(); ++i)
+    if (!parameters[i].points.empty() && parameters[i].monitoring_point.empty())
+      missing.push_back("monitoring.parameters[" + std::to_string(i) + "].monitoring_point (" + parameters[i].id + ")");
+  return missing;
 }
 
 }  // namespace mrv

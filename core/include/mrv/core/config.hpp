@@ -201,6 +201,11 @@ struct MonitoringParameter {
   GapRule gap_rule = GapRule::zero;
   double substitute = 0;    // gap_rule substitute: this value of the point meanwhile (its unit)
   std::string document_type;  // documents: only documents of this type ("" any)
+  // For the JCM Monitoring Report Sheet (docs/jcm-submission.md): the monitoring point's
+  // number as the PDD's monitoring structure numbers it ("(1)"), and what its Table 1 or
+  // Table 2 row says besides the value ("" where the config says nothing: the workbook
+  // derives a text from the points and their meters).
+  std::string monitoring_point, measurement_methods, monitoring_frequency, comments;
 };
 
 struct MonitoringFormula {
@@ -231,6 +236,11 @@ struct CreditingPeriod {
 struct MonitoringConfig {
   bool enabled = false;
   std::string methodology, version;
+  // The project as registered (the JCM workbook's header): its reference number and title.
+  std::string reference_number, title;
+  // Where the files that site records name by SHA-256 (calibration certificates,
+  // invoices, photos) are kept, for the evidence pack ("" none configured).
+  std::filesystem::path documents_dir;
   std::string time_zone = "UTC";     // [site] timezone (IANA): a bare date is local midnight; reports show local dates
   std::optional<CreditingPeriod> crediting_period;
   bool allow_interpolation = false;  // a boundary value between two readings may be interpolated
@@ -245,6 +255,9 @@ struct MonitoringConfig {
   // shared boundary), and the one that starts where it ends.
   const MonitoringPeriod* period_ending_at(int64_t ms) const;
   const MonitoringPeriod* period_starting_at(int64_t ms) const;
+  // What the JCM workbook needs and the config does not say (the reference number, the
+  // title, a measured parameter's monitoring point), as key paths; empty: ready.
+  std::vector<std::string> workbook_missing() const;
 };
 
 struct Config {
