@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   rp->add_option("--period", ra.period, "Name of a [[monitoring.periods]] entry")->required();
   rp->add_option("--format", ra.format, "json: signed, machine-readable (default); csv: a JCM monitoring sheet; "
                                         "html: a printable page with charts; xlsx: the JCM Monitoring Report Sheet "
-                                        "workbook with live formulas (docs/jcm-submission.md)")
+                                        "workbook with live formulas, and beside it (OUT with .json) the signed "
+                                        "JSON it names (docs/jcm-submission.md)")
       ->check(CLI::IsMember({"json", "csv", "html", "xlsx"}));
   rp->add_option("--out", ra.out, "File to write")->required();
   rp->add_flag("--no-upload", ra.no_upload,

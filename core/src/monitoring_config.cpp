@@ -211,6 +211,7 @@ void read_formulas(ConfigReader& r, const toml::table& m, Config& c, std::map<st
     f.id = r.string(t, path, "id", true);
     f.expression = r.string(t, path, "expression", true);
     f.unit = r.string(t, path, "unit", true);
+    f.description = r.string(t, path, "description", false);
     if (!f.id.empty() && !is_symbol(f.id)) r.error(t.get("id"), path + ".id", "'" + f.id + "' must be a symbol");
     if (units.count(f.id)) r.error(t.get("id"), path + ".id", "'" + f.id + "' is already a parameter or formula");
     auto unit = parse_unit(f.unit);

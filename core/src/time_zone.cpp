@@ -45,6 +45,17 @@ std::string TimeZone::local_date(int64_t utc_ms) const {
   return buf;
 }
 
+std::string TimeZone::local_minute(int64_t utc_ms) const {
+  auto local = date::floor<std::chrono::minutes>(zone_of(zone_)->to_local(SysMs(Ms(utc_ms))));
+  auto day = date::floor<date::days>(local);
+  date::year_month_day d(day);
+  auto minutes = (local - day).count();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d", static_cast<int>(d.year()), static_cast<unsigned>(d.month()),
+                static_cast<unsigned>(d.day()), static_cast<int>(minutes / 60), static_cast<int>(minutes % 60));
+  return buf;
+}
+
 std::string TimeZone::jcm_date(int64_t utc_ms) const {
   auto d = local_day(zone_of(zone_), utc_ms);
   char buf[16];

@@ -212,6 +212,7 @@ struct MonitoringFormula {
   std::string id;           // RE_p, PE_p, ER_p: a later formula may use an earlier one
   std::string expression;   // muparser syntax over parameter and earlier formula ids
   std::string unit;
+  std::string description;  // for people: "Reference emissions"
 };
 
 // A declared comparison: `value` (a parameter or formula) against `reference` (another,

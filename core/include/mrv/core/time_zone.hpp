@@ -22,6 +22,8 @@ class TimeZone {
   std::string local_date(int64_t utc_ms) const;
   // The inclusive local date of the last moment before an exclusive end instant.
   std::string last_local_date(int64_t end_ms) const { return local_date(end_ms - 1); }
+  // The local time of an instant to the minute: "2027-03-31 23:59".
+  std::string local_minute(int64_t utc_ms) const;
   // JCM's form of a local date: "31/03/2027".
   std::string jcm_date(int64_t utc_ms) const;
   // Local midnight at the start of a "YYYY-MM-DD" date, as UTC ms.
