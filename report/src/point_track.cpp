@@ -50,8 +50,9 @@ PointTrack::PointTrack(const MonitoringParameter& parameter, const PointConfig& 
       book_(book),
       exchanges_(book.of_point(point.id, SiteRecordKind::meter_exchange)),
       counter_(point.rollover_at),
+      days_(time_zone, period.start_ms, period.end_ms),
       gauge_(period.start_ms, period.end_ms, static_cast<int64_t>(kGapIntervals * static_cast<double>(interval_ms)),
-             parameter.gap_rule, parameter.substitute) {
+             parameter.gap_rule, parameter.substitute, days_.midnights()) {
   out_.point_id = point.id;
   out_.unit = point.unit;
   out_.meter_serial = point.meter_serial;
@@ -214,6 +215,12 @@ void PointTrack::accept(Sample s, bool in_period, bool same_instant) {
     out_.out_of_calibration += s.out_of_calibration;
     if (s.out_of_calibration) out_.correction_percent_sum += s.correction_percent;
     chart(s);
+    DayValue& day = days_.at(ts);
+    ++day.readings;
+    if (parameter_.aggregation != Aggregation::counter) {  // a counter's: those counted (counter_push)
+      if (!day.first) day.first = s.reading;
+      day.last = s.reading;
+    }
   }
   if (parameter_.aggregation == Aggregation::counter) counter_reading(s);
   else gauge_.push({s.reading.seq, ts, s.reading.value, s.out_of_calibration, s.correction_percent});
@@ -291,6 +298,11 @@ void PointTrack::counter_push(const Sample& s) {
     gap = PointGap{last_pushed_->reading.ts_ms, s.reading.ts_ms, "register difference", 0, false, {}};
   size_t events = counter_.result().events.size();
   double added = counter_.push(s.reading);
+  // Into the day of its time; a boundary reading outside the period into the edge day.
+  DayValue& day = days_.at(std::clamp(s.reading.ts_ms, period_.start_ms, period_.end_ms - 1));
+  day.value += added;
+  if (!day.first) day.first = s.reading;
+  day.last = s.reading;
   if (s.out_of_calibration) {
     out_.out_of_calibration_value += added;
     out_.correction_magnitude += std::abs(added) * s.correction_percent / 100;
@@ -401,6 +413,8 @@ void PointTrack::finish_counter(PointReport& out, std::vector<std::string>& note
   out.correction_magnitude = out_.correction_magnitude * factor;
   out.segments = total.segments;
   out.events = total.events;
+  out.days = days_.days();
+  for (DayValue& d : out.days) d.value *= factor;
   const std::string& id = point_.id;
   if (!out.start) {
     notes.push_back(id + ": no reading within the boundary window of the period: nothing counted");
@@ -485,6 +499,7 @@ void PointTrack::finish_gauge(PointReport& out, std::vector<std::string>& notes)
     case Aggregation::max: out.value = s.max.value_or(0) * factor; break;
     default: break;
   }
+  fill_days_gauge(out, s, factor);
   const char* rule = parameter_.aggregation == Aggregation::integral ? rule_name(parameter_.gap_rule) : "excluded";
   for (const GaugeGap& g : s.gaps) {
     out.gaps.push_back({g.from_ms, g.to_ms, rule, parameter_.aggregation == Aggregation::integral ? g.counted * factor : 0, false, {}});
@@ -502,6 +517,19 @@ void PointTrack::finish_gauge(PointReport& out, std::vector<std::string>& notes)
   if (s.readings == 0) notes.push_back(point_.id + ": no reading in the period");
 }
 
+// The days as the gauge cut them (at the same midnights as days_).
+void PointTrack::fill_days_gauge(PointReport& out, const GaugeSummary& s, double factor) const {
+  out.days = days_.days();
+  for (size_t i = 0; i < out.days.size() && i < s.days.size(); ++i) {
+    DayValue& d = out.days[i];
+    const GaugeDay& g = s.days[i];
+    if (parameter_.aggregation == Aggregation::integral) d.value = g.integral * factor;
+    d.mean = g.mean;
+    d.min = g.min;
+    d.max = g.max;
+  }
+}
+
 PointReport PointTrack::finish(std::vector<std::string>& notes) {
   if (!meter_config_) use_point(point_);  // no reading of the meter's own: the report's config
   inject_site_samples_before(std::numeric_limits<int64_t>::max());
@@ -509,6 +537,7 @@ PointReport PointTrack::finish(std::vector<std::string>& notes) {
   if (parameter_.aggregation == Aggregation::counter) finish_counter(out, notes);
   else finish_gauge(out, notes);
   fill_calibration(out);
+  for (const PointGap& g : out.gaps) add_gap_hours(out.days, g.from_ms, g.to_ms);
   for (const RejectedManual& m : rejected_manual_)
     notes.push_back(point_.id + ": the manual reading seq " + std::to_string(m.entry->seq) + " names meter " +
                     m.entry->record.meter_serial + ", but the point's meter then was " + m.expected_serial +

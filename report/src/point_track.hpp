@@ -12,6 +12,7 @@
 #include "mrv/report/counter.hpp"
 #include "mrv/report/gauge.hpp"
 #include "mrv/report/report.hpp"
+#include "point_days.hpp"
 #include "site_book.hpp"
 
 namespace mrv::report {
@@ -71,6 +72,7 @@ class PointTrack {
   void finish_counter(PointReport& out, std::vector<std::string>& notes);
   std::string lost_estimate(const CounterEvent& e) const;
   void finish_gauge(PointReport& out, std::vector<std::string>& notes);
+  void fill_days_gauge(PointReport& out, const GaugeSummary& s, double factor) const;
 
   const MonitoringParameter& parameter_;
   const PointConfig& point_;
@@ -107,6 +109,7 @@ class PointTrack {
   std::optional<Sample> before_start_;  // the latest reading before the period
   std::optional<Sample> last_pushed_, last_real_;
   bool started_ = false, ended_ = false;
+  PointDays days_;  // before gauge_: it cuts the gauge at the same midnights
   // gauge
   GaugeAggregator gauge_;
 };

@@ -60,6 +60,32 @@ struct ChartBucket {
   uint32_t readings = 0;
 };
 
+// One calendar day of the period in site time, for one point (a verifier samples days).
+// For the monitoring workbook only (daily and monthly sheets); the JSON, CSV and HTML
+// leave it out. Rules:
+//  - every local day ([site] timezone) overlapping [period start, end), clipped to the
+//    period: a period not starting at local midnight has a partial first day; a DST day
+//    is 23 or 25 hours. Memory grows with the days, never with the readings;
+//  - counter: the amount each counted reading adds to the total goes to the day of its
+//    time, clamped into the period (a boundary reading outside it counts in the first or
+//    last day), so Σ value is the point's value (before calibration correction); first
+//    and last are the readings counted (an interpolated boundary value has seq 0);
+//  - integral: the day's part of the integral, cut exactly at local midnights (a
+//    trapezoid at the value interpolated there, gaps and held edges by time), so Σ value
+//    is the point's value; mean, min and max (and first, last) as below;
+//  - gauge: mean over the day's covered time, min and max of its readings (value 0 for
+//    mean/min/max parameters);
+//  - gap_hours: the hours of the point's gaps inside the day.
+struct DayValue {
+  std::string date;                 // local, "2027-01-05"
+  int64_t from_ms = 0, to_ms = 0;   // the day's UTC bounds, clipped to the period
+  uint64_t readings = 0;            // good readings inside the day (and the period)
+  std::optional<CounterReading> first, last;  // the day's first and last reading (point unit; counter and gauge)
+  double value = 0;                 // the day's share of PointReport::value (parameter unit): counter, integral
+  std::optional<double> mean, min, max;       // gauge, point unit: time-weighted mean over the day's covered time, min, max of readings
+  double gap_hours = 0;             // hours of the day inside gaps
+};
+
 struct PointReport {
   std::string point_id, unit;  // the point's unit as configured
   std::string meter_serial, accuracy_class, calibration_valid_until;  // as in the report's config
@@ -89,6 +115,7 @@ struct PointReport {
   std::optional<double> mean, min, max;  // point's unit
   std::vector<PointGap> gaps;
   std::vector<ChartBucket> chart;
+  std::vector<DayValue> days;  // the period's local days (workbook only; see DayValue)
 };
 
 struct ParameterReport {
