@@ -66,12 +66,13 @@ std::string site_config(int meters) {
     return out + "]";
   };
   s << "[monitoring]\nmethodology = \"MN_AM003\"\nversion = \"1.0\"\nallow_interpolation = false\n"
+    << "reference_number = \"MN-BENCH\"\ntitle = \"Benchmark: 20 meters, a year at one reading a minute\"\n"
     << "[[monitoring.parameters]]\nid = \"EG_p\"\ndescription = \"Electricity delivered to the grid (export registers)\"\n"
-    << "unit = \"MWh\"\naggregation = \"counter\"\npoints = " << list(".export_kwh") << "\n"
+    << "unit = \"MWh\"\naggregation = \"counter\"\nmonitoring_point = \"(1)\"\npoints = " << list(".export_kwh") << "\n"
     << "[[monitoring.parameters]]\nid = \"EG_int\"\ndescription = \"Electricity by the power gauges' time integral\"\n"
-    << "unit = \"MWh\"\naggregation = \"integral\"\npoints = " << list(".power_kw") << "\n"
+    << "unit = \"MWh\"\naggregation = \"integral\"\nmonitoring_point = \"(2)\"\npoints = " << list(".power_kw") << "\n"
     << "[[monitoring.parameters]]\nid = \"P_mean\"\ndescription = \"Mean power of meter 1\"\nunit = \"kW\"\n"
-    << "aggregation = \"mean\"\npoint = \"m01.power_kw\"\n"
+    << "aggregation = \"mean\"\nmonitoring_point = \"(3)\"\npoint = \"m01.power_kw\"\n"
     << "[[monitoring.parameters]]\nid = \"EF_grid\"\nunit = \"tCO2/MWh\"\naggregation = \"fixed\"\nvalue = 0.797\n"
     << "source = \"Mongolia national grid emission factor (JCM)\"\nmonitoring_option = \"A\"\n"
     << "[[monitoring.formulas]]\nid = \"RE_p\"\nexpression = \"EG_p * EF_grid\"\nunit = \"tCO2\"\n"

@@ -118,7 +118,7 @@ void write_header(Sheet& s, const Formats& f, const Report& r, const std::string
   s.next();
   auto row = [&](std::string_view label, const std::string& value) {
     s.text(0, label, f.label);
-    s.text(1, value);
+    s.text(1, value, f.plain);  // long values (hashes, the checkpoint) run on into the empty cells
     s.next();
   };
   row("Reference number", m.reference_number);
@@ -132,7 +132,13 @@ void write_header(Sheet& s, const Formats& f, const Report& r, const std::string
   row("Signed report (SHA-256 of its JSON)", report_sha256);
   row("Journal records read", "seq " + std::to_string(r.seqs.first) + " to " + std::to_string(r.seqs.last) + " (" +
                                   std::to_string(r.seqs.records) + " records)");
-  row("Checkpoint the report rests on", r.annex.end_checkpoint);
+  // The signed note, a line per row as it is written (a verifier compares it line by line).
+  std::string_view note = r.annex.end_checkpoint;
+  for (bool first = true; !note.empty() || first; first = false) {
+    size_t end = std::min(note.find('\n'), note.size());
+    row(first ? "Checkpoint the report rests on" : "", std::string(note.substr(0, end)));
+    note.remove_prefix(std::min(end + 1, note.size()));
+  }
   row("Configuration (SHA-256)", r.config_hash_hex);
   row("Generated (UTC)", format_time(r.generated_ms));
   s.next();
@@ -166,19 +172,22 @@ void write_table1(Sheet& s, const Formats& f, const Report& r, InputCells& cells
 }
 
 void write_table2(Sheet& s, const Formats& f, const Report& r, InputCells& cells) {
+  // Columns as Table 1's: the parameter in (b), its value in (d), its unit in (g).
   s.heading("Table 2: Project-specific parameters fixed ex ante");
-  s.headers({"(a) Parameter", "(b) Description of data", "(c) Estimated value", "(d) Units", "(e) Source of data",
-             "(f) Other comments"});
+  s.headers({"(a) Parameter", "(b) Description of data", "(c) Estimated value"}, 1);
+  s.headers({"(d) Units"}, 6);
+  s.headers({"(e) Source of data"}, 8);
+  s.headers({"(f) Other comments"}, 11);
   s.next();
   for (const ParameterReport& p : r.parameters) {
     if (in_table1(*p.config)) continue;
-    s.text(0, p.config->id, f.label);
-    s.text(1, p.config->description);
-    s.number(2, p.value);
-    cells.value_of[p.config->id] = cell_ref(s.row(), 2, kInput);
-    s.text(3, p.config->unit);
-    s.text(4, p.config->source);
-    s.text(5, p.config->comments);
+    s.text(1, p.config->id, f.label);
+    s.text(2, p.config->description);
+    s.number(3, p.value);
+    cells.value_of[p.config->id] = cell_ref(s.row(), 3, kInput);
+    s.text(6, p.config->unit);
+    s.text(8, p.config->source);
+    s.text(11, p.config->comments);
     s.next();
   }
   s.next();
@@ -187,34 +196,36 @@ void write_table2(Sheet& s, const Formats& f, const Report& r, InputCells& cells
 void write_table3(Sheet& s, const Formats& f, const Report& r, const CalcLayout& calc, InputCells& cells) {
   s.heading("Table 3: Ex-post calculation of CO2 emission reductions",
             "Values from MRS(calc_process), where the methodology's formulas recalculate from Tables 1 and 2.");
-  s.headers({"Symbol", "Description", "Value", "Units", "Formula"});
+  s.headers({"Symbol", "Description", "Value"}, 1);
+  s.headers({"Units"}, 6);
+  s.headers({"Formula"}, 8);
   s.next();
   for (size_t i = 0; i < r.results.size(); ++i) {
     const FormulaResult& fr = r.results[i];
-    s.text(0, fr.config->id, f.label);
-    s.text(1, fr.config->description);
+    s.text(1, fr.config->id, f.label);
+    s.text(2, fr.config->description);
     if (fr.evaluated)
-      s.formula(2, "=" + cell_ref(calc.formulas_first + static_cast<uint32_t>(i), kValue, kCalc), fr.value);
+      s.formula(3, "=" + cell_ref(calc.formulas_first + static_cast<uint32_t>(i), kValue, kCalc), fr.value);
     else
-      s.text(2, "not evaluated");
-    s.text(3, fr.config->unit);
-    s.text(4, fr.config->expression);
+      s.text(3, "not evaluated");
+    s.text(6, fr.config->unit);
+    s.text(8, fr.config->expression);
     s.next();
   }
-  s.text(0, "Complete", f.label);
-  s.text(1, "Every parameter the credited formula uses had data (FALSE: nothing is credited)");
-  s.boolean(2, r.complete);
-  cells.complete = cell_ref(s.row(), 2, kInput);
+  s.text(1, "Complete", f.label);
+  s.text(2, "Every parameter the credited formula uses had data (FALSE: nothing is credited)");
+  s.boolean(3, r.complete);
+  cells.complete = cell_ref(s.row(), 3, kInput);
   s.next();
-  s.text(0, "ER (tCO2)", f.label);
-  s.text(1, "Emission reductions during the period, " + r.monitoring->emission_reductions + " in tCO2");
-  s.formula(2, "=" + cell_ref(calc.er_row, kValue, kCalc), r.emission_reductions);
-  s.text(3, "tCO2");
+  s.text(1, "ER (tCO2)", f.label);
+  s.text(2, "Emission reductions during the period, " + r.monitoring->emission_reductions + " in tCO2");
+  s.formula(3, "=" + cell_ref(calc.er_row, kValue, kCalc), r.emission_reductions);
+  s.text(6, "tCO2");
   s.next();
-  s.text(0, "Credited", f.label);
-  s.text(1, "Emission reductions credited: rounded down to whole tonnes");
-  s.formula(2, "=" + cell_ref(calc.credited_row, kValue, kCalc), static_cast<double>(r.credited_tco2), f.total);
-  s.text(3, "tCO2");
+  s.text(1, "Credited", f.label);
+  s.text(2, "Emission reductions credited: rounded down to whole tonnes");
+  s.formula(3, "=" + cell_ref(calc.credited_row, kValue, kCalc), static_cast<double>(r.credited_tco2), f.total);
+  s.text(6, "tCO2");
   s.next();
 }
 
@@ -321,10 +332,11 @@ Result<void> write_xlsx(const Report& report, const std::string& signed_report_s
   Formats formats(wb);
 
   Sheet input(wb, formats, kInput);
-  input.width(0, 0, 26);
-  input.width(1, 2, 30);
-  input.width(3, 7, 14);
-  input.width(8, 11, 40);
+  input.width(0, 0, 22);
+  input.width(1, 1, 14);
+  input.width(2, 2, 28);
+  input.width(3, 7, 12);
+  input.width(8, 11, 30);
   InputCells cells;
   write_header(input, formats, report, signed_report_sha256_hex);
   write_table1(input, formats, report, cells);
@@ -333,7 +345,7 @@ Result<void> write_xlsx(const Report& report, const std::string& signed_report_s
 
   Sheet calc_sheet(wb, formats, kCalc);
   calc_sheet.width(0, 0, 14);
-  calc_sheet.width(1, 2, 40);
+  calc_sheet.width(1, 2, 36);
   calc_sheet.width(3, 6, 18);
   Result<void> written = write_calc(calc_sheet, formats, report, calc, cells);
   if (written) written = xlsx::write_detail_sheets(wb, formats, report);

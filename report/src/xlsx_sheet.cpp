@@ -1,6 +1,7 @@
 #include "xlsx_sheet.hpp"
 
 #include <charconv>
+#include <algorithm>
 #include <cmath>
 
 namespace mrv::report::xlsx {
@@ -25,6 +26,8 @@ Formats::Formats(lxw_workbook* wb) {
   text = make();
   format_set_text_wrap(text);
   format_set_align(text, LXW_ALIGN_VERTICAL_TOP);
+  plain = make();
+  format_set_align(plain, LXW_ALIGN_VERTICAL_TOP);
   number = make();
   format_set_num_format(number, "#,##0.0#########");
   format_set_align(number, LXW_ALIGN_VERTICAL_TOP);
@@ -85,7 +88,29 @@ void Sheet::text(uint16_t col, std::string_view s, lxw_format* fmt) {
   if (s.empty()) return;
   constexpr size_t kCellMax = 32767;  // a spreadsheet cell's limit
   std::string cell(s.substr(0, kCellMax));
-  worksheet_write_string(ws_, row_, col, cell.c_str(), fmt ? fmt : f_.text);
+  fmt = fmt ? fmt : f_.text;
+  worksheet_write_string(ws_, row_, col, cell.c_str(), fmt);
+  if (fmt == f_.text || fmt == f_.header) {  // wrapped: about this many lines at the column's width
+    const double width = col < widths_.size() && widths_[col] > 0 ? widths_[col] : 8.43;
+    size_t lines = 1, run = 0;
+    for (char c : cell) {
+      if ((static_cast<unsigned char>(c) & 0xC0) == 0x80) continue;  // a UTF-8 continuation byte
+      if (c == '\n' || ++run > width * 1.1) ++lines, run = 0;
+    }
+    row_lines_ = std::max<uint32_t>(row_lines_, static_cast<uint32_t>(std::min<size_t>(lines, 30)));
+  }
+}
+
+void Sheet::next(uint32_t rows) {
+  if (row_lines_ > 1) worksheet_set_row(ws_, row_, 15.0 * row_lines_, nullptr);
+  row_lines_ = 1;
+  row_ += rows;
+}
+
+void Sheet::width(uint16_t first, uint16_t last, double chars) {
+  worksheet_set_column(ws_, first, last, chars, nullptr);
+  if (widths_.size() <= last) widths_.resize(last + 1, 0);
+  for (uint16_t c = first; c <= last; ++c) widths_[c] = chars;
 }
 
 void Sheet::number(uint16_t col, double v, lxw_format* fmt) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <xlsxwriter.h>
 
@@ -13,7 +14,7 @@ namespace mrv::report::xlsx {
 
 struct Formats {
   explicit Formats(lxw_workbook* wb);
-  lxw_format *title, *note, *label, *header, *text, *number, *integer, *percent, *total, *flag;
+  lxw_format *title, *note, *label, *header, *text, *plain, *number, *integer, *percent, *total, *flag;
 };
 
 // "$F$18", or "'MRS(input)'!$F$18" with a sheet name.
@@ -29,7 +30,8 @@ class Sheet {
   const std::string& name() const { return name_; }
   lxw_worksheet* raw() { return ws_; }
   uint32_t row() const { return row_; }
-  void next(uint32_t rows = 1) { row_ += rows; }
+  // Ends the row (tall enough for its wrapped texts) and moves on.
+  void next(uint32_t rows = 1);
 
   void text(uint16_t col, std::string_view s, lxw_format* fmt = nullptr);
   void number(uint16_t col, double v, lxw_format* fmt = nullptr);  // NaN / inf: an empty cell
@@ -42,15 +44,15 @@ class Sheet {
   void headers(std::initializer_list<std::string_view> names, uint16_t first_col = 0);
   // The row's title in a larger bold type, and a line of explanation under it.
   void heading(std::string_view title, std::string_view explanation = {});
-  void width(uint16_t first, uint16_t last, double chars, lxw_format* fmt = nullptr) {
-    worksheet_set_column(ws_, first, last, chars, fmt);
-  }
+  void width(uint16_t first, uint16_t last, double chars);
 
  private:
   const Formats& f_;
   lxw_worksheet* ws_;
   std::string name_;
   uint32_t row_ = 0;
+  uint32_t row_lines_ = 1;              // the current row's tallest wrapped text, in lines
+  std::vector<double> widths_;          // per column, in characters (spreadsheets do not size rows on load)
 };
 
 }  // namespace mrv::report::xlsx

@@ -113,7 +113,8 @@ def find_row(ws, column, value):
 
 
 def close(a, b, what, tolerance=1e-9):
-    check(a is not None and abs(float(a) - float(b)) <= tolerance * max(1.0, abs(float(b))), f"{what}: {a} vs {b}")
+    """The JSON writes 6 decimals: within half of the last one, or `tolerance` relative."""
+    check(a is not None and abs(float(a) - float(b)) <= max(tolerance * abs(float(b)), 5e-7), f"{what}: {a} vs {b}")
 
 
 def check_workbook(site, period, folder, artifacts, label, change):
@@ -131,10 +132,10 @@ def check_workbook(site, period, folder, artifacts, label, change):
     check(names[:2] == ["MRS(input)", "MRS(calc_process)"] and {"Monthly", "Daily", "Calibration",
                                                              "Gaps and corrections"} <= set(names), f"{label}: sheets {names}")
     inp, calc = wb["MRS(input)"], wb["MRS(calc_process)"]
-    got = find_row(inp, 0, "Credited")[2].value
+    got = find_row(inp, 1, "Credited")[3].value
     check(got == credited, f"{label}: LibreOffice recalculates {got} tCO2 credited, the signed JSON says {credited}")
     check(find_row(calc, 0, "Credited")[3].value == credited, f"{label}: calc_process credits {credited}")
-    close(find_row(inp, 0, "ER (tCO2)")[2].value, float(report["emission_reductions"]["value_tco2"]), f"{label}: ER", 1e-6)
+    close(find_row(inp, 1, "ER (tCO2)")[3].value, float(report["emission_reductions"]["value_tco2"]), f"{label}: ER", 1e-6)
     sha = find_row(inp, 0, "Signed report (SHA-256 of its JSON)")[1].value
     import hashlib
     check(sha == hashlib.sha256(signed.read_bytes()).hexdigest(), f"{label}: the header names the signed JSON's SHA-256")
@@ -142,8 +143,8 @@ def check_workbook(site, period, folder, artifacts, label, change):
           f"{label}: the period's local dates")
     for param in report["parameters"]:
         if param["aggregation"] == "fixed" and param.get("monitoring_option") != "A":
-            row = find_row(inp, 0, param["id"])
-            close(row[2].value, float(param["value"]), f"{label}: Table 2 {param['id']}")
+            row = find_row(inp, 1, param["id"])
+            close(row[3].value, float(param["value"]), f"{label}: Table 2 {param['id']}")
             continue
         row = find_row(inp, 1, param["id"])
         close(row[3].value, float(param["measured"]), f"{label}: Table 1 {param['id']} measured")
@@ -151,7 +152,7 @@ def check_workbook(site, period, folder, artifacts, label, change):
         close(row[5].value, float(param["value"]), f"{label}: Table 1 {param['id']} value used")
         check(row[7].value == param["monitoring_option"], f"{label}: {param['id']} option {row[7].value}")
     for result in report["results"]:
-        close(find_row(inp, 0, result["id"])[2].value, float(result["value"]), f"{label}: Table 3 {result['id']}", 1e-9)
+        close(find_row(inp, 1, result["id"])[3].value, float(result["value"]), f"{label}: Table 3 {result['id']}", 1e-9)
     monthly = wb["Monthly"]
     total = find_row(monthly, 0, "Total")
     counter = next(p for p in report["parameters"] if p["aggregation"] == "counter")
@@ -167,7 +168,7 @@ def check_workbook(site, period, folder, artifacts, label, change):
     changed = pathlib.Path(folder) / f"{label}-changed.xlsx"
     edited.save(changed)
     again = recalculated(changed, folder)
-    now = find_row(again["MRS(input)"], 0, "Credited")[2].value
+    now = find_row(again["MRS(input)"], 1, "Credited")[3].value
     er = float(report["emission_reductions"]["value_tco2"])
     param = next(p for p in report["parameters"] if p["id"] == param_id)
     expect = math.floor(er * (old * factor + float(param["correction"])) / float(param["value"]))
