@@ -139,7 +139,7 @@ void read_parameters(ConfigReader& r, const toml::table& m, Config& c, std::map<
       p.source = r.string(t, path, "source", true);  // where the value is published
       if (!p.monitoring_point.empty())
         r.error(t.get("monitoring_point"), path + ".monitoring_point",
-                "a value fixed ex ante has no monitoring point (it goes to the workbook's Table 2)");
+                "a fixed value has no monitoring point: no meter of the site reads it");
       if (t.get("point") || t.get("points")) r.error(&t, path + ".points", "a fixed parameter reads no points");
     } else {
       if (const toml::node* one = t.get("point")) {

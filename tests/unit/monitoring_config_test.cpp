@@ -196,3 +196,32 @@ TEST_CASE("monitoring config: the monitoring option must fit where the value com
   REQUIRE(ex_ante);
   CHECK(ex_ante->monitoring.parameters[1].monitoring_option == "ex-ante");
 }
+
+TEST_CASE("monitoring config: what the JCM workbook needs, and monitoring points named once", "[config][monitoring][xlsx]") {
+  auto bare = parse_config(kSite + kMonitoring, "/cfg/site.toml");
+  REQUIRE(bare);
+  auto missing = bare->monitoring.workbook_missing();
+  REQUIRE(missing.size() == 4);  // reference number, title, and the two measured parameters' points
+  CHECK(missing[0] == "monitoring.reference_number");
+  CHECK(missing[1] == "monitoring.title");
+  CHECK(missing[2] == "monitoring.parameters[0].monitoring_point (EG_p)");
+
+  std::string text = replaced(kSite + kMonitoring, "[[monitoring.parameters]]\nid = \"EG_p\"",
+                              "reference_number = \"MN017\"\ntitle = \"PV in Darkhan\"\ndocuments_dir = \"docs\"\n"
+                              "[[monitoring.parameters]]\nid = \"EG_p\"\nmonitoring_point = \"(1)\"\n"
+                              "measurement_methods = \"revenue meter\"\nmonitoring_frequency = \"every minute\"");
+  auto ready = parse_config(replaced(text, "aggregation = \"integral\"", "aggregation = \"integral\"\nmonitoring_point = \"(2)\""),
+                            "/cfg/site.toml");
+  REQUIRE(ready);
+  CHECK(ready->monitoring.workbook_missing().empty());
+  CHECK(ready->monitoring.reference_number == "MN017");
+  CHECK(ready->monitoring.documents_dir == "/cfg/docs");
+  CHECK(ready->monitoring.parameters[0].measurement_methods == "revenue meter");
+
+  auto twice = errors_of(replaced(text, "aggregation = \"integral\"", "aggregation = \"integral\"\nmonitoring_point = \"(1)\""));
+  REQUIRE(twice.size() == 1);
+  CHECK_THAT(twice[0], Catch::Contains("monitoring point '(1)' is given to another parameter already"));
+  auto fixed = errors_of(replaced(text, "aggregation = \"fixed\"", "aggregation = \"fixed\"\nmonitoring_point = \"(3)\""));
+  REQUIRE(fixed.size() == 1);
+  CHECK_THAT(fixed[0], Catch::Contains("has no monitoring point"));
+}

@@ -31,12 +31,12 @@ struct Fixture {
     monitoring.version = "1.0";
     monitoring.emission_reductions = "ER_p";
     monitoring.parameters.push_back({"EG_p", std::string("Electricity fed to the grid ") + kHostile, "MWh",
-                                     Aggregation::counter, {"m1", "m2"}, 0, "", "C", GapRule::zero, 0, ""});
+                                     Aggregation::counter, {"m1", "m2"}, 0, "", "C", GapRule::zero, 0, "", "", "", "", ""});
     monitoring.parameters.push_back({"EF_grid", "Grid emission factor", "tCO2/MWh", Aggregation::fixed, {}, 0.797,
-                                     "IGES grid emission factors, 2025 edition", "A", GapRule::zero, 0, ""});
-    monitoring.formulas.push_back({"RE_p", "EG_p * EF_grid", "tCO2"});
-    monitoring.formulas.push_back({"ER_p", "RE_p - 0", "tCO2"});
-    monitoring.formulas.push_back({"PE_p", "0 / 0", "tCO2"});
+                                     "IGES grid emission factors, 2025 edition", "A", GapRule::zero, 0, "", "", "", "", ""});
+    monitoring.formulas.push_back({"RE_p", "EG_p * EF_grid", "tCO2", ""});
+    monitoring.formulas.push_back({"ER_p", "RE_p - 0", "tCO2", ""});
+    monitoring.formulas.push_back({"PE_p", "0 / 0", "tCO2", ""});
 
     report.site_id = "site-7";
     report.config_hash_hex = std::string(64, 'a');
