@@ -39,8 +39,13 @@ TEST_CASE("evidence summary page: hostile config texts are escaped, no script", 
   monitoring.reference_number = "MN001 & <b>";
   monitoring.title = std::string("PV plant ") + kHostile;
   monitoring.emission_reductions = "ER_p";
-  monitoring.parameters.push_back({"EG_p", kHostile, "MWh", Aggregation::counter, {"m1"}, 0, "", "C",
-                                   GapRule::zero, 0, ""});
+  MonitoringParameter eg_config;
+  eg_config.id = "EG_p";
+  eg_config.description = kHostile;
+  eg_config.unit = "MWh";
+  eg_config.aggregation = Aggregation::counter;
+  eg_config.points = {"m1"};
+  monitoring.parameters.push_back(eg_config);
   report::Report r;
   r.site_id = std::string("site") + kHostile;
   r.monitoring = &monitoring;
