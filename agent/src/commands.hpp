@@ -36,6 +36,13 @@ struct ReportArgs {
   bool no_upload = false;
 };
 int report(const ReportArgs& args);
+// evidence: the verifier's evidence pack of one period, a folder (cmd_evidence.cpp).
+struct EvidenceArgs {
+  std::filesystem::path config, out;
+  std::string period;
+  bool force = false;  // replace an existing non-empty folder
+};
+int evidence_pack(const EvidenceArgs& args);
 // record: a person's site record (docs/record-format.md §1.6), entered through the
 // running agent or, with none running, into the journal directly (cmd_record.cpp).
 struct RecordArgs {

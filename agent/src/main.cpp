@@ -84,6 +84,16 @@ int main(int argc, char** argv) {
   rp->add_flag("--no-upload", ra.no_upload,
                "Do not post the signed report to the registry of [upload] (only --format json is posted)");
 
+  EvidenceArgs ev;
+  auto* evd = app.add_subcommand("evidence", "The verifier's evidence pack of one period: a folder with a summary "
+                                             "page, the signed report and its renderings, the verifier bundle, the "
+                                             "documents the site records name, and SHA256SUMS "
+                                             "(docs/verification.md)");
+  evd->add_option("--config", ev.config, "Agent config file with a [monitoring] section")->required()->check(CLI::ExistingFile);
+  evd->add_option("--period", ev.period, "Name of a [[monitoring.periods]] entry")->required();
+  evd->add_option("--out", ev.out, "Folder to create (written aside, then renamed into place)")->required();
+  evd->add_flag("--force", ev.force, "Replace the folder if it exists and is not empty");
+
   // record KIND: a person's site record; record list: those in the journal.
   RecordArgs rec;
   std::string list_kind;
@@ -184,6 +194,7 @@ int main(int argc, char** argv) {
     if (*vf) return verify(file, public_keys, registry_keys, since, json);
     if (*mb) return modbus_read(config, device);
     if (*rp) return report(ra);
+    if (*evd) return evidence_pack(ev);
     if (*rl) return record_list(config, list_kind);
     if (*rc) return record(rec);
   } catch (const std::exception& e) {
