@@ -70,6 +70,7 @@ class PvSite(Site):
             description = "Electricity delivered to the national grid"
             unit = "MWh"
             aggregation = "counter"
+            monitoring_point = "(1)"
             point = "pv1.export_kwh"
             [[monitoring.parameters]]
             id = "EF_grid"
