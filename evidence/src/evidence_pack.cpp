@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 std::string where_of(const PackDocument& d) { return d.kind + " seq " + std::to_string(d.seq); }
 
 std::string what_of(const PackDocument& d) {
-  return d.kind == "calibration" ? "certificate " + d.number + (d.point.empty() ? "" : " of " + d.point)
-                                 : "document " + d.number + (d.file_name.empty() ? "" : ", file " + d.file_name);
+  if (d.kind == "calibration") return "certificate " + d.number + (d.point.empty() ? "" : " of " + d.point);
+  if (d.kind == "manual-reading") return "photo of the display, " + d.number;
+  return "document " + d.number + (d.file_name.empty() ? "" : ", file " + d.file_name);
 }
 
 // The record a use names, from the lines the report carries (the engine read those).
@@ -135,12 +136,42 @@ Result<std::vector<PackDocument>> documents_used(const report::Report& report) {
     if (!d.sha256_hex.empty()) by_seq.emplace(d.seq, std::move(d));
     return {};
   };
+  std::set<std::string> points;
   for (const auto& param : report.parameters) {
-    for (const auto& point : param.points)
+    for (const auto& point : param.points) {
+      points.insert(point.point_id);
       for (const auto& use : point.calibration.calibrations)
         if (auto ok = add(use, point.point_id); !ok) return tl::unexpected(ok.error());
+    }
     for (const auto& use : param.documents)
       if (auto ok = add(use, ""); !ok) return tl::unexpected(ok.error());
+  }
+  // The period's other records that name a file: a document whose period overlaps it (a
+  // photo, the monitoring structure's diagram, an invoice no parameter sums) and the photo
+  // of a manual reading of a report point inside it.
+  for (const RecordLine& line : report.site_records) {
+    if (by_seq.count(line.seq)) continue;
+    auto fields = decode_record(line.record);
+    if (!fields) return fail(ErrorCode::corruption, "seq " + std::to_string(line.seq), fields.error().to_string());
+    auto s = parse_site_record(*fields);
+    if (!s) return fail(ErrorCode::corruption, "seq " + std::to_string(line.seq), s.error().to_string());
+    PackDocument d;
+    d.seq = line.seq;
+    const int64_t from = report.period.start_ms, to = report.period.end_ms;
+    if (s->kind == SiteRecordKind::document && s->ts_ms < to && s->period_to_ms > from) {
+      d.kind = "document";
+      d.number = member(*s, "number");
+      d.file_name = member(*s, "file_name");
+      d.sha256_hex = s->file_sha256;
+      d.summary = member(*s, "document_type") + " " + d.number + " from " + member(*s, "issuer");
+    } else if (s->kind == SiteRecordKind::manual_reading && s->ts_ms >= from && s->ts_ms < to && points.count(s->point)) {
+      d.kind = "manual-reading";
+      d.point = s->point;
+      d.sha256_hex = member(*s, "photo_sha256");
+      d.number = s->point + " read " + s->value + " " + s->unit + " (seq " + std::to_string(line.seq) + ")";
+      d.summary = "manual reading of " + d.number;
+    }
+    if (!d.sha256_hex.empty()) by_seq.emplace(d.seq, std::move(d));
   }
   std::vector<PackDocument> out;
   for (auto& [seq, d] : by_seq) out.push_back(std::move(d));

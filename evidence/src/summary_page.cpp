@@ -242,7 +242,9 @@ void documents_section(std::string& out, const SummaryInputs& in) {
   }
   table_open(out, {"Record", "Kind", "Number", "What it says", "File", "SHA-256 (as recorded and as in the pack)"});
   for (const auto& d : in.documents)
-    row(out, {"seq " + std::to_string(d.seq), esc(d.kind == "calibration" ? "calibration certificate" : "document"),
+    row(out, {"seq " + std::to_string(d.seq), esc(d.kind == "calibration"      ? "calibration certificate"
+                                                  : d.kind == "manual-reading" ? "photo of a manual reading"
+                                                                               : "document"),
               or_dash(d.number), esc(d.summary), link("documents/" + d.pack_name), code(d.sha256_hex)});
   table_close(out);
   out += "</section>\n";

@@ -50,6 +50,13 @@ class PvSite(Site):
         self.cert.write_bytes(b"%PDF-1.4 MASM calibration certificate CAL-2026-0815 for EXP-1\n")
         self.invoice = self.docs / "invoice 2026-Q3.pdf"
         self.invoice.write_bytes(b"%PDF-1.4 National Power Grid invoice NPG-2026-Q3: 249 MWh\n")
+        # Named by records no parameter sums: a photo of a manual reading's display (found
+        # by its hash) and the monitoring structure's diagram (a document of type "other").
+        self.photo = self.docs / "photos" / "IMG_0815.jpg"
+        self.photo.parent.mkdir(parents=True, exist_ok=True)
+        self.photo.write_bytes(b"\xff\xd8\xff\xe0 display of EXP-1 reading 125000 kWh")
+        self.diagram = self.docs / "monitoring-structure.pdf"
+        self.diagram.write_bytes(b"%PDF-1.4 monitoring structure: EXP-1 at the grid connection point\n")
         (self.docs / "unrelated.txt").write_text("a file no record names\n")
         self.monitoring = textwrap.dedent(f"""\
             [[points]]
@@ -112,6 +119,11 @@ class PvSite(Site):
                  "--next-due", "2027-06-14")
         for at, value in (("2026-07-01T00:00:00Z", "1000"), ("2026-10-01T00:00:00Z", "251000")):
             self.run("record", "manual-reading", *by, "--point", "pv1.export_kwh", "--at", at, "--value", value)
+        self.run("record", "manual-reading", *by, "--point", "pv1.export_kwh", "--at", "2026-08-15T00:00:00Z",
+                 "--value", "125000", "--photo", str(self.photo))
+        self.run("record", "document", *by, "--type", "other", "--number", "DIAG-1", "--issuer", "the site",
+                 "--from", "2026-07-01", "--to", "2026-10-01", "--quantity", "0", "--unit", "1",
+                 "--file", str(self.diagram))
         self.run("record", "document", *by, "--type", "invoice", "--number", INVOICE_NUMBER, "--issuer",
                  "National Power Grid", "--from", "2026-07-01", "--to", "2026-09-30", "--quantity", "249",
                  "--unit", "MWh", "--file", str(self.invoice), "--parameter", "EG_invoice")
@@ -129,16 +141,20 @@ def pack():
     out = site.dir / "pack"
     p = site.evidence(out)
     check(p.returncode == 0, f"mrv-agent evidence writes the pack: {p.stderr}")
-    check("evidence: 2 document(s) found and checked" in p.stderr and "evidence: the verifier bundle" in p.stderr,
+    check("evidence: 4 document(s) found and checked" in p.stderr and "evidence: the verifier bundle" in p.stderr,
           "progress lines on stderr: " + p.stderr.strip().replace("\n", " | "))
     check(site.leftovers(out) == ["pack"], f"no temporary folder is left: {site.leftovers(out)}")
     files = sorted(str(f.relative_to(out)) for f in out.rglob("*") if f.is_file())
     keys = [f for f in files if f.startswith("keys/")]
     expected = sorted(["SHA256SUMS", "bundle.tar.gz", "documents/CAL-2026-0815.pdf", "documents/invoice 2026-Q3.pdf",
+                       "documents/IMG_0815.jpg", "documents/monitoring-structure.pdf",
                        "index.html", "report.csv", "report.html", "report.json", "report.xlsx", *keys])
     check(files == expected and len(keys) == 1, f"the pack holds {files}")
     check(sha256(out / "documents/CAL-2026-0815.pdf") == sha256(site.cert) and
-          sha256(out / "documents/invoice 2026-Q3.pdf") == sha256(site.invoice), "the documents are copied as they are")
+          sha256(out / "documents/invoice 2026-Q3.pdf") == sha256(site.invoice) and
+          sha256(out / "documents/IMG_0815.jpg") == sha256(site.photo) and
+          sha256(out / "documents/monitoring-structure.pdf") == sha256(site.diagram),
+          "the documents are copied as they are: the certificate, the invoice, the manual reading's photo, the diagram")
 
     sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True, timeout=60)
     check(sums.returncode == 0 and sums.stdout.count(": OK") == len(files) - 1,
@@ -166,7 +182,7 @@ def pack():
     check(html.escape(checkpoint, quote=True).replace("&#x27;", "&#39;") in page or
           all(html.escape(line) in page for line in checkpoint.splitlines() if line),
           "the summary page shows the end checkpoint")
-    for doc in (site.cert, site.invoice):
+    for doc in (site.cert, site.invoice, site.photo, site.diagram):
         check(sha256(doc) in page, f"the summary page gives {doc.name}'s SHA-256")
     check(CERT_NUMBER in page and INVOICE_NUMBER in page, "and the certificate's and invoice's numbers")
     check("<script>" not in page and "Ulaanbaatar PV &lt;script&gt;alert(1)&lt;/script&gt; &amp; sons" in page,

@@ -17,10 +17,10 @@ namespace mrv::evidence {
 
 // One file a site record the report used names by its SHA-256.
 struct PackDocument {
-  std::string kind;          // "calibration" (its certificate) or "document"
+  std::string kind;          // "calibration" (its certificate), "document" or "manual-reading" (its photo)
   uint64_t seq = 0;          // of the site record
   std::string number;        // the certificate's or document's number
-  std::string file_name;     // as recorded; "" for a certificate (found by its hash)
+  std::string file_name;     // as recorded; "" for a certificate or photo (found by its hash)
   std::string sha256_hex;    // as recorded
   std::string summary;       // what the record says, for people
   std::string point;         // the calibrated point ("" for a document)
@@ -29,9 +29,11 @@ struct PackDocument {
   std::string pack_name;         // its name under documents/ (one per distinct file)
 };
 
-// The files of the site records the report used: the certificates of the calibrations
-// that decided a point's coverage and the documents a parameter summed, in seq order,
-// each seq once. Errors: a used record missing from report.site_records or unreadable.
+// The files the period's site records name: the certificates of the calibrations that
+// decided a point's coverage, the documents a parameter summed, every other document
+// whose period overlaps the report's (photos, diagrams), and the photos of manual
+// readings of its points inside it; in seq order, each seq once. Errors: a used record
+// missing from report.site_records, or a carried record unreadable.
 [[nodiscard]] Result<std::vector<PackDocument>> documents_used(const report::Report& report);
 
 // Finds every document in `folder` (documents by name, certificates by hash; the folder
