@@ -11,6 +11,13 @@
 namespace mrv::report::xlsx {
 namespace {
 
+// After a section's rows: says "none" when it had none, so an empty table reads as such.
+void none_if_empty(Sheet& s, uint32_t first_row) {
+  if (s.row() != first_row) return;
+  s.text(0, "none");
+  s.next();
+}
+
 constexpr const char* kDaily = "Daily";
 // The daily sheet's first day row: a title, its note, a blank row, the points' labels and
 // the column headers come before it (write_daily checks it).
@@ -59,7 +66,7 @@ void write_daily(lxw_workbook* wb, const Formats& f, const Report& r, const std:
             "Each point per local calendar day: its first and last signed readings (by seq, to sample against the "
             "bundle), its share of the parameter, and the hours in gaps. Counter days sum to the point's value.");
   s.width(0, 0, 12);
-  s.width(1, static_cast<uint16_t>(1 + cols.size() * PointColumns::kWidth), 13);
+  s.width(1, static_cast<uint16_t>(1 + cols.size() * PointColumns::kWidth), 14);
   s.next();
   for (const PointColumns& c : cols) s.text(c.first, group_label(c), f.label);
   s.next();
@@ -82,13 +89,13 @@ void write_daily(lxw_workbook* wb, const Formats& f, const Report& r, const std:
       const DayValue& day = c.point->days[d];
       s.integer(c.readings(), static_cast<int64_t>(day.readings));
       if (c.counter) {
-        if (day.first) s.number(c.first + 1, day.first->value), s.integer(c.first + 2, static_cast<int64_t>(day.first->seq));
-        if (day.last) s.number(c.first + 3, day.last->value), s.integer(c.first + 4, static_cast<int64_t>(day.last->seq));
+        if (day.first) s.number(c.first + 1, day.first->value), s.seq(c.first + 2, day.first->seq);
+        if (day.last) s.number(c.first + 3, day.last->value), s.seq(c.first + 4, day.last->seq);
       } else {
-        if (day.mean) s.number(c.mean(), *day.mean);
+        if (day.mean) s.number(c.mean(), *day.mean, f.rounded);
         if (day.min) s.number(c.min(), *day.min);
         if (day.max) s.number(c.max(), *day.max);
-        if (day.last) s.integer(c.first + 4, static_cast<int64_t>(day.last->seq));
+        if (day.last) s.seq(c.first + 4, day.last->seq);
       }
       if (c.counter || c.integral) s.number(c.value(), day.value);
       s.number(c.gap_hours(), day.gap_hours);
@@ -209,17 +216,19 @@ void write_calibration(lxw_workbook* wb, const Formats& f, const Report& r, cons
   s.next();
   s.headers({"Point", "Seq", "Time (local)", "What the record says", "Certificate SHA-256", "Record hash"});
   s.next();
+  const uint32_t first_calibration = s.row();
   for (const ParameterReport& p : r.parameters)
     for (const PointReport& pt : p.points)
       for (const SiteRecordUse& c : pt.calibration.calibrations) {
         s.text(0, pt.point_id);
-        s.integer(1, static_cast<int64_t>(c.seq));
+        s.seq(1, c.seq);
         s.text(2, zone.local_minute(c.ts_ms));
         s.text(3, c.summary);
         s.text(4, c.file_sha256);
         s.text(5, c.hash_hex);
         s.next();
       }
+  none_if_empty(s, first_calibration);
 }
 
 void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZone& zone) {
@@ -234,6 +243,7 @@ void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZ
   s.headers({"Parameter", "Point", "From (local)", "To (local)", "Hours", "Rule", "Counted", "Across a break",
              "Explained by (site note seqs)"});
   s.next();
+  const uint32_t first_gap = s.row();
   for (const ParameterReport& p : r.parameters)
     for (const PointReport& pt : p.points)
       for (const PointGap& g : pt.gaps) {
@@ -250,12 +260,14 @@ void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZ
         s.text(8, seqs.empty() ? "not explained" : seqs);
         s.next();
       }
+  none_if_empty(s, first_gap);
   s.next();
   s.text(0, "Breaks of a counter", f.label);
   s.next();
   s.headers({"Parameter", "Point", "Kind", "Before (local)", "Before seq", "Before value", "After (local)", "After seq",
              "After value"});
   s.next();
+  const uint32_t first_break = s.row();
   for (const ParameterReport& p : r.parameters)
     for (const PointReport& pt : p.points)
       for (const CounterEvent& e : pt.events) {
@@ -263,19 +275,21 @@ void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZ
         s.text(1, pt.point_id);
         s.text(2, to_string(e.kind));
         s.text(3, zone.local_minute(e.before.ts_ms));
-        s.integer(4, static_cast<int64_t>(e.before.seq));
+        s.seq(4, e.before.seq);
         s.number(5, e.before.value);
         s.text(6, zone.local_minute(e.after.ts_ms));
-        s.integer(7, static_cast<int64_t>(e.after.seq));
+        s.seq(7, e.after.seq);
         s.number(8, e.after.value);
         s.next();
       }
+  none_if_empty(s, first_break);
   s.next();
   s.text(0, "Boundary registers", f.label);
   s.next();
   s.headers({"Parameter", "Point", "Boundary", "How", "Reading seq", "Reading (local)", "Value", "Distance",
              "Further than the gap limit"});
   s.next();
+  const uint32_t first_boundary = s.row();
   for (const ParameterReport& p : r.parameters)
     for (const PointReport& pt : p.points)
       for (const auto* b : {&pt.start, &pt.end}) {
@@ -285,7 +299,7 @@ void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZ
         s.text(2, b == &pt.start ? "start" : "end");
         s.text(3, to_string((*b)->how));
         if ((*b)->how == BoundaryValue::How::reading) {
-          s.integer(4, static_cast<int64_t>((*b)->reading.seq));
+          s.seq(4, (*b)->reading.seq);
           s.text(5, zone.local_minute((*b)->reading.ts_ms));
         }
         s.number(6, (*b)->value);
@@ -293,6 +307,7 @@ void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZ
         s.text(8, (*b)->far ? "yes" : "no");
         s.next();
       }
+  none_if_empty(s, first_boundary);
   s.next();
   s.text(0, "Corrections and notes per parameter", f.label);
   s.next();
@@ -314,13 +329,15 @@ void write_gaps(lxw_workbook* wb, const Formats& f, const Report& r, const TimeZ
   s.next();
   s.headers({"Seq", "Time (local)", "What the note says", "Record hash"});
   s.next();
+  const uint32_t first_note = s.row();
   for (const SiteRecordUse& n : r.site_notes) {
-    s.integer(0, static_cast<int64_t>(n.seq));
+    s.seq(0, n.seq);
     s.text(1, zone.local_minute(n.ts_ms));
     s.text(2, n.summary);
     s.text(3, n.hash_hex);
     s.next();
   }
+  none_if_empty(s, first_note);
   s.next();
   s.text(0, "Report notes", f.label);
   s.next();

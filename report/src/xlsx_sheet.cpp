@@ -34,6 +34,12 @@ Formats::Formats(lxw_workbook* wb) {
   integer = make();
   format_set_num_format(integer, "#,##0");
   format_set_align(integer, LXW_ALIGN_VERTICAL_TOP);
+  seq = make();
+  format_set_num_format(seq, "0");
+  format_set_align(seq, LXW_ALIGN_VERTICAL_TOP);
+  rounded = make();
+  format_set_num_format(rounded, "#,##0.000");
+  format_set_align(rounded, LXW_ALIGN_VERTICAL_TOP);
   percent = make();
   format_set_num_format(percent, "0.00%");
   format_set_align(percent, LXW_ALIGN_VERTICAL_TOP);

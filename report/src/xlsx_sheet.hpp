@@ -15,6 +15,8 @@ namespace mrv::report::xlsx {
 struct Formats {
   explicit Formats(lxw_workbook* wb);
   lxw_format *title, *note, *label, *header, *text, *plain, *number, *integer, *percent, *total, *flag;
+  lxw_format *seq;      // a record's seq: no thousands separator, as verifiers search for it
+  lxw_format *rounded;  // a computed mean: three decimals
 };
 
 // "$F$18", or "'MRS(input)'!$F$18" with a sheet name.
@@ -36,6 +38,7 @@ class Sheet {
   void text(uint16_t col, std::string_view s, lxw_format* fmt = nullptr);
   void number(uint16_t col, double v, lxw_format* fmt = nullptr);  // NaN / inf: an empty cell
   void integer(uint16_t col, int64_t v) { number(col, static_cast<double>(v), f_.integer); }
+  void seq(uint16_t col, uint64_t v) { number(col, static_cast<double>(v), f_.seq); }
   // A live formula with the value the report computed cached, for readers that do not
   // recalculate; a spreadsheet recalculates it on load (fullCalcOnLoad).
   void formula(uint16_t col, const std::string& f, double cached, lxw_format* fmt = nullptr);

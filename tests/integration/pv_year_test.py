@@ -150,6 +150,8 @@ class PvSite(Site):
             [monitoring]
             methodology = "MN_AM003"
             version = "1.0"
+            reference_number = "MN-IT"
+            title = "A year of a PV site"
             [monitoring.crediting_period]
             start = 2025-01-01
             end = 2037-01-01
@@ -159,6 +161,7 @@ class PvSite(Site):
             unit = "MWh"
             aggregation = "counter"
             point = "pv1.export_kwh"
+            monitoring_point = "(1)"
             [[monitoring.parameters]]
             id = "EF_grid"
             unit = "tCO2/MWh"
@@ -355,6 +358,28 @@ def main(agent):
     check(py.returncode == 4, f"docs/verify_bundle.py agrees: exit 4 ({py.stdout[-800:]}{py.stderr[-400:]})")
     check("EG_vs_invoices" in py.stdout and "calibration of 2025-05-10T02:00:00Z failed, error 2.4 %" in py.stdout,
           "docs/verify_bundle.py names the same findings")
+
+    # The JCM workbooks of the quarters with a calibration correction (Q2) and a meter
+    # exchange with a manual reading (Q3), recalculated by LibreOffice: the same credits.
+    import workbook_test
+    for name in ("2025-Q2", "2025-Q3"):
+        xlsx = site.dir / f"{name}.xlsx"
+        site.run("report", "--config", str(site.config), "--period", name, "--out", str(xlsx), "--format", "xlsx",
+                 "--no-upload")
+        signed = json.loads(xlsx.with_suffix(".json").read_text())
+        wb = workbook_test.recalculated(xlsx, site.dir)
+        got = workbook_test.find_row(wb["MRS(input)"], 1, "Credited")[3].value
+        e = expected(name, *[q[1:] for q in QUARTERS if q[0] == name][0])
+        check(got == e["credited"] == signed["emission_reductions"]["credited_tco2"],
+              f"{name}: the workbook recalculates to {got} tCO2 credited, as computed ({e['credited']})")
+        row = workbook_test.find_row(wb["MRS(input)"], 1, "EG_p")
+        close(row[4].value, e["correction_mwh"], f"{name}: the workbook's calibration correction of EG_p")
+        close(row[5].value, e["eg_mwh"], f"{name}: the workbook's EG_p value used")
+        gaps = wb["Gaps and corrections"]
+        kinds = [r[2].value for r in gaps.iter_rows() if r[2].value in ("exchange", "reset", "rollover")]
+        check(kinds == (["exchange"] if name == "2025-Q3" else []), f"{name}: the workbook lists the breaks {kinds}")
+        cal = [r for r in wb["Calibration"].iter_rows() if r[1].value == "pv1.export_kwh" and r[0].value == "EG_p"][0]
+        close(cal[7].value, e["failed_h"], f"{name}: the workbook's failed calibration hours")
     print("OK: a year of a PV site: every figure of four quarters as computed independently")
 
 
