@@ -227,6 +227,13 @@ void write_table3(Sheet& s, const Formats& f, const Report& r, const CalcLayout&
   s.formula(3, "=" + cell_ref(calc.credited_row, kValue, kCalc), static_cast<double>(r.credited_tco2), f.total);
   s.text(6, "tCO2");
   s.next();
+  // The record, beside its recalculation: a spreadsheet rounds to 15 significant digits
+  // before ROUNDDOWN, so an ER a hair below a whole tonne would recalculate one more.
+  s.text(1, "Signed credit", f.label);
+  s.text(2, "Emission reductions credited in the signed report (the record; the row above recalculates it)");
+  s.integer(3, r.credited_tco2);
+  s.text(6, "tCO2");
+  s.next();
 }
 
 Result<void> write_calc(Sheet& s, const Formats& f, const Report& r, const CalcLayout& calc, const InputCells& cells) {

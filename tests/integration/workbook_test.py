@@ -135,6 +135,7 @@ def check_workbook(site, period, folder, artifacts, label, change):
     got = find_row(inp, 1, "Credited")[3].value
     check(got == credited, f"{label}: LibreOffice recalculates {got} tCO2 credited, the signed JSON says {credited}")
     check(find_row(calc, 0, "Credited")[3].value == credited, f"{label}: calc_process credits {credited}")
+    check(find_row(inp, 1, "Signed credit")[3].value == credited, f"{label}: Table 3 states the signed credit too")
     close(find_row(inp, 1, "ER (tCO2)")[3].value, float(report["emission_reductions"]["value_tco2"]), f"{label}: ER", 1e-6)
     sha = find_row(inp, 0, "Signed report (SHA-256 of its JSON)")[1].value
     import hashlib
