@@ -129,17 +129,11 @@ int evidence_pack(const EvidenceArgs& args) {
   auto opened = open_from_config(args.config);
   if (!opened) return kExitFailure;
   auto& [config, journal] = *opened;
-  auto signer = Signer::load(config.signing.key_file);
-  if (!signer) {
-    std::cerr << "a report is signed with the agent's key: " << signer.error().to_string() << "\n";
-    return kExitFailure;
-  }
   std::cerr << "evidence: the report of " << args.period << "\n";
-  auto built = build_report(journal, config, args.period, terminal_progress("reading records"));
+  auto built = build_signed_report(journal, config, args.period, terminal_progress("reading records"));
   if (!built) return failed(built.error());
-  const report::Report& report = *built;
-  auto signed_json = sign_report(report, *signer);
-  if (!signed_json) return failed(signed_json.error());
+  const report::Report& report = built->report;
+  const std::string& signed_json = built->json;
 
   // Every document found and checked before anything is written.
   auto docs = evidence::documents_used(report);
@@ -159,8 +153,8 @@ int evidence_pack(const EvidenceArgs& args) {
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                            fs::perms::others_read | fs::perms::others_exec, mode_ec);
 
-  std::string report_sha256 = to_hex(sha256(*signed_json));
-  if (auto ok = write_file(dir / "report.json", *signed_json); !ok) return failed(ok.error());
+  std::string report_sha256 = to_hex(sha256(signed_json));
+  if (auto ok = write_file(dir / "report.json", signed_json); !ok) return failed(ok.error());
   if (auto ok = write_file(dir / "report.html", report::render_html(report)); !ok) return failed(ok.error());
   if (auto ok = write_file(dir / "report.csv", report::render_csv(report)); !ok) return failed(ok.error());
   if (auto ok = report::write_xlsx(report, report_sha256, dir / "report.xlsx"); !ok) return failed(ok.error());
@@ -173,7 +167,7 @@ int evidence_pack(const EvidenceArgs& args) {
   ea.out = dir / "bundle.tar.gz";
   if (int code = export_records(ea); code != kExitOk) return code;
 
-  auto keys = write_keys(journal, *signer, dir);
+  auto keys = write_keys(journal, built->signer, dir);
   if (!keys) return failed(keys.error());
   if (auto ok = copy_documents(*docs, dir); !ok) return failed(ok.error());
 

@@ -48,32 +48,23 @@ int report(const ReportArgs& args) {
   auto opened = open_from_config(args.config);
   if (!opened) return kExitFailure;
   auto& [config, journal] = *opened;
-  auto signer = Signer::load(config.signing.key_file);
-  if (!signer) {
-    std::cerr << "a report is signed with the agent's key: " << signer.error().to_string() << "\n";
-    return kExitFailure;
-  }
-  auto built = build_report(journal, config, args.period, terminal_progress("reading records"));
+  auto built = build_signed_report(journal, config, args.period, terminal_progress("reading records"));
   if (!built) {
     std::cerr << built.error().to_string() << "\n";
     return kExitFailure;
   }
-  auto signed_json = sign_report(*built, *signer);
-  if (!signed_json) {
-    std::cerr << signed_json.error().to_string() << "\n";
-    return kExitFailure;
-  }
+  const std::string& signed_json = built->json;
   auto written = args.format == "xlsx"
-                     ? write_workbook(*built, *signed_json, args.out)
-                     : write_text(args.format == "csv"    ? report::render_csv(*built)
-                                  : args.format == "html" ? report::render_html(*built)
-                                                          : *signed_json,
+                     ? write_workbook(built->report, signed_json, args.out)
+                     : write_text(args.format == "csv"    ? report::render_csv(built->report)
+                                  : args.format == "html" ? report::render_html(built->report)
+                                                          : signed_json,
                                   args.out);
   if (!written) {
     std::cerr << written.error().to_string() << "\n";
     return kExitFailure;
   }
-  const report::Report& r = *built;
+  const report::Report& r = built->report;
   std::cerr << "report " << r.period.name << ": " << r.monitoring->emission_reductions << " = "
             << report::format_decimal(r.emission_reductions) << " tCO2, credited " << r.credited_tco2 << " tCO2"
             << (r.complete ? "" : " (incomplete: nothing credited)") << "; " << r.seqs.records << " records (seq "
@@ -85,7 +76,7 @@ int report(const ReportArgs& args) {
   // What is uploaded is what was written: the signed JSON (a CSV or HTML page is a
   // rendering of it; make the JSON to upload it).
   if (config.upload.url.empty() || args.no_upload || args.format != "json") return kExitOk;
-  auto posted = uploader::post_report(config, *signed_json);
+  auto posted = uploader::post_report(config, signed_json);
   if (!posted) {
     std::cerr << "upload of the signed report failed (the file is written): " << posted.error().to_string() << "\n";
     return kExitFailure;

@@ -156,4 +156,17 @@ Result<std::string> sign_report(const report::Report& report, Signer& signer) {
       canonical, {std::string(to_string(signer.algorithm())), signer.key_id_hex(), to_base64(*signature)});
 }
 
+Result<SignedReport> build_signed_report(Journal& journal, const Config& config, const std::string& period_name,
+                                         const std::function<void(uint64_t, uint64_t)>& progress) {
+  auto signer = Signer::load(config.signing.key_file);
+  if (!signer)
+    return fail(signer.error().code, signer.error().where,
+                "a report is signed with the agent's key: " + signer.error().message);
+  auto built = build_report(journal, config, period_name, progress);
+  if (!built) return tl::unexpected(built.error());
+  auto json = sign_report(*built, *signer);
+  if (!json) return tl::unexpected(json.error());
+  return SignedReport{std::move(*built), std::move(*json), std::move(*signer)};
+}
+
 }  // namespace mrv::agent

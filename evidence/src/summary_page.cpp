@@ -297,11 +297,7 @@ std::string render_summary_page(const SummaryInputs& in) {
   const report::Report& r = *in.report;
   std::string out;
   out.reserve(32 * 1024);
-  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Verification summary ";
-  out += esc(r.site_id) + " " + kDash + " " + esc(r.period.name) + "</title>\n<style>";
-  out += kStyle;
-  out += "</style>\n</head>\n<body>\n";
+  out += report::html_page_start("Verification summary " + r.site_id + " " + kDash + " " + r.period.name, kStyle);
   header(out, in);
   out += "<main>\n";
   headline(out, in);

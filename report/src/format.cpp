@@ -65,4 +65,15 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
+std::string html_page_start(std::string_view title, std::string_view style) {
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  out += html_escape(title);
+  out += "</title>\n<style>";
+  out += style;
+  out += "</style>\n</head>\n<body>\n";
+  return out;
+}
+
 }  // namespace mrv::report

@@ -502,11 +502,7 @@ void annex(std::string& out, const Report& r) {
 std::string render_html(const Report& report) {
   std::string out;
   out.reserve(64 * 1024);
-  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Monitoring report ";
-  out += esc(report.site_id) + " " + kDash + " " + esc(report.period.name) + "</title>\n<style>";
-  out += kStyle;
-  out += "</style>\n</head>\n<body>\n";
+  out += html_page_start("Monitoring report " + report.site_id + " " + kDash + " " + report.period.name, kStyle);
   header(out, report);
   out += "<main>\n";
   headline(out, report);

@@ -23,6 +23,16 @@ namespace mrv::agent {
 // The signed JSON file (report::signed_report_json over report::report_canonical).
 [[nodiscard]] Result<std::string> sign_report(const report::Report& report, Signer& signer);
 
+// A report built and signed with the config's key: what `report` and `evidence` write.
+struct SignedReport {
+  report::Report report;
+  std::string json;  // the signed JSON
+  Signer signer;     // the key that signed it
+};
+[[nodiscard]] Result<SignedReport> build_signed_report(Journal& journal, const Config& config,
+                                                       const std::string& period_name,
+                                                       const std::function<void(uint64_t, uint64_t)>& progress = {});
+
 // The records a report reads: the seq range holding every reading of its window, or
 // nullopt when the window holds none.
 [[nodiscard]] Result<std::optional<std::pair<uint64_t, uint64_t>>> report_seq_range(

@@ -17,5 +17,7 @@ std::string format_time(int64_t utc_ms);
 std::string format_duration(int64_t ms);
 // Text for HTML content and attribute values: & < > " ' escaped.
 std::string html_escape(std::string_view text);
+// A self-contained page's start, through <body>: UTF-8, the (escaped) title, the inline style.
+std::string html_page_start(std::string_view title, std::string_view style);
 
 }  // namespace mrv::report
