@@ -68,6 +68,21 @@ class Broker:
         return c
 
 
+def wait_connected(journal, timeout=15):
+    """Until the agent's state file says its (first) MQTT source is connected, and a little
+    more for its subscriptions to reach the broker."""
+    state = pathlib.Path(str(journal) + ".state.json")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if json.loads(state.read_text() or "{}").get("mqtt", [{}])[0].get("state") == "connected":
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    time.sleep(0.3)
+
+
 def publish_all(client, messages, qos=1):
     """messages: (topic, payload) pairs; waits until the broker has every one."""
     infos = [client.publish(t, p, qos=qos) for t, p in messages]

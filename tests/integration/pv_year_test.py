@@ -25,7 +25,7 @@ import time
 import subprocess
 
 from harness import Site, bundle_verifier, check, fail
-from mqtt_harness import Broker, publish_all
+from mqtt_harness import Broker, publish_all, wait_connected
 
 TZ = datetime.timezone(datetime.timedelta(hours=8))  # Asia/Ulaanbaatar: UTC+08:00, no DST
 H = 3_600_000
@@ -275,13 +275,7 @@ def main(agent):
     site = PvSite(agent, f"tcp://127.0.0.1:{broker.port}")
     site.run("check-config", "--config", str(site.config))
     proc = site.start()
-    state = pathlib.Path(str(site.journal) + ".state.json")
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        if state.exists() and json.loads(state.read_text() or "{}").get("mqtt", [{}])[0].get("state") == "connected":
-            break
-        time.sleep(0.1)
-    time.sleep(0.3)
+    wait_connected(site.journal)
     messages = []
     for k in range(HOURS + 1):
         if automatic(k):

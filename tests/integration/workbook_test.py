@@ -25,7 +25,7 @@ import time
 import openpyxl
 
 from harness import Site, check, fail
-from mqtt_harness import Broker, publish_all
+from mqtt_harness import Broker, publish_all, wait_connected
 
 HERE = pathlib.Path(__file__).parent
 CONFIGS = HERE.parent.parent / "configs"
@@ -62,13 +62,7 @@ def run_site(agent, folder, name, readings):
     site.config.write_text(shipped_config(name, f"tcp://127.0.0.1:{broker.port}", list(readings)))
     site.run("check-config", "--config", str(site.config))
     proc = site.start()
-    state = pathlib.Path(str(site.journal) + ".state.json")
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        if state.exists() and json.loads(state.read_text() or "{}").get("mqtt", [{}])[0].get("state") == "connected":
-            break
-        time.sleep(0.1)
-    time.sleep(0.3)
+    wait_connected(site.journal)
     client = broker.publisher()
     messages = [(f"t/{p}", json.dumps({"v": v, "t": t})) for p, rows in readings.items() for t, v in rows]
     publish_all(client, messages)
