@@ -28,13 +28,14 @@ Result<void> write_text(const std::string& text, const std::filesystem::path& ou
 // The workbook names the signed JSON it renders by its SHA-256, written beside it (OUT.json).
 Result<void> write_workbook(const report::Report& report, const std::string& signed_json,
                             const std::filesystem::path& out) {
+  std::filesystem::path json = out;
+  json.replace_extension(".json");
+  if (json == out) return fail(ErrorCode::invalid_argument, out.string(), "a workbook's --out must not end in .json");
   std::filesystem::path tmp = out;
   tmp += ".tmp";
   if (auto written = report::write_xlsx(report, to_hex(sha256(signed_json)), tmp); !written) return written;
   // The signed JSON it names goes beside it: each run signs anew (generated_ms), so a
   // JSON made by another run would not be the one the workbook names.
-  std::filesystem::path json = out;
-  json.replace_extension(".json");
   if (auto beside = write_text(signed_json, json); !beside) return beside;
   std::error_code ec;
   std::filesystem::rename(tmp, out, ec);

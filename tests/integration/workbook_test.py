@@ -32,10 +32,18 @@ CONFIGS = HERE.parent.parent / "configs"
 H = 3_600_000
 
 
+# A description that a spreadsheet would run as a formula if it were written as one.
+HOSTILE = '=HYPERLINK("http://example.com/x","click") & 1+1'
+
+
 def shipped_config(name, broker_url, points):
     """The shipped config with its gateways replaced by one MQTT source (hourly readings),
-    its journal and key in the test folder, no upload, and 2027 moved to 2025."""
+    its journal and key in the test folder, no upload, and 2027 moved to 2025; the first
+    parameter's description is one a spreadsheet would run as a formula."""
     text = (CONFIGS / name).read_text().replace("2027", "2025").replace("2028", "2026")
+    first = text.index("[[monitoring.parameters]]")
+    at = text.index('description = "', first) + len('description = "')
+    text = text[:at] + HOSTILE.replace('"', '\\"') + " " + text[at:]
     blocks, keep = [], True
     for line in text.splitlines(keepends=True):
         header = re.match(r"^\[\[?([A-Za-z_.]+)\]\]?", line)
@@ -118,6 +126,10 @@ def check_workbook(site, period, folder, artifacts, label, change):
              "--no-upload")
     signed = xlsx.with_suffix(".json")  # the signed JSON the workbook names, written beside it
     report = json.loads(signed.read_text())
+    p = site.run("report", "--config", str(site.config), "--period", period, "--out", str(signed), "--format", "xlsx",
+                 "--no-upload", check_rc=False)
+    check(p.returncode == 1 and "must not end in .json" in p.stderr and json.loads(signed.read_text()) == report,
+          f"{label}: a workbook is not written over the signed JSON it names")
     credited = report["emission_reductions"]["credited_tco2"]
     check(credited > 0, f"{label}: {credited} tCO2 credited in the signed JSON")
 
@@ -136,6 +148,10 @@ def check_workbook(site, period, folder, artifacts, label, change):
     check(sha == hashlib.sha256(signed.read_bytes()).hexdigest(), f"{label}: the header names the signed JSON's SHA-256")
     check(find_row(inp, 0, "Monitoring period")[1].value.startswith(report["period"]["local_dates"]),
           f"{label}: the period's local dates")
+    first = report["parameters"][0]
+    cell = find_row(inp, 1, first["id"])[2]
+    check(cell.data_type == "s" and cell.value.startswith(HOSTILE),
+          f"{label}: a description that looks like a formula stays text ({cell.data_type}: {cell.value[:40]!r})")
     for param in report["parameters"]:
         if param["aggregation"] == "fixed" and param.get("monitoring_option") != "A":
             row = find_row(inp, 1, param["id"])
