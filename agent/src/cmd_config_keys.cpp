@@ -5,6 +5,7 @@
 #include "mrv/core/config.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/time_zone.hpp"
+#include "mrv/report/spreadsheet_formula.hpp"
 
 namespace mrv::agent {
 
@@ -29,9 +30,13 @@ void print_periods(const MonitoringConfig& m) {
                 << " is in no period\n";
     previous = &p;
   }
-  std::vector<std::string> missing = m.workbook_missing();
-  if (missing.empty()) std::cout << "JCM workbook (report --format xlsx): ready, project " << m.reference_number << "\n";
-  for (const std::string& key : missing) std::cout << "JCM workbook (report --format xlsx) needs " << key << "\n";
+  std::vector<std::string> problems;
+  for (const std::string& key : m.workbook_missing()) problems.push_back("needs " + key);
+  for (const MonitoringFormula& f : m.formulas)  // the workbook recalculates each one
+    if (auto sheet = report::to_spreadsheet_formula(f.expression, [](const std::string& id) { return id; }); !sheet)
+      problems.push_back("cannot recalculate " + f.id + ": " + sheet.error().to_string());
+  if (problems.empty()) std::cout << "JCM workbook (report --format xlsx): ready, project " << m.reference_number << "\n";
+  for (const std::string& p : problems) std::cout << "JCM workbook (report --format xlsx) " << p << "\n";
 }
 
 }  // namespace

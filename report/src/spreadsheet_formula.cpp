@@ -1,4 +1,4 @@
-#include "spreadsheet_formula.hpp"
+#include "mrv/report/spreadsheet_formula.hpp"
 
 #include <cctype>
 #include <map>

@@ -5,7 +5,7 @@
 #include "mrv/core/time_zone.hpp"
 #include "mrv/core/units.hpp"
 #include "mrv/report/format.hpp"
-#include "spreadsheet_formula.hpp"
+#include "mrv/report/spreadsheet_formula.hpp"
 #include "xlsx_detail.hpp"
 #include "xlsx_sheet.hpp"
 

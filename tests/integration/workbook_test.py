@@ -68,7 +68,15 @@ def run_site(agent, folder, name, readings):
     broker = Broker(folder)
     site = Site(agent, points=0)
     site.config.write_text(shipped_config(name, f"tcp://127.0.0.1:{broker.port}", list(readings)))
-    site.run("check-config", "--config", str(site.config))
+    p = site.run("check-config", "--config", str(site.config))
+    check("JCM workbook (report --format xlsx): ready, project " in p.stdout, f"{name}: check-config says the workbook is ready")
+    text = site.config.read_text()
+    lacking = site.dir / "lacking.toml"
+    lacking.write_text(re.sub(r'(?m)^monitoring_point = .*$', "", text.replace('expression = "0"', 'expression = "rint(0.4)"')))
+    p = site.run("check-config", "--config", str(lacking))
+    check("JCM workbook (report --format xlsx) needs monitoring.parameters[0].monitoring_point" in p.stdout and
+          ("cannot recalculate PE_p: formula 'rint(0.4)'" in p.stdout or name != "solar-pv.toml"),
+          f"{name}: check-config names what the workbook lacks: {p.stdout.strip()[-300:]}")
     proc = site.start()
     wait_connected(site.journal)
     client = broker.publisher()

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "spreadsheet_formula.hpp"
+#include "mrv/report/spreadsheet_formula.hpp"
 
 using mrv::report::to_spreadsheet_formula;
 
