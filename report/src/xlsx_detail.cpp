@@ -126,20 +126,42 @@ void write_daily(lxw_workbook* wb, const Formats& f, const Report& r, const std:
 void write_monthly(lxw_workbook* wb, const Formats& f, const Report& r, const std::vector<PointColumns>& cols) {
   const uint32_t first_day_row = kFirstDayRow;
   const size_t days = cols.empty() ? 0 : cols.front().point->days.size();
+  // First a column per summed parameter (counter, integral): the sum of its points' months.
+  struct Summed {
+    const ParameterReport* parameter;
+    std::vector<size_t> points;  // indexes into cols
+  };
+  std::vector<Summed> summed;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (!cols[i].counter && !cols[i].integral) continue;
+    if (summed.empty() || summed.back().parameter != cols[i].parameter) summed.push_back({cols[i].parameter, {}});
+    summed.back().points.push_back(i);
+  }
   Sheet s(wb, f, "Monthly");
   s.heading("Per calendar month (" + r.period_facts.time_zone + ")",
-            "Each point per month of the period in site time: live sums of the Daily sheet's rows.");
+            "Each parameter summed from its points, and each point, per month of the period in site time: live sums "
+            "of the Daily sheet's rows (measured: before any calibration correction).");
   s.width(0, 0, 12);
-  s.width(1, static_cast<uint16_t>(1 + cols.size() * 4), 14);
+  s.width(1, static_cast<uint16_t>(1 + summed.size() + cols.size() * 5), 14);
   s.next();
-  // Monthly columns per point: readings, value (or mean of days), min, max, gap hours.
-  auto mcol = [](size_t i, int k) { return static_cast<uint16_t>(1 + i * 5 + k); };
+  // Then per point: readings, value, min, max, gap hours.
+  const size_t first_point_col = 1 + summed.size();
+  auto mcol = [&](size_t i, int k) { return static_cast<uint16_t>(first_point_col + i * 5 + k); };
+  for (size_t j = 0; j < summed.size(); ++j)
+    s.text(static_cast<uint16_t>(1 + j), summed[j].parameter->config->id + " (" + summed[j].parameter->config->unit + ")",
+           f.label);
   for (size_t i = 0; i < cols.size(); ++i) s.text(mcol(i, 0), group_label(cols[i]), f.label);
   s.next();
   s.text(0, "Month", f.header);
+  for (size_t j = 0; j < summed.size(); ++j) s.headers({"Measured"}, static_cast<uint16_t>(1 + j));
   for (size_t i = 0; i < cols.size(); ++i)
     s.headers({"Readings", cols[i].counter || cols[i].integral ? "Value" : "-", "Min", "Max", "Gap h"}, mcol(i, 0));
   s.next();
+  auto parameter_cells = [&](const Summed& p, double cached) {
+    std::string sum;
+    for (size_t i : p.points) sum += (sum.empty() ? "=" : "+") + cell_ref(s.row(), mcol(i, 1));
+    return std::pair{sum, cached};
+  };
   if (days == 0) return;
   const std::vector<DayValue>& dates = cols.front().point->days;
   const uint32_t months_first = s.row();
@@ -166,6 +188,13 @@ void write_monthly(lxw_workbook* wb, const Formats& f, const Report& r, const st
       if (!c.counter && hi) s.formula(mcol(i, 3), "=MAX(" + range_ref(from, to, c.max(), kDaily) + ")", *hi);
       s.formula(mcol(i, 4), "=SUM(" + range_ref(from, to, c.gap_hours(), kDaily) + ")", gaps);
     }
+    for (size_t j = 0; j < summed.size(); ++j) {
+      double cached = 0;
+      for (size_t i : summed[j].points)
+        for (size_t k = d; k < end && k < cols[i].point->days.size(); ++k) cached += cols[i].point->days[k].value;
+      auto [formula, value] = parameter_cells(summed[j], cached);
+      s.formula(static_cast<uint16_t>(1 + j), formula, value);
+    }
     s.next();
     d = end;
   }
@@ -178,6 +207,10 @@ void write_monthly(lxw_workbook* wb, const Formats& f, const Report& r, const st
     if (c.counter || c.integral)
       s.formula(mcol(i, 1), "=SUM(" + range_ref(months_first, months_last, mcol(i, 1)) + ")", c.point->value);
     s.formula(mcol(i, 4), "=SUM(" + range_ref(months_first, months_last, mcol(i, 4)) + ")", c.point->gap_hours);
+  }
+  for (size_t j = 0; j < summed.size(); ++j) {
+    const auto col = static_cast<uint16_t>(1 + j);
+    s.formula(col, "=SUM(" + range_ref(months_first, months_last, col) + ")", summed[j].parameter->measured);
   }
   s.next();
 }

@@ -175,7 +175,7 @@ def check_workbook(site, period, folder, artifacts, label, change):
     monthly = wb["Monthly"]
     total = find_row(monthly, 0, "Total")
     counter = next(p for p in report["parameters"] if p["aggregation"] == "counter")
-    close(total[2].value, float(counter["measured"]), f"{label}: the months sum to {counter['id']}", 1e-6)
+    close(total[1].value, float(counter["measured"]), f"{label}: the months sum to {counter['id']}", 1e-6)
 
     # Live: the measured value of `change` scaled in the input sheet, saved, recalculated.
     param_id, factor = change
