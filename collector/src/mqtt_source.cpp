@@ -9,6 +9,7 @@
 
 #include <mqtt/async_client.h>
 
+#include "mrv/collector/intake_log.hpp"
 #include "mrv/collector/mqtt_payload.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/log.hpp"
@@ -40,6 +41,11 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   const Config* site;       // the same
   JournalWriter& writer;
   std::filesystem::path persistence_dir;
+  // Accepted messages, durable before Paho acknowledges them (Paho's thread; start() and
+  // stop() when no callback runs).
+  IntakeLog intake;
+  uint64_t appends_since_release = 0;
+  JournalWriter::Ticket last_produced = 0;
   std::unique_ptr<mqtt::async_client> client;
   mqtt::connect_options connect_options;
   std::string source_prefix;  // "mqtt:<name>:"
@@ -58,7 +64,9 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   Impl(boost::asio::io_context& io_, MqttSourceConfig c, const Config& s, JournalWriter& w,
        std::filesystem::path dir)
       : io(io_), reconnect_timer(io_), config(std::move(c)), site(&s), writer(w),
-        persistence_dir(std::move(dir)), source_prefix("mqtt:" + config.name + ":") {
+        persistence_dir(std::move(dir)),
+        intake(persistence_dir / "intake", s.journal.synchronous == Synchronous::full),
+        source_prefix("mqtt:" + config.name + ":") {
     st.name = config.name;
     st.url = config.url;
   }
@@ -239,8 +247,10 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     return true;
   }
 
-  void quarantine(const MqttSubscriptionConfig* sub, const std::string& topic, BadInput reason,
-                  const std::string& detail, std::string_view payload) {
+  // Committed when it returns (a bad message is rare: no intake log for it). Returns 0,
+  // the ticket of a message that has nothing left to commit.
+  JournalWriter::Ticket quarantine(const MqttSubscriptionConfig* sub, const std::string& topic, BadInput reason,
+                                   const std::string& detail, std::string_view payload) {
     std::string sub_name = sub ? sub->topic : "";
     std::string key = sub_name + "/" + std::string(to_string(reason));
     {
@@ -255,15 +265,14 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     auto ticket = submit_until_accepted([&] { return writer.submit_quarantine(q); });
     if (!ticket) park();
     wait_durable(*ticket);
+    return 0;
   }
 
-  void message(mqtt::const_message_ptr msg) {
-    const std::string& topic = msg->get_topic();
-    std::string_view payload(msg->get_payload_ref().data(), msg->get_payload_ref().size());
-    {
-      std::lock_guard lock(status_mutex);
-      ++st.messages;
-    }
+  // Maps a message to readings and submits them, or quarantines it. A live message
+  // (`live`) is first appended to the intake log, so it is durable when this returns and
+  // Paho acknowledges it; a replayed one is in the log already. Returns the last ticket
+  // the message produced (0: none).
+  JournalWriter::Ticket handle(std::string_view topic, std::string_view payload, int64_t now, bool live) {
     const MqttSubscriptionConfig* sub = nullptr;
     std::optional<Captures> captures;
     for (const auto& s : config.subscriptions)
@@ -271,18 +280,18 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
         sub = &s;
         break;
       }
-    if (!sub) return quarantine(nullptr, topic, BadInput::unmapped, "no subscription matches", payload);
-    int64_t now = utc_now_ms();
+    const std::string topic_text(topic);
+    if (!sub) return quarantine(nullptr, topic_text, BadInput::unmapped, "no subscription matches", payload);
     auto decoded = decode_message(*sub, *captures, payload, now);
-    if (!decoded) return quarantine(sub, topic, decoded.error().reason, decoded.error().detail, payload);
-    std::vector<Reading> readings;
+    if (!decoded) return quarantine(sub, topic_text, decoded.error().reason, decoded.error().detail, payload);
+    readings_.clear();
     for (DecodedReading& d : *decoded) {
       const PointConfig* point = site->find_point(d.point_id);
-      if (!point) return quarantine(sub, topic, BadInput::unmapped, "no point '" + d.point_id + "'", payload);
+      if (!point) return quarantine(sub, topic_text, BadInput::unmapped, "no point '" + d.point_id + "'", payload);
       if (!d.unit.empty() && d.unit != point->unit)
-        return quarantine(sub, topic, BadInput::wrong_unit,
+        return quarantine(sub, topic_text, BadInput::wrong_unit,
                           "unit '" + d.unit + "', point " + point->id + " is in " + point->unit, payload);
-      Reading r;
+      Reading& r = readings_.emplace_back();
       r.point_id = std::move(d.point_id);
       r.value = std::move(d.value);
       r.unit = point->unit;
@@ -290,25 +299,74 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
       r.time_source = d.ts_ms ? TimeSource::device : TimeSource::agent;
       r.quality = d.quality;
       r.reason = std::move(d.reason);
-      r.source = source_prefix + topic;
-      readings.push_back(std::move(r));
+      r.source.reserve(source_prefix.size() + topic.size());
+      r.source.assign(source_prefix).append(topic);
     }
-    // Paho C sends the PUBACK after this callback returns: return only once durable.
+    // Not kept in the intake log (a full disk): the readings must be committed before
+    // Paho may acknowledge, as they were before the log existed.
+    bool commit_first = live && !append_to_intake(now, topic, payload);
     JournalWriter::Ticket last = 0;
-    for (size_t i = 0; i < readings.size(); ++i) {
-      auto ticket = submit_until_accepted([&] { return writer.submit(readings[i]); });
+    for (size_t i = 0; i < readings_.size(); ++i) {
+      auto ticket = submit_until_accepted([&] { return writer.take(readings_[i]); });
       if (!ticket) {
         if (stopping) park();
         // Refused as invalid (text the journal cannot store): quarantine the message.
         // Readings before it were accepted and stay; the quarantine row says which.
-        return quarantine(sub, topic, BadInput::binary,
+        return quarantine(sub, topic_text, BadInput::binary,
                           "reading " + std::to_string(i + 1) + " refused by the journal", payload);
       }
       last = *ticket;
     }
-    wait_durable(last);
+    if (commit_first) wait_durable(last);
     std::lock_guard lock(status_mutex);
-    st.readings += readings.size();
+    st.readings += readings_.size();
+    return last;
+  }
+  std::vector<Reading> readings_;  // reused: Paho's thread (or start()) only
+  static constexpr JournalWriter::Ticket kMaxUncommitted = 1024;
+
+  // False when the log cannot be written (a full disk): logged, at most every 10 s.
+  bool append_to_intake(int64_t now, std::string_view topic, std::string_view payload) {
+    auto appended = intake.append(now, topic, payload);
+    if (!appended)
+      log_limited("intake", source_prefix + " intake log: " + appended.error().to_string() +
+                                "; committing each message before acknowledging it");
+    return bool(appended);
+  }
+
+  void message(mqtt::const_message_ptr msg) {
+    {
+      std::lock_guard lock(status_mutex);
+      ++st.messages;
+    }
+    const auto& payload = msg->get_payload_ref();
+    JournalWriter::Ticket last = handle(msg->get_topic(), std::string_view(payload.data(), payload.size()),
+                                        utc_now_ms(), true);
+    if (last == 0) return;  // quarantined, and committed
+    intake.produced(last);
+    last_produced = last;
+    // The writer signs more slowly than Paho reads: past this many readings not yet
+    // committed, wait for it, so memory stays bounded and the broker holds the rest.
+    if (last > kMaxUncommitted) wait_durable(last - kMaxUncommitted);
+    if (++appends_since_release >= 256) {  // the writer's lock, not at every message
+      appends_since_release = 0;
+      intake.release(writer.committed_through());
+    }
+  }
+
+  // Before connecting: what an earlier run accepted (and may have acknowledged) but did
+  // not commit is submitted again; the journal stores a reading once.
+  void replay_intake() {
+    auto replayed = intake.replay([&](const IntakeEntry& e) { return handle(e.topic, e.payload, e.recv_ms, false); });
+    if (!replayed) {
+      log::error(source_prefix + " intake log: " + replayed.error().to_string());
+      return;
+    }
+    for (const std::string& torn : replayed->torn)
+      log::warning(source_prefix + " intake log cut short (a crash or power loss while writing): " + torn);
+    if (replayed->entries > 0)
+      log::notice(source_prefix + " replayed " + std::to_string(replayed->entries) + " messages from " +
+                  std::to_string(replayed->segments) + " intake segments (stored once)");
   }
 };
 
@@ -385,6 +443,7 @@ Result<void> MqttSource::start() {
   } catch (const mqtt::exception& e) {
     return fail(ErrorCode::config, "sources.mqtt " + c.name, std::string("MQTT client: ") + e.what());
   }
+  m.replay_intake();
   boost::asio::post(m.io, [self = impl_] { self->connect(); });
   return {};
 }
@@ -410,6 +469,9 @@ void MqttSource::stop() {
   // destroyed on Paho's own thread, from inside its message callback (which dropped the
   // last reference once the source was gone, and freed the client under Paho: SIGSEGV).
   m.client.reset();
+  // A clean stop leaves no intake segment behind once the journal has what they hold.
+  if (m.last_produced != 0) (void)m.writer.wait_committed(m.last_produced, std::chrono::seconds(3));
+  m.intake.release(m.writer.committed_through(), true);
 }
 
 const MqttSourceConfig& MqttSource::config() const { return impl_->config; }

@@ -105,7 +105,7 @@ Result<Journal> Journal::open_for_writing(const JournalOptions& options, Signer 
   impl->options = options;
   impl->algorithm_name = std::string(to_string(signer.algorithm()));
   impl->signer.emplace(std::move(signer));
-  std::string pragmas = "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA cache_size = -2048; PRAGMA synchronous = ";
+  std::string pragmas = "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA cache_size = -1024; PRAGMA synchronous = ";
   pragmas += options.synchronous == Synchronous::full ? "FULL;" : "NORMAL;";
   if (auto r = sqlite::exec(impl->db, pragmas.c_str(), options.path.string()); !r)
     return tl::unexpected(r.error());

@@ -18,12 +18,14 @@ JournalWriter::JournalWriter(Journal journal, WriterOptions options, Clock& cloc
 
 JournalWriter::~JournalWriter() { stop(); }
 
-Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) {
+Result<JournalWriter::Ticket> JournalWriter::submit(Reading reading) { return take(reading); }
+
+Result<JournalWriter::Ticket> JournalWriter::take(Reading& reading) {
   if (auto v = validate_reading(reading); !v) {
     v.error().where = reading.source + " " + v.error().where;
     return tl::unexpected(v.error());
   }
-  return enqueue(AcceptedReading{std::move(reading), clock_.now()});
+  return enqueue(reading, RecordType::reading);
 }
 
 Result<JournalWriter::Ticket> JournalWriter::submit_site_record(Reading record) {
@@ -31,11 +33,12 @@ Result<JournalWriter::Ticket> JournalWriter::submit_site_record(Reading record) 
     v.error().where = "site record " + v.error().where;
     return tl::unexpected(v.error());
   }
-  return enqueue(AcceptedReading{std::move(record), clock_.now(), RecordType::site_record});
+  return enqueue(record, RecordType::site_record);
 }
 
-Result<JournalWriter::Ticket> JournalWriter::enqueue(AcceptedReading accepted) {
-  const std::string& source = accepted.reading.source;
+Result<JournalWriter::Ticket> JournalWriter::enqueue(Reading& reading, RecordType type) {
+  const std::string& source = reading.source;
+  ClockSample received = clock_.now();
   std::lock_guard lock(mutex_);
   if (stopping_) return fail(ErrorCode::busy, source, "journal writer is stopping");
   if (!stats_.accepting || queue_.size() + inflight_.size() >= options_.queue_capacity) {
@@ -44,7 +47,7 @@ Result<JournalWriter::Ticket> JournalWriter::enqueue(AcceptedReading accepted) {
     ErrorCode why = commit_failing_ ? last_failure_ : ErrorCode::storage_full;
     return fail(why, source, "journal is not accepting readings: " + stats_.last_error);
   }
-  queue_.push_back({std::move(accepted), Clk::now(), next_ticket_});
+  queue_.push_back({AcceptedReading{std::move(reading), received, type}, Clk::now(), next_ticket_});
   ++stats_.submitted;
   if (queue_.size() == 1 || queue_.size() >= options_.max_batch) work_ready_.notify_one();
   return next_ticket_++;
@@ -104,6 +107,11 @@ void JournalWriter::stop() {
   }
   work_ready_.notify_one();
   if (thread_.joinable()) thread_.join();
+}
+
+JournalWriter::Ticket JournalWriter::committed_through() const {
+  std::lock_guard lock(mutex_);
+  return committed_through_;
 }
 
 WriterStats JournalWriter::stats() const {

@@ -2,6 +2,8 @@
 """The MQTT collector against a real mosquitto broker. Usage: mqtt_test.py AGENT MODE
   e2e            10,000 QoS 1 messages over 5 topics: all stored once, values exact, verify
   kill9          kill -9 of the agent five times during a QoS 1 stream: none lost, none twice
+  kill9-fast     kill -9 ten times during a 50,000-message stream published as fast as the
+                 broker takes it (the intake log's path): none lost, none twice, verifies
   broker-restart broker stopped for 30 s mid-stream and restarted: reconnect, nothing lost
   tls            mutual TLS with a throwaway CA; a wrong CA fails with a clear error
   bad-input      every kind of bad message: counted, quarantined with its bytes, and good
@@ -108,6 +110,52 @@ elif mode == "kill9":
     time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
+    check_exactly_once(site, n)
+    check_verifies(site)
+
+elif mode == "kill9-fast":
+    broker = Broker(work.name)
+    # "normal": kill -9 is what it must survive, at the rate it reaches (power loss: full).
+    site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB,
+                    extra_journal='synchronous = "normal"')
+    n = 50_000
+    pub = broker.publisher()
+    done = threading.Event()
+
+    def stream():  # as fast as the broker takes them
+        for start in range(0, n, 1000):
+            publish_all(pub, [message(i) for i in range(start, start + 1000)])
+        done.set()
+
+    proc = site.start()
+    check(site.wait_stored(0, 5), "agent started")
+    time.sleep(1)
+    t0 = time.time()
+    threading.Thread(target=stream, daemon=True).start()
+    rng = random.Random(19)
+    counts = [0]
+    for k in range(10):
+        # Each kill lands while the restarted agent is storing: after it stored 300 more.
+        deadline = time.time() + 30
+        while site.stored_count() < min(counts[-1] + 300, n) and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.05))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        counts.append(site.stored_count())
+        proc = site.start()
+    during = [c for c in counts[1:] if c < n]
+    check(len(during) >= 8 and during == sorted(set(during)),
+          f"10 kills, at least 8 while the stream was being stored; stored at each: {counts[1:]}")
+    done.wait(120)
+    check(site.wait_stored(n, 120), f"after the last restart every message arrives "
+                                    f"({time.time() - t0:.1f} s from the first message)")
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    check(proc.returncode == 0, "the agent stops cleanly")
+    intake = list((site.journal.parent / "mqtt" / "site-broker" / "intake").glob("intake-*.log"))
+    check(not intake, f"a clean stop leaves no intake segment ({[p.name for p in intake]})")
     check_exactly_once(site, n)
     check_verifies(site)
 

@@ -1,19 +1,20 @@
 #pragma once
 // One MQTT broker connection: subscribes, turns each message into readings (or a
-// quarantine row) and acknowledges a QoS 1/2 message only after they are committed.
+// quarantine row) and acknowledges a QoS 1/2 message only once it is durable.
 //
-// How nothing is lost: Paho C (MQTTAsync, 1.3) calls the message callback for a QoS 1
-// message before it sends the PUBACK, and for QoS 2 (MQTT 3.1.1) keeps the received
-// PUBLISH in its file persistence (`persistence_dir`) until the callback has returned on
-// PUBREL. The callback returns only after the message's readings (or its quarantine row)
-// are committed to the journal. A kill -9 before that leaves the message unacknowledged,
-// and the broker delivers it again to the persistent session; the journal stores a
-// redelivered reading once (same time, point, value and source). Readings the agent
-// stamps with its own clock (no timestamp in the payload) get a new time when
-// redelivered, so in that window they can be stored twice: the records show it.
+// How nothing is lost (docs/mqtt.md): Paho C (MQTTAsync, 1.3) calls the message callback
+// for a QoS 1 message before it sends the PUBACK, and for QoS 2 (MQTT 3.1.1) keeps the
+// received PUBLISH in its file persistence (`persistence_dir`) until the callback has
+// returned on PUBREL. The callback appends the message to the source's intake log (one
+// write(2); fdatasync too at synchronous = "full") and submits its readings to the journal
+// writer, which signs and commits them in batches behind the acknowledgement. A kill -9
+// before the append leaves the message unacknowledged (the broker delivers it again);
+// after it, the next start replays the intake log before connecting. The journal stores
+// a reading once (same time, point, value and source), and a replayed message keeps its
+// receive time, so even readings stamped with the agent's clock are stored once.
 //
-// The price: one message is in flight per connection, so ingest runs at the journal's
-// commit rate (the writer commits at once when a collector waits, see JournalWriter).
+// A bad message is quarantined and committed before the callback returns (rare; it is
+// not in the intake log).
 //
 // Back-pressure: while the journal refuses readings, the callback waits (it does not
 // read further messages), so the broker holds them in the persistent session.

@@ -61,6 +61,9 @@ class JournalWriter {
 
   // Thread-safe. Stamps the reading with the agent's clock and queues it.
   [[nodiscard]] Result<Ticket> submit(Reading reading);
+  // The same, but the reading is moved into the queue only when it is accepted: refused,
+  // it stays with the caller to submit again (no copy per reading on the hot path).
+  [[nodiscard]] Result<Ticket> take(Reading& reading);
   // Thread-safe. Queues a site record (a Reading site_record_reading made; checked again
   // here), stamped with the agent's clock like a reading and committed as a record of
   // type site-record, in order with the readings. Refused as submit() refuses.
@@ -76,6 +79,9 @@ class JournalWriter {
   // Blocks until what `ticket` names is committed (true) or the timeout passes. The
   // writer then commits at once instead of at the batch deadline.
   bool wait_committed(Ticket ticket, std::chrono::milliseconds timeout);
+  // Thread-safe, without waiting or hurrying the writer: every ticket up to this one is
+  // committed.
+  Ticket committed_through() const;
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
   // Asks the writer thread for a checkpoint of everything committed, with this reason
@@ -106,7 +112,7 @@ class JournalWriter {
     Clk::time_point queued;
     Ticket ticket;
   };
-  [[nodiscard]] Result<Ticket> enqueue(AcceptedReading accepted);  // lock not held
+  [[nodiscard]] Result<Ticket> enqueue(Reading& reading, RecordType type);  // lock not held; moves when accepted
   struct PendingQuarantine {
     QuarantinedMessage message;
     Clk::time_point queued;
