@@ -8,12 +8,14 @@
 #     on the same copy of the harness, so variants below apply to it too
 # Variants (environment): W2_METERS=1000 publishes over 1,000 topics instead of 100;
 # W2_BURST_MS=10 makes the publisher pause 10 ms after each round of one message per
-# topic (bursts). They patch the copy with bench/w2_variants.patch.
+# topic (bursts). They patch the copy with bench/w2_variants.patch. MRV_AGENT=path runs
+# another build of the agent (an older commit, to compare on the same day).
 set -eu
 sync="${1:-full}"; [ $# -gt 0 ] && shift
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work=/tmp/mrv-w2
 meters="${W2_METERS:-100}"
+agent="${MRV_AGENT:-$repo/build/agent/mrv-agent}"
 rm -rf "$work" && mkdir -p "$work"
 cp -r "$repo/../shared/bench" "$work/bench" && chmod -R u+w "$work/bench"
 if [ "$meters" != 100 ] || [ -n "${W2_BURST_MS:-}" ]; then
@@ -23,7 +25,7 @@ if [ "$meters" != 100 ] || [ -n "${W2_BURST_MS:-}" ]; then
 fi
 case "$sync" in peer:*) exec "$work/bench/run-w2.sh" "${sync#peer:}" "$@" ;; esac
 mode="${1:-record}"; [ $# -gt 0 ] && shift
-"$repo/build/agent/mrv-agent" keygen --out "$work/agent.key" >/dev/null
+"$agent" keygen --out "$work/agent.key" >/dev/null
 {
   printf '[site]\nid = "w2"\n[journal]\npath = "state/journal.db"\nsynchronous = "%s"\n' "$sync"
   printf '[signing]\nkey_file = "agent.key"\nmode = "%s"\n' "$mode"
@@ -36,7 +38,7 @@ mode="${1:-record}"; [ $# -gt 0 ] && shift
 cat > "$work/run-agent.sh" <<EOS
 #!/bin/sh
 rm -rf $work/state
-exec $repo/build/agent/mrv-agent run --config $work/w2.toml
+exec $agent run --config $work/w2.toml
 EOS
 chmod +x "$work/run-agent.sh"
 PEER_CMD="$work/run-agent.sh" \

@@ -357,7 +357,11 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   // Before connecting: what an earlier run accepted (and may have acknowledged) but did
   // not commit is submitted again; the journal stores a reading once.
   void replay_intake() {
-    auto replayed = intake.replay([&](const IntakeEntry& e) { return handle(e.topic, e.payload, e.recv_ms, false); });
+    auto replayed = intake.replay([&](const IntakeEntry& e) {
+      JournalWriter::Ticket last = handle(e.topic, e.payload, e.recv_ms, false);
+      if (last > kMaxUncommitted) wait_durable(last - kMaxUncommitted);  // memory stays bounded
+      return last;
+    });
     if (!replayed) {
       log::error(source_prefix + " intake log: " + replayed.error().to_string());
       return;
