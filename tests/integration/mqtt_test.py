@@ -133,7 +133,7 @@ elif mode == "kill9-fast":
     t0 = time.time()
     threading.Thread(target=stream, daemon=True).start()
     rng = random.Random(19)
-    counts = [0]
+    counts, logs = [0], []
     for k in range(10):
         # Each kill lands while the restarted agent is storing: after it stored 300 more.
         deadline = time.time() + 30
@@ -142,11 +142,14 @@ elif mode == "kill9-fast":
         time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        logs.append(proc.stderr.read())
         counts.append(site.stored_count())
         proc = site.start()
     during = [c for c in counts[1:] if c < n]
     check(len(during) >= 8 and during == sorted(set(during)),
           f"10 kills, at least 8 while the stream was being stored; stored at each: {counts[1:]}")
+    replays = [line for log in logs for line in log.splitlines() if "intake segments" in line]
+    check(replays, f"restarts replayed what a kill left in the intake log ({replays[:2]})")
     done.wait(120)
     check(site.wait_stored(n, 120), f"after the last restart every message arrives "
                                     f"({time.time() - t0:.1f} s from the first message)")
