@@ -1,7 +1,7 @@
 // Signing latency of one key: mrv-sign-bench KEY_FILE [COUNT] [TCTI]
 // Signs COUNT checkpoint-sized messages one after another, as the journal writer does,
 // and prints the median, 99th percentile and maximum in milliseconds, and the signatures
-// a second that gives. A TSS2 private key signs in the TPM (docs/benchmarks.md, "TPM").
+// a second that gives (signing time only: each signature is verified outside the timing). A TSS2 private key signs in the TPM (docs/benchmarks.md, "TPM").
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,7 +27,6 @@ int main(int argc, char** argv) {
   auto pub = mrv::PublicKey::from_pem(signer->public_pem());
   std::vector<double> ms;
   ms.reserve(static_cast<size_t>(count));
-  const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < count; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     auto sig = signer->sign(body + std::to_string(i));
@@ -38,11 +37,12 @@ int main(int argc, char** argv) {
     }
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double total_ms = 0;
+  for (double m : ms) total_ms += m;
   std::sort(ms.begin(), ms.end());
   std::printf("key %s (%s%s): %d signatures, median %.2f ms, p99 %.2f ms, max %.2f ms, %.0f signatures/s\n",
               signer->key_id_hex().substr(0, 16).c_str(), std::string(mrv::to_string(signer->algorithm())).c_str(),
               signer->in_tpm() ? ", in the TPM" : ", file", count, ms[ms.size() / 2],
-              ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back(), count / total_s);
+              ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back(), count * 1000.0 / total_ms);
   return 0;
 }

@@ -98,6 +98,9 @@ const TpmContext& tpm_context(const std::string& tcti) {
   tpm_ctx = new TpmContext;
   TpmContext& ctx = *tpm_ctx;
   if (!tcti.empty()) ::setenv("TPM2OPENSSL_TCTI", tcti.c_str(), 1);
+  // The TSS logs its own errors to stderr, several lines each; ours say what failed in
+  // one line. TSS2_LOG set by an operator (e.g. "all+debug") still wins.
+  ::setenv("TSS2_LOG", "all+none", 0);
   ctx.libctx = OSSL_LIB_CTX_new();
   if (!ctx.libctx) {
     ctx.error = "cannot make an OpenSSL library context";
@@ -106,8 +109,13 @@ const TpmContext& tpm_context(const std::string& tcti) {
   // Loading "tpm2" initialises ESYS and connects to the TPM: a missing provider and an
   // unreachable TPM both fail here.
   if (!OSSL_PROVIDER_load(ctx.libctx, "tpm2")) {
-    ctx.error = "cannot load OpenSSL's tpm2 provider (Debian package tpm2-openssl) or reach the TPM" +
-                std::string(tcti.empty() ? " (default TCTI)" : " at TCTI " + tcti) + ": " + openssl_error();
+    unsigned long e = ERR_peek_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_DSO)  // the module file is not there
+      ctx.error = "OpenSSL's tpm2 provider is not installed (Debian package tpm2-openssl): " + openssl_error();
+    else  // the provider is there; its ESYS could not reach a TPM
+      ctx.error = "cannot reach the TPM" + std::string(tcti.empty() ? " (default TCTI)" : " at TCTI " + tcti) +
+                  " through OpenSSL's tpm2 provider (no TPM, no access to /dev/tpmrm0, or swtpm not running): " +
+                  openssl_error();
     return ctx;
   }
   if (!OSSL_PROVIDER_load(ctx.libctx, "default")) ctx.error = "cannot load OpenSSL's default provider";
