@@ -123,7 +123,12 @@ TEST_CASE("tpm statement: the TPMS_ATTEST parser refuses truncated, padded, mist
   CHECK_FALSE(parse_tpms_attest_certify(quote));
   std::string huge_name = info.substr(0, 6) + "\xff\xff";  // a qualifiedSigner of 65535 bytes
   CHECK_FALSE(parse_tpms_attest_certify(huge_name + std::string(70000, 'a')));
-  CHECK_FALSE(parse_tpms_attest_certify(std::string(kMaxTpmAttest + 1, 'a')));
+  auto over = parse_tpms_attest_certify(std::string(kMaxTpmAttest + 1, 'a'));
+  REQUIRE_FALSE(over);
+  CHECK(over.error().message == "TPMS_ATTEST longer than 1024 bytes");
+  auto at = parse_tpms_attest_certify(std::string(kMaxTpmAttest, 'a'));  // read, then refused for its bytes
+  REQUIRE_FALSE(at);
+  CHECK(at.error().message != "TPMS_ATTEST longer than 1024 bytes");
 
   const std::string pub = vector_file("key.pub");
   REQUIRE(parse_tpm2b_public(pub));
@@ -134,7 +139,12 @@ TEST_CASE("tpm statement: the TPMS_ATTEST parser refuses truncated, padded, mist
 
 TEST_CASE("tpm statement: oversized or malformed statements are unverifiable, not errors", "[tpm]") {
   const std::string spki = vector_file("key_spki.der"), ca = vector_file("ca.pem");
-  CHECK(check_tpm_statement(std::string(kMaxTpmStatementJson + 1, ' '), spki, ca, kNow).claim == TpmClaim::unverifiable);
+  CHECK(check_tpm_statement(std::string(kMaxTpmStatementJson + 1, ' '), spki, ca, kNow).detail ==
+        "the statement is longer than 16 KiB");
+  std::string padded = Parts{}.json();
+  padded.insert(1, std::string(kMaxTpmStatementJson - padded.size(), ' '));  // 16 KiB exactly: read
+  REQUIRE(padded.size() == kMaxTpmStatementJson);
+  CHECK(check_tpm_statement(padded, spki, ca, kNow).claim == TpmClaim::verified);
   CHECK(check_tpm_statement("[1,2]", spki, ca, kNow).claim == TpmClaim::unverifiable);
   CHECK(check_tpm_statement("not an object", spki, ca, kNow).claim == TpmClaim::unverifiable);
   auto j = nlohmann::json::parse(Parts{}.json());
