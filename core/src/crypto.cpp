@@ -4,7 +4,6 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
@@ -86,6 +85,8 @@ constexpr std::string_view kTss2PemHeader = "-----BEGIN TSS2 PRIVATE KEY-----";
 
 struct TpmContext {
   OSSL_LIB_CTX* libctx = nullptr;
+  OSSL_PROVIDER* tpm2 = nullptr;  // each loaded provider holds a reference until unloaded
+  OSSL_PROVIDER* default_provider = nullptr;
   std::string error;  // why the provider could not be loaded (empty: loaded)
 };
 
@@ -108,7 +109,7 @@ const TpmContext& tpm_context(const std::string& tcti) {
   }
   // Loading "tpm2" initialises ESYS and connects to the TPM: a missing provider and an
   // unreachable TPM both fail here.
-  if (!OSSL_PROVIDER_load(ctx.libctx, "tpm2")) {
+  if (!(ctx.tpm2 = OSSL_PROVIDER_load(ctx.libctx, "tpm2"))) {
     unsigned long e = ERR_peek_error();
     if (ERR_GET_LIB(e) == ERR_LIB_DSO)  // the module file is not there
       ctx.error = "OpenSSL's tpm2 provider is not installed (Debian package tpm2-openssl): " + openssl_error();
@@ -118,7 +119,8 @@ const TpmContext& tpm_context(const std::string& tcti) {
                   openssl_error();
     return ctx;
   }
-  if (!OSSL_PROVIDER_load(ctx.libctx, "default")) ctx.error = "cannot load OpenSSL's default provider";
+  if (!(ctx.default_provider = OSSL_PROVIDER_load(ctx.libctx, "default")))
+    ctx.error = "cannot load OpenSSL's default provider";
   return ctx;
 }
 
@@ -127,7 +129,10 @@ const TpmContext& tpm_context(const std::string& tcti) {
 void release_tpm() {
   std::lock_guard lock(tpm_mutex);
   if (!tpm_ctx) return;
-  OSSL_LIB_CTX_free(tpm_ctx->libctx);  // unloads the provider: ESYS closes its connection
+  // Unloading tpm2 tears it down: ESYS finalises and closes its connection to the TPM.
+  if (tpm_ctx->default_provider) OSSL_PROVIDER_unload(tpm_ctx->default_provider);
+  if (tpm_ctx->tpm2) OSSL_PROVIDER_unload(tpm_ctx->tpm2);
+  OSSL_LIB_CTX_free(tpm_ctx->libctx);
   delete tpm_ctx;
   tpm_ctx = nullptr;
 }
