@@ -2,6 +2,7 @@
 """Independent verifier for mrv-agent bundles (mrv-bundle/1), written from docs/verification.md.
 
 Usage: verify_bundle.py BUNDLE.tar.gz [--public-key PEM]... [--since-checkpoint FILE] [--json]
+                        [--tpm-ca PEM]
 Exit:  0 VALID, 1 INVALID, 2 usage error (also a key or checkpoint file that cannot be read),
        3 VALID WITH DECLARED BREAKS (also with findings),
        4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6.2).
@@ -718,9 +719,174 @@ class Entry:
             yield number + 1, buf, False
 
 
+# ---- The TPM key statement (§8): information about a key, never a failure of the bundle ----
+MAX_TPM_STATEMENT = 16 * 1024  # the "tpm" member's JSON text
+TPM_LIMITS = {"ek_certificate": 8192, "ak_public": 1024, "key_public": 1024, "certify_info": 1024,
+              "certify_signature": 128}
+FIXED_TPM, FIXED_PARENT, SENSITIVE_DATA_ORIGIN, RESTRICTED, SIGN = 1 << 1, 1 << 4, 1 << 5, 1 << 16, 1 << 18
+RESIDENT = FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN
+
+
+class TpmBytes:  # big-endian reads over outside bytes; ValueError past the end
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, n):
+        if len(self.data) - self.pos < n:
+            raise ValueError("truncated")
+        self.pos += n
+        return self.data[self.pos - n:self.pos]
+
+    def uint(self, n):
+        return int.from_bytes(self.take(n), "big")
+
+    def tpm2b(self, limit):
+        n = self.uint(2)
+        if n > limit:
+            raise ValueError("a TPM2B of %d bytes, more than %d" % (n, limit))
+        return self.take(n)
+
+
+def tpm_public(data):  # TPM2B_PUBLIC of an ECC P-256 key, nameAlg SHA-256: (attributes, point, name)
+    if len(data) > 1024:
+        raise ValueError("TPM2B_PUBLIC longer than 1024 bytes")
+    r = TpmBytes(data)
+    if r.uint(2) != len(data) - 2:
+        raise ValueError("TPM2B_PUBLIC size does not match")
+    if r.uint(2) != 0x0023 or r.uint(2) != 0x000B:
+        raise ValueError("not an ECC key with nameAlg SHA-256")
+    attributes = r.uint(4)
+    r.tpm2b(64)  # authPolicy
+    if r.uint(2) != 0x0010:
+        raise ValueError("a storage key (symmetric algorithm set), not a signing key")
+    scheme = r.uint(2)
+    if scheme not in (0x0010, 0x0018) or (scheme == 0x0018 and r.uint(2) != 0x000B):
+        raise ValueError("scheme is neither NULL nor ECDSA with SHA-256")
+    if r.uint(2) != 0x0003 or r.uint(2) != 0x0010:
+        raise ValueError("curve is not NIST P-256 or kdf is not NULL")
+    x, y = r.tpm2b(32), r.tpm2b(32)
+    if r.pos != len(data) or len(x) != 32 or len(y) != 32:
+        raise ValueError("TPM2B_PUBLIC with bytes after it, or a point not 32 + 32 bytes")
+    return attributes, b"\x04" + x + y, b"\x00\x0b" + hashlib.sha256(data[2:]).digest()
+
+
+def tpm_certify_name(data):  # TPMS_ATTEST of TPM2_Certify: the certified object's name
+    if len(data) > 1024:
+        raise ValueError("TPMS_ATTEST longer than 1024 bytes")
+    r = TpmBytes(data)
+    if r.uint(4) != 0xFF544347 or r.uint(2) != 0x8017:
+        raise ValueError("not a TPM-generated TPM2_Certify attestation")
+    r.tpm2b(66), r.tpm2b(64)  # qualifiedSigner, extraData
+    r.take(8 + 4 + 4)  # clock, resetCount, restartCount
+    if r.uint(1) > 1:
+        raise ValueError("safe is not a boolean")
+    r.take(8)  # firmwareVersion
+    name, _ = r.tpm2b(66), r.tpm2b(66)
+    if r.pos != len(data):
+        raise ValueError("TPMS_ATTEST with bytes after it")
+    return name
+
+
+def p256(point):
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+
+
+def cert_signed_by(cert, issuer):
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        else:
+            return False
+        return True
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+
+
+def is_ca(cert):
+    from cryptography import x509
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def ek_chain(ek_der, ca_certs, now):  # the EK certificate chains to a self-signed one of the bundle
+    from cryptography import x509
+    cert = x509.load_der_x509_certificate(ek_der)
+    described = "EK certificate %s issued by %s" % (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
+    for _ in range(8):
+        if not cert.not_valid_before <= now <= cert.not_valid_after:
+            raise ValueError("certificate %s is not valid now" % cert.subject.rfc4514_string())
+        issuers = [c for c in ca_certs if c.subject == cert.issuer and is_ca(c) and cert_signed_by(cert, c)]
+        if not issuers:
+            raise ValueError("the EK certificate (issuer %s) does not chain to the TPM CA bundle"
+                             % x509.load_der_x509_certificate(ek_der).issuer.rfc4514_string())
+        issuer = issuers[0]
+        if issuer.subject == issuer.issuer and cert_signed_by(issuer, issuer):
+            if not issuer.not_valid_before <= now <= issuer.not_valid_after:
+                raise ValueError("root %s is not valid now" % issuer.subject.rfc4514_string())
+            return described
+        cert = issuer
+    raise ValueError("the EK certificate's chain is longer than 8")
+
+
+def load_tpm_ca(data):
+    from cryptography import x509
+    certs = []
+    for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.S):
+        certs.append(x509.load_pem_x509_certificate(block))
+    return certs
+
+
+def tpm_claim(statement, spki_der, ca_certs, now=None):  # ("verified" | ..., detail)
+    if statement is None:
+        return "not claimed", ""
+    try:
+        if not isinstance(statement, dict) or len(json.dumps(statement)) > MAX_TPM_STATEMENT:
+            raise ValueError("the statement is not a JSON object of at most 16 KiB")
+        if statement.get("format") != "mrv-tpm-key/1":
+            raise ValueError("format is not mrv-tpm-key/1")
+        part = {}
+        for name, limit in TPM_LIMITS.items():
+            text = statement.get(name)
+            if not isinstance(text, str):
+                raise ValueError("no " + name)
+            if len(text) > (limit + 2) // 3 * 4 or len(b64(text)) > limit:
+                raise ValueError(name + " is too long")
+            part[name] = b64(text)
+        attributes, point, name = tpm_public(part["key_public"])
+        if attributes & (RESIDENT | SIGN) != RESIDENT | SIGN:
+            raise ValueError("key_public lacks fixedTPM, fixedParent, sensitiveDataOrigin or sign")
+        key_spki = p256(point).public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        if key_spki != spki_der:
+            raise ValueError("the attested key is not this signing key")
+        ak_attributes, ak_point, _ = tpm_public(part["ak_public"])
+        if ak_attributes & (RESIDENT | SIGN | RESTRICTED) != RESIDENT | SIGN | RESTRICTED:
+            raise ValueError("ak_public is not a restricted signing key with fixedTPM, fixedParent, "
+                             "sensitiveDataOrigin")
+        if tpm_certify_name(part["certify_info"]) != name:
+            raise ValueError("certify_info certifies another key (its name differs)")
+        try:
+            p256(ak_point).verify(part["certify_signature"], part["certify_info"], ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise ValueError("certify_signature does not verify with ak_public")
+        if not ca_certs:
+            raise ValueError("no TPM manufacturer CA bundle given (--tpm-ca)")
+        now = now or datetime.datetime.utcnow()
+        return "verified", ek_chain(part["ek_certificate"], ca_certs, now)
+    except (ValueError, TypeError, Failure) as e:
+        return "claimed but unverifiable", str(e)
+
+
 class Bundle:
-    def __init__(self, pinned, since_text, report, registry_keys=None):
+    def __init__(self, pinned, since_text, report, registry_keys=None, tpm_ca=None):
         self.pinned, self.since_text, self.report = pinned, since_text, report
+        self.tpm_ca = tpm_ca or []  # TPM manufacturers' certificates (§8)
         self.registry_keys = registry_keys or {}  # may sign the manifest, never records
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
@@ -863,6 +1029,9 @@ class Bundle:
             if (k.get("key_id"), k.get("algorithm")) != (kid, alg):
                 raise Failure("key_id or algorithm does not match the key (%s, %s)" % (kid, alg), "keys", where)
             listed[kid] = (key, alg)
+            spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            claim, detail = tpm_claim(k.get("tpm"), spki, self.tpm_ca)
+            self.report.tpm[kid] = claim + (" (%s)" % detail if detail else "")
         if not self.pinned:
             self.keys = listed
         self.check_manifest_signature()
@@ -1212,6 +1381,7 @@ def cross_check_findings(report):  # as docs/verify_report.py: one text per fail
 class Report:
     def __init__(self):
         self.failures, self.breaks, self.findings, self.notes = {}, [], {}, []
+        self.tpm = {}  # key id -> what its TPM statement shows (§8)
         self.texts = []  # findings that are not about readings (a report's failed cross-checks)
         self.noted = set()
 
@@ -1252,8 +1422,8 @@ def safe(text):  # untrusted text must not start new lines or drive the terminal
     return "".join(c if c.isprintable() or c == " " else "\\u%04x" % ord(c) for c in str(text))
 
 
-def verify(path, pinned, since_text, report, registry_keys=None):
-    bundle = Bundle(pinned, since_text, report, registry_keys)
+def verify(path, pinned, since_text, report, registry_keys=None, tpm_ca=None):
+    bundle = Bundle(pinned, since_text, report, registry_keys, tpm_ca)
     try:
         try:
             fh = open(path, "rb")
@@ -1291,6 +1461,8 @@ def main():
                    help="a registry's public key: may sign the manifest of its bundles, never records")
     p.add_argument("--since-checkpoint", metavar="FILE", help="a checkpoint note you already hold")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--tpm-ca", metavar="PEM", help="TPM manufacturers' CA certificates: check each key's "
+                   "TPM statement (key held in a TPM: verified / not claimed / claimed but unverifiable)")
     args = p.parse_args()
     report, bundle = Report(), None
     try:
@@ -1306,7 +1478,13 @@ def main():
             report.notes.append("keys not pinned: this proves integrity, not authorship "
                                 "(the keys were taken from keys.json)")
         since = read_input(args.since_checkpoint, "checkpoint") if args.since_checkpoint else None
-        bundle = verify(args.bundle, pinned, since, report, registry_keys)
+        tpm_ca = None
+        if args.tpm_ca:
+            try:
+                tpm_ca = load_tpm_ca(read_input(args.tpm_ca, "TPM CA bundle"))
+            except ValueError as e:
+                raise UsageError("TPM CA bundle %s: %s" % (args.tpm_ca, e))
+        bundle = verify(args.bundle, pinned, since, report, registry_keys, tpm_ca)
     except UsageError as e:  # as the agent's verify: exit 2, the bundle not judged
         print(safe(e), file=sys.stderr)
         return USAGE
@@ -1330,7 +1508,7 @@ def output(report, bundle, as_json):
     if as_json:
         print(json.dumps({"verdict": verdict, "exit_code": code, **summary, "failures": report.failures,
                           "declared_breaks": report.breaks, "findings": report.finding_lines(),
-                          "notes": report.notes}))
+                          "notes": report.notes, "tpm": report.tpm}))
         return code
     for kind, message in report.failures.items():
         print(safe("FAILED [%s] %s" % (kind, message)))
@@ -1340,6 +1518,8 @@ def output(report, bundle, as_json):
         print(safe("FINDING: " + line))
     for note in report.notes:
         print(safe("NOTE: " + note))
+    for kid, claim in sorted(report.tpm.items()):
+        print(safe("key %s held in a TPM: %s" % (kid, claim)))
     print("SUMMARY: %d records, seq %d..%d, %d checkpoints, closing tree size %s" % (
         summary["records"], summary["first_seq"], summary["last_seq"], summary["checkpoints"],
         "none" if closing is None else closing))

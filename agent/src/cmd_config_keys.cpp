@@ -1,4 +1,5 @@
 // check-config and keygen.
+#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -6,6 +7,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/time_zone.hpp"
 #include "mrv/report/spreadsheet_formula.hpp"
+#include "tpm_statement_maker.hpp"
 
 namespace mrv::agent {
 
@@ -51,27 +53,60 @@ int check_config(const std::filesystem::path& config) {
   std::cout << config.string() << ": valid (site " << c->site_id << ", " << c->points.size()
             << " points, " << c->simulated_sources.size() << " simulated sources, config hash "
             << c->hash_hex << ")\n";
+  if (is_tpm_key_file(c->signing.key_file)) {  // reach the TPM now, not when `run` starts
+    auto signer = Signer::load(c->signing.key_file, c->signing.tpm_tcti);
+    if (!signer) {
+      std::cerr << signer.error().to_string() << "\n";
+      return kExitFailure;
+    }
+    std::cout << "signing key: held in the TPM, ecdsa-p256-sha256, key id " << signer->key_id_hex()
+              << " (signs checkpoints only)\n";
+  }
   print_periods(c->monitoring);
   return kExitOk;
 }
 
-int keygen(const std::filesystem::path& out, const std::string& algorithm) {
+int keygen(const std::filesystem::path& out, const std::string& algorithm, bool tpm, const std::string& tcti) {
   auto alg = parse_algorithm(algorithm);
   if (!alg) {
     std::cerr << alg.error().to_string() << "\n";
     return kExitUsage;
   }
-  auto signer = Signer::generate(*alg);
-  if (!signer) {
-    std::cerr << signer.error().to_string() << "\n";
+  if (tpm && *alg != Algorithm::ecdsa_p256_sha256) {
+    std::cerr << "keygen --tpm makes an ECDSA P-256 key (--algorithm ecdsa-p256)\n";
+    return kExitUsage;
+  }
+  {
+    auto signer = tpm ? Signer::generate_in_tpm(tcti) : Signer::generate(*alg);
+    if (!signer) {
+      std::cerr << signer.error().to_string() << "\n";
+      return kExitFailure;
+    }
+    if (auto r = signer->save(out); !r) {
+      std::cerr << r.error().to_string() << "\n";
+      return kExitFailure;
+    }
+    std::cout << signer->public_pem() << "key id: " << signer->key_id_hex() << "\n"
+              << "algorithm: " << to_string(*alg) << "\n";
+  }
+  if (!tpm) return kExitOk;
+  std::cout << "held in the TPM: " << out.string() << " is a TSS2 private key that only this TPM can use; "
+            << "set [signing] mode = \"checkpoint\"\n";
+  release_tpm();  // the tools below need the TPM to themselves when it serves one client
+  auto statement = make_tpm_statement(out, tcti);
+  if (!statement) {  // the key works; verifiers will say "not claimed"
+    std::cerr << "warning: no TPM key statement (verifiers will report the TPM as not claimed): "
+              << statement.error().to_string() << "\n";
+    return kExitOk;
+  }
+  const auto path = tpm_statement_path(out);
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << *statement << "\n";
+  if (!file.flush()) {
+    std::cerr << path.string() << ": cannot write the TPM key statement\n";
     return kExitFailure;
   }
-  if (auto r = signer->save(out); !r) {
-    std::cerr << r.error().to_string() << "\n";
-    return kExitFailure;
-  }
-  std::cout << signer->public_pem() << "key id: " << signer->key_id_hex() << "\n"
-            << "algorithm: " << to_string(*alg) << "\n";
+  std::cout << "TPM key statement (EK certificate, attestation key, TPM2_Certify): " << path.string() << "\n";
   return kExitOk;
 }
 

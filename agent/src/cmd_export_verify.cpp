@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "mrv/evidence/tpm_statement.hpp"
+#include "tpm_statement_maker.hpp"
 #include "mrv/evidence/bundle.hpp"
 #include "mrv/evidence/export_file.hpp"
 #include "mrv/evidence/ocmf.hpp"
@@ -42,12 +44,20 @@ int write_bundle_file(const ExportArgs& args, Journal& journal, const Config& co
     }
   }
   request.progress = terminal_progress("exporting records");
-  auto signer = Signer::load(config.signing.key_file);
+  auto signer = Signer::load(config.signing.key_file, config.signing.tpm_tcti);
   if (!signer) {
     std::cerr << "a bundle's manifest is signed with the agent's key: " << signer.error().to_string() << "\n";
     return kExitFailure;
   }
   request.signer = &*signer;
+  if (signer->in_tpm()) {  // the statement keygen --tpm left beside the key, if any
+    auto statement = read_text_file(tpm_statement_path(config.signing.key_file));
+    if (statement && statement->size() <= evidence::kMaxTpmStatementJson)
+      request.tpm_statements[signer->key_id_hex()] = *statement;
+    else
+      std::cerr << "note: no TPM key statement beside the key (" << tpm_statement_path(config.signing.key_file).string()
+                << "): verifiers will report the TPM as not claimed\n";
+  }
   auto summary = evidence::write_bundle(journal, config.site_id, request);
   if (!summary) {
     std::cerr << summary.error().to_string() << "\n";
@@ -129,7 +139,7 @@ int export_records(const ExportArgs& args_given) {
 
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& key_files,
            const std::vector<std::filesystem::path>& registry_key_files, const std::filesystem::path& since_checkpoint,
-           bool json) {
+           bool json, const std::filesystem::path& tpm_ca) {
   std::vector<PublicKey> keys, registry_keys;
   for (auto [files, out] : {std::pair{&key_files, &keys}, std::pair{&registry_key_files, &registry_keys}})
     for (const auto& k : *files) {
@@ -146,7 +156,12 @@ int verify(const std::filesystem::path& file, const std::vector<std::filesystem:
       std::cerr << since_checkpoint.string() << ": cannot read\n";
       return kExitUsage;
     }
-    evidence::BundleVerdict v = evidence::verify_bundle(file, keys, since, registry_keys);
+    std::optional<std::string> tpm_ca_pem = std::string();
+    if (!tpm_ca.empty() && !(tpm_ca_pem = read_text_file(tpm_ca))) {
+      std::cerr << tpm_ca.string() << ": cannot read\n";
+      return kExitUsage;
+    }
+    evidence::BundleVerdict v = evidence::verify_bundle(file, keys, since, registry_keys, *tpm_ca_pem);
     std::cout << (json ? v.to_json() + "\n" : v.to_text());
     return v.exit_code();
   }

@@ -62,13 +62,14 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     configs.push_back(std::move(*loaded));
   }
   const Config* config = &configs.back();
-  auto signer = Signer::load(config->signing.key_file);
+  auto signer = Signer::load(config->signing.key_file, config->signing.tpm_tcti);
   if (!signer) {
     log::error(signer.error().to_string());
     return kExitFailure;
   }
   log::info("site " + config->site_id + ", config " + config->hash_hex + ", key " +
-            signer->key_id_hex() + " (" + std::string(to_string(signer->algorithm())) + ")");
+            signer->key_id_hex() + " (" + std::string(to_string(signer->algorithm())) +
+            (signer->in_tpm() ? ", held in the TPM" : "") + ")");
 
   JournalOptions options = journal_options_of(*config);
   options.head_witnesses = head_witnesses(*config, *signer);  // besides the anchor: state file, registry

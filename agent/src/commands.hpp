@@ -20,7 +20,7 @@ int run_daemon(const std::filesystem::path& config, double duration_s);
 // The journal options a config gives (the head witnesses aside), for run and record.
 JournalOptions journal_options_of(const Config& config);
 int check_config(const std::filesystem::path& config);
-int keygen(const std::filesystem::path& out, const std::string& algorithm);
+int keygen(const std::filesystem::path& out, const std::string& algorithm, bool tpm, const std::string& tcti);
 int status(const std::filesystem::path& config, bool json);
 struct ExportArgs {
   std::filesystem::path config, out, since_checkpoint, report;
@@ -61,7 +61,7 @@ int record_list(const std::filesystem::path& config, const std::string& kind);
 int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            const std::vector<std::filesystem::path>& registry_keys, const std::filesystem::path& since_checkpoint,
-           bool json);
+           bool json, const std::filesystem::path& tpm_ca);
 
 // "<what> 45% (450000/1000000)" redrawn in place on stderr when it is a terminal;
 // nothing otherwise (a log file gets no carriage returns).

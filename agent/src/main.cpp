@@ -28,6 +28,14 @@ int main(int argc, char** argv) {
   kg->add_option("--out", out, "Private key file to create (never overwritten)")->required();
   kg->add_option("--algorithm", algorithm, "ed25519 (default) or ecdsa-p256")
       ->check(CLI::IsMember({"ed25519", "ecdsa-p256"}));
+  bool keygen_tpm = false;
+  std::string keygen_tcti;
+  kg->add_flag("--tpm", keygen_tpm,
+               "Make an ECDSA P-256 key inside the TPM (OpenSSL's tpm2 provider); --out is then a TSS2 "
+               "private key that only this TPM can use");
+  kg->add_option("--tcti", keygen_tcti,
+                 "With --tpm: how to reach the TPM, as [signing] tpm_tcti (default: TPM2OPENSSL_TCTI, else "
+                 "the TSS default)");
 
   auto* st = app.add_subcommand("status", "Journal, chain and per-point state");
   st->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
@@ -69,6 +77,11 @@ int main(int argc, char** argv) {
   vf->add_option("--since-checkpoint", since, "A checkpoint you hold: the bundle must be consistent with it")
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
+  std::filesystem::path tpm_ca;
+  vf->add_option("--tpm-ca", tpm_ca,
+                 "TPM manufacturers' CA certificates (PEM): check each key's TPM statement against them "
+                 "(key held in a TPM: verified / not claimed / claimed but unverifiable)")
+      ->check(CLI::ExistingFile);
 
   ReportArgs ra;
   auto* rp = app.add_subcommand("report", "The monitoring report of one period: parameters, emission reductions, "
@@ -188,10 +201,11 @@ int main(int argc, char** argv) {
   try {
     if (*run) return run_daemon(config, duration_s);
     if (*check) return check_config(config);
-    if (*kg) return keygen(out, algorithm);
+    if (*kg)
+      return keygen(out, keygen_tpm && kg->count("--algorithm") == 0 ? "ecdsa-p256" : algorithm, keygen_tpm, keygen_tcti);
     if (*st) return status(config, json);
     if (*ex) return export_records(ea);
-    if (*vf) return verify(file, public_keys, registry_keys, since, json);
+    if (*vf) return verify(file, public_keys, registry_keys, since, json, tpm_ca);
     if (*mb) return modbus_read(config, device);
     if (*rp) return report(ra);
     if (*evd) return evidence_pack(ev);

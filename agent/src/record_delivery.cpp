@@ -99,7 +99,7 @@ Result<Delivered> write_journal(const SiteRecord& record, const Config& config, 
   };
   auto running = Journal::writer_running(path);
   if (running && *running) return agent_runs();
-  auto signer = Signer::load(config.signing.key_file);
+  auto signer = Signer::load(config.signing.key_file, config.signing.tpm_tcti);
   if (!signer)
     return fail(ErrorCode::io, signer.error().where,
                 signer.error().message + " (no agent is running, so the entry is signed here: run this as the "

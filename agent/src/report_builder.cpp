@@ -158,7 +158,7 @@ Result<std::string> sign_report(const report::Report& report, Signer& signer) {
 
 Result<SignedReport> build_signed_report(Journal& journal, const Config& config, const std::string& period_name,
                                          const std::function<void(uint64_t, uint64_t)>& progress) {
-  auto signer = Signer::load(config.signing.key_file);
+  auto signer = Signer::load(config.signing.key_file, config.signing.tpm_tcti);
   if (!signer)
     return fail(signer.error().code, signer.error().where,
                 "a report is signed with the agent's key: " + signer.error().message);

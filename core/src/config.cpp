@@ -527,9 +527,16 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text, const std::fil
             : ChainBreakPolicy::new_segment;
   }
   if (const toml::table* s = r.table(root, "", "signing", true)) {
-    r.only_keys(*s, "signing", {"key_file", "mode", "checkpoint_interval_ms", "checkpoint_every_records"});
+    r.only_keys(*s, "signing",
+                {"key_file", "mode", "checkpoint_interval_ms", "checkpoint_every_records", "tpm_tcti"});
     c.signing.key_file = resolve(file, r.string(*s, "signing", "key_file", true));
     c.signing.checkpoint_only = r.choice(*s, "signing", "mode", {"record", "checkpoint"}, "record") == "checkpoint";
+    c.signing.tpm_tcti = r.string(*s, "signing", "tpm_tcti", false);
+    // A TPM signs tens of times a second, not thousands: a TPM key signs checkpoints only.
+    if (r.check_files && !c.signing.key_file.empty() && is_tpm_key_file(c.signing.key_file) && !c.signing.checkpoint_only)
+      r.error(s->get("mode") ? s->get("mode") : s, "signing.mode",
+              "the key is held in a TPM (a TSS2 private key), which signs checkpoints only: "
+              "set mode = \"checkpoint\"");
     // Checkpoint-only records are proven by checkpoints alone: one at least every second.
     c.signing.checkpoint_interval_ms = static_cast<int>(
         r.integer(*s, "signing", "checkpoint_interval_ms", c.signing.checkpoint_only ? 1000 : 60'000,

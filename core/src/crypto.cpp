@@ -5,12 +5,16 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace mrv {
@@ -72,7 +76,73 @@ std::string read_file(const std::filesystem::path& path, bool& ok) {
   return ss.str();
 }
 
+// ---- TPM keys (docs/operations.md, "A key in the TPM") --------------------------------
+// A TPM key lives in its own OpenSSL library context with Debian's tpm2-openssl provider
+// ("tpm2") beside the default one, so the rest of the process never routes an operation
+// to the TPM by accident. The provider reads its TCTI (how to reach the TPM) from
+// TPM2OPENSSL_TCTI when it starts, so the first TPM key of a process fixes it.
+constexpr std::string_view kTss2PemHeader = "-----BEGIN TSS2 PRIVATE KEY-----";
+
+struct TpmContext {
+  OSSL_LIB_CTX* libctx = nullptr;
+  OSSL_PROVIDER* tpm2 = nullptr;  // each loaded provider holds a reference until unloaded
+  OSSL_PROVIDER* default_provider = nullptr;
+  std::string error;  // why the provider could not be loaded (empty: loaded)
+};
+
+std::mutex tpm_mutex;
+TpmContext* tpm_ctx = nullptr;  // guarded by tpm_mutex
+
+const TpmContext& tpm_context(const std::string& tcti) {
+  std::lock_guard lock(tpm_mutex);
+  if (tpm_ctx) return *tpm_ctx;
+  tpm_ctx = new TpmContext;
+  TpmContext& ctx = *tpm_ctx;
+  if (!tcti.empty()) ::setenv("TPM2OPENSSL_TCTI", tcti.c_str(), 1);
+  // The TSS logs its own errors to stderr, several lines each; ours say what failed in
+  // one line. TSS2_LOG set by an operator (e.g. "all+debug") still wins.
+  ::setenv("TSS2_LOG", "all+none", 0);
+  ctx.libctx = OSSL_LIB_CTX_new();
+  if (!ctx.libctx) {
+    ctx.error = "cannot make an OpenSSL library context";
+    return ctx;
+  }
+  // Loading "tpm2" initialises ESYS and connects to the TPM: a missing provider and an
+  // unreachable TPM both fail here.
+  if (!(ctx.tpm2 = OSSL_PROVIDER_load(ctx.libctx, "tpm2"))) {
+    unsigned long e = ERR_peek_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_DSO)  // the module file is not there
+      ctx.error = "OpenSSL's tpm2 provider is not installed (Debian package tpm2-openssl): " + openssl_error();
+    else  // the provider is there; its ESYS could not reach a TPM
+      ctx.error = "cannot reach the TPM" + std::string(tcti.empty() ? " (default TCTI)" : " at TCTI " + tcti) +
+                  " through OpenSSL's tpm2 provider (no TPM, no access to /dev/tpmrm0, or swtpm not running): " +
+                  openssl_error();
+    return ctx;
+  }
+  if (!(ctx.default_provider = OSSL_PROVIDER_load(ctx.libctx, "default")))
+    ctx.error = "cannot load OpenSSL's default provider";
+  return ctx;
+}
+
 }  // namespace
+
+void release_tpm() {
+  std::lock_guard lock(tpm_mutex);
+  if (!tpm_ctx) return;
+  // Unloading tpm2 tears it down: ESYS finalises and closes its connection to the TPM.
+  if (tpm_ctx->default_provider) OSSL_PROVIDER_unload(tpm_ctx->default_provider);
+  if (tpm_ctx->tpm2) OSSL_PROVIDER_unload(tpm_ctx->tpm2);
+  OSSL_LIB_CTX_free(tpm_ctx->libctx);
+  delete tpm_ctx;
+  tpm_ctx = nullptr;
+}
+
+bool is_tpm_key_file(const std::filesystem::path& key_file) {
+  std::ifstream in(key_file, std::ios::binary);
+  std::string head(kTss2PemHeader.size(), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  return in && head == kTss2PemHeader;
+}
 
 Sha256 sha256(std::string_view bytes) {
   // Fetched once: an implicit fetch per call costs locks and a lookup (OpenSSL 3).
@@ -270,6 +340,8 @@ bool SignatureVerifier::verify(std::string_view message, std::string_view signat
 struct Signer::Impl {
   PkeyPtr key;
   Algorithm algorithm{};
+  OSSL_LIB_CTX* libctx = nullptr;  // the TPM's context for a TPM key; null: the default
+  bool in_tpm = false;
   std::string key_id_hex;
   std::string public_pem;
   MdCtxPtr ed_ctx;        // ed25519: initialised once, reused for every one-shot sign
@@ -288,10 +360,11 @@ struct Signer::Impl {
       ed_ctx.reset(EVP_MD_CTX_new());
       ok = ed_ctx && EVP_DigestSignInit(ed_ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1;
     } else {
-      ecdsa_ctx.reset(EVP_PKEY_CTX_new(key.get(), nullptr));
+      ecdsa_ctx.reset(EVP_PKEY_CTX_new_from_pkey(libctx, key.get(), nullptr));
       ok = ecdsa_ctx && EVP_PKEY_sign_init(ecdsa_ctx.get()) == 1;
     }
     if (!ok) return fail(ErrorCode::crypto, "", openssl_error());
+    if (key_id_hex == to_hex(sha256(""))) return fail(ErrorCode::crypto, "", "cannot encode the public key");
     return {};
   }
 };
@@ -301,7 +374,7 @@ Signer::Signer(Signer&&) noexcept = default;
 Signer& Signer::operator=(Signer&&) noexcept = default;
 Signer::~Signer() = default;
 
-Result<Signer> Signer::load(const std::filesystem::path& key_file) {
+Result<Signer> Signer::load(const std::filesystem::path& key_file, const std::string& tpm_tcti) {
   struct stat st {};
   if (::stat(key_file.c_str(), &st) != 0)
     return fail(ErrorCode::io, key_file.string(), std::string("cannot read key file: ") +
@@ -309,6 +382,7 @@ Result<Signer> Signer::load(const std::filesystem::path& key_file) {
   if ((st.st_mode & 077) != 0)
     return fail(ErrorCode::crypto, key_file.string(),
                 "private key file is readable by group or others (chmod 600 it)");
+  if (is_tpm_key_file(key_file)) return load_tpm(key_file, tpm_tcti);
   bool ok = false;
   std::string pem = read_file(key_file, ok);
   if (!ok) return fail(ErrorCode::io, key_file.string(), "cannot read key file");
@@ -336,6 +410,56 @@ Result<Signer> Signer::generate(Algorithm algorithm) {
   if (auto r = impl->adopt(std::move(key)); !r) return tl::unexpected(r.error());
   return Signer(std::move(impl));
 }
+
+// A TSS2 private-key file holds the key wrapped by its TPM parent: only that TPM can use
+// it. OSSL_STORE with the tpm2 provider loads it into the TPM and gives an EVP_PKEY whose
+// operations the provider runs there.
+Result<Signer> Signer::load_tpm(const std::filesystem::path& key_file, const std::string& tpm_tcti) {
+  const TpmContext& tpm = tpm_context(tpm_tcti);
+  if (!tpm.error.empty()) return fail(ErrorCode::crypto, key_file.string(), tpm.error);
+  OSSL_STORE_CTX* store = OSSL_STORE_open_ex(key_file.c_str(), tpm.libctx, "?provider=tpm2", nullptr, nullptr,
+                                             nullptr, nullptr, nullptr);
+  if (!store) return fail(ErrorCode::crypto, key_file.string(), "cannot open the TPM key: " + openssl_error());
+  PkeyPtr key;
+  while (!key && !OSSL_STORE_eof(store)) {
+    OSSL_STORE_INFO* info = OSSL_STORE_load(store);
+    if (!info) break;
+    if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY) key.reset(OSSL_STORE_INFO_get1_PKEY(info));
+    OSSL_STORE_INFO_free(info);
+  }
+  OSSL_STORE_close(store);
+  if (!key)
+    return fail(ErrorCode::crypto, key_file.string(), "the TPM did not load the key (another TPM's key, or a "
+                                                      "damaged file): " + openssl_error());
+  ERR_clear_error();
+  auto impl = std::make_unique<Impl>();
+  impl->libctx = tpm.libctx;
+  impl->in_tpm = true;
+  if (auto r = impl->adopt(std::move(key)); !r) {
+    r.error().where = key_file.string();
+    return tl::unexpected(r.error());
+  }
+  if (impl->algorithm != Algorithm::ecdsa_p256_sha256)
+    return fail(ErrorCode::crypto, key_file.string(), "a TPM key must be ECDSA P-256");
+  return Signer(std::move(impl));
+}
+
+Result<Signer> Signer::generate_in_tpm(const std::string& tpm_tcti) {
+  const TpmContext& tpm = tpm_context(tpm_tcti);
+  if (!tpm.error.empty()) return fail(ErrorCode::crypto, "", tpm.error);
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(tpm.libctx, "EC", "provider=tpm2"));
+  EVP_PKEY* raw = nullptr;
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_group_name(ctx.get(), "P-256") != 1 || EVP_PKEY_keygen(ctx.get(), &raw) != 1)
+    return fail(ErrorCode::crypto, "", "TPM key generation failed: " + openssl_error());
+  auto impl = std::make_unique<Impl>();
+  impl->libctx = tpm.libctx;
+  impl->in_tpm = true;
+  if (auto r = impl->adopt(PkeyPtr(raw)); !r) return tl::unexpected(r.error());
+  return Signer(std::move(impl));
+}
+
+bool Signer::in_tpm() const { return impl_->in_tpm; }
 
 Algorithm Signer::algorithm() const { return impl_->algorithm; }
 const std::string& Signer::key_id_hex() const { return impl_->key_id_hex; }
@@ -374,7 +498,14 @@ Result<void> Signer::save(const std::filesystem::path& key_file) const {
     return fail(ErrorCode::io, key_file.string(), std::strerror(errno));
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(bio.get(), impl_->key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  // A TPM key is written by its provider as a TSS2 private-key PEM: the key wrapped by
+  // the TPM, which no other machine can use.
+  if (PEM_write_bio_PrivateKey_ex(bio.get(), impl_->key.get(), nullptr, nullptr, 0, nullptr, nullptr,
+                                  impl_->libctx, nullptr) != 1) {
+    ::close(fd);
+    ::unlink(key_file.c_str());
+    return fail(ErrorCode::crypto, key_file.string(), "cannot encode the private key: " + openssl_error());
+  }
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   bool ok = ::write(fd, data, static_cast<size_t>(len)) == len && ::fsync(fd) == 0;

@@ -188,6 +188,11 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       c.keys.push_back({{"key_id", request.signer->key_id_hex()},
                         {"algorithm", std::string(to_string(request.signer->algorithm()))},
                         {"public_key_pem", request.signer->public_pem()}, {"first_used_ms", utc_now_ms()}});
+    for (json& k : c.keys)
+      if (auto it = request.tpm_statements.find(k["key_id"].get<std::string>()); it != request.tpm_statements.end()) {
+        json statement = json::parse(it->second, nullptr, false);
+        if (statement.is_object()) k["tpm"] = std::move(statement);
+      }
     c.checkpoints = {{"left", json::array()}, {"checkpoints", json::array()}};
     if (*range && request.max_seq && (*range)->second > request.max_seq) {
       // Only what a held checkpoint covers (a registry: the site's newest one it has).

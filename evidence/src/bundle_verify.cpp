@@ -7,6 +7,9 @@
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
+
+#include "mrv/core/clock.hpp"
+#include "mrv/evidence/tpm_statement.hpp"
 #include <toml++/toml.h>
 
 #include "mrv/evidence/bundle.hpp"
@@ -145,6 +148,7 @@ class BundleChecker {
       : pinned_(pinned), registry_keys_(registry_keys), since_given_(since), v_(v) {}
 
   void run(const std::filesystem::path& path);
+  std::string tpm_ca_pem;  // TPM manufacturers' CA certificates (PEM) for the keys' TPM statements
 
  private:
   void failure(const std::string& kind, std::string message) { v_.failures.try_emplace(kind, std::move(message)); }
@@ -267,6 +271,12 @@ void BundleChecker::on_keys(const std::string& text) {
     if (!key) return failure("keys", "key " + k["key_id"].get<std::string>() + ": " + key.error().message);
     if (key->key_id_hex() != k["key_id"].get<std::string>())
       return failure("keys", "key_id " + k["key_id"].get<std::string>() + " is not the SHA-256 of its key");
+    // The key's TPM statement (§8): information about the key, never a failure of the bundle.
+    std::string statement;
+    if (k.contains("tpm")) statement = k["tpm"].is_object() ? k["tpm"].dump() : std::string("not an object");
+    TpmCheck tpm = check_tpm_statement(statement, key->spki_der(), tpm_ca_pem, utc_now_ms() / 1000);
+    v_.tpm_keys.emplace(key->key_id_hex(),
+                        std::string(to_string(tpm.claim)) + (tpm.detail.empty() ? "" : " (" + tpm.detail + ")"));
     bundle_keys_.push_back(std::move(*key));
   }
   if (pinned_.empty()) {
@@ -729,7 +739,8 @@ std::string BundleVerdict::to_json() const {
               {"failures", failures},
               {"declared_breaks", declared_breaks},
               {"findings", findings},
-              {"notes", notes}}
+              {"notes", notes},
+              {"tpm", tpm_keys}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -739,6 +750,7 @@ std::string BundleVerdict::to_text() const {
   out += iso_join(declared_breaks, "DECLARED CHAIN BREAK: ");
   out += iso_join(findings, "FINDING: ");
   out += iso_join(notes, "NOTE: ");
+  for (const auto& [key_id, claim] : tpm_keys) out += "key " + key_id + " held in a TPM: " + claim + "\n";
   out += std::to_string(records) + " records, seq " + std::to_string(first_seq) + ".." + std::to_string(last_seq) +
          ", " + std::to_string(checkpoints) + " checkpoints, closing tree size " + std::to_string(closing_tree_size) +
          "\nVERDICT: " + verdict() + "\n";
@@ -747,9 +759,11 @@ std::string BundleVerdict::to_text() const {
 
 BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
                             const std::optional<std::string>& since_checkpoint,
-                            std::span<const PublicKey> registry_keys) {
+                            std::span<const PublicKey> registry_keys, std::string_view tpm_ca_pem) {
   BundleVerdict v;
-  BundleChecker(pinned, since_checkpoint, v, registry_keys).run(bundle);
+  BundleChecker checker(pinned, since_checkpoint, v, registry_keys);
+  checker.tpm_ca_pem = std::string(tpm_ca_pem);
+  checker.run(bundle);
   return v;
 }
 

@@ -45,7 +45,7 @@ std::string ocmf_time(int64_t ms, bool synchronised) {
 
 Result<uint64_t> write_ocmf(Journal& journal, const Config& config, int64_t from_ms, int64_t to_ms,
                             const std::filesystem::path& out) {
-  auto signer = Signer::load(config.signing.key_file);
+  auto signer = Signer::load(config.signing.key_file, config.signing.tpm_tcti);
   if (!signer) return tl::unexpected(signer.error());
   if (signer->algorithm() != Algorithm::ecdsa_p256_sha256)
     return fail(ErrorCode::invalid_argument, config.signing.key_file.string(),

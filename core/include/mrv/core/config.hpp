@@ -55,6 +55,10 @@ struct SigningConfig {
   bool checkpoint_only = false;
   int checkpoint_interval_ms = 60'000;    // a checkpoint at most this long after a record
   uint64_t checkpoint_every_records = 0;  // and after this many records (0: no count limit)
+  // How OpenSSL's tpm2 provider reaches the TPM when key_file is a TSS2 private key
+  // ("device:/dev/tpmrm0", "tabrmd", "swtpm:host=127.0.0.1,port=2321"); empty: the
+  // provider's default (TPM2OPENSSL_TCTI, else the TSS's default).
+  std::string tpm_tcti;
 };
 
 // Uploading to a registry (docs/registry-api.md). No [upload] section: no upload.

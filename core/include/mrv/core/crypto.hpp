@@ -85,18 +85,35 @@ class SignatureVerifier {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether a key file is a TSS2 private-key PEM (a key held in a TPM).
+bool is_tpm_key_file(const std::filesystem::path& key_file);
+// Closes this process's connection to the TPM (unloads the tpm2 provider), so another
+// program can use a TPM that serves one client at a time (swtpm, /dev/tpm0). No TPM
+// Signer may be alive; the next TPM key connects again.
+void release_tpm();
+
 // A private key: signs. Not thread-safe (it keeps its OpenSSL context for speed); give
 // each signing thread its own.
 class Signer {
  public:
   // Refuses a file that group or others may read, and never puts key bytes in errors.
-  [[nodiscard]] static Result<Signer> load(const std::filesystem::path& key_file);
+  // A TSS2 private-key PEM file (is_tpm_key_file) is a key held in a TPM, used through
+  // OpenSSL's tpm2 provider; `tpm_tcti` says how to reach the TPM (e.g.
+  // "device:/dev/tpmrm0", "swtpm:host=127.0.0.1,port=2321"; empty: the provider's
+  // default). The first TPM key a process loads fixes the TCTI for the process. A TPM
+  // key's signer is slow (milliseconds a signature) and must be used by one thread.
+  [[nodiscard]] static Result<Signer> load(const std::filesystem::path& key_file,
+                                           const std::string& tpm_tcti = {});
   [[nodiscard]] static Result<Signer> generate(Algorithm algorithm);
+  // An ECDSA P-256 key made inside the TPM (fixedTPM, fixedParent, sensitiveDataOrigin):
+  // save() writes it as a TSS2 private-key PEM, usable only with this TPM.
+  [[nodiscard]] static Result<Signer> generate_in_tpm(const std::string& tpm_tcti = {});
   Signer(Signer&&) noexcept;
   Signer& operator=(Signer&&) noexcept;
   ~Signer();
 
   Algorithm algorithm() const;
+  bool in_tpm() const;  // the private key is held in a TPM
   const std::string& key_id_hex() const;
   const std::string& public_pem() const;
   [[nodiscard]] Result<std::string> sign(std::string_view message);
@@ -109,6 +126,7 @@ class Signer {
  private:
   struct Impl;
   explicit Signer(std::unique_ptr<Impl> impl);
+  [[nodiscard]] static Result<Signer> load_tpm(const std::filesystem::path& key_file, const std::string& tpm_tcti);
   std::unique_ptr<Impl> impl_;
 };
 

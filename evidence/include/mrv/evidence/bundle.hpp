@@ -26,6 +26,9 @@ struct BundleRequest {
   // manifest.sig says "signer": "registry" (docs/verification.md §4.1).
   bool registry_signer = false;
   std::optional<std::string> report_json;  // a signed monitoring report to carry (report.json)
+  // key id -> the JSON text of that key's TPM statement (docs/verification.md §8), put into
+  // keys.json as the key's "tpm" member.
+  std::map<std::string, std::string> tpm_statements;
   uint64_t max_seq = 0;  // not 0: records after this seq are left out (no checkpoint covers them yet)
   // Not 0: the range reaches at least this seq (a carried report's seqs.last, which covers
   // the site records it used, entered after the window's last record, say): the report's
@@ -47,6 +50,9 @@ struct BundleVerdict {
   uint64_t records = 0, first_seq = 0, last_seq = 0, checkpoints = 0, closing_tree_size = 0;
   std::map<std::string, std::string> failures;  // kind -> the first failure of that kind
   std::vector<std::string> declared_breaks, findings, notes;
+  // Per key of keys.json, what its TPM statement shows (§8): "verified (...)", "not
+  // claimed" or "claimed but unverifiable (why)". Information: it never changes the verdict.
+  std::map<std::string, std::string> tpm_keys;
   int exit_code() const;                        // docs/verification.md §6
   std::string verdict() const;
   std::string to_json() const;
@@ -57,9 +63,10 @@ struct BundleVerdict {
 // consistency with it). With no pinned keys, the bundle's own keys are used, and a note
 // says that this proves integrity, not authorship.
 // `registry_keys`: keys that may sign the manifest (a registry's bundle), never records.
+// `tpm_ca_pem`: TPM manufacturers' CA certificates to check keys' TPM statements against.
 BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
                             const std::optional<std::string>& since_checkpoint,
-                            std::span<const PublicKey> registry_keys = {});
+                            std::span<const PublicKey> registry_keys = {}, std::string_view tpm_ca_pem = {});
 
 // True when the file starts like a gzip stream (a bundle, not an NDJSON export).
 bool looks_like_bundle(const std::filesystem::path& file);
