@@ -101,10 +101,13 @@ if mode in ("values", "rtu", "serial"):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(0.5)
         serial = f"{d}/agent"
+    # The site (and its key) first: unit 2's counter resets 2 s after the server starts,
+    # and the agent must have read it before (a sanitizer build starts slowly).
+    site = make_site(port, {"values": "tcp", "rtu": "rtu-over-tcp", "serial": "rtu"}[mode], serial)
+    if mode == "serial":
         start_server(port, serial=f"{d}/server")
     else:
         start_server(port, rtu=mode == "rtu")
-    site = make_site(port, {"values": "tcp", "rtu": "rtu-over-tcp", "serial": "rtu"}[mode], serial)
     site.run("run", "--config", str(site.config), "--duration", "4")
     recs = records(site)
     by_point = {}

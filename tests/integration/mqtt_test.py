@@ -24,7 +24,7 @@ import threading
 import time
 
 from harness import check, fail, python_verifier
-from mqtt_harness import Broker, MqttSite, publish_all
+from mqtt_harness import Broker, MqttSite, publish_all, wait_connected
 
 agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-mqtt-")
@@ -66,7 +66,7 @@ if mode == "e2e":
     site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}", extra_sub=SUB)
     proc = site.start()
     pub = broker.publisher()
-    time.sleep(0.5)
+    wait_connected(site.journal)  # messages published before the subscription are not kept
     n = 10_000
     t0 = time.time()
     publish_all(pub, [message(i) for i in range(n)])
