@@ -249,7 +249,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
 
   // Committed when it returns (a bad message is rare: no intake log for it). Returns 0,
   // the ticket of a message that has nothing left to commit.
-  JournalWriter::Ticket quarantine(const MqttSubscriptionConfig* sub, const std::string& topic, BadInput reason,
+  JournalWriter::Ticket quarantine(const MqttSubscriptionConfig* sub, std::string_view topic, BadInput reason,
                                    const std::string& detail, std::string_view payload) {
     std::string sub_name = sub ? sub->topic : "";
     std::string key = sub_name + "/" + std::string(to_string(reason));
@@ -258,9 +258,9 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
       ++st.quarantined;
       ++st.bad_inputs[key];
     }
-    log_limited(key, source_prefix + " bad message on " + topic + ": " +
+    log_limited(key, source_prefix + " bad message on " + std::string(topic) + ": " +
                          std::string(to_string(reason)) + ": " + detail);
-    QuarantinedMessage q{utc_now_ms(), "mqtt:" + config.name, sub_name, topic,
+    QuarantinedMessage q{utc_now_ms(), "mqtt:" + config.name, sub_name, std::string(topic),
                          std::string(to_string(reason)), detail, std::string(payload)};
     auto ticket = submit_until_accepted([&] { return writer.submit_quarantine(q); });
     if (!ticket) park();
@@ -280,16 +280,15 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
         sub = &s;
         break;
       }
-    const std::string topic_text(topic);
-    if (!sub) return quarantine(nullptr, topic_text, BadInput::unmapped, "no subscription matches", payload);
+    if (!sub) return quarantine(nullptr, topic, BadInput::unmapped, "no subscription matches", payload);
     auto decoded = decode_message(*sub, *captures, payload, now);
-    if (!decoded) return quarantine(sub, topic_text, decoded.error().reason, decoded.error().detail, payload);
+    if (!decoded) return quarantine(sub, topic, decoded.error().reason, decoded.error().detail, payload);
     readings_.clear();
     for (DecodedReading& d : *decoded) {
       const PointConfig* point = site->find_point(d.point_id);
-      if (!point) return quarantine(sub, topic_text, BadInput::unmapped, "no point '" + d.point_id + "'", payload);
+      if (!point) return quarantine(sub, topic, BadInput::unmapped, "no point '" + d.point_id + "'", payload);
       if (!d.unit.empty() && d.unit != point->unit)
-        return quarantine(sub, topic_text, BadInput::wrong_unit,
+        return quarantine(sub, topic, BadInput::wrong_unit,
                           "unit '" + d.unit + "', point " + point->id + " is in " + point->unit, payload);
       Reading& r = readings_.emplace_back();
       r.point_id = std::move(d.point_id);
@@ -312,7 +311,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
         if (stopping) park();
         // Refused as invalid (text the journal cannot store): quarantine the message.
         // Readings before it were accepted and stay; the quarantine row says which.
-        return quarantine(sub, topic_text, BadInput::binary,
+        return quarantine(sub, topic, BadInput::binary,
                           "reading " + std::to_string(i + 1) + " refused by the journal", payload);
       }
       last = *ticket;
