@@ -213,7 +213,8 @@ int status(const std::filesystem::path& config_path, bool json) {
       std::cout << "mqtt        " << m.value("name", "") << " " << m.value("url", "") << "  "
                 << m.value("state", "") << "  messages " << m.value("messages", 0)
                 << ", readings " << m.value("readings", 0) << ", quarantined "
-                << m.value("quarantined", 0) << ", connects " << m.value("connects", 0) << "\n";
+                << m.value("quarantined", 0) << ", connects " << m.value("connects", 0)
+                << ", subscribed " << m.value("subscribed", 0) << "/" << m.value("subscriptions", 0) << "\n";
       if (!m.value("last_error", "").empty())
         std::cout << "              last error: " << m.value("last_error", "") << "\n";
       for (const auto& [key, count] : m["bad_inputs"].items())

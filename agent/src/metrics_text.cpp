@@ -157,6 +157,12 @@ std::string render_metrics(const AgentStatus& s) {
   for (const auto& q : s.mqtt) m.sample("mrv_mqtt_messages_total", {{"source", "mqtt:" + q.name}}, q.messages);
   m.family("mrv_mqtt_connects_total", "counter", "Successful connections to the broker, by source.");
   for (const auto& q : s.mqtt) m.sample("mrv_mqtt_connects_total", {{"source", "mqtt:" + q.name}}, q.connects);
+  m.family("mrv_mqtt_subscriptions_granted", "gauge",
+           "Topic filters the broker granted on the current connection, by source (below "
+           "mrv_mqtt_subscriptions: a filter refused or not yet answered).");
+  for (const auto& q : s.mqtt) m.sample("mrv_mqtt_subscriptions_granted", {{"source", "mqtt:" + q.name}}, q.subscribed);
+  m.family("mrv_mqtt_subscriptions", "gauge", "Topic filters configured, by source.");
+  for (const auto& q : s.mqtt) m.sample("mrv_mqtt_subscriptions", {{"source", "mqtt:" + q.name}}, q.subscriptions);
   m.family("mrv_bad_inputs_total", "counter",
            "Messages quarantined as bad input, by source, subscription (topic template) and reason.");
   for (const auto& q : s.mqtt)

@@ -62,6 +62,7 @@ void write_state_file(const std::filesystem::path& journal_path, const WriterSta
                          {"state_since_ms", m.state_since_ms}, {"last_error", m.last_error},
                          {"messages", m.messages}, {"readings", m.readings},
                          {"quarantined", m.quarantined}, {"connects", m.connects},
+                         {"subscriptions", m.subscriptions}, {"subscribed", m.subscribed},
                          {"bad_inputs", m.bad_inputs}});
   j["modbus"] = nlohmann::json::array();
   for (const auto& g : modbus)

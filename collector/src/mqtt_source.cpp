@@ -132,22 +132,86 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     boost::asio::post(io, [self = shared_from_this(), why] { self->connect_failed(why); });
   }
 
+  // The broker's answers to SUBSCRIBE (Paho's thread); the token names the filter and, as
+  // its context, the connection it was sent on. A grant is counted in the status; a
+  // refusal (an ACL, a bad filter) is logged with the filter and kept as the last error,
+  // since nothing will ever arrive on it. A member: it outlives the client, as Paho needs.
+  struct SubscribeListener : mqtt::iaction_listener {
+    Impl& source;
+    explicit SubscribeListener(Impl& s) : source(s) {}
+    void on_success(const mqtt::token& tok) override {
+      bool granted = true;
+      try {  // nothing may throw into Paho's C code
+        mqtt::subscribe_response response = tok.get_subscribe_response();
+        for (mqtt::ReasonCode rc : response.get_reason_codes())
+          granted = granted && rc < mqtt::ReasonCode::UNSPECIFIED_ERROR;  // 0x80 and up: refused
+      } catch (const std::exception&) {  // no response kept: Paho said success
+      }
+      source.subscribe_answer(tok, granted ? "" : "refused by the broker");
+    }
+    void on_failure(const mqtt::token& tok) override {
+      int rc = tok.get_return_code();
+      // Discarded by a lost connection or by stop(), which are reported themselves; the
+      // next connect subscribes again.
+      if (rc == MQTTASYNC_OPERATION_INCOMPLETE || rc == MQTTASYNC_DISCONNECTED) return;
+      // The broker's SUBACK said no: 0x80 in MQTT 3.1.1 (return code 0x80); in MQTT 5 a
+      // reason code (return code 0).
+      mqtt::ReasonCode reason = tok.get_reason_code();
+      std::string why = reason >= mqtt::ReasonCode::UNSPECIFIED_ERROR && reason != mqtt::ReasonCode::MQTTPP_V3_CODE
+                            ? ": " + mqtt::exception::reason_code_str(reason)
+                            : "";
+      source.subscribe_answer(tok, rc == MQTTASYNC_SUCCESS || rc == MQTT_BAD_SUBSCRIBE || rc >= 0x80
+                                       ? "refused by the broker" + why
+                                       : mqtt::exception::error_str(rc));
+    }
+  } subscribe_listener{*this};
+
+  void subscribe_answer(const mqtt::token& tok, const std::string& refused) {
+    auto connect = reinterpret_cast<uintptr_t>(tok.get_user_context());
+    auto topics = tok.get_topics();
+    std::string filter = topics && !topics->empty() ? (*topics)[0] : "?";
+    std::lock_guard lock(status_mutex);
+    if (st.connects != connect) return;  // sent on an earlier connection
+    if (refused.empty()) {
+      ++st.subscribed;
+      return;
+    }
+    st.last_error = "subscribe " + filter + ": " + refused;
+    log::error(source_prefix + " " + st.last_error);
+  }
+
   void connected() {  // io thread
     if (stopping || !client) return;  // a connect that completed after stop()
     attempt = 0;
+    uint64_t connect;
     {
       std::lock_guard lock(status_mutex);
-      ++st.connects;
+      connect = ++st.connects;
+      st.subscribed = 0;
     }
     set_state("connected");
     log::notice(source_prefix + " connected to " + config.url);
     // Subscribe after every (re)connect: a broker that lost its state needs it again.
-    for (const auto& s : config.subscriptions) {
-      try {
-        client->subscribe(mqtt_filter(s.topic), s.qos);
-      } catch (const mqtt::exception& e) {
-        log::error(source_prefix + " subscribe " + s.topic + ": " + e.what());
-      }
+    auto wanted = filters(config.subscriptions);
+    {
+      std::lock_guard lock(status_mutex);
+      st.subscriptions = wanted.size();
+    }
+    for (const auto& [filter, qos] : wanted) subscribe(filter, qos, connect);
+  }
+
+  // Topic filter -> QoS of these subscriptions (two templates can share a filter).
+  static std::map<std::string, int> filters(const std::vector<MqttSubscriptionConfig>& subs) {
+    std::map<std::string, int> out;
+    for (const auto& s : subs) out[mqtt_filter(s.topic)] = s.qos;
+    return out;
+  }
+
+  void subscribe(const std::string& filter, int qos, uint64_t connect) {  // io thread
+    try {
+      client->subscribe(filter, qos, reinterpret_cast<void*>(uintptr_t{connect}), subscribe_listener);
+    } catch (const mqtt::exception& e) {
+      log::error(source_prefix + " subscribe " + filter + ": " + e.what());
     }
   }
 
@@ -155,12 +219,19 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   // subscribed; those they drop are unsubscribed. Not connected: connected() subscribes.
   void resubscribe(const std::vector<MqttSubscriptionConfig>& before) {  // io thread
     if (stopping || !client || !client->is_connected()) return;
-    std::map<std::string, int> had, has;  // filter -> QoS
-    for (const auto& s : before) had[mqtt_filter(s.topic)] = s.qos;
-    for (const auto& s : config.subscriptions) has[mqtt_filter(s.topic)] = s.qos;
-    try {
+    std::map<std::string, int> had = filters(before), has = filters(config.subscriptions);
+    uint64_t connect;
+    {
+      std::lock_guard lock(status_mutex);
+      connect = st.connects;
+      st.subscriptions = has.size();
+      st.subscribed = 0;  // the kept ones are counted below, the new ones when granted
       for (const auto& [filter, qos] : has)
-        if (auto it = had.find(filter); it == had.end() || it->second != qos) client->subscribe(filter, qos);
+        if (auto it = had.find(filter); it != had.end() && it->second == qos) ++st.subscribed;
+    }
+    for (const auto& [filter, qos] : has)
+      if (auto it = had.find(filter); it == had.end() || it->second != qos) subscribe(filter, qos, connect);
+    try {
       for (const auto& [filter, qos] : had)
         if (!has.count(filter)) client->unsubscribe(filter);
     } catch (const mqtt::exception& e) {
@@ -171,6 +242,10 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
   void connection_lost(const std::string& cause) {  // io thread
     if (stopping) return;
     set_state("disconnected", cause.empty() ? "connection lost" : cause);
+    {
+      std::lock_guard lock(status_mutex);
+      st.subscribed = 0;
+    }
     log::warning(source_prefix + " connection lost" + (cause.empty() ? "" : ": " + cause));
     schedule_reconnect();
   }
@@ -446,6 +521,7 @@ Result<void> MqttSource::start() {
   } catch (const mqtt::exception& e) {
     return fail(ErrorCode::config, "sources.mqtt " + c.name, std::string("MQTT client: ") + e.what());
   }
+  m.st.subscriptions = Impl::filters(c.subscriptions).size();  // no callback runs yet
   m.replay_intake();
   boost::asio::post(m.io, [self = impl_] { self->connect(); });
   return {};

@@ -82,7 +82,7 @@ def sim_mode():
 def mqtt_mode():
     import http.client
 
-    from mqtt_harness import Broker, MqttSite, free_port
+    from mqtt_harness import Broker, MqttSite, free_port, wait_connected
 
     work = tempfile.TemporaryDirectory(prefix="mrv-diskfull-")
     broker = Broker(work.name)
@@ -128,6 +128,7 @@ def mqtt_mode():
             proc = subprocess.Popen([agent, "run", "--config", str(site.config)],
                                     stdout=subprocess.DEVNULL, stderr=log)
         check(wait_until(lambda: healthz()[0] == 200, 20), "the agent answers /healthz 200 at start")
+        wait_connected(site.journal)
         pub = broker.publisher()
 
         def publish():  # about 500 messages a second until told to stop

@@ -32,7 +32,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import Site, check, fail
-from mqtt_harness import Broker, MqttSite, free_port, publish_all
+from mqtt_harness import Broker, MqttSite, free_port, publish_all, wait_connected
 from upload_harness import SITE, Pki, Registry, UploadSite, new_token
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -109,6 +109,7 @@ if mode == "broker":
     proc = site.start()
     ok, took = wait_for(lambda: healthz(site.http_port)[0] == 200, 20)
     check(ok, f"/healthz answers 200 with the broker up ({took:.1f} s after start)")
+    wait_connected(site.journal)
     status, body = healthz(site.http_port)
     check(body == "ok\n", f"the body is 'ok' ({body!r})")
     pub = broker.publisher()
@@ -148,6 +149,7 @@ elif mode == "stale":
     pub = broker.publisher()
     ok, took = wait_for(lambda: healthz(site.http_port)[0] == 200, 20)
     check(ok, "/healthz is 200 while the source is new")
+    wait_connected(site.journal)
     publish_all(pub, [message(0, 0)])
     check(site.wait_stored(1, 10), "a reading stored")
     (status, body), took = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(healthz(site.http_port)), 10)
@@ -165,6 +167,7 @@ elif mode == "metrics":
     proc = site.start()
     ok, _ = wait_for(lambda: healthz(site.http_port)[0] == 200, 20)
     check(ok, "the agent is up")
+    wait_connected(site.journal)
     pub = broker.publisher()
     counts = {0: 5, 1: 7, 2: 11}
     publish_all(pub, [message(m, i) for m, n in counts.items() for i in range(n)])
@@ -221,6 +224,7 @@ elif mode == "page":
     proc = site.start()
     ok, _ = wait_for(lambda: healthz(site.http_port)[0] == 200, 20)
     check(ok, "the agent is up")
+    wait_connected(site.journal)
     pub = broker.publisher()
     publish_all(pub, [message(m, i) for m in range(3) for i in range(20)])
     check(site.wait_stored(60, 30), "60 readings stored")

@@ -423,13 +423,13 @@ def config_size():
 
 
 def mqtt_payload():
-    from mqtt_harness import Broker, MqttSite, publish_all
+    from mqtt_harness import Broker, MqttSite, publish_all, wait_connected
     limit = 1024
     broker = Broker(work.name)
     site = MqttSite(agent, f"tcp://127.0.0.1:{broker.port}",
                     extra_sub=f'timestamp = "/ts"\nunit = "/unit"\nmax_payload_bytes = {limit}')
     proc = site.start()
-    time.sleep(1)
+    wait_connected(site.journal)
     pub = broker.publisher()
 
     def message(i, size):

@@ -21,7 +21,7 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, folder, port=None, persistent=False, tls=None, password_file=None):
+    def __init__(self, folder, port=None, persistent=False, tls=None, password_file=None, dynsec_file=None):
         self.folder = pathlib.Path(folder)
         self.port = port or free_port()
         # As root, mosquitto drops to user "mosquitto", who cannot read our temp files.
@@ -33,6 +33,10 @@ class Broker:
         if password_file:  # one listener: anonymous off, users from a mosquitto_passwd file
             lines[2] = "allow_anonymous false"
             lines.append(f"password_file {password_file}")
+        if dynsec_file:  # the dynamic security plugin: users, roles and ACLs that refuse subscriptions
+            plugin = next(pathlib.Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))
+            lines[2] = "allow_anonymous false"
+            lines += [f"plugin {plugin}", f"plugin_opt_config_file {dynsec_file}"]
         if tls:
             lines += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}",
                       "require_certificate true"]
@@ -59,6 +63,11 @@ class Broker:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
 
+    def dynsec(self, *args):
+        """A mosquitto_ctrl dynsec command as the admin a `mosquitto_ctrl dynsec init` made."""
+        subprocess.run(["mosquitto_ctrl", "-h", "127.0.0.1", "-p", str(self.port), "-u", "admin", "-P", "adminpw",
+                        "dynsec", *args], check=True, capture_output=True)
+
     def publisher(self, client_id="it-publisher", user=None, password=None):
         c = mqtt.Client(client_id=client_id, clean_session=True)
         if user:
@@ -68,19 +77,23 @@ class Broker:
         return c
 
 
-def wait_connected(journal, timeout=15):
-    """Until the agent's state file says its (first) MQTT source is connected, and a little
-    more for its subscriptions to reach the broker."""
+def wait_connected(journal, timeout=30, connects=1):
+    """Until the agent's state file says each of its MQTT sources has connected `connects`
+    times and the broker granted every subscription: a message published before that is
+    not kept for the agent."""
     state = pathlib.Path(str(journal) + ".state.json")
     deadline = time.time() + timeout
+    sources = []
     while time.time() < deadline:
         try:
-            if json.loads(state.read_text() or "{}").get("mqtt", [{}])[0].get("state") == "connected":
-                break
+            sources = json.loads(state.read_text() or "{}").get("mqtt", [])
         except (OSError, ValueError):
             pass
-        time.sleep(0.1)
-    time.sleep(0.3)
+        if sources and all(s.get("state") == "connected" and s.get("connects", 0) >= connects
+                           and 0 < s.get("subscriptions", 0) == s.get("subscribed") for s in sources):
+            return sources[0]
+        time.sleep(0.05)
+    fail(f"the agent did not subscribe within {timeout} s: {sources}")
 
 
 def publish_all(client, messages, qos=1):

@@ -16,7 +16,7 @@ import threading
 import time
 
 from harness import check, fail
-from mqtt_harness import Broker, MqttSite
+from mqtt_harness import Broker, MqttSite, wait_connected
 
 METERS = 5
 RATE = 400  # messages per second, all meters together
@@ -33,12 +33,6 @@ def records(site):
 def configs(site):
     with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
         return {h for (h,) in db.execute("SELECT hash FROM configs")}
-
-
-def wait_connected(site, connects=1):
-    st = site.wait_mqtt_state(lambda s: s.get("state") == "connected" and s.get("connects", 0) >= connects, 15)
-    if st.get("state") != "connected":
-        fail(f"the MQTT source did not connect: {st}")
 
 
 def config_hash(site):
@@ -66,7 +60,7 @@ def main():
     log = open(folder / "agent.log", "w")
     import subprocess
     proc = subprocess.Popen([agent, "run", "--config", str(site.config)], stdout=log, stderr=log)
-    wait_connected(site)
+    wait_connected(site.journal)
 
     client = broker.publisher()
     sent = []

@@ -22,7 +22,7 @@ import textwrap
 import time
 
 from harness import Site, check, fail, track
-from mqtt_harness import Broker, publish_all
+from mqtt_harness import Broker, publish_all, wait_connected
 
 HERE = pathlib.Path(__file__).parent
 START_MS = 1767225600000            # 2026-01-01T00:00:00Z
@@ -142,13 +142,7 @@ def collect(agent, extra_config=""):
     if extra_config:
         site.config.write_text(site.config.read_text() + extra_config)
     proc = site.start()
-    state = pathlib.Path(str(site.journal) + ".state.json")
-    deadline = time.time() + 15
-    while time.time() < deadline:  # subscribed: a first session has no queue before it
-        if state.exists() and json.loads(state.read_text() or "{}").get("mqtt", [{}])[0].get("state") == "connected":
-            break
-        time.sleep(0.1)
-    time.sleep(0.3)
+    wait_connected(site.journal)  # subscribed: a first session has no queue before it
     messages = site.messages()
     client = broker.publisher()
     publish_all(client, messages)

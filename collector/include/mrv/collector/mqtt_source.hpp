@@ -47,6 +47,9 @@ struct MqttSourceStatus {
   std::string last_error;
   int64_t state_since_ms = 0;
   uint64_t messages = 0, readings = 0, quarantined = 0, connects = 0;
+  // Topic filters configured, and those the broker granted since the last connect: a
+  // source is ready when they are equal (a refused filter, e.g. by an ACL, stays out).
+  size_t subscriptions = 0, subscribed = 0;
   std::map<std::string, uint64_t> bad_inputs;  // "topic template/reason" -> count
 };
 
