@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -173,30 +174,40 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     std::lock_guard lock(status_mutex);
     if (st.connects != connect) return;  // sent on an earlier connection
     if (refused.empty()) {
-      ++st.subscribed;
+      if (wanted_filters.count(filter)) granted_filters.insert(std::move(filter));  // once, if still wanted
+      st.subscribed = granted_filters.size();
       return;
     }
     st.last_error = "subscribe " + filter + ": " + refused;
     log::error(source_prefix + " " + st.last_error);
   }
+  // Under status_mutex: the filters configured (filter -> QoS) and those the broker granted
+  // on this connection; st.subscriptions and st.subscribed are their sizes.
+  std::map<std::string, int> wanted_filters;
+  std::set<std::string> granted_filters;
+  void set_wanted(std::map<std::string, int> wanted) {  // status_mutex held
+    wanted_filters = std::move(wanted);
+    st.subscriptions = wanted_filters.size();
+  }
+  void clear_granted() {  // status_mutex held
+    granted_filters.clear();
+    st.subscribed = 0;
+  }
 
   void connected() {  // io thread
     if (stopping || !client) return;  // a connect that completed after stop()
     attempt = 0;
+    // Subscribe after every (re)connect: a broker that lost its state needs it again.
+    auto wanted = filters(config.subscriptions);
     uint64_t connect;
     {
       std::lock_guard lock(status_mutex);
       connect = ++st.connects;
-      st.subscribed = 0;
+      set_wanted(wanted);
+      clear_granted();
     }
     set_state("connected");
     log::notice(source_prefix + " connected to " + config.url);
-    // Subscribe after every (re)connect: a broker that lost its state needs it again.
-    auto wanted = filters(config.subscriptions);
-    {
-      std::lock_guard lock(status_mutex);
-      st.subscriptions = wanted.size();
-    }
     for (const auto& [filter, qos] : wanted) subscribe(filter, qos, connect);
   }
 
@@ -224,10 +235,13 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     {
       std::lock_guard lock(status_mutex);
       connect = st.connects;
-      st.subscriptions = has.size();
-      st.subscribed = 0;  // the kept ones are counted below, the new ones when granted
-      for (const auto& [filter, qos] : has)
-        if (auto it = had.find(filter); it != had.end() && it->second == qos) ++st.subscribed;
+      set_wanted(has);
+      // Kept with the same QoS: still granted. New or changed: counted when the broker answers.
+      std::erase_if(granted_filters, [&](const std::string& filter) {
+        auto before = had.find(filter), now = has.find(filter);
+        return before == had.end() || now == has.end() || before->second != now->second;
+      });
+      st.subscribed = granted_filters.size();
     }
     for (const auto& [filter, qos] : has)
       if (auto it = had.find(filter); it == had.end() || it->second != qos) subscribe(filter, qos, connect);
@@ -244,7 +258,7 @@ struct MqttSource::Impl : std::enable_shared_from_this<MqttSource::Impl>, mqtt::
     set_state("disconnected", cause.empty() ? "connection lost" : cause);
     {
       std::lock_guard lock(status_mutex);
-      st.subscribed = 0;
+      clear_granted();
     }
     log::warning(source_prefix + " connection lost" + (cause.empty() ? "" : ": " + cause));
     schedule_reconnect();
@@ -521,7 +535,10 @@ Result<void> MqttSource::start() {
   } catch (const mqtt::exception& e) {
     return fail(ErrorCode::config, "sources.mqtt " + c.name, std::string("MQTT client: ") + e.what());
   }
-  m.st.subscriptions = Impl::filters(c.subscriptions).size();  // no callback runs yet
+  {
+    std::lock_guard lock(m.status_mutex);
+    m.set_wanted(Impl::filters(c.subscriptions));
+  }
   m.replay_intake();
   boost::asio::post(m.io, [self = impl_] { self->connect(); });
   return {};
