@@ -888,6 +888,8 @@ class Bundle:
         self.pinned, self.since_text, self.report = pinned, since_text, report
         self.tpm_ca = tpm_ca or []  # TPM manufacturers' certificates (§8)
         self.registry_keys = registry_keys or {}  # may sign the manifest, never records
+        self.registry_signer = None  # the id of the registry key that signed the manifest
+        self.activations = {}  # key id -> (claimed?, its "tpm_activation") for keys whose statement verified
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
         self.closing, self.since = None, None  # closing: (tree size, root, right)
@@ -1032,9 +1034,29 @@ class Bundle:
             spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             claim, detail = tpm_claim(k.get("tpm"), spki, self.tpm_ca)
             self.report.tpm[kid] = claim + (" (%s)" % detail if detail else "")
+            if claim == "verified":
+                self.activations[kid] = ("tpm_activation" in k, k.get("tpm_activation"))
         if not self.pinned:
             self.keys = listed
         self.check_manifest_signature()
+        self.describe_activations()
+
+    def describe_activations(self):  # §8.5: an activation counts where its registry signed the manifest
+        for kid, (claimed, a) in self.activations.items():
+            if not claimed:
+                said = "the attestation key was not activated by a registry: its binding to this EK is the site's word"
+            else:
+                rid, at = (a.get("registry_key_id"), a.get("activated_at")) if isinstance(a, dict) else (None, None)
+                if not (isinstance(rid, str) and re.fullmatch("[0-9a-f]{64}", rid) and isinstance(at, str)
+                        and len(at) <= 40 and site_instant_ms(at) is not None):
+                    said = ("its tpm_activation is malformed (registry_key_id must be 64 hex digits, "
+                            "activated_at a UTC time)")
+                elif rid == self.registry_signer:
+                    said = "the attestation key was activated in that TPM by registry %s at %s" % (rid, at)
+                else:
+                    said = ("an activation by registry %s is claimed, but no --registry-key of that id signed "
+                            "the manifest" % rid)
+            self.report.tpm[kid] = self.report.tpm[kid][:-1] + "; " + said + ")"
 
     def check_manifest_signature(self):  # step 1: the manifest's claims are the agent's
         self.manifest_signed = True
@@ -1048,7 +1070,9 @@ class Bundle:
             raw = b""
         if key is None or not signature_ok(key[0], key[1], raw, self.manifest_bytes):
             key = self.registry_keys.get(sig["key_id"])  # a registry's bundle: its range claim
-            if key is None or not signature_ok(key[0], key[1], raw, self.manifest_bytes):
+            if key is not None and signature_ok(key[0], key[1], raw, self.manifest_bytes):
+                self.registry_signer = sig["key_id"]
+            else:
                 raise Failure("the manifest's signature does not verify with a pinned key"
                               + (" (a registry signed it: give its key with --registry-key)"
                                  if sig.get("signer") == "registry" else ""), "manifest", "manifest.sig")

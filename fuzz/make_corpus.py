@@ -9,6 +9,7 @@ inputs merged in from fuzzing runs. The corpora are kept in the repository.
 
 usage: make_corpus.py AGENT
 """
+import base64
 import gzip
 import hashlib
 import io
@@ -134,6 +135,12 @@ def main(agent):
                            + f"{len(records[0]) + 1:x}\r\n".encode() + records[0] + b"\n\r\n0\r\nX-Sum: 1\r\n\r\n",
         "no-credential": b"GET /v1/sites/fuzz-site HTTP/1.1\r\nHost: r\r\n\r\n",
     }
+    key_id = hashlib.sha256(base64.b64decode(b"".join(key.splitlines()[1:-1]))).hexdigest()
+    for name, resource, body in (
+            ("post-tpm-statement", "tpm", (CORPUS / "tpm_statement" / "statement").read_bytes()),
+            ("post-tpm-activation", "tpm/activation", b'{"credential": "' + base64.b64encode(bytes(32)) + b'"}')):
+        requests[name] = http("POST", f"{base}/keys/{key_id}/{resource}", site_token, body,
+                              ["Content-Type: application/json"])
     for name, data in requests.items():
         seed("registry_request", name, data)
 

@@ -1,7 +1,8 @@
 // The registry's request handling (docs/registry-api.md) on bytes as a client sends
 // them: Beast's parser with the registry's limits, the admission on headers, the body
 // rules, then the API (credentials, paths, queries, JSON, gzip, record lines,
-// signatures, the SQLite stores) in a registry of two sites under a scratch folder:
+// signatures, TPM key statements and activations, the SQLite stores) in a registry of two
+// sites under a scratch folder:
 //   fuzz-site  bearer "fuzz-site-token", the seed key pinned
 //   cp-site    bearer "cp-site-token", the seed key pinned, checkpoint_only
 //   reader     bearer "fuzz-reader-token"
@@ -42,6 +43,7 @@ struct Registry {
     config.cert_file = private_copy("tls.pem");
     config.key_file = private_copy("tls.key");
     config.bundle_key_file = private_copy("seed-ed25519.key");
+    config.tpm_ca_file = MRV_FUZZ_DIR "/keys/tls.pem";  // a CA no statement chains to: the refusals run
     config.max_body_bytes = 1 << 20;
     config.max_batch_records = 1000;
     registry::SiteEntry site{"fuzz-site", bearer("fuzz-site-token"), {MRV_FUZZ_DIR "/keys/seed-ed25519.pub"}, false};

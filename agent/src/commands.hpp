@@ -21,6 +21,9 @@ int run_daemon(const std::filesystem::path& config, double duration_s);
 JournalOptions journal_options_of(const Config& config);
 int check_config(const std::filesystem::path& config);
 int keygen(const std::filesystem::path& out, const std::string& algorithm, bool tpm, const std::string& tcti);
+// tpm-activate: the registry binds the TPM key's attestation key to the TPM's EK
+// (docs/verification.md §8.5) (cmd_tpm_activate.cpp).
+int tpm_activate(const std::filesystem::path& config);
 int status(const std::filesystem::path& config, bool json);
 struct ExportArgs {
   std::filesystem::path config, out, since_checkpoint, report;

@@ -37,6 +37,13 @@ int main(int argc, char** argv) {
                  "With --tpm: how to reach the TPM, as [signing] tpm_tcti (default: TPM2OPENSSL_TCTI, else "
                  "the TSS default)");
 
+  auto* ta = app.add_subcommand("tpm-activate",
+                                "Prove to the registry that the TPM key's attestation key is in this TPM: register the key, "
+                                "send its TPM key statement, answer the registry's challenge in the TPM");
+  ta->add_option("--config", config, "Agent config file (its [signing] TPM key and [upload] registry)")
+      ->required()
+      ->check(CLI::ExistingFile);
+
   auto* st = app.add_subcommand("status", "Journal, chain and per-point state");
   st->add_option("--config", config, "Agent config file")->required()->check(CLI::ExistingFile);
   st->add_flag("--json", json, "Machine-readable output");
@@ -203,6 +210,7 @@ int main(int argc, char** argv) {
     if (*check) return check_config(config);
     if (*kg)
       return keygen(out, keygen_tpm && kg->count("--algorithm") == 0 ? "ecdsa-p256" : algorithm, keygen_tpm, keygen_tcti);
+    if (*ta) return tpm_activate(config);
     if (*st) return status(config, json);
     if (*ex) return export_records(ea);
     if (*vf) return verify(file, public_keys, registry_keys, since, json, tpm_ca);

@@ -72,22 +72,38 @@ struct TempDir {
 
 }  // namespace
 
-Result<std::string> make_tpm_statement(const std::filesystem::path& key_file, const std::string& tcti) {
+struct TpmStatementSession::Impl {
+  std::filesystem::path key_file;
+  std::string tcti;
   TempDir tmp;
-  if (tmp.path.empty()) return fail(ErrorCode::io, "", "cannot make a temporary folder");
-  const std::string key = std::filesystem::absolute(key_file).string();
+  bool made = false;
+
   // Without a resource manager (swtpm, /dev/tpm0) the tools leave their objects loaded
-  // and a TPM holds only three: flush the transient ones after each step.
-  auto step = [&](std::vector<std::string> argv) -> Result<void> {
+  // and a TPM holds only three: flush the transient ones and sessions after each step.
+  Result<void> step(const std::vector<std::string>& argv) {
     auto r = run_tool(argv, tcti, tmp.path);
     (void)run_tool({"tpm2_flushcontext", "-t"}, tcti, tmp.path);
+    (void)run_tool({"tpm2_flushcontext", "-s"}, tcti, tmp.path);
     return r;
-  };
+  }
+};
+
+TpmStatementSession::TpmStatementSession(std::filesystem::path key_file, std::string tcti)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->key_file = std::filesystem::absolute(key_file);
+  impl_->tcti = std::move(tcti);
+}
+
+TpmStatementSession::~TpmStatementSession() = default;
+
+Result<std::string> TpmStatementSession::make_statement() {
+  Impl& s = *impl_;
+  if (s.tmp.path.empty()) return fail(ErrorCode::io, "", "cannot make a temporary folder");
   // The EK certificate, from the TCG's NV index for the RSA 2048 EK (else the ECC P-256 one).
   std::string ek_alg = "rsa";
-  if (!step({"tpm2_nvread", "0x01c00002", "-o", "ek.der"})) {
+  if (!s.step({"tpm2_nvread", "0x01c00002", "-o", "ek.der"})) {
     ek_alg = "ecc";
-    if (auto r = step({"tpm2_nvread", "0x01c0000a", "-o", "ek.der"}); !r)
+    if (auto r = s.step({"tpm2_nvread", "0x01c0000a", "-o", "ek.der"}); !r)
       return fail(ErrorCode::not_found, "tpm", "the TPM holds no EK certificate (NV 0x01c00002 or 0x01c0000a): " +
                                                     r.error().message);
   }
@@ -95,18 +111,47 @@ Result<std::string> make_tpm_statement(const std::filesystem::path& key_file, co
            {"tpm2_createek", "-c", "ek.ctx", "-G", ek_alg, "-u", "ek.pub"},
            {"tpm2_createak", "-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc", "-g", "sha256", "-s", "ecdsa", "-u",
             "ak.pub", "-f", "tss", "-n", "ak.name"},
-           {"tpm2_load", "-r", key, "-c", "key.ctx"},
+           {"tpm2_load", "-r", s.key_file.string(), "-c", "key.ctx"},
            {"tpm2_readpublic", "-c", "key.ctx", "-o", "key.pub", "-f", "tss"},
            {"tpm2_certify", "-c", "key.ctx", "-C", "ak.ctx", "-g", "sha256", "-o", "attest.bin", "-s", "sig.bin",
             "-f", "plain"}})
-    if (auto r = step(argv); !r) return tl::unexpected(r.error());
+    if (auto r = s.step(argv); !r) return tl::unexpected(r.error());
+  s.made = true;
   nlohmann::json j = {{"format", "mrv-tpm-key/1"},
-                      {"ek_certificate", to_base64(read_all(tmp.path / "ek.der"))},
-                      {"ak_public", to_base64(read_all(tmp.path / "ak.pub"))},
-                      {"key_public", to_base64(read_all(tmp.path / "key.pub"))},
-                      {"certify_info", to_base64(read_all(tmp.path / "attest.bin"))},
-                      {"certify_signature", to_base64(read_all(tmp.path / "sig.bin"))}};
+                      {"ek_certificate", to_base64(read_all(s.tmp.path / "ek.der"))},
+                      {"ak_public", to_base64(read_all(s.tmp.path / "ak.pub"))},
+                      {"key_public", to_base64(read_all(s.tmp.path / "key.pub"))},
+                      {"certify_info", to_base64(read_all(s.tmp.path / "attest.bin"))},
+                      {"certify_signature", to_base64(read_all(s.tmp.path / "sig.bin"))}};
   return j.dump();
+}
+
+Result<std::string> TpmStatementSession::activate(const std::string& tpm2_tools_file) {
+  Impl& s = *impl_;
+  if (!s.made) return fail(ErrorCode::invalid_argument, "tpm", "no statement made in this session");
+  {
+    std::ofstream out(s.tmp.path / "challenge.bin", std::ios::binary | std::ios::trunc);
+    out << tpm2_tools_file;
+    if (!out.flush()) return fail(ErrorCode::io, (s.tmp.path / "challenge.bin").string(), "cannot write");
+  }
+  // The EK is usable only with the endorsement hierarchy's authorisation, given in a
+  // policy session (TPM2_PolicySecret): the three steps must run as one, so one shell.
+  auto r = run_tool({"sh", "-ec",
+                     "tpm2_startauthsession --policy-session -S session.ctx\n"
+                     "tpm2_policysecret -S session.ctx -c e >/dev/null\n"
+                     "tpm2_activatecredential -c ak.ctx -C ek.ctx -i challenge.bin -o credential.bin "
+                     "-P session:session.ctx || { rc=$?; tpm2_flushcontext session.ctx; exit $rc; }\n"
+                     "tpm2_flushcontext session.ctx"},
+                    s.tcti, s.tmp.path);
+  (void)run_tool({"tpm2_flushcontext", "-t"}, s.tcti, s.tmp.path);
+  if (!r) return fail(ErrorCode::crypto, "tpm2_activatecredential",
+                      "the TPM would not open the registry's challenge: " + r.error().message);
+  return read_all(s.tmp.path / "credential.bin");
+}
+
+Result<std::string> make_tpm_statement(const std::filesystem::path& key_file, const std::string& tcti) {
+  TpmStatementSession session(key_file, tcti);
+  return session.make_statement();
 }
 
 }  // namespace mrv::agent

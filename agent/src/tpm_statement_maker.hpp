@@ -1,15 +1,39 @@
 #pragma once
 // Makes the TPM key statement (docs/verification.md §8) for a key held in the TPM: the EK
-// certificate, an attestation key and TPM2_Certify of the signing key by it.
+// certificate, an attestation key and TPM2_Certify of the signing key by it; and answers
+// a registry's activation challenge for that attestation key (§8.5).
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "mrv/core/error.hpp"
 
 namespace mrv::agent {
 
-// The statement's JSON text for the TSS2 private key `key_file`, with the TPM reached at
-// `tcti` (empty: the tools' default). Runs tpm2-tools; writes nothing but temporary files.
+// One use of the TPM through tpm2-tools, reached at `tcti` (empty: the tools' default).
+// The EK and the attestation key made for the statement stay loadable (as context
+// files in a temporary folder) until the session ends, so a challenge sealed to them can
+// be answered.
+class TpmStatementSession {
+ public:
+  TpmStatementSession(std::filesystem::path key_file, std::string tcti);
+  ~TpmStatementSession();
+  TpmStatementSession(const TpmStatementSession&) = delete;
+  TpmStatementSession& operator=(const TpmStatementSession&) = delete;
+
+  // The statement's JSON text for the TSS2 private key file.
+  [[nodiscard]] Result<std::string> make_statement();
+  // TPM2_ActivateCredential with this session's attestation key and EK: the credential
+  // of a challenge (`tpm2_tools_file`: what tpm2_activatecredential -i reads), or why the
+  // TPM would not open it.
+  [[nodiscard]] Result<std::string> activate(const std::string& tpm2_tools_file);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The statement alone (keygen --tpm).
 [[nodiscard]] Result<std::string> make_tpm_statement(const std::filesystem::path& key_file, const std::string& tcti);
 
 // Where keygen --tpm keeps a key's statement, and export finds it: beside the key.

@@ -9,6 +9,7 @@
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/core/time_text.hpp"
 #include "mrv/evidence/tar_gz.hpp"
 
 namespace mrv::evidence {
@@ -192,6 +193,10 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       if (auto it = request.tpm_statements.find(k["key_id"].get<std::string>()); it != request.tpm_statements.end()) {
         json statement = json::parse(it->second, nullptr, false);
         if (statement.is_object()) k["tpm"] = std::move(statement);
+        auto activated = request.tpm_activations.find(it->first);
+        if (request.registry_signer && activated != request.tpm_activations.end())
+          k["tpm_activation"] = {{"registry_key_id", request.signer->key_id_hex()},
+                                 {"activated_at", format_utc_ms(activated->second)}};
       }
     c.checkpoints = {{"left", json::array()}, {"checkpoints", json::array()}};
     if (*range && request.max_seq && (*range)->second > request.max_seq) {

@@ -19,6 +19,7 @@
 #include "mrv/core/merkle.hpp"
 #include "mrv/core/record_line.hpp"
 #include "mrv/core/text_limits.hpp"
+#include "mrv/core/time_text.hpp"
 #include "bundle_calibrations.hpp"
 #include "bundle_report_check.hpp"
 #include "mrv/evidence/tar_gz.hpp"
@@ -27,6 +28,31 @@ namespace mrv::evidence {
 namespace {
 
 using nlohmann::json;
+
+struct ActivationClaim {
+  std::string registry_key_id, activated_at;  // both empty: no claim
+  bool malformed = false;
+};
+
+// A key's "tpm_activation" (§8.5), from outside: {registry_key_id: 64 lowercase hex,
+// activated_at: a time as format_utc_ms writes it}, else malformed.
+ActivationClaim activation_claim(const json& key) {
+  ActivationClaim claim;
+  if (!key.contains("tpm_activation")) return claim;
+  const json& a = key["tpm_activation"];
+  auto text = [&](const char* name) {
+    return a.is_object() && a.contains(name) && a[name].is_string() ? a[name].get<std::string>() : std::string();
+  };
+  claim.registry_key_id = text("registry_key_id");
+  claim.activated_at = text("activated_at");
+  std::optional<int64_t> ms;
+  if (claim.activated_at.size() <= 40)
+    if (auto parsed = parse_time_ms(claim.activated_at)) ms = *parsed;
+  claim.malformed = claim.registry_key_id.size() != 64 ||
+                    claim.registry_key_id.find_first_not_of("0123456789abcdef") != std::string::npos || !ms ||
+                    format_utc_ms(*ms) != claim.activated_at;
+  return claim;
+}
 
 // What a hostile bundle can make the verifier hold (docs/verification.md §6.1); JSON and
 // TOML are bounded further by text_limits.hpp.
@@ -156,6 +182,7 @@ class BundleChecker {
   void on_manifest(const std::string& text);
   void on_keys(const std::string& text);
   void check_manifest_signature();
+  void describe_activations();
   void on_config(const std::string& name, const std::string& text);
   void on_checkpoints(const std::string& text);
   void on_record(std::string_view line, size_t line_no);
@@ -182,6 +209,8 @@ class BundleChecker {
   uint64_t whole_bytes_ = 0;  // of the entries read whole so far (kMaxWholeEntriesBytes)
 
   std::vector<PublicKey> bundle_keys_;
+  std::string registry_signer_;  // the id of the --registry-key that signed the manifest ("": none)
+  std::map<std::string, ActivationClaim> activations_;  // key id -> its keys.json "tpm_activation"
   std::span<const PublicKey> trusted_;
   std::optional<ChainVerifier> chain_;
 
@@ -275,6 +304,7 @@ void BundleChecker::on_keys(const std::string& text) {
     std::string statement;
     if (k.contains("tpm")) statement = k["tpm"].is_object() ? k["tpm"].dump() : std::string("not an object");
     TpmCheck tpm = check_tpm_statement(statement, key->spki_der(), tpm_ca_pem, utc_now_ms() / 1000);
+    if (tpm.claim == TpmClaim::verified) activations_[key->key_id_hex()] = activation_claim(k);
     v_.tpm_keys.emplace(key->key_id_hex(),
                         std::string(to_string(tpm.claim)) + (tpm.detail.empty() ? "" : " (" + tpm.detail + ")"));
     bundle_keys_.push_back(std::move(*key));
@@ -288,6 +318,27 @@ void BundleChecker::on_keys(const std::string& text) {
   chain_.emplace(trusted_);
   chain_->defer_signatures(true);
   check_manifest_signature();
+  describe_activations();
+}
+
+// A verified statement says what binds its attestation key to the EK (§8.5): an
+// activation counts only where the registry it names signed this bundle's manifest.
+void BundleChecker::describe_activations() {
+  for (const auto& [key_id, claim] : activations_) {
+    std::string& text = v_.tpm_keys[key_id];  // "verified (EK certificate ...)"
+    std::string said;
+    if (claim.malformed)
+      said = "; its tpm_activation is malformed (registry_key_id must be 64 hex digits, activated_at a UTC time)";
+    else if (claim.registry_key_id.empty())
+      said = "; the attestation key was not activated by a registry: its binding to this EK is the site's word";
+    else if (claim.registry_key_id == registry_signer_)
+      said = "; the attestation key was activated in that TPM by registry " + registry_signer_ + " at " +
+             claim.activated_at;
+    else
+      said = "; an activation by registry " + claim.registry_key_id +
+             " is claimed, but no --registry-key of that id signed the manifest";
+    text.insert(text.size() - 1, said);
+  }
 }
 
 void BundleChecker::check_manifest_signature() {
@@ -303,6 +354,7 @@ void BundleChecker::check_manifest_signature() {
     if (k.key_id_hex() == sig["key_id"] && raw && k.verify(manifest_text_, *raw)) return;
   for (const PublicKey& k : registry_keys_)
     if (k.key_id_hex() == sig["key_id"] && raw && k.verify(manifest_text_, *raw)) {
+      registry_signer_ = k.key_id_hex();
       v_.notes.push_back("the manifest (its range claim) is signed by registry key " + k.key_id_hex() +
                          "; the records and checkpoints by the site's keys");
       return;

@@ -269,4 +269,17 @@ TpmCheck check_tpm_statement(std::string_view statement_json, std::string_view s
   return {TpmClaim::verified, *chain};
 }
 
+Result<TpmStatementParts> tpm_statement_parts(std::string_view statement_json) {
+  if (statement_json.size() > kMaxTpmStatementJson) return tl::unexpected(bad("the statement is longer than 16 KiB"));
+  json j = json::parse(statement_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return tl::unexpected(bad("the statement is not a JSON object"));
+  auto ek = member_bytes(j, "ek_certificate", kMaxEkCertificate);
+  if (!ek) return tl::unexpected(ek.error());
+  auto ak = member_bytes(j, "ak_public", kMaxTpmPublic);
+  if (!ak) return tl::unexpected(ak.error());
+  auto ak_public = parse_tpm2b_public(*ak);
+  if (!ak_public) return tl::unexpected(ak_public.error());
+  return TpmStatementParts{std::move(*ek), ak_public->name()};
+}
+
 }  // namespace mrv::evidence

@@ -17,6 +17,8 @@ namespace {
 
 std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
+constexpr size_t kMaxTpmBody = 32 * 1024;  // a TPM key statement (16 KiB of JSON) or its activation
+
 // Who sent a request: a site (its id) or a reader (a verifier), or nobody known.
 struct Principal {
   enum class Kind { none, site, reader } kind = Kind::none;
@@ -87,6 +89,8 @@ const char* media_type_of(Endpoint e) {
     case Endpoint::post_records: return "application/x-ndjson";
     case Endpoint::post_checkpoint: return "text/plain";
     case Endpoint::post_report: return "application/json";
+    case Endpoint::post_tpm_statement: return "application/json";
+    case Endpoint::post_tpm_activation: return "application/json";
     default: return nullptr;
   }
 }
@@ -102,6 +106,8 @@ std::optional<Endpoint> endpoint_of(http::verb method, const std::vector<std::st
     if (resource == "records" && n == 4) return Endpoint::post_records;
     if (resource == "checkpoints" && n == 4) return Endpoint::post_checkpoint;
     if (resource == "reports" && n == 4) return Endpoint::post_report;
+    if (resource == "keys" && n == 6 && path[5] == "tpm") return Endpoint::post_tpm_statement;
+    if (resource == "keys" && n == 7 && path[5] == "tpm" && path[6] == "activation") return Endpoint::post_tpm_activation;
   } else if (method == http::verb::get || method == http::verb::head) {
     if (n == 3) return Endpoint::summary;
     if (resource == "keys" && n == 4) return Endpoint::keys;
@@ -128,6 +134,7 @@ struct Api::Impl {
   std::vector<Credential> reader_credentials;
   std::map<std::string, SiteSlot, std::less<>> sites;
   std::optional<Signer> bundle_signer;  // signs the manifests of bundles (not thread-safe)
+  std::string tpm_ca_pem;               // [tpm] ca_file: TPM manufacturers' CAs ("": no activations)
   std::mutex bundle_mutex;
   std::atomic<uint64_t> bundle_count{0};
 
@@ -183,6 +190,10 @@ struct Api::Impl {
     request.signer = &*bundle_signer;
     request.registry_signer = true;
     request.max_seq = (*latest)->checkpoint.tree_size;
+    for (auto& [key_id, activation] : store.tpm_activations()) {
+      request.tpm_statements[key_id] = std::move(activation.statement);
+      request.tpm_activations[key_id] = activation.activated_ms;
+    }
     std::lock_guard lock(bundle_mutex);
     auto written = evidence::write_bundle(*journal, store.id(), request);
     if (!written) {
@@ -256,6 +267,11 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     if (!signer) return tl::unexpected(signer.error());
     impl->bundle_signer.emplace(std::move(*signer));
   }
+  if (!config.tpm_ca_file.empty()) {
+    auto pem = read_tpm_ca(config.tpm_ca_file);
+    if (!pem) return tl::unexpected(pem.error());
+    impl->tpm_ca_pem = std::move(*pem);
+  }
   StoreLimits limits{config.max_body_bytes, config.max_batch_records, 2 * uint64_t{config.max_batch_records}};
   for (const auto& s : config.sites) {
     std::vector<PublicKey> pinned;
@@ -326,6 +342,8 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
         return refuse(415, "unsupported_media_type", "format", "Content-Encoding must be gzip or identity");
     }
     a.body_limit = impl_->config.max_body_bytes;
+    if (a.endpoint == Endpoint::post_tpm_statement || a.endpoint == Endpoint::post_tpm_activation)
+      a.body_limit = std::min<size_t>(a.body_limit, kMaxTpmBody);
   }
   return a;
 }
@@ -342,6 +360,8 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
       return answer(store.post_records(body, sv(req[http::field::content_encoding]) == "gzip"));
     case Endpoint::post_checkpoint: return answer(store.post_checkpoint(body));
     case Endpoint::post_report: return answer(store.post_report(body));
+    case Endpoint::post_tpm_statement: return answer(store.tpm_challenge(a.path[4], body, impl_->tpm_ca_pem));
+    case Endpoint::post_tpm_activation: return answer(store.tpm_activate(a.path[4], body));
     case Endpoint::summary: return answer(store.summary());
     case Endpoint::keys: return answer(store.keys());
     case Endpoint::records: return impl_->records(store, a);

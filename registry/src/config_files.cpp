@@ -1,11 +1,22 @@
 #include <sys/stat.h>
 
+#include <fstream>
+
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/secret_file.hpp"
 #include "mrv/registry/registry_config.hpp"
 #include "tls_context.hpp"
 
 namespace mrv::registry {
+
+Result<std::string> read_tpm_ca(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return fail(ErrorCode::io, file.string(), "cannot read the TPM CA bundle");
+  std::string pem((std::istreambuf_iterator<char>(in)), {});
+  if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+    return fail(ErrorCode::config, file.string(), "holds no PEM certificate (the TPM manufacturers' CAs)");
+  return pem;
+}
 
 Result<void> check_registry_files(const RegistryConfig& config) {
   auto check_token = [](const Credential& c) -> Result<void> {
@@ -22,6 +33,8 @@ Result<void> check_registry_files(const RegistryConfig& config) {
   if (auto r = check_tls_files(config); !r) return r;
   if (!config.bundle_key_file.empty())
     if (auto signer = Signer::load(config.bundle_key_file); !signer) return tl::unexpected(signer.error());
+  if (!config.tpm_ca_file.empty())
+    if (auto pem = read_tpm_ca(config.tpm_ca_file); !pem) return tl::unexpected(pem.error());
   for (const auto& s : config.sites)
     for (const auto& f : s.keys)
       if (auto key = PublicKey::load(f); !key) return tl::unexpected(key.error());

@@ -51,7 +51,7 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   c.file = file;
   r.only_keys(root, "", {"listen", "data_dir", "max_body_bytes", "max_batch_records", "verify_threads",
                          "request_threads", "max_connections", "max_header_bytes", "max_body_bytes_total",
-                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "sites",
+                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "tpm", "sites",
                          "readers"});
   std::string listen = r.string(root, "", "listen", false, "127.0.0.1:8443");
   auto colon = listen.rfind(':');
@@ -87,6 +87,10 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   if (const toml::table* b = r.table(root, "", "bundle", false)) {
     r.only_keys(*b, "bundle", {"key_file"});
     c.bundle_key_file = resolve(file, r.string(*b, "bundle", "key_file", false));
+  }
+  if (const toml::table* t = r.table(root, "", "tpm", false)) {
+    r.only_keys(*t, "tpm", {"ca_file"});
+    c.tpm_ca_file = resolve(file, r.string(*t, "tpm", "ca_file", true));
   }
   std::set<std::string> ids;
   if (const toml::array* sites = r.array_of_tables(root, "", "sites")) {

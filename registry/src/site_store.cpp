@@ -16,6 +16,7 @@
 #include "mrv/core/log.hpp"
 #include "mrv/registry/registry_config.hpp"
 #include "mrv/report/json.hpp"
+#include "store_answers.hpp"
 #include "unproven_store.hpp"
 #include "verify_pool.hpp"
 
@@ -31,32 +32,6 @@ std::string Refusal::to_json() const {
 }
 
 namespace {
-
-tl::unexpected<Refusal> refuse(int status, std::string error, std::string check, std::string message,
-                               std::optional<uint64_t> seq = std::nullopt) {
-  if (seq) message = "seq " + std::to_string(*seq) + ": " + message;
-  return tl::unexpected(Refusal{status, std::move(error), std::move(check), std::move(message), seq, std::nullopt});
-}
-
-tl::unexpected<Refusal> storage_failure(const Error& e) {
-  return tl::unexpected(Refusal{500, "storage", "storage", e.to_string(), std::nullopt, std::nullopt});
-}
-
-std::string_view raw(const Sha256& h) { return {reinterpret_cast<const char*>(h.data()), h.size()}; }
-
-// Writes `bytes` to `path` durably: temp file, fsync, rename.
-Result<void> write_durably(const std::filesystem::path& path, std::string_view bytes) {
-  std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return fail(ErrorCode::io, tmp, std::strerror(errno));
-  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::filesystem::remove(tmp);
-    return fail(ErrorCode::io, path.string(), "cannot store");
-  }
-  return {};
-}
 
 // Before ids were escaped, '/' and ':' both became '_' (so "a/b" and "a_b" shared a
 // file). Such a file is moved to its escaped name when its records are this site's.
@@ -76,7 +51,7 @@ void adopt_legacy_file(const std::filesystem::path& dir, const std::string& site
     return;
   }
   std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm", ".head", ".reports"})
+  for (const char* suffix : {"", "-wal", "-shm", ".head", ".reports", ".tpm"})
     if (std::filesystem::exists(legacy.string() + suffix))
       std::filesystem::rename(legacy.string() + suffix, path.string() + suffix, ec);
   log::notice("registry: site '" + site_id + "': " + legacy.string() + " renamed to " + path.string());
@@ -90,6 +65,7 @@ SiteStore::SiteStore(std::string site_id, std::filesystem::path path, Journal jo
     : site_id_(std::move(site_id)), path_(std::move(path)), journal_(std::move(journal)),
       unproven_(std::move(unproven)), keys_(std::move(keys)), options_(std::move(options)), pool_(pool) {
   reports_dir_ = path_.string() + ".reports";
+  tpm_dir_ = path_.string() + ".tpm";
 }
 
 SiteStore::~SiteStore() = default;
@@ -115,8 +91,10 @@ Result<std::unique_ptr<SiteStore>> SiteStore::open(const std::filesystem::path& 
   std::unique_ptr<SiteStore> store(new SiteStore(std::move(site_id), path, std::move(*journal),
                                                  std::make_unique<UnprovenStore>(std::move(*unproven)),
                                                  std::move(keys), std::move(options), pool));
-  std::filesystem::create_directories(store->reports_dir_, ec);
-  if (ec) return fail(ErrorCode::io, store->reports_dir_.string(), ec.message());
+  for (const auto& d : {store->reports_dir_, store->tpm_dir_}) {
+    std::filesystem::create_directories(d, ec);
+    if (ec) return fail(ErrorCode::io, d.string(), ec.message());
+  }
   return store;
 }
 
@@ -445,13 +423,21 @@ Answer<std::string> SiteStore::summary() {
 }
 
 Answer<std::string> SiteStore::keys() {
-  std::lock_guard lock(mutex_);
-  auto infos = journal_.public_keys();
-  if (!infos) return storage_failure(infos.error());
   json out = json::array();
-  for (const auto& k : *infos)
-    out.push_back({{"key_id", k.key_id_hex}, {"algorithm", k.algorithm}, {"public_key_pem", k.pem},
-                   {"registered_ms", k.first_used_ms}});
+  {
+    std::lock_guard lock(mutex_);
+    auto infos = journal_.public_keys();
+    if (!infos) return storage_failure(infos.error());
+    for (const auto& k : *infos)
+      out.push_back({{"key_id", k.key_id_hex}, {"algorithm", k.algorithm}, {"public_key_pem", k.pem},
+                     {"registered_ms", k.first_used_ms}});
+  }
+  auto activated = tpm_activations();
+  for (json& k : out)
+    if (auto it = activated.find(k["key_id"].get<std::string>()); it != activated.end()) {
+      k["tpm"] = json::parse(it->second.statement);
+      k["tpm_activated_ms"] = it->second.activated_ms;
+    }
   return out.dump();
 }
 

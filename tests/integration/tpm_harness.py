@@ -30,15 +30,16 @@ def _free_port_pair():
 
 
 class SoftwareTpm:
-    """swtpm with its own state and CA folder; `tcti` is what [signing] tpm_tcti takes."""
+    """swtpm with its own state and CA folder (or `ca_of`'s: two TPMs of one manufacturer);
+    `tcti` is what [signing] tpm_tcti takes."""
 
-    def __init__(self, name="tpm"):
+    def __init__(self, name="tpm", ca_of=None):
         self.tmp = tempfile.TemporaryDirectory(prefix=f"mrv-{name}-")
         self.dir = pathlib.Path(self.tmp.name)
         self.state = self.dir / "state"
-        self.ca = self.dir / "ca"
+        self.ca = ca_of.ca if ca_of else self.dir / "ca"
         self.state.mkdir()
-        self.ca.mkdir()
+        self.ca.mkdir(exist_ok=True)
         (self.dir / "localca.conf").write_text(
             f"statedir = {self.ca}\nsigningkey = {self.ca}/signkey.pem\n"
             f"issuercert = {self.ca}/issuercert.pem\ncertserial = {self.ca}/certserial\n")

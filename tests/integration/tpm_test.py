@@ -2,14 +2,19 @@
 """A signing key held in a TPM (docs/operations.md, "A key in the TPM"), against Debian's
 swtpm on loopback and OpenSSL's tpm2 provider: keygen --tpm, check-config, a run on a
 simulated meter in checkpoint-only mode, and a bundle that both verifiers accept with the
-plain public key. Usage: tpm_test.py AGENT MODE (run | missing | statement)"""
+plain public key; the registry activating the attestation key in the TPM of the EK
+certificate. Usage: tpm_test.py AGENT MODE (run | missing | statement | activate)"""
 import base64
+import hashlib
 import json
 import os
+import pathlib
 import stat
+import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 
 from harness import Site, bundle_verifier, check, fail
@@ -18,10 +23,10 @@ from tpm_harness import SoftwareTpm
 agent, mode = sys.argv[1], sys.argv[2]
 
 
-def tpm_site(tpm, extra=""):
-    """A site whose key is made in `tpm` by keygen --tpm (the ECDSA key keygen made first
-    is replaced)."""
-    site = Site(agent, algorithm="ecdsa-p256",
+def tpm_site(tpm, extra="", make=Site):
+    """A site (made by `make`) whose key is made in `tpm` by keygen --tpm (the ECDSA key
+    keygen made first is replaced)."""
+    site = make(agent, algorithm="ecdsa-p256",
                 extra_signing=f'mode = "checkpoint"\ntpm_tcti = "{tpm.tcti}"\n{extra}')
     site.key.unlink()
     out = site.run("keygen", "--tpm", "--tcti", tpm.tcti, "--out", str(site.key))
@@ -220,4 +225,238 @@ def mode_statement():
     check(ac == 0 and line in ao and pc == 0 and line in po, "a file key: both say not claimed")
 
 
-{"run": mode_run, "missing": mode_missing, "statement": mode_statement}.get(mode, lambda: fail(f"unknown mode {mode}"))()
+def tools(tpm, folder, script):
+    """A tpm2-tools script run in `folder` against `tpm`: (exit code, output)."""
+    p = subprocess.run(["sh", "-ec", script], cwd=folder, env=tpm.env(), capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+
+def ek_certificate(tpm, folder):
+    rc, out = tools(tpm, folder, "tpm2_nvread 0x01c00002 -o ek.der")
+    check(rc == 0, "the TPM's RSA EK certificate is read from NV" + ("" if rc == 0 else f": {out}"))
+    return (folder / "ek.der").read_bytes()
+
+
+def hand_statement(tpm, key_file, folder, ek_cert):
+    """A statement (docs/verification.md §8.1) made by hand with tpm2-tools in `tpm`, as a
+    forger would, carrying `ek_cert`; its EK and AK contexts stay in `folder`."""
+    folder.mkdir()
+    steps = ["tpm2_createek -c ek.ctx -G rsa -u ek.pub",
+             "tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak.pub -f tss -n ak.name",
+             f"tpm2_load -r {key_file} -c key.ctx", "tpm2_readpublic -c key.ctx -o key.pub -f tss",
+             "tpm2_certify -c key.ctx -C ak.ctx -g sha256 -o attest.bin -s sig.bin -f plain"]
+    # swtpm holds three transient objects: each step's are flushed (their contexts stay in files).
+    rc, out = tools(tpm, folder, "".join(f"{step}\ntpm2_flushcontext -t\ntpm2_flushcontext -s\n" for step in steps))
+    check(rc == 0, "a statement made by hand with tpm2-tools" + ("" if rc == 0 else f": {out[-500:]}"))
+
+    def b64(name):
+        return base64.b64encode((folder / name).read_bytes()).decode()
+    return json.dumps({"format": "mrv-tpm-key/1", "ek_certificate": base64.b64encode(ek_cert).decode(),
+                       "ak_public": b64("ak.pub"), "key_public": b64("key.pub"), "certify_info": b64("attest.bin"),
+                       "certify_signature": b64("sig.bin")})
+
+
+def open_challenge(tpm, folder, answer):
+    """TPM2_ActivateCredential of the registry's challenge with the AK and EK of `folder`:
+    (the credential or None, the tools' output)."""
+    (folder / "challenge.bin").write_bytes(struct.pack(">II", 0xBADCC0DE, 1) + base64.b64decode(answer["id_object"])
+                                           + base64.b64decode(answer["encrypted_secret"]))
+    rc, out = tools(tpm, folder, """
+        tpm2_startauthsession --policy-session -S session.ctx
+        tpm2_policysecret -S session.ctx -c e
+        rc=0
+        tpm2_activatecredential -c ak.ctx -C ek.ctx -i challenge.bin -o credential.bin -P session:session.ctx || rc=$?
+        tpm2_flushcontext session.ctx
+        tpm2_flushcontext -t
+        exit $rc""")
+    return ((folder / "credential.bin").read_bytes() if rc == 0 else None), out
+
+
+def mode_activate():
+    from bundle_tools import fix_manifest, read_members, write_bundle
+    from cryptography.hazmat.primitives import serialization
+    from upload_harness import SITE, Pki, Registry, UploadSite, new_token
+    work = tempfile.TemporaryDirectory(prefix="mrv-tpm-activate-")
+    W = pathlib.Path(work.name)
+    tpm = SoftwareTpm()
+    ca = W / "tpm-ca.pem"  # the test manufacturer: root and intermediate
+    ca.write_bytes(tpm.root_ca.read_bytes() + (tpm.ca / "issuercert.pem").read_bytes())
+    pki = Pki(W / "pki")
+    token, _ = new_token()
+    reader, _ = new_token()
+    registry_key, registry_pub = W / "registry.key", W / "registry.pub"
+    subprocess.run([agent, "keygen", "--out", str(registry_key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(registry_key), "-pubout", "-out", str(registry_pub)], check=True)
+    registry_id = hashlib.sha256(serialization.load_pem_public_key(registry_pub.read_bytes()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+    reg = Registry(agent, W / "registry", pki, {SITE: {"token": token, "extra": "checkpoint_only = true\n"}},
+                   readers={"verifier": reader}, extra=f'[bundle]\nkey_file = "{registry_key}"')
+    site, _ = tpm_site(tpm, make=lambda a, **kw: UploadSite(a, pki, reg.url, token=token, **kw))
+    statement_file = site.dir / "agent.key.tpm.json"
+    keys_url = f"/v1/sites/{SITE}/keys"
+    statement_url = f"{keys_url}/{site.key_id}/tpm"
+    activation_url = statement_url + "/activation"
+
+    def post(path, body):
+        body = body if isinstance(body, str) else json.dumps(body)
+        return reg.request("POST", path, body=body.encode(), headers={"Content-Type": "application/json"}, token=token)
+
+    def refused(answer, status, error, what):
+        check(answer[0] == status and answer[2] and answer[2].get("error") == error,
+              f"{what}: HTTP {status} {error} (got {answer[0]} {answer[1][:300]!r})")
+
+    def stored():
+        return sorted(p.name for p in (reg.dir / "regdata").rglob("*.tpm/*"))
+
+    def guess():
+        return {"credential": base64.b64encode(os.urandom(32)).decode()}
+
+    a = site.run("tpm-activate", "--config", str(site.config), check_rc=False)
+    check(a.returncode == 1 and "the registry's challenge" in a.stderr and "no [tpm] ca_file" in a.stderr,
+          f"tpm-activate with a registry that activates no TPM keys exits 1 naming the step: {a.stderr.strip()}")
+    refused(post(statement_url, statement_file.read_text()), 404, "not_found",
+            "a registry without [tpm] ca_file takes no statement")
+    reg.stop()
+    reg.config.write_text(reg.config.read_text() + f'[tpm]\nca_file = "{ca}"\n')
+    reg.start()
+    refused(post(f"{keys_url}/{'0' * 64}/tpm", statement_file.read_text()), 404, "not_found",
+            "a statement for a key not registered")
+    status, _, _ = reg.request("PUT", keys_url, body=site.public_pem.read_bytes(),
+                               headers={"Content-Type": "application/x-pem-file"}, token=token)
+    check(status == 200, f"the TPM key is registered: HTTP {status}")
+    refused(post(activation_url, guess()), 409, "no_challenge", "an activation with no challenge open")
+    refused(post(statement_url, "[1, 2"), 400, "malformed", "a body that is not a JSON object")
+    refused(post(statement_url, " " * 32768), 400, "malformed", "a body of 32,768 bytes is read")
+    refused(post(statement_url, " " * 32769), 413, "too_large", "a body of 32,769 bytes is refused")
+
+    def padded(size):  # a statement of exactly `size` bytes as sent
+        head = json.dumps({"format": "mrv-tpm-key/1", "pad": ""})
+        return head[:-2] + " " * (size - len(head)) + head[-2:]
+    refused(post(statement_url, padded(16384)), 422, "tpm_unverifiable", "a statement of 16,384 bytes is checked")
+    refused(post(statement_url, padded(16385)), 400, "malformed", "a statement of 16,385 bytes is refused")
+    forged = json.loads(statement_file.read_text())
+    raw = bytearray(base64.b64decode(forged["certify_info"]))
+    raw[len(raw) // 2] ^= 0x01
+    forged["certify_info"] = base64.b64encode(bytes(raw)).decode()
+    refused(post(statement_url, forged), 422, "tpm_unverifiable", "a statement whose attestation was changed")
+    refused(post(activation_url, guess()), 409, "no_challenge", "and it opened no challenge")
+
+    # The forgery activation exists for: this TPM's AK and key, beside the EK certificate
+    # of another TPM of the same manufacturer. The statement verifies (the AK is not bound
+    # to the EK by anything in it), so the registry challenges; only the other TPM could
+    # open the challenge, and a guess ends it.
+    other = SoftwareTpm("other-tpm", ca_of=tpm)
+    (W / "other").mkdir()
+    other_ek = ek_certificate(other, W / "other")
+    other.stop()
+    status, _, answer = post(statement_url, hand_statement(tpm, site.key, W / "swapped", other_ek))
+    check(status == 200 and "id_object" in answer, f"a statement carrying another TPM's EK certificate verifies "
+                                                   f"and is challenged: HTTP {status} {answer}")
+    credential, out = open_challenge(tpm, W / "swapped", answer)
+    check(credential is None and "tpm2_activatecredential" in out,
+          f"this TPM cannot open a challenge sealed to the other TPM's EK: {out.strip()[-300:]}")
+    refused(post(activation_url, guess()), 403, "tpm_activation_failed", "a guessed credential")
+    refused(post(activation_url, guess()), 409, "no_challenge", "a second guess: the wrong answer ended the challenge")
+    check(stored() == [], f"nothing is stored of the refused activation: {stored()}")
+    status, _, keys = reg.request("GET", keys_url, token=token)
+    check(status == 200 and all("tpm_activated_ms" not in k for k in keys), "GET keys shows no activation")
+    check("a wrong TPM credential" in reg.log_tail(), "the registry logs the wrong credential")
+
+    # The same statement by hand with this TPM's own EK certificate: the TPM opens the
+    # challenge, the registry takes the credential once.
+    status, _, answer = post(statement_url, hand_statement(tpm, site.key, W / "honest", ek_certificate(tpm, W)))
+    credential, out = open_challenge(tpm, W / "honest", answer)
+    check(status == 200 and credential is not None and len(credential) == 32,
+          "with its own EK certificate the TPM opens the challenge" + ("" if credential else f": {out[-300:]}"))
+    status, _, done = post(activation_url, {"credential": base64.b64encode(credential).decode()})
+    check(status == 200 and done.get("key_id") == site.key_id and done.get("activated_ms", 0) > 0,
+          f"the registry takes the credential: HTTP {status} {done}")
+    refused(post(activation_url, {"credential": base64.b64encode(credential).decode()}), 409, "no_challenge",
+            "the same credential again")
+
+    # The agent's own path: register, statement, challenge, TPM2_ActivateCredential.
+    before = statement_file.read_text()
+    a = site.run("tpm-activate", "--config", str(site.config))
+    check(f"key {site.key_id}: attestation key activated in this TPM by the registry" in a.stdout,
+          f"mrv-agent tpm-activate: {a.stdout.strip()}")
+    statement = json.loads(statement_file.read_text())
+    check(statement["ak_public"] != json.loads(before)["ak_public"],
+          "tpm-activate keeps the statement it activated (a new attestation key) beside the key")
+    status, _, keys = reg.request("GET", keys_url, token=token)
+    mine = [k for k in keys if k["key_id"] == site.key_id]
+    check(len(mine) == 1 and mine[0].get("tpm") == statement and mine[0]["tpm_activated_ms"] > done["activated_ms"],
+          "GET keys shows the key with the statement tpm-activate made and its activation time")
+    check(stored() == [f"{site.key_id}.json"], f"one activation file per key: {stored()}")
+
+    p = site.start()
+    time.sleep(4)
+    site.stop(p)
+    site.drain(60)
+    status, body, _ = reg.request("GET", f"/v1/sites/{SITE}/bundle?from=0&to=99999999999999", token=reader)
+    check(status == 200, f"a reader downloads the registry's bundle: HTTP {status}")
+    bundle = W / "registry-bundle.tar.gz"
+    bundle.write_bytes(body)
+    key_entry = [k for k in json.loads(read_members(bundle)["keys.json"]) if k["key_id"] == site.key_id][0]
+    check(key_entry.get("tpm") == statement and key_entry["tpm_activation"]["registry_key_id"] == registry_id,
+          "the registry's keys.json carries the activated statement and its tpm_activation")
+    given = ("--registry-key", str(registry_pub), "--tpm-ca", str(ca))
+    line = f"the attestation key was activated in that TPM by registry {registry_id} at "
+    (ac, ao), (pc, po) = verify_both(site, bundle, *given)
+    check(ac == 0 and pc == 0 and line in ao and line in po and "held in a TPM: verified" in ao,
+          f"both verifiers: held in a TPM, verified, activated by the registry:\n{ao.strip()}\n{po.strip()}")
+    own = site.bundle()
+    (ac, ao), (pc, po) = verify_both(site, own, "--tpm-ca", str(ca))
+    line = "the attestation key was not activated by a registry: its binding to this EK is the site's word"
+    check(ac == 0 and pc == 0 and line in ao and line in po, f"the site's own bundle: not activated by a registry:"
+                                                              f"\n{ao.strip()}\n{po.strip()}")
+
+    # A claimed activation that no given registry key vouches for: in the registry's bundle
+    # naming another registry (signed again by this registry), and in the site's own
+    # bundle (signed again with the site's key, in the TPM).
+    claim = "is claimed, but no --registry-key of that id signed the manifest"
+    def registry_bundle_with(activation, name):  # the registry's bundle, its claim replaced, signed again
+        members = read_members(bundle)
+        keys = json.loads(members["keys.json"])
+        for k in keys:
+            if "tpm_activation" in k:
+                k["tpm_activation"] = activation
+        members["keys.json"] = json.dumps(keys).encode()
+        return write_bundle(fix_manifest(members, registry_key), W / name, fix=False)
+    at = key_entry["tpm_activation"]["activated_at"]
+    a, p = tpm_claims(site, registry_bundle_with({"registry_key_id": "ab" * 32, "activated_at": at}, "renamed.tgz"),
+                      *given)
+    check(all(claim in x[site.key_id] for x in (a, p)), f"an activation naming another registry: {a} {p}")
+    for i, bad in enumerate(["x", {"registry_key_id": 7, "activated_at": at},
+                             {"registry_key_id": registry_id.upper(), "activated_at": at},
+                             {"registry_key_id": registry_id, "activated_at": "2026-12-05 07:49:31Z"}]):
+        a, p = tpm_claims(site, registry_bundle_with(bad, f"bad-{i}.tgz"), *given)
+        check(all("its tpm_activation is malformed" in x[site.key_id] for x in (a, p)),
+              f"a malformed tpm_activation {bad!r}: both say so: {a} {p}")
+    members = read_members(own)
+    keys = json.loads(members["keys.json"])
+    for k in keys:
+        if k["key_id"] == site.key_id:
+            k["tpm_activation"] = key_entry["tpm_activation"]
+    members["keys.json"] = json.dumps(keys).encode()
+    fix_manifest(members)
+    (W / "manifest.json").write_bytes(members["manifest.json"])
+    s = subprocess.run(["openssl", "dgst", "-sha256", "-provider", "tpm2", "-provider", "default", "-propquery",
+                        "?provider=tpm2", "-sign",
+                        str(site.key), "-out", str(W / "manifest.der"), str(W / "manifest.json")],
+                       capture_output=True, text=True, env=tpm.env(), timeout=60)
+    check(s.returncode == 0, f"the site's key signs the manifest again in the TPM: {s.stderr}")
+    sig = json.loads(members["manifest.sig"])
+    sig["signature"] = base64.b64encode((W / "manifest.der").read_bytes()).decode()
+    members["manifest.sig"] = json.dumps(sig).encode()
+    claimed = write_bundle(members, W / "claimed.tar.gz", fix=False)
+    a, p = tpm_claims(site, claimed, "--tpm-ca", str(ca))
+    check(all(claim in x[site.key_id] for x in (a, p)),
+          f"the site's own bundle claiming the registry's activation: {a} {p}")
+    a, p = tpm_claims(site, claimed, *given)
+    check(all(claim in x[site.key_id] for x in (a, p)),
+          f"and so with the registry's key given, as the registry did not sign that manifest: {a} {p}")
+    tpm.stop()
+
+
+{"run": mode_run, "missing": mode_missing, "statement": mode_statement,
+ "activate": mode_activate}.get(mode, lambda: fail(f"unknown mode {mode}"))()

@@ -2,29 +2,20 @@
 // (tests/vectors/tpm/README.md): the real one verifies; forged, truncated, padded and
 // oversized ones, another CA and another key do not.
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "mrv/core/crypto.hpp"
 #include "mrv/evidence/tpm_statement.hpp"
+#include "tpm_vectors.hpp"
 
 using namespace mrv;
 using namespace mrv::evidence;
 
 namespace {
 
-std::string vector_file(const std::string& name) {
-  std::ifstream in(std::string(MRV_TEST_VECTORS) + "/tpm/" + name, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 struct Parts {
-  std::string ek = vector_file("ek.der"), ak = vector_file("ak.pub"), key = vector_file("key.pub"),
-              info = vector_file("attest.bin"), sig = vector_file("sig.bin");
+  std::string ek = tpm_vector("ek.der"), ak = tpm_vector("ak.pub"), key = tpm_vector("key.pub"),
+              info = tpm_vector("attest.bin"), sig = tpm_vector("sig.bin");
   std::string json() const {
     return nlohmann::json{{"format", "mrv-tpm-key/1"},           {"ek_certificate", to_base64(ek)},
                           {"ak_public", to_base64(ak)},          {"key_public", to_base64(key)},
@@ -35,8 +26,8 @@ struct Parts {
 
 const int64_t kNow = 1893456000;  // 2030-01-01: the vectors' certificates are valid then
 
-TpmCheck check(const Parts& p, const std::string& ca = vector_file("ca.pem")) {
-  return check_tpm_statement(p.json(), vector_file("key_spki.der"), ca, kNow);
+TpmCheck check(const Parts& p, const std::string& ca = tpm_vector("ca.pem")) {
+  return check_tpm_statement(p.json(), tpm_vector("key_spki.der"), ca, kNow);
 }
 
 }  // namespace
@@ -50,25 +41,25 @@ TEST_CASE("tpm statement: the swtpm statement verifies against the test CA", "[t
 }
 
 TEST_CASE("tpm statement: no statement is not claimed, no CA bundle is unverifiable", "[tpm]") {
-  CHECK(check_tpm_statement("", vector_file("key_spki.der"), vector_file("ca.pem"), kNow).claim == TpmClaim::not_claimed);
+  CHECK(check_tpm_statement("", tpm_vector("key_spki.der"), tpm_vector("ca.pem"), kNow).claim == TpmClaim::not_claimed);
   TpmCheck c = check(Parts{}, "");
   CHECK(c.claim == TpmClaim::unverifiable);
   CHECK(c.detail.find("--tpm-ca") != std::string::npos);
 }
 
 TEST_CASE("tpm statement: another manufacturer's CA does not verify the EK certificate", "[tpm]") {
-  TpmCheck c = check(Parts{}, vector_file("other-ca.pem"));
+  TpmCheck c = check(Parts{}, tpm_vector("other-ca.pem"));
   CHECK(c.claim == TpmClaim::unverifiable);
   CHECK(c.detail.find("does not chain") != std::string::npos);
   // Only the intermediate, no root: nothing to anchor the chain.
-  std::string ca = vector_file("ca.pem");
+  std::string ca = tpm_vector("ca.pem");
   CHECK(check(Parts{}, ca.substr(ca.find("-----BEGIN", 10))).claim == TpmClaim::unverifiable);
 }
 
 TEST_CASE("tpm statement: a statement about another key is refused", "[tpm]") {
   Signer other = Signer::generate(Algorithm::ecdsa_p256_sha256).value();
   auto pub = PublicKey::from_pem(other.public_pem()).value();
-  TpmCheck c = check_tpm_statement(Parts{}.json(), pub.spki_der(), vector_file("ca.pem"), kNow);
+  TpmCheck c = check_tpm_statement(Parts{}.json(), pub.spki_der(), tpm_vector("ca.pem"), kNow);
   CHECK(c.claim == TpmClaim::unverifiable);
   CHECK(c.detail == "the attested key is not this signing key");
   // The AK's public area as the key: the key matches nothing the TPM certified.
@@ -109,7 +100,7 @@ TEST_CASE("tpm statement: forged attestations are refused", "[tpm]") {
 }
 
 TEST_CASE("tpm statement: the TPMS_ATTEST parser refuses truncated, padded, mistyped and oversized input", "[tpm]") {
-  const std::string info = vector_file("attest.bin");
+  const std::string info = tpm_vector("attest.bin");
   auto ok = parse_tpms_attest_certify(info);
   REQUIRE(ok);
   CHECK(ok->name.size() == 34);
@@ -130,7 +121,7 @@ TEST_CASE("tpm statement: the TPMS_ATTEST parser refuses truncated, padded, mist
   REQUIRE_FALSE(at);
   CHECK(at.error().message != "TPMS_ATTEST longer than 1024 bytes");
 
-  const std::string pub = vector_file("key.pub");
+  const std::string pub = tpm_vector("key.pub");
   REQUIRE(parse_tpm2b_public(pub));
   for (size_t n = 0; n < pub.size(); ++n) CHECK_FALSE(parse_tpm2b_public(pub.substr(0, n)));
   CHECK_FALSE(parse_tpm2b_public(pub + "x"));
@@ -138,7 +129,7 @@ TEST_CASE("tpm statement: the TPMS_ATTEST parser refuses truncated, padded, mist
 }
 
 TEST_CASE("tpm statement: oversized or malformed statements are unverifiable, not errors", "[tpm]") {
-  const std::string spki = vector_file("key_spki.der"), ca = vector_file("ca.pem");
+  const std::string spki = tpm_vector("key_spki.der"), ca = tpm_vector("ca.pem");
   CHECK(check_tpm_statement(std::string(kMaxTpmStatementJson + 1, ' '), spki, ca, kNow).detail ==
         "the statement is longer than 16 KiB");
   std::string padded = Parts{}.json();

@@ -417,20 +417,25 @@ Result<HttpsClient> registry_client(const UploadConfig& upload) {
   return HttpsClient::create(std::move(o));
 }
 
-Result<std::string> post_report(const Config& config, std::string_view report_json) {
+Result<std::string> site_request(const Config& config, std::string_view method, const std::string& resource,
+                                 std::string_view content_type, std::string_view body) {
   auto client = registry_client(config.upload);
   if (!client) return tl::unexpected(client.error());
   HttpRequest request;
-  request.method = "POST";
-  request.target = "/v1/sites/" + path_segment(config.site_id) + "/reports";
-  request.content_type = "application/json";
-  request.body = report_json;
+  request.method = method;
+  request.target = "/v1/sites/" + path_segment(config.site_id) + "/" + resource;
+  request.content_type = content_type;
+  request.body = body;
   auto response = client->send(request);
   if (!response) return tl::unexpected(response.error());
   if (response->status != 200)
     return fail(ErrorCode::invalid_argument, config.upload.url + request.target,
                 "HTTP " + std::to_string(response->status) + ": " + response->body);
   return std::move(response->body);
+}
+
+Result<std::string> post_report(const Config& config, std::string_view report_json) {
+  return site_request(config, "POST", "reports", "application/json", report_json);
 }
 
 namespace {

@@ -29,6 +29,9 @@ struct BundleRequest {
   // key id -> the JSON text of that key's TPM statement (docs/verification.md §8), put into
   // keys.json as the key's "tpm" member.
   std::map<std::string, std::string> tpm_statements;
+  // A registry's bundle: key id -> when the registry activated that key's attestation key
+  // in its TPM (UTC ms), put into keys.json as the key's "tpm_activation" member (§8.5).
+  std::map<std::string, int64_t> tpm_activations;
   uint64_t max_seq = 0;  // not 0: records after this seq are left out (no checkpoint covers them yet)
   // Not 0: the range reaches at least this seq (a carried report's seqs.last, which covers
   // the site records it used, entered after the window's last record, say): the report's

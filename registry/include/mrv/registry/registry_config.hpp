@@ -46,6 +46,9 @@ struct RegistryConfig {
   std::filesystem::path data_dir;
   std::filesystem::path cert_file, key_file, client_ca_file;
   std::filesystem::path bundle_key_file;  // the registry's key for bundle manifests (optional)
+  // TPM manufacturers' CA certificates (PEM): with it, sites may have their TPM keys'
+  // attestation keys activated (docs/registry-api.md §3.6); without, that is refused.
+  std::filesystem::path tpm_ca_file;
   size_t max_body_bytes = 16 << 20;       // gzip body; inflated at most 4x this
   size_t max_batch_records = 100'000;
   int verify_threads = 0;                 // 0: one per core
@@ -70,6 +73,8 @@ struct RegistryConfig {
 // others), the TLS certificate and key (not readable by others), the bundle key and the
 // pinned keys.
 [[nodiscard]] Result<void> check_registry_files(const RegistryConfig& config);
+// The [tpm] ca_file's text: readable, with at least one PEM certificate.
+[[nodiscard]] Result<std::string> read_tpm_ca(const std::filesystem::path& file);
 
 // The site's SQLite file under data_dir/sites: the id with '%', '/' and ':' escaped as
 // %XX, so two ids never share a file.

@@ -7,6 +7,7 @@
 // Thread-safe: one lock per site serialises its writes and reads.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +63,11 @@ class SiteStore {
   Answer<std::string> post_records(std::string_view body, bool gzip);
   Answer<std::string> post_checkpoint(std::string_view note);
   Answer<std::string> post_report(std::string_view json_text);
+  // Binds a registered TPM key's attestation key to its TPM (docs/registry-api.md §3.6):
+  // the statement is checked against `tpm_ca_pem`, then answered with a credential only
+  // the TPM of its EK certificate can open; the key is activated when it comes back.
+  Answer<std::string> tpm_challenge(std::string_view key_id, std::string_view statement, std::string_view tpm_ca_pem);
+  Answer<std::string> tpm_activate(std::string_view key_id, std::string_view answer);
 
   Answer<std::string> summary();
   Answer<std::string> keys();
@@ -71,6 +77,14 @@ class SiteStore {
   Answer<std::string> checkpoints(uint64_t min_size, uint64_t max_size);
   Answer<std::string> reports();
   Answer<std::string> report(std::string_view sha256_hex);
+
+  // The site's keys whose attestation key the registry activated: key id -> statement
+  // (JSON text) and when.
+  struct TpmActivation {
+    std::string statement;
+    int64_t activated_ms = 0;
+  };
+  std::map<std::string, TpmActivation> tpm_activations();
 
   const std::string& id() const { return site_id_; }
   const std::filesystem::path& journal_path() const { return path_; }
@@ -84,11 +98,16 @@ class SiteStore {
   Answer<std::string> prove_unproven(const Checkpoint& checkpoint);
 
   std::string site_id_;
-  std::filesystem::path path_, reports_dir_;
+  std::filesystem::path path_, reports_dir_, tpm_dir_;
   std::mutex mutex_;
   Journal journal_;
   std::unique_ptr<UnprovenStore> unproven_;
   std::vector<PublicKey> keys_;    // registered
+  struct PendingActivation {
+    std::string statement, credential;
+    int64_t expires_ms = 0;
+  };
+  std::map<std::string, PendingActivation, std::less<>> pending_tpm_;  // by key id: one per registered key
   SiteOptions options_;
   VerifyPool& pool_;
 };

@@ -32,6 +32,10 @@ class HttpsClient;
 // Posts a signed monitoring report (POST /v1/sites/{site}/reports); the registry's
 // answer, or an error naming the URL and the status.
 [[nodiscard]] Result<std::string> post_report(const Config& config, std::string_view report_json);
+// One request for a resource of this site (`resource`: "keys", "keys/<id>/tpm"): the
+// answer's body on 200, else an error naming the URL, the status and the registry's error.
+[[nodiscard]] Result<std::string> site_request(const Config& config, std::string_view method, const std::string& resource,
+                                               std::string_view content_type, std::string_view body);
 
 // What the registry holds of this site: a witness of the journal's head that outlives
 // every file at the site (docs/journal.md, "Witnesses of the head"), read once before
