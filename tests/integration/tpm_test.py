@@ -376,9 +376,10 @@ def mode_activate():
 
     # The agent's own path: register, statement, challenge, TPM2_ActivateCredential.
     before = statement_file.read_text()
+    t0 = time.time()
     a = site.run("tpm-activate", "--config", str(site.config))
     check(f"key {site.key_id}: attestation key activated in this TPM by the registry" in a.stdout,
-          f"mrv-agent tpm-activate: {a.stdout.strip()}")
+          f"mrv-agent tpm-activate in {time.time() - t0:.2f} s: {a.stdout.strip()}")
     statement = json.loads(statement_file.read_text())
     check(statement["ak_public"] != json.loads(before)["ak_public"],
           "tpm-activate keeps the statement it activated (a new attestation key) beside the key")
@@ -456,6 +457,14 @@ def mode_activate():
     check(all(claim in x[site.key_id] for x in (a, p)),
           f"and so with the registry's key given, as the registry did not sign that manifest: {a} {p}")
     tpm.stop()
+
+    # tpm-activate needs a registry and a key in a TPM.
+    plain = Site(agent)
+    a = plain.run("tpm-activate", "--config", str(plain.config), check_rc=False)
+    check(a.returncode == 1 and "no [upload] section" in a.stderr, f"without [upload]: exit 1, {a.stderr.strip()}")
+    file_key = UploadSite(agent, pki, reg.url, token=token)
+    a = file_key.run("tpm-activate", "--config", str(file_key.config), check_rc=False)
+    check(a.returncode == 1 and "not a key held in a TPM" in a.stderr, f"a file key: exit 1, {a.stderr.strip()}")
 
 
 {"run": mode_run, "missing": mode_missing, "statement": mode_statement,
