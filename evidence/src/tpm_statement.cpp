@@ -11,6 +11,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -77,10 +78,16 @@ struct PkeyCtxDeleter { void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_fr
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
+// A certificate's name as RFC 4514 writes it ("CN=…,O=…", most specific first), as
+// Python's rfc4514_string() does in docs/verify_bundle.py; UTF-8 kept, not escaped.
 std::string subject_of(X509* cert, bool issuer) {
-  char buf[512] = {};
-  X509_NAME_oneline(issuer ? X509_get_issuer_name(cert) : X509_get_subject_name(cert), buf, sizeof buf);
-  return buf;
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!out) return "?";
+  X509_NAME_print_ex(out.get(), issuer ? X509_get_issuer_name(cert) : X509_get_subject_name(cert), 0,
+                     XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(out.get(), &data);
+  return size > 0 ? std::string(data, static_cast<size_t>(std::min<long>(size, 512))) : std::string();
 }
 
 // The EK certificate must chain, by signatures checked, to a self-signed certificate of

@@ -178,8 +178,7 @@ def mode_statement():
     check(ac == 0 and line in ao, f"mrv-agent verify --tpm-ca: verified against the test CA:\n{ao.strip()}")
     check(pc == 0 and line in po, f"verify_bundle.py --tpm-ca: verified against the test CA:\n{po.strip()}")
     a, p = tpm_claims(site, bundle, "--tpm-ca", str(ca))
-    check(a[site.key_id].startswith("verified") and p[site.key_id].startswith("verified"),
-          "--json says verified in both")
+    check(a[site.key_id].startswith("verified") and a == p, f"--json says verified in both, in the same words: {a}")
 
     # Another manufacturer's CA (a second swtpm's throwaway CA): the EK does not chain.
     other = SoftwareTpm("other-tpm")
@@ -405,6 +404,8 @@ def mode_activate():
     (ac, ao), (pc, po) = verify_both(site, bundle, *given)
     check(ac == 0 and pc == 0 and line in ao and line in po and "held in a TPM: verified" in ao,
           f"both verifiers: held in a TPM, verified, activated by the registry:\n{ao.strip()}\n{po.strip()}")
+    a, p = tpm_claims(site, bundle, *given)
+    check(a == p, f"in the same words (--json): {a}")
     own = site.bundle()
     (ac, ao), (pc, po) = verify_both(site, own, "--tpm-ca", str(ca))
     line = "the attestation key was not activated by a registry: its binding to this EK is the site's word"
