@@ -817,6 +817,8 @@ def is_ca(cert):
 def ek_chain(ek_der, ca_certs, now):  # the EK certificate chains to a self-signed one of the bundle
     from cryptography import x509
     cert = x509.load_der_x509_certificate(ek_der)
+    if is_ca(cert):  # an EK certificate is an end entity; a CA of the bundle is not one
+        raise ValueError("ek_certificate is a CA certificate, not an EK certificate")
     described = "EK certificate %s issued by %s" % (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
     for _ in range(8):
         if not cert.not_valid_before <= now <= cert.not_valid_after:
@@ -846,7 +848,8 @@ def tpm_claim(statement, spki_der, ca_certs, now=None):  # ("verified" | ..., de
     if statement is None:
         return "not claimed", ""
     try:
-        if not isinstance(statement, dict) or len(json.dumps(statement)) > MAX_TPM_STATEMENT:
+        compact = json.dumps(statement, separators=(",", ":"), ensure_ascii=False).encode()  # as the agent measures
+        if not isinstance(statement, dict) or len(compact) > MAX_TPM_STATEMENT:
             raise ValueError("the statement is not a JSON object of at most 16 KiB")
         if statement.get("format") != "mrv-tpm-key/1":
             raise ValueError("format is not mrv-tpm-key/1")
@@ -889,6 +892,7 @@ class Bundle:
         self.tpm_ca = tpm_ca or []  # TPM manufacturers' certificates (§8)
         self.registry_keys = registry_keys or {}  # may sign the manifest, never records
         self.registry_signer = None  # the id of the registry key that signed the manifest
+        self.keys_as_listed = False  # keys.json has the size and SHA-256 the manifest lists
         self.activations = {}  # key id -> (claimed?, its "tpm_activation") for keys whose statement verified
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
@@ -953,7 +957,9 @@ class Bundle:
             elif name == "manifest.sig":
                 self.manifest_sig = load_json(self.read_whole(entry, "manifest", name), "manifest", name)
             elif name == "keys.json":
-                self.read_keys(load_json(self.read_whole(entry, "keys", name), "keys", name))
+                data = self.read_whole(entry, "keys", name)
+                self.keys_as_listed = self.listed.get(name) == (len(data), hashlib.sha256(data).hexdigest())
+                self.read_keys(load_json(data, "keys", name))
             elif config:
                 self.read_config(config.group(1), self.read_whole(entry, "configs", name), name)
             elif name == "checkpoints.json":
@@ -1031,6 +1037,8 @@ class Bundle:
             if (k.get("key_id"), k.get("algorithm")) != (kid, alg):
                 raise Failure("key_id or algorithm does not match the key (%s, %s)" % (kid, alg), "keys", where)
             listed[kid] = (key, alg)
+            if kid in self.report.tpm:  # a key listed twice: its first entry speaks for it, as in the agent
+                continue
             spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             claim, detail = tpm_claim(k.get("tpm"), spki, self.tpm_ca)
             self.report.tpm[kid] = claim + (" (%s)" % detail if detail else "")
@@ -1051,7 +1059,7 @@ class Bundle:
                         and len(at) <= 40 and site_instant_ms(at) is not None):
                     said = ("its tpm_activation is malformed (registry_key_id must be 64 hex digits, "
                             "activated_at a UTC time)")
-                elif rid == self.registry_signer:
+                elif rid == self.registry_signer and self.keys_as_listed:  # the signed manifest lists this keys.json
                     said = "the attestation key was activated in that TPM by registry %s at %s" % (rid, at)
                 else:
                     said = ("an activation by registry %s is claimed, but no --registry-key of that id signed "

@@ -91,7 +91,9 @@ int tpm_activate(const std::filesystem::path& config_path) {
   if (!done) return failed(done.error(), "the activation");
   if (auto r = keep_statement(key_file, *statement); !r) return failed(r.error(), "keeping the statement");
   json receipt = json::parse(*done, nullptr, false);
-  int64_t at = receipt.is_object() ? receipt.value("activated_ms", int64_t{0}) : 0;
+  int64_t at = receipt.is_object() && receipt.contains("activated_ms") && receipt["activated_ms"].is_number_integer()
+                   ? receipt["activated_ms"].get<int64_t>()
+                   : 0;
   std::cout << "key " << key_id << ": attestation key activated in this TPM by the registry at " << format_utc_ms(at)
             << "; statement kept in " << tpm_statement_path(key_file).string() << "\n";
   return kExitOk;

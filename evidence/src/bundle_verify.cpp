@@ -46,7 +46,7 @@ ActivationClaim activation_claim(const json& key) {
   claim.registry_key_id = text("registry_key_id");
   claim.activated_at = text("activated_at");
   std::optional<int64_t> ms;
-  if (claim.activated_at.size() <= 40)
+  if (claim.activated_at.size() >= 20 && claim.activated_at.size() <= 24 && claim.activated_at[4] == '-')
     if (auto parsed = parse_time_ms(claim.activated_at)) ms = *parsed;
   claim.malformed = claim.registry_key_id.size() != 64 ||
                     claim.registry_key_id.find_first_not_of("0123456789abcdef") != std::string::npos || !ms ||
@@ -210,6 +210,7 @@ class BundleChecker {
 
   std::vector<PublicKey> bundle_keys_;
   std::string registry_signer_;  // the id of the --registry-key that signed the manifest ("": none)
+  bool keys_as_listed_ = false;  // keys.json has the size and SHA-256 the signed manifest lists
   std::map<std::string, ActivationClaim> activations_;  // key id -> its keys.json "tpm_activation"
   std::span<const PublicKey> trusted_;
   std::optional<ChainVerifier> chain_;
@@ -255,7 +256,7 @@ void BundleChecker::on_manifest(const std::string& text) {
     if (!m.is_object() || !m.contains(k) || !is_count(m[k])) return std::nullopt;
     return m[k].get<uint64_t>();
   };
-  if (!m.is_object() || m.value("format", "") != "mrv-bundle/1" || !m.contains("site") || !m["site"].is_string() ||
+  if (!m.is_object() || !m.contains("format") || m["format"] != "mrv-bundle/1" || !m.contains("site") || !m["site"].is_string() ||
       !m.contains("origin") || !m["origin"].is_string() || !uint_of("first_seq") || !uint_of("last_seq") ||
       !uint_of("records") || !uint_of("from_ms") || !uint_of("to_ms") || !uint_of("created_ms") ||
       !m.contains("files") || !m["files"].is_array()) {
@@ -300,13 +301,16 @@ void BundleChecker::on_keys(const std::string& text) {
     if (!key) return failure("keys", "key " + k["key_id"].get<std::string>() + ": " + key.error().message);
     if (key->key_id_hex() != k["key_id"].get<std::string>())
       return failure("keys", "key_id " + k["key_id"].get<std::string>() + " is not the SHA-256 of its key");
-    // The key's TPM statement (§8): information about the key, never a failure of the bundle.
-    std::string statement;
-    if (k.contains("tpm")) statement = k["tpm"].is_object() ? k["tpm"].dump() : std::string("not an object");
-    TpmCheck tpm = check_tpm_statement(statement, key->spki_der(), tpm_ca_pem, utc_now_ms() / 1000);
-    if (tpm.claim == TpmClaim::verified) activations_[key->key_id_hex()] = activation_claim(k);
-    v_.tpm_keys.emplace(key->key_id_hex(),
-                        std::string(to_string(tpm.claim)) + (tpm.detail.empty() ? "" : " (" + tpm.detail + ")"));
+    // The key's TPM statement (§8): information about the key, never a failure of the
+    // bundle. A key listed twice: its first entry speaks for it.
+    if (!v_.tpm_keys.contains(key->key_id_hex())) {
+      std::string statement;
+      if (k.contains("tpm")) statement = k["tpm"].is_object() ? k["tpm"].dump() : std::string("not an object");
+      TpmCheck tpm = check_tpm_statement(statement, key->spki_der(), tpm_ca_pem, utc_now_ms() / 1000);
+      if (tpm.claim == TpmClaim::verified) activations_[key->key_id_hex()] = activation_claim(k);
+      v_.tpm_keys.emplace(key->key_id_hex(),
+                          std::string(to_string(tpm.claim)) + (tpm.detail.empty() ? "" : " (" + tpm.detail + ")"));
+    }
     bundle_keys_.push_back(std::move(*key));
   }
   if (pinned_.empty()) {
@@ -322,7 +326,8 @@ void BundleChecker::on_keys(const std::string& text) {
 }
 
 // A verified statement says what binds its attestation key to the EK (§8.5): an
-// activation counts only where the registry it names signed this bundle's manifest.
+// activation counts only where the registry it names signed this bundle's manifest, and
+// the manifest lists this keys.json.
 void BundleChecker::describe_activations() {
   for (const auto& [key_id, claim] : activations_) {
     std::string& text = v_.tpm_keys[key_id];  // "verified (EK certificate ...)"
@@ -331,7 +336,7 @@ void BundleChecker::describe_activations() {
       said = "; its tpm_activation is malformed (registry_key_id must be 64 hex digits, activated_at a UTC time)";
     else if (claim.registry_key_id.empty())
       said = "; the attestation key was not activated by a registry: its binding to this EK is the site's word";
-    else if (claim.registry_key_id == registry_signer_)
+    else if (claim.registry_key_id == registry_signer_ && keys_as_listed_)
       said = "; the attestation key was activated in that TPM by registry " + registry_signer_ + " at " +
              claim.activated_at;
     else
@@ -359,7 +364,7 @@ void BundleChecker::check_manifest_signature() {
                          "; the records and checkpoints by the site's keys");
       return;
     }
-  failure("manifest", sig.value("signer", "") == "registry"
+  failure("manifest", sig.contains("signer") && sig["signer"] == "registry"
                           ? "manifest.sig: signed by a registry key that was not given with --registry-key"
                           : "manifest.sig: the manifest's signature does not verify with a pinned key");
 }
@@ -640,14 +645,19 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
     return true;
   }
   auto listed = listed_.find(name);
+  bool as_listed = false;
   if (listed == listed_.end()) {
     failure("manifest", name + " is not listed in the manifest");
   } else if (listed->second.first != bytes || listed->second.second != to_hex(hash.finish())) {
     failure("manifest", name + ": size or SHA-256 differs from the manifest");
+  } else {
+    as_listed = true;
   }
   if (read_whole) {
-    if (name == "keys.json") on_keys(text);
-    else if (name == "checkpoints.json") on_checkpoints(text);
+    if (name == "keys.json") {
+      keys_as_listed_ = as_listed;
+      on_keys(text);
+    } else if (name == "checkpoints.json") on_checkpoints(text);
     else if (is_config_name(name)) on_config(name, text);
     else if (name == "report.json")
       report_.emplace(text, trusted_, config_texts_, BundleScope{site_, claimed_first_, claimed_last_},

@@ -97,6 +97,9 @@ Result<std::string> check_ek_chain(std::string_view ek_der, std::string_view ca_
   X509Ptr ek(d2i_X509(nullptr, &p, static_cast<long>(ek_der.size())));
   if (!ek || p != reinterpret_cast<const unsigned char*>(ek_der.data()) + ek_der.size())
     return tl::unexpected(bad("ek_certificate is not one DER certificate"));
+  // An EK certificate is an end entity: a CA certificate of the bundle is not one.
+  if (X509_get_extension_flags(ek.get()) & EXFLAG_CA)
+    return tl::unexpected(bad("ek_certificate is a CA certificate, not an EK certificate"));
   std::unique_ptr<X509_STORE, StoreDeleter> store(X509_STORE_new());
   std::unique_ptr<STACK_OF(X509), StackDeleter> untrusted(sk_X509_new_null());
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())),
@@ -226,7 +229,7 @@ TpmCheck check_tpm_statement(std::string_view statement_json, std::string_view s
   if (statement_json.size() > kMaxTpmStatementJson) return unverifiable("the statement is longer than 16 KiB");
   json j = json::parse(statement_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return unverifiable("the statement is not a JSON object");
-  if (j.value("format", "") != "mrv-tpm-key/1") return unverifiable("format is not mrv-tpm-key/1");
+  if (!j.contains("format") || j["format"] != "mrv-tpm-key/1") return unverifiable("format is not mrv-tpm-key/1");
   auto ek = member_bytes(j, "ek_certificate", kMaxEkCertificate);
   auto ak = member_bytes(j, "ak_public", kMaxTpmPublic);
   auto key = member_bytes(j, "key_public", kMaxTpmPublic);

@@ -42,14 +42,15 @@ def verify_both(site, bundle, *extra):
     return (a.returncode, a.stdout + a.stderr), (p.returncode, p.stdout + p.stderr)
 
 
-def tpm_claims(site, bundle, *extra):
-    """What both verifiers (--json) say about each key's TPM claim: two {key id: text}."""
+def tpm_claims(site, bundle, *extra, rc=0):
+    """What both verifiers (--json) say about each key's TPM claim: two {key id: text}.
+    Both must exit `rc`."""
     out = []
     for argv in ([agent, "verify"], ["/usr/bin/python3", bundle_verifier()]):
         p = subprocess.run([*argv, str(bundle), "--public-key", str(site.public_pem), "--json", *extra],
                            capture_output=True, text=True, timeout=300)
-        if p.returncode != 0:
-            fail(f"{argv[-1]} exits {p.returncode} on a valid bundle: {p.stdout}{p.stderr}")
+        if p.returncode != rc:
+            fail(f"{argv[-1]} exits {p.returncode}, not {rc}: {p.stdout}{p.stderr}")
         out.append(json.loads(p.stdout)["tpm"])
     return out
 
@@ -338,6 +339,8 @@ def mode_activate():
     raw[len(raw) // 2] ^= 0x01
     forged["certify_info"] = base64.b64encode(bytes(raw)).decode()
     refused(post(statement_url, forged), 422, "tpm_unverifiable", "a statement whose attestation was changed")
+    forged["format"] = 1
+    refused(post(statement_url, forged), 422, "tpm_unverifiable", "a statement whose format is not a string")
     refused(post(activation_url, guess()), 409, "no_challenge", "and it opened no challenge")
 
     # The forgery activation exists for: this TPM's AK and key, beside the EK certificate
@@ -412,10 +415,17 @@ def mode_activate():
     check(ac == 0 and pc == 0 and line in ao and line in po, f"the site's own bundle: not activated by a registry:"
                                                               f"\n{ao.strip()}\n{po.strip()}")
 
-    # A claimed activation that no given registry key vouches for: in the registry's bundle
-    # naming another registry (signed again by this registry), and in the site's own
-    # bundle (signed again with the site's key, in the TPM).
+    # A claimed activation that no given registry key vouches for: in a keys.json changed
+    # after the registry signed the manifest (the bundle fails too), in the registry's
+    # bundle naming another registry (signed again by this registry), and in the site's
+    # own bundle (signed again with the site's key, in the TPM).
     claim = "is claimed, but no --registry-key of that id signed the manifest"
+    members = read_members(bundle)
+    members["keys.json"] += b" "
+    a, p = tpm_claims(site, write_bundle(members, W / "unlisted.tgz", fix=False), *given, rc=1)
+    check(all(claim in x[site.key_id] for x in (a, p)),
+          f"a keys.json the signed manifest does not list: the activation is not credited: {a} {p}")
+
     def registry_bundle_with(activation, name):  # the registry's bundle, its claim replaced, signed again
         members = read_members(bundle)
         keys = json.loads(members["keys.json"])
@@ -428,9 +438,17 @@ def mode_activate():
     a, p = tpm_claims(site, registry_bundle_with({"registry_key_id": "ab" * 32, "activated_at": at}, "renamed.tgz"),
                       *given)
     check(all(claim in x[site.key_id] for x in (a, p)), f"an activation naming another registry: {a} {p}")
+    # The key listed twice, first without its statement: the first entry speaks, in both.
+    members = read_members(bundle)
+    keys = json.loads(members["keys.json"])
+    bare = {k: v for k, v in key_entry.items() if k not in ("tpm", "tpm_activation")}
+    members["keys.json"] = json.dumps([bare] + keys).encode()
+    a, p = tpm_claims(site, write_bundle(fix_manifest(members, registry_key), W / "twice.tgz", fix=False), *given)
+    check(a == p and a[site.key_id] == "not claimed", f"a key listed twice: its first entry speaks: {a} {p}")
     for i, bad in enumerate(["x", {"registry_key_id": 7, "activated_at": at},
                              {"registry_key_id": registry_id.upper(), "activated_at": at},
-                             {"registry_key_id": registry_id, "activated_at": "2026-12-05 07:49:31Z"}]):
+                             {"registry_key_id": registry_id, "activated_at": "2026-12-05 07:49:31Z"},
+                             {"registry_key_id": registry_id, "activated_at": "999-01-01T00:00:00Z"}]):
         a, p = tpm_claims(site, registry_bundle_with(bad, f"bad-{i}.tgz"), *given)
         check(all("its tpm_activation is malformed" in x[site.key_id] for x in (a, p)),
               f"a malformed tpm_activation {bad!r}: both say so: {a} {p}")

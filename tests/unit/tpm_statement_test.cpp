@@ -2,6 +2,11 @@
 // (tests/vectors/tpm/README.md): the real one verifies; forged, truncated, padded and
 // oversized ones, another CA and another key do not.
 #include <catch2/catch.hpp>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "mrv/core/crypto.hpp"
@@ -147,4 +152,32 @@ TEST_CASE("tpm statement: oversized or malformed statements are unverifiable, no
   j = nlohmann::json::parse(Parts{}.json());
   j["format"] = "mrv-tpm-key/2";
   CHECK(check_tpm_statement(j.dump(), spki, ca, kNow).claim == TpmClaim::unverifiable);
+  for (const nlohmann::json& format : {nlohmann::json(1), nlohmann::json::array(), nlohmann::json()}) {
+    j["format"] = format;  // not a string: unverifiable, never an exception
+    CHECK(check_tpm_statement(j.dump(), spki, ca, kNow).detail == "format is not mrv-tpm-key/1");
+  }
+}
+
+TEST_CASE("tpm statement: a CA certificate of the bundle is not an EK certificate", "[tpm]") {
+  // The intermediate of ca.pem chains to the root, but it is a CA (basicConstraints CA:TRUE).
+  const std::string ca = tpm_vector("ca.pem");
+  std::string intermediate_der;
+  {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(ca.data(), static_cast<int>(ca.size())), &BIO_free);
+    while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      if (X509_check_issued(c, c) != X509_V_OK) {
+        unsigned char* der = nullptr;
+        int n = i2d_X509(c, &der);
+        intermediate_der.assign(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+        OPENSSL_free(der);
+      }
+      X509_free(c);
+    }
+  }
+  REQUIRE_FALSE(intermediate_der.empty());
+  Parts p;
+  p.ek = intermediate_der;
+  TpmCheck c = check(p);
+  CHECK(c.claim == TpmClaim::unverifiable);
+  CHECK(c.detail == "ek_certificate is a CA certificate, not an EK certificate");
 }
