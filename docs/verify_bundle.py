@@ -62,7 +62,7 @@ MAX_RECORD_LINE_NESTING = 8  # a record line with other members: one object of s
 MAX_RECORD_LINE_VALUES = 1024
 # The entries of §4 in their required order; only configs/ repeats.
 ENTRY_ORDER = ("manifest.json", "manifest.sig", "keys.json", "configs/", "checkpoints.json",
-               "report.json", "records.ndjson", "gaps.ndjson", "quarantine.ndjson")
+               "tpm_starts.json", "report.json", "records.ndjson", "gaps.ndjson", "quarantine.ndjson")
 CONFIGS_RANK = 3
 USAGE = 2  # the exit code of a usage error, and of a file or key named on the command line that cannot be read
 INT64 = 1 << 63
@@ -787,6 +787,110 @@ def tpm_certify_name(data):  # TPMS_ATTEST of TPM2_Certify: the certified object
     return name
 
 
+def tpm_nv_certify(data):  # TPMS_ATTEST of TPM2_NV_Certify: (extraData, indexName, offset, nvContents)
+    if len(data) > 1024:
+        raise ValueError("TPMS_ATTEST longer than 1024 bytes")
+    r = TpmBytes(data)
+    if r.uint(4) != 0xFF544347 or r.uint(2) != 0x8014:
+        raise ValueError("not a TPM-generated TPM2_NV_Certify attestation")
+    r.tpm2b(66)  # qualifiedSigner
+    extra = r.tpm2b(64)
+    r.take(8 + 4 + 4 + 1 + 8)  # clockInfo, firmwareVersion
+    name, offset, contents = r.tpm2b(66), r.uint(2), r.tpm2b(1024)
+    if r.pos != len(data):
+        raise ValueError("TPMS_ATTEST with bytes after it")
+    return extra, name, offset, contents
+
+
+def tpm_nv_public(data):  # TPMS_NV_PUBLIC, nameAlg SHA-256, no policy: (attributes, dataSize, name)
+    r = TpmBytes(data)
+    r.uint(4)  # nvIndex
+    if r.uint(2) != 0x000B:
+        raise ValueError("the NV index's nameAlg is not SHA-256")
+    attributes, policy, size = r.uint(4), r.tpm2b(64), r.uint(2)
+    if r.pos != len(data) or policy:
+        raise ValueError("TPMS_NV_PUBLIC with bytes after it, or with an authPolicy")
+    return attributes, size, b"\x00\x0b" + hashlib.sha256(data).digest()
+
+
+MAX_TPM_STARTS = 100000
+
+
+def tpm_start(e, aks, index_name):  # one entry of tpm_starts.json (§8.4); returns the NV index's name
+    if not isinstance(e, dict):
+        raise ValueError("not an object")
+    for n in ("counter", "head_seq"):
+        if not is_int(e.get(n), 0):
+            raise ValueError("%s is not an unsigned integer" % n)
+    for n in ("head_hash", "key_id"):
+        if not (isinstance(e.get(n), str) and re.fullmatch("[0-9a-f]{64}", e[n])):
+            raise ValueError("%s is not 64 lowercase hex digits" % n)
+    if e["key_id"] not in aks:
+        raise ValueError("key %s has no TPM statement in keys.json" % e["key_id"])
+    parts = {}
+    for n, limit in (("nv_public", 256), ("certify_info", 1024), ("certify_signature", 128)):
+        v = e.get(n)
+        if not isinstance(v, str) or len(v) > (limit + 2) // 3 * 4:
+            raise ValueError("%s is missing, not a string or too long" % n)
+        parts[n] = b64(v)
+        if parts[n] is None or len(parts[n]) > limit:
+            raise ValueError("%s is not base64 of at most %d bytes" % (n, limit))
+    attributes, point, _ = tpm_public(aks[e["key_id"]])
+    if attributes & (RESIDENT | SIGN | RESTRICTED) != RESIDENT | SIGN | RESTRICTED:
+        raise ValueError("certify_signature does not verify with the statement's ak_public")
+    try:
+        p256(point).verify(parts["certify_signature"], parts["certify_info"], ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise ValueError("certify_signature does not verify with the statement's ak_public")
+    extra, name, offset, contents = tpm_nv_certify(parts["certify_info"])
+    nv_attributes, size, nv_name = tpm_nv_public(parts["nv_public"])
+    if nv_name != name:
+        raise ValueError("certify_info certifies another NV index than nv_public")
+    if (nv_attributes >> 4) & 0xF != 1 or size != 8:
+        raise ValueError("the NV index is not an 8-byte counter")
+    if index_name is not None and name != index_name:
+        raise ValueError("not the NV index of the first start")
+    if offset != 0 or len(contents) != 8:
+        raise ValueError("certify_info is not of the counter's 8 bytes")
+    if int.from_bytes(contents, "big") != e["counter"]:
+        raise ValueError("counter is not the value certify_info holds")
+    if extra.hex() != e["head_hash"]:
+        raise ValueError("head_hash is not the qualifying data of certify_info")
+    return name
+
+
+def tpm_starts(doc, aks):  # tpm_starts.json (§8.4): ([(counter, head_seq, head_hash)], problem or None)
+    if not isinstance(doc, list) or not doc:
+        return [], "tpm_starts.json is not a non-empty array"
+    if len(doc) > MAX_TPM_STARTS:
+        return [], "tpm_starts.json has more than %d entries" % MAX_TPM_STARTS
+    starts, index_name = [], None
+    for i, e in enumerate(doc):
+        try:
+            index_name = tpm_start(e, aks, index_name)
+            if starts and e["counter"] <= starts[-1][0]:
+                raise ValueError("counter does not increase")
+            if starts and e["head_seq"] < starts[-1][1]:
+                raise ValueError("head_seq goes back")
+        except (ValueError, TypeError) as why:
+            return [], "start %d: %s" % (i + 1, why)
+        starts.append((e["counter"], e["head_seq"], e["head_hash"]))
+    return starts, None
+
+
+def describe_starts(counters, problem):  # the verifier's line, as the agent words it
+    if problem:
+        return "claimed but unverifiable (%s)" % problem
+    text = "verified (%d starts, counter %d..%d" % (len(counters), counters[0], counters[-1])
+    jumps = [(a, b) for a, b in zip(counters, counters[1:]) if b != a + 1]
+    if not jumps:
+        return text + ", each start the next)"
+    missing = sum(b - a - 1 for a, b in jumps)
+    return text + ("; %d %s not in this journal (first after %d, next %d): a journal restored from an old "
+                   "copy, or starts that did not commit)"
+                   % (missing, "start is" if missing == 1 else "starts are", jumps[0][0], jumps[0][1]))
+
+
 def p256(point):
     return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
 
@@ -894,6 +998,8 @@ class Bundle:
         self.registry_signer = None  # the id of the registry key that signed the manifest
         self.keys_as_listed = False  # keys.json has the size and SHA-256 the manifest lists
         self.activations = {}  # key id -> (claimed?, its "tpm_activation") for keys whose statement verified
+        self.aks = {}  # key id -> its statement's ak_public (§8.4)
+        self.starts, self.heads = None, {}  # tpm_starts.json: (counters, problem); head_seq -> head_hash unconfirmed
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
         self.closing, self.since = None, None  # closing: (tree size, root, right)
@@ -966,6 +1072,14 @@ class Bundle:
                 if "keys.json" not in self.entries:
                     raise Fatal("keys.json must come before checkpoints.json", "keys", name)
                 self.read_checkpoints(load_json(self.read_whole(entry, "checkpoints", name), "checkpoints", name))
+            elif name == "tpm_starts.json":  # information, never a failure (§8.4)
+                try:
+                    doc = load_json(self.read_whole(entry, "tpm", name), "tpm", name)
+                except Failure as f:
+                    doc = str(f)
+                starts, problem = tpm_starts(doc, self.aks)
+                self.starts = ([c for c, _, _ in starts], problem)
+                self.heads = {seq: h for _, seq, h in starts}
             elif name == "report.json":  # only its form is checked here (docs/verify_report.py checks it)
                 doc = load_json(self.read_whole(entry, "report", name), "report", name)
                 if not isinstance(doc, dict):
@@ -1041,6 +1155,12 @@ class Bundle:
                 continue
             spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             claim, detail = tpm_claim(k.get("tpm"), spki, self.tpm_ca)
+            ak = k["tpm"].get("ak_public") if isinstance(k.get("tpm"), dict) else None
+            try:
+                if isinstance(ak, str) and len(ak) <= 1368 and len(b64(ak)) <= 1024:
+                    self.aks[kid] = b64(ak)
+            except ValueError:
+                pass
             self.report.tpm[kid] = claim + (" (%s)" % detail if detail else "")
             if claim == "verified":
                 self.activations[kid] = ("tpm_activation" in k, k.get("tpm_activation"))
@@ -1195,6 +1315,10 @@ class Bundle:
             except Failure as f:
                 passed = passed and not own
                 self.fail(str(f), f.kind, where)
+        if passed and self.heads:  # a start's head is this record, or the one before the first
+            if self.count == 1:
+                self.confirm_head(seq - 1, rec.get("prev"))
+            self.confirm_head(seq, hashlib.sha256(data).hexdigest())
         self.prev = (seq, hashlib.sha256(data).hexdigest())
         if rec.get("quality") != "good":
             self.add_gap("records", {k: rec.get(k) for k in GAP_FIELDS})
@@ -1203,6 +1327,11 @@ class Bundle:
             self.fail("config %r has no configs/ entry" % (config,), "configs", where)
         elif passed and self.configs[config] is not None:
             self.metrology(rec, seq)
+
+    def confirm_head(self, seq, hash_hex):
+        if seq in self.heads and self.starts and not self.starts[1]:
+            if self.heads.pop(seq) != hash_hex:
+                self.starts = ([], "the head_hash of the start at seq %d is not that record's hash" % seq)
 
     def check_chain(self, rec, seq):  # check 6, and the site of step 5
         if rec.get("site") != self.manifest["site"]:
@@ -1322,6 +1451,13 @@ class Bundle:
         if "records.ndjson" in self.entries:
             self.finish_records(m)
         self.finish_since()
+        if self.starts is not None:
+            counters, problem = self.starts
+            if not problem and self.heads:
+                problem = "the head of the start at seq %d is not among the bundle's records" % min(self.heads)
+            self.report.starts = describe_starts(counters, problem)
+        elif any(not claim.startswith("not claimed") for claim in self.report.tpm.values()):
+            self.report.starts = "not claimed"
         (ours, n), (theirs, k) = self.gaps["records"], self.gaps["gaps.ndjson"]
         if "gaps.ndjson" in self.entries and ours.digest() != theirs.digest():
             self.fail("differs from the %d gaps recomputed from the records (it has %d lines)" % (n, k),
@@ -1414,6 +1550,7 @@ class Report:
     def __init__(self):
         self.failures, self.breaks, self.findings, self.notes = {}, [], {}, []
         self.tpm = {}  # key id -> what its TPM statement shows (§8)
+        self.starts = ""  # what tpm_starts.json shows (§8.4)
         self.texts = []  # findings that are not about readings (a report's failed cross-checks)
         self.noted = set()
 
@@ -1540,7 +1677,7 @@ def output(report, bundle, as_json):
     if as_json:
         print(json.dumps({"verdict": verdict, "exit_code": code, **summary, "failures": report.failures,
                           "declared_breaks": report.breaks, "findings": report.finding_lines(),
-                          "notes": report.notes, "tpm": report.tpm}))
+                          "notes": report.notes, "tpm": report.tpm, "tpm_starts": report.starts}))
         return code
     for kind, message in report.failures.items():
         print(safe("FAILED [%s] %s" % (kind, message)))
@@ -1552,6 +1689,8 @@ def output(report, bundle, as_json):
         print(safe("NOTE: " + note))
     for kid, claim in sorted(report.tpm.items()):
         print(safe("key %s held in a TPM: %s" % (kid, claim)))
+    if report.starts:
+        print(safe("starts bound to the TPM's counter: " + report.starts))
     print("SUMMARY: %d records, seq %d..%d, %d checkpoints, closing tree size %s" % (
         summary["records"], summary["first_seq"], summary["last_seq"], summary["checkpoints"],
         "none" if closing is None else closing))

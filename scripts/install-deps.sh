@@ -14,7 +14,7 @@ packages=(
   chromium fonts-liberation python3-prometheus-client
   libreoffice-calc-nogui python3-openpyxl poppler-utils
   debootstrap systemd-container file
-  swtpm swtpm-tools tpm2-openssl tpm2-tools
+  swtpm swtpm-tools tpm2-openssl tpm2-tools jq
   clang-14 libclang-rt-14-dev
 )
 

@@ -93,17 +93,16 @@ int keygen(const std::filesystem::path& out, const std::string& algorithm, bool 
   std::cout << "held in the TPM: " << out.string() << " is a TSS2 private key that only this TPM can use; "
             << "set [signing] mode = \"checkpoint\"\n";
   release_tpm();  // the tools below need the TPM to themselves when it serves one client
-  auto statement = make_tpm_statement(out, tcti);
+  TpmStatementSession session(out, tcti);
+  auto statement = session.make_statement();
   if (!statement) {  // the key works; verifiers will say "not claimed"
     std::cerr << "warning: no TPM key statement (verifiers will report the TPM as not claimed): "
               << statement.error().to_string() << "\n";
     return kExitOk;
   }
   const auto path = tpm_statement_path(out);
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << *statement << "\n";
-  if (!file.flush()) {
-    std::cerr << path.string() << ": cannot write the TPM key statement\n";
+  if (auto r = session.keep(*statement); !r) {
+    std::cerr << r.error().to_string() << "\n";
     return kExitFailure;
   }
   std::cout << "TPM key statement (EK certificate, attestation key, TPM2_Certify): " << path.string() << "\n";

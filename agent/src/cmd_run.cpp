@@ -16,6 +16,7 @@
 #include "commands.hpp"
 #include "entry_socket.hpp"
 #include "head_witnesses.hpp"
+#include "tpm_start_counter.hpp"
 #include "mrv/agent/state_file.hpp"
 #include "mrv/core/asio.hpp"
 #include "mrv/core/clock.hpp"
@@ -62,6 +63,9 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     configs.push_back(std::move(*loaded));
   }
   const Config* config = &configs.back();
+  // A key held in the TPM: this start bound to the TPM's counter (docs/verification.md §8.4).
+  std::optional<TpmStart> tpm_start;
+  if (is_tpm_key_file(config->signing.key_file)) tpm_start = start_on_tpm_counter(*config);
   auto signer = Signer::load(config->signing.key_file, config->signing.tpm_tcti);
   if (!signer) {
     log::error(signer.error().to_string());
@@ -78,6 +82,8 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     log::error("cannot open the journal: " + journal.error().to_string());
     return kExitFailure;
   }
+  if (tpm_start)
+    if (auto r = journal->add_tpm_start(*tpm_start); !r) log::error("cannot keep this start's TPM counter: " + r.error().to_string());
   if (!journal->chain_check_at_open().intact)
     log::error("chain break found at start, new chain segment opened at seq " +
                std::to_string(journal->last_seq()) + ": " + journal->chain_check_at_open().problem);

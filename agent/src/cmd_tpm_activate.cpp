@@ -2,8 +2,6 @@
 // endorsement key (docs/verification.md §8.5, docs/registry-api.md §3.6). The key is
 // registered, a fresh statement is sent, and the registry's challenge, sealed to the EK
 // and the AK, is opened in the TPM with TPM2_ActivateCredential while that AK is loaded.
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -29,20 +27,6 @@ Result<std::string> challenge_file(const std::string& answer) {
   auto secret = from_base64(j["encrypted_secret"].get<std::string>());
   if (!id_object || !secret) return fail(ErrorCode::corruption, "registry", "the challenge is not base64");
   return evidence::TpmCredentialChallenge{*id_object, *secret}.tpm2_tools_file();
-}
-
-// Replaces the statement beside the key with the one the registry activated (export
-// carries it, so the agent's bundles name the same attestation key).
-Result<void> keep_statement(const std::filesystem::path& key_file, const std::string& statement) {
-  const auto path = tpm_statement_path(key_file);
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << statement << "\n";
-    if (!out.flush()) return fail(ErrorCode::io, tmp, "cannot write");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return fail(ErrorCode::io, path.string(), "cannot replace");
-  return {};
 }
 
 }  // namespace
@@ -89,7 +73,9 @@ int tpm_activate(const std::filesystem::path& config_path) {
   auto done = uploader::site_request(*c, "POST", "keys/" + key_id + "/tpm/activation", "application/json",
                                      json{{"credential", to_base64(*credential)}}.dump());
   if (!done) return failed(done.error(), "the activation");
-  if (auto r = keep_statement(key_file, *statement); !r) return failed(r.error(), "keeping the statement");
+  // Export carries the activated statement, so the agent's bundles name the same
+  // attestation key; the start counter uses that key (docs/verification.md §8.4).
+  if (auto r = session.keep(*statement); !r) return failed(r.error(), "keeping the statement");
   json receipt = json::parse(*done, nullptr, false);
   int64_t at = receipt.is_object() && receipt.contains("activated_ms") && receipt["activated_ms"].is_number_integer()
                    ? receipt["activated_ms"].get<int64_t>()

@@ -1,7 +1,8 @@
 #pragma once
 // Makes the TPM key statement (docs/verification.md §8) for a key held in the TPM: the EK
-// certificate, an attestation key and TPM2_Certify of the signing key by it; and answers
-// a registry's activation challenge for that attestation key (§8.5).
+// certificate, an attestation key and TPM2_Certify of the signing key by it; answers a
+// registry's activation challenge for that attestation key (§8.5); and keeps the
+// attestation key, wrapped by the EK, for the start counter (§8.4).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -27,18 +28,22 @@ class TpmStatementSession {
   // of a challenge (`tpm2_tools_file`: what tpm2_activatecredential -i reads), or why the
   // TPM would not open it.
   [[nodiscard]] Result<std::string> activate(const std::string& tpm2_tools_file);
+  // Writes the statement beside the key (tpm_statement_path) and the attestation key it
+  // names (tpm_ak_path: its public and EK-wrapped private area, loadable only in this TPM).
+  [[nodiscard]] Result<void> keep(const std::string& statement) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// The statement alone (keygen --tpm).
-[[nodiscard]] Result<std::string> make_tpm_statement(const std::filesystem::path& key_file, const std::string& tcti);
-
-// Where keygen --tpm keeps a key's statement, and export finds it: beside the key.
+// Where a key's statement is kept (keygen --tpm, tpm-activate), and export finds it: beside the key.
 inline std::filesystem::path tpm_statement_path(const std::filesystem::path& key_file) {
   return key_file.string() + ".tpm.json";
+}
+// Where the statement's attestation key is kept, for the start counter: beside the key.
+inline std::filesystem::path tpm_ak_path(const std::filesystem::path& key_file) {
+  return key_file.string() + ".tpm-ak.json";
 }
 
 }  // namespace mrv::agent

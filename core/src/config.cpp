@@ -528,10 +528,14 @@ tl::expected<Config, ConfigErrors> parse_config(std::string text, const std::fil
   }
   if (const toml::table* s = r.table(root, "", "signing", true)) {
     r.only_keys(*s, "signing",
-                {"key_file", "mode", "checkpoint_interval_ms", "checkpoint_every_records", "tpm_tcti"});
+                {"key_file", "mode", "checkpoint_interval_ms", "checkpoint_every_records", "tpm_tcti",
+                 "tpm_counter_index"});
     c.signing.key_file = resolve(file, r.string(*s, "signing", "key_file", true));
     c.signing.checkpoint_only = r.choice(*s, "signing", "mode", {"record", "checkpoint"}, "record") == "checkpoint";
     c.signing.tpm_tcti = r.string(*s, "signing", "tpm_tcti", false);
+    // An NV index of the owner's range (TCG handle registry: 0x01000000 to 0x013fffff).
+    c.signing.tpm_counter_index = static_cast<uint32_t>(
+        r.integer(*s, "signing", "tpm_counter_index", 0x01000d00, 0x01000000, 0x013fffff));
     // A TPM signs tens of times a second, not thousands: a TPM key signs checkpoints only.
     if (r.check_files && !c.signing.key_file.empty() && is_tpm_key_file(c.signing.key_file) && !c.signing.checkpoint_only)
       r.error(s->get("mode") ? s->get("mode") : s, "signing.mode",

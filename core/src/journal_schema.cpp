@@ -103,6 +103,16 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX site_records_by_entry ON site_records (entry_id);
     )sql",
+    R"sql(
+    -- The agent's starts bound to the TPM's monotonic counter (docs/verification.md §8.4):
+    -- the counter value the TPM certified at a start, the journal head it certified it
+    -- with, and the certification as the JSON a bundle's tpm_starts.json lists.
+    CREATE TABLE tpm_starts (
+      counter  INTEGER PRIMARY KEY,
+      head_seq INTEGER NOT NULL,
+      entry    TEXT    NOT NULL
+    );
+    )sql",
 };
 
 int user_version(sqlite3* db) {

@@ -230,6 +230,13 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       files.push_back(in_memory("configs/" + hash + ".toml", std::move(**text)));
     }
     files.push_back(in_memory("checkpoints.json", c.checkpoints.dump() + "\n"));
+    if (*range) {  // the starts whose head is in the range or just before it (§8.4)
+      auto starts = journal.tpm_starts(c.summary.first_seq - 1, c.summary.last_seq);
+      if (!starts) return tl::unexpected(starts.error());
+      json list = json::array();
+      for (const TpmStart& s : *starts) list.push_back(json::parse(s.entry, nullptr, false));
+      if (!list.empty()) files.push_back(in_memory("tpm_starts.json", list.dump() + "\n"));
+    }
     if (request.report_json) files.push_back(in_memory("report.json", *request.report_json));
     return {};
   });

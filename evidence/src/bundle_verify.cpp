@@ -1,4 +1,5 @@
 // verify_bundle: the checks of docs/verification.md §6, streaming the bundle once.
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <iterator>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mrv/core/clock.hpp"
+#include "mrv/evidence/tpm_starts.hpp"
 #include "mrv/evidence/tpm_statement.hpp"
 #include <toml++/toml.h>
 
@@ -63,7 +65,7 @@ constexpr size_t kMaxLineBytes = 1u << 20;  // a line of records.ndjson or gaps.
 
 // The entries of docs/verification.md §4 in their required order; only configs/ repeats.
 constexpr const char* kEntryOrder[] = {"manifest.json",    "manifest.sig", "keys.json",
-                                       "configs/",         "checkpoints.json", "report.json",
+                                       "configs/",         "checkpoints.json", "tpm_starts.json", "report.json",
                                        "records.ndjson",   "gaps.ndjson",  "quarantine.ndjson"};
 constexpr int kConfigsRank = 3;
 
@@ -185,6 +187,8 @@ class BundleChecker {
   void describe_activations();
   void on_config(const std::string& name, const std::string& text);
   void on_checkpoints(const std::string& text);
+  void on_tpm_starts(const std::string& text);
+  void confirm_start_heads(uint64_t seq, const std::string& hash_hex, const std::string& prev_hash_hex);
   void on_record(std::string_view line, size_t line_no);
   void on_gap(std::string_view line, size_t line_no);
   void push_leaf(const Sha256& leaf);
@@ -212,6 +216,9 @@ class BundleChecker {
   std::string registry_signer_;  // the id of the --registry-key that signed the manifest ("": none)
   bool keys_as_listed_ = false;  // keys.json has the size and SHA-256 the signed manifest lists
   std::map<std::string, ActivationClaim> activations_;  // key id -> its keys.json "tpm_activation"
+  std::map<std::string, std::string> ak_publics_;         // key id -> its statement's ak_public (§8.4)
+  std::optional<TpmStartsCheck> starts_;
+  std::map<uint64_t, std::string> unconfirmed_heads_;  // a start's head_seq -> its head_hash, until a record shows it
   std::span<const PublicKey> trusted_;
   std::optional<ChainVerifier> chain_;
 
@@ -308,6 +315,9 @@ void BundleChecker::on_keys(const std::string& text) {
       if (k.contains("tpm")) statement = k["tpm"].is_object() ? k["tpm"].dump() : std::string("not an object");
       TpmCheck tpm = check_tpm_statement(statement, key->spki_der(), tpm_ca_pem, utc_now_ms() / 1000);
       if (tpm.claim == TpmClaim::verified) activations_[key->key_id_hex()] = activation_claim(k);
+      if (k.contains("tpm") && k["tpm"].is_object() && k["tpm"].contains("ak_public") && k["tpm"]["ak_public"].is_string())
+        if (auto ak = from_base64(k["tpm"]["ak_public"].get<std::string>()); ak && ak->size() <= kMaxTpmPublic)
+          ak_publics_.emplace(key->key_id_hex(), std::move(*ak));
       v_.tpm_keys.emplace(key->key_id_hex(),
                           std::string(to_string(tpm.claim)) + (tpm.detail.empty() ? "" : " (" + tpm.detail + ")"));
     }
@@ -542,6 +552,7 @@ void BundleChecker::on_record(std::string_view line, size_t line_no) {
                      m.find("alg") != std::string::npos;
     failure(signature ? "signature" : "chain", where + ": " + m);
   }
+  if (ok) confirm_start_heads(seq, rl->hash_hex, (**ok).prev_hash_hex);
   // The tree: absent leaves for skipped seqs, then this record's leaf.
   if (seq - 1 < frontier_.size()) return failure("tree", where + ": seq is below the tree's size");
   push_absent_until(seq - 1);
@@ -576,7 +587,8 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
   bool by_line = name == "records.ndjson" || name == "gaps.ndjson";
   // The quarantine is only hashed: unsigned evidence, any size.
   bool read_whole = name == "manifest.json" || name == "manifest.sig" || name == "keys.json" ||
-                    name == "checkpoints.json" || name == "report.json" || is_config_name(name);
+                    name == "checkpoints.json" || name == "tpm_starts.json" || name == "report.json" ||
+                    is_config_name(name);
   size_t max_whole = name == "manifest.sig" ? kMaxManifestSigBytes : kMaxWholeEntryBytes;
   const char* line_kind = name == "records.ndjson" ? "chain" : "gaps";
   Sha256Stream hash;
@@ -658,6 +670,7 @@ bool BundleChecker::entry(TarGzReader& tar, const std::string& name) {
       keys_as_listed_ = as_listed;
       on_keys(text);
     } else if (name == "checkpoints.json") on_checkpoints(text);
+    else if (name == "tpm_starts.json") on_tpm_starts(text);
     else if (is_config_name(name)) on_config(name, text);
     else if (name == "report.json")
       report_.emplace(text, trusted_, config_texts_, BundleScope{site_, claimed_first_, claimed_last_},
@@ -703,6 +716,30 @@ void BundleChecker::run(const std::filesystem::path& path) {
   finish();
 }
 
+// §8.4: the starts' certifications now; their heads as the records go by.
+void BundleChecker::on_tpm_starts(const std::string& text) {
+  starts_ = check_tpm_starts(text, ak_publics_);
+  if (starts_->problem.empty())
+    for (const auto& [seq, hash] : starts_->heads) unconfirmed_heads_.emplace(seq, hash);
+}
+
+// A start's head is this record (its hash), or the record before the first (its prev).
+void BundleChecker::confirm_start_heads(uint64_t seq, const std::string& hash_hex, const std::string& prev_hash_hex) {
+  if (unconfirmed_heads_.empty() || !starts_ || !starts_->problem.empty()) return;
+  auto mismatch = [&](uint64_t head_seq) {
+    starts_->problem = "the head_hash of the start at seq " + std::to_string(head_seq) + " is not that record's hash";
+  };
+  if (v_.records == 1 && seq > 0)
+    if (auto it = unconfirmed_heads_.find(seq - 1); it != unconfirmed_heads_.end()) {
+      if (it->second != prev_hash_hex) return mismatch(seq - 1);
+      unconfirmed_heads_.erase(it);
+    }
+  if (auto it = unconfirmed_heads_.find(seq); it != unconfirmed_heads_.end()) {
+    if (it->second != hash_hex) return mismatch(seq);
+    unconfirmed_heads_.erase(it);
+  }
+}
+
 void BundleChecker::finish() {
   dispatch_signatures();  // the last batch
   dispatch_signatures();  // and its result
@@ -717,6 +754,15 @@ void BundleChecker::finish() {
                          std::to_string(v_.records) + ", seq " + std::to_string(v_.first_seq) + ".." +
                          std::to_string(v_.last_seq));
   if (chain_) v_.declared_breaks = chain_->declared_breaks();
+  if (starts_) {
+    if (starts_->problem.empty() && !unconfirmed_heads_.empty())
+      starts_->problem = "the head of the start at seq " + std::to_string(unconfirmed_heads_.begin()->first) +
+                         " is not among the bundle's records";
+    v_.tpm_starts = starts_->describe();
+  } else if (std::any_of(v_.tpm_keys.begin(), v_.tpm_keys.end(),
+                         [](const auto& k) { return !k.second.starts_with("not claimed"); })) {
+    v_.tpm_starts = "not claimed";
+  }
   v_.checkpoints = checkpoints_.size();
   if (v_.records > 0) {
     if (checkpoints_.empty()) {
@@ -802,7 +848,8 @@ std::string BundleVerdict::to_json() const {
               {"declared_breaks", declared_breaks},
               {"findings", findings},
               {"notes", notes},
-              {"tpm", tpm_keys}}
+              {"tpm", tpm_keys},
+              {"tpm_starts", tpm_starts}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -813,6 +860,7 @@ std::string BundleVerdict::to_text() const {
   out += iso_join(findings, "FINDING: ");
   out += iso_join(notes, "NOTE: ");
   for (const auto& [key_id, claim] : tpm_keys) out += "key " + key_id + " held in a TPM: " + claim + "\n";
+  if (!tpm_starts.empty()) out += "starts bound to the TPM's counter: " + tpm_starts + "\n";
   out += std::to_string(records) + " records, seq " + std::to_string(first_seq) + ".." + std::to_string(last_seq) +
          ", " + std::to_string(checkpoints) + " checkpoints, closing tree size " + std::to_string(closing_tree_size) +
          "\nVERDICT: " + verdict() + "\n";

@@ -64,7 +64,7 @@ class Reader {
 constexpr uint16_t kAlgEcc = 0x0023, kAlgSha256 = 0x000b, kAlgNull = 0x0010, kAlgEcdsa = 0x0018,
                    kCurveNistP256 = 0x0003;
 constexpr uint32_t kTpmGeneratedValue = 0xff544347;
-constexpr uint16_t kStAttestCertify = 0x8017;
+constexpr uint16_t kStAttestCertify = 0x8017, kStAttestNv = 0x8014;
 constexpr size_t kMaxNameBytes = 2 + 64;  // TPM2B_NAME: a handle or an algorithm id and its digest
 
 Error bad(std::string message) { return Error{ErrorCode::corruption, "tpm", std::move(message)}; }
@@ -211,6 +211,52 @@ Result<TpmCertifyInfo> parse_tpms_attest_certify(std::string_view bytes) {
   if (safe > 1) return tl::unexpected(bad("TPMS_CLOCK_INFO safe is not a boolean"));
   out.safe = safe == 1;
   return out;
+}
+
+Result<TpmNvCertifyInfo> parse_tpms_attest_nv(std::string_view bytes) {
+  if (bytes.size() > kMaxTpmAttest) return tl::unexpected(bad("TPMS_ATTEST longer than 1024 bytes"));
+  Reader r(bytes);
+  if (r.uint(4) != kTpmGeneratedValue) return tl::unexpected(bad("TPMS_ATTEST magic is not TPM_GENERATED_VALUE"));
+  if (r.uint(2) != kStAttestNv) return tl::unexpected(bad("TPMS_ATTEST is not of TPM2_NV_Certify"));
+  TpmNvCertifyInfo out;
+  r.tpm2b(kMaxNameBytes);                                  // qualifiedSigner
+  out.extra_data = r.tpm2b(64);
+  r.bytes(8 + 4 + 4 + 1 + 8);                              // clockInfo, firmwareVersion
+  out.index_name = r.tpm2b(kMaxNameBytes);
+  out.offset = r.uint(2);
+  out.contents = r.tpm2b(kMaxTpmAttest);
+  if (!r.at_end()) return tl::unexpected(bad("TPMS_ATTEST truncated or with bytes after it"));
+  return out;
+}
+
+Result<TpmNvPublic> parse_tpms_nv_public(std::string_view bytes) {
+  Reader r(bytes);
+  TpmNvPublic out;
+  out.index = static_cast<uint32_t>(r.uint(4));
+  if (r.uint(2) != kAlgSha256) return tl::unexpected(bad("the NV index's nameAlg is not SHA-256"));
+  out.attributes = static_cast<uint32_t>(r.uint(4));
+  std::string policy = r.tpm2b(64);
+  out.data_size = r.uint(2);
+  if (!r.at_end()) return tl::unexpected(bad("TPMS_NV_PUBLIC truncated or with bytes after it"));
+  if (!policy.empty()) return tl::unexpected(bad("the NV index has an authPolicy"));
+  Sha256 d = sha256(bytes);
+  out.name = std::string("\x00\x0b", 2) + std::string(reinterpret_cast<const char*>(d.data()), d.size());
+  return out;
+}
+
+bool ak_signed(std::string_view ak_public, std::string_view info, std::string_view signature) {
+  auto ak = parse_tpm2b_public(ak_public);
+  const uint32_t wanted = kTpmaFixedTpm | kTpmaFixedParent | kTpmaSensitiveDataOrigin | kTpmaSign | kTpmaRestricted;
+  if (!ak || (ak->attributes & wanted) != wanted) return false;
+  PkeyPtr key = p256_key(ak->point);
+  if (!key) return false;
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  Sha256 digest = sha256(info);
+  bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+            EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                            digest.data(), digest.size()) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 std::string_view to_string(TpmClaim c) {

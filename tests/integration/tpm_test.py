@@ -9,6 +9,9 @@ import hashlib
 import json
 import os
 import pathlib
+import re
+import shutil
+import sqlite3
 import stat
 import struct
 import subprocess
@@ -17,6 +20,7 @@ import tarfile
 import tempfile
 import time
 
+from bundle_tools import fix_manifest, read_members, write_bundle
 from harness import Site, bundle_verifier, check, fail
 from tpm_harness import SoftwareTpm
 
@@ -53,6 +57,19 @@ def tpm_claims(site, bundle, *extra, rc=0):
             fail(f"{argv[-1]} exits {p.returncode}, not {rc}: {p.stdout}{p.stderr}")
         out.append(json.loads(p.stdout)["tpm"])
     return out
+
+
+def sign_in_tpm(site, tpm, members, folder):
+    """Signs a bundle's (fixed) manifest again with the site's key, in the TPM, through
+    openssl's tpm2 provider: a forgery that only the key's holder could make."""
+    (folder / "manifest.json").write_bytes(members["manifest.json"])
+    s = subprocess.run(["openssl", "dgst", "-sha256", "-provider", "tpm2", "-provider", "default", "-propquery",
+                        "?provider=tpm2", "-sign", str(site.key), "-out", str(folder / "manifest.der"),
+                        str(folder / "manifest.json")], capture_output=True, text=True, env=tpm.env(), timeout=60)
+    check(s.returncode == 0, f"the site's key signs the manifest again in the TPM: {s.stderr}")
+    sig = json.loads(members["manifest.sig"])
+    sig["signature"] = base64.b64encode((folder / "manifest.der").read_bytes()).decode()
+    members["manifest.sig"] = json.dumps(sig).encode()
 
 
 def mode_run():
@@ -273,7 +290,6 @@ def open_challenge(tpm, folder, answer):
 
 
 def mode_activate():
-    from bundle_tools import fix_manifest, read_members, write_bundle
     from cryptography.hazmat.primitives import serialization
     from upload_harness import SITE, Pki, Registry, UploadSite, new_token
     work = tempfile.TemporaryDirectory(prefix="mrv-tpm-activate-")
@@ -459,15 +475,7 @@ def mode_activate():
             k["tpm_activation"] = key_entry["tpm_activation"]
     members["keys.json"] = json.dumps(keys).encode()
     fix_manifest(members)
-    (W / "manifest.json").write_bytes(members["manifest.json"])
-    s = subprocess.run(["openssl", "dgst", "-sha256", "-provider", "tpm2", "-provider", "default", "-propquery",
-                        "?provider=tpm2", "-sign",
-                        str(site.key), "-out", str(W / "manifest.der"), str(W / "manifest.json")],
-                       capture_output=True, text=True, env=tpm.env(), timeout=60)
-    check(s.returncode == 0, f"the site's key signs the manifest again in the TPM: {s.stderr}")
-    sig = json.loads(members["manifest.sig"])
-    sig["signature"] = base64.b64encode((W / "manifest.der").read_bytes()).decode()
-    members["manifest.sig"] = json.dumps(sig).encode()
+    sign_in_tpm(site, tpm, members, W)
     claimed = write_bundle(members, W / "claimed.tar.gz", fix=False)
     a, p = tpm_claims(site, claimed, "--tpm-ca", str(ca))
     check(all(claim in x[site.key_id] for x in (a, p)),
@@ -486,5 +494,141 @@ def mode_activate():
     check(a.returncode == 1 and "not a key held in a TPM" in a.stderr, f"a file key: exit 1, {a.stderr.strip()}")
 
 
+def starts_of(site, bundle, rc=0):
+    """What both verifiers (--json) say of the bundle's starts (§8.4): two texts."""
+    out = []
+    for argv in ([agent, "verify"], ["/usr/bin/python3", bundle_verifier()]):
+        p = subprocess.run([*argv, str(bundle), "--public-key", str(site.public_pem), "--json"],
+                           capture_output=True, text=True, timeout=300)
+        if p.returncode != rc:
+            fail(f"{argv[-1]} exits {p.returncode}, not {rc}: {p.stdout}{p.stderr}")
+        out.append(json.loads(p.stdout)["tpm_starts"])
+    return out
+
+
+def mode_counter():
+    tpm = SoftwareTpm()
+    site, _ = tpm_site(tpm)
+    check(json.loads((site.dir / (site.key.name + ".tpm-ak.json")).read_text())["format"] == "mrv-tpm-ak/1",
+          "keygen --tpm keeps the statement's attestation key beside the key")
+    counters = []
+
+    def start(seconds=2):
+        r = site.run("run", "--config", str(site.config), "--duration", str(seconds), timeout=60)
+        m = re.search(r"start bound to the TPM's counter 0x01000d00 at (\d+) \(journal head seq (\d+)\)", r.stderr)
+        check(m is not None, f"run binds its start to the TPM's counter: {r.stderr[-600:]}")
+        counters.append(int(m.group(1)))
+        return r
+    start()
+    saved = site.dir / "saved"
+    saved.mkdir()
+    for f in site.journal.parent.glob(site.journal.name + "*"):
+        shutil.copy2(f, saved / f.name)
+    start()
+    start()
+    check(counters[1:] == [counters[0] + 1, counters[0] + 2], f"each start counts one up: {counters}")
+    with sqlite3.connect(site.journal) as db:
+        rows = db.execute("SELECT counter, head_seq FROM tpm_starts ORDER BY counter").fetchall()
+    check([c for c, _ in rows] == counters and rows[0][1] == 0 and rows[1][1] > 0,
+          f"the journal keeps each start, the first at head seq 0: {rows}")
+    bundle = site.bundle("whole.tar.gz")
+    a, p = starts_of(site, bundle)
+    want = f"verified (3 starts, counter {counters[0]}..{counters[2]}, each start the next)"
+    check(a == p == want, f"both verifiers: {want}: {a} | {p}")
+
+    # The journal restored from the copy made after the first start: the counter jumps.
+    for f in site.journal.parent.glob(site.journal.name + "*"):
+        f.unlink()
+    for f in saved.iterdir():
+        shutil.copy2(f, site.journal.parent / f.name)
+    r = start()
+    check(counters[3] == counters[0] + 3 and f"went from {counters[0]} (the journal's last start) to {counters[3]}: "
+          "2 starts are not in this journal" in r.stderr, f"run logs the jump as an error: {r.stderr[-800:]}")
+    restored = site.bundle("restored.tar.gz")
+    a, p = starts_of(site, restored)
+    want = (f"verified (2 starts, counter {counters[0]}..{counters[3]}; 2 starts are not in this journal (first "
+            f"after {counters[0]}, next {counters[3]}): a journal restored from an old copy, or starts that did not commit)")
+    check(a == p == want, f"both verifiers show the restored journal: {want}: {a} | {p}")
+
+    # A verifier's fresh reading of the counter with its own nonce, by the commands of §8.4.
+    fresh = site.dir / "fresh"
+    fresh.mkdir()
+    kept = site.dir / (site.key.name + ".tpm-ak.json")
+    nonce = os.urandom(32)
+    rc, out = tools(tpm, fresh, f"""
+tpm2_createek -c ek.ctx -G rsa -u ek.pub
+tpm2_flushcontext -t
+jq -r .ak_public  {kept} | base64 -d > ak.pub
+jq -r .ak_private {kept} | base64 -d > ak.priv
+tpm2_startauthsession --policy-session -S s.ctx; tpm2_policysecret -S s.ctx -c e
+tpm2_load -C ek.ctx -P session:s.ctx -u ak.pub -r ak.priv -c ak.ctx; tpm2_flushcontext s.ctx
+tpm2_flushcontext -t
+printf %s "{nonce.hex()}" | xxd -r -p > nonce.bin
+tpm2_nvcertify -C ak.ctx -g sha256 -f plain -o sig.bin --attestation attest.bin -q nonce.bin \\
+  --size 8 --offset 0 -c 0x01000d00 0x01000d00
+tpm2_flushcontext -t
+""")
+    check(rc == 0, f"the commands of §8.4 certify the counter with a verifier's nonce: {out[-1500:]}")
+    statement = json.loads((site.dir / (site.key.name + ".tpm.json")).read_text())
+    (fresh / "ak_public.bin").write_bytes(base64.b64decode(statement["ak_public"]))
+    rc, out = tools(tpm, fresh, """
+spki() { { printf '3059301306072a8648ce3d020106082a8648ce3d030107034200'; printf 04
+           tail -c 68 "$1" | xxd -p -c 68 | sed -E 's/^0020(.{64})0020(.{64})$/\\1\\2/'; } |
+         xxd -r -p | openssl pkey -pubin -inform DER; }
+spki ak_public.bin > ak.pem
+openssl dgst -sha256 -verify ak.pem -signature sig.bin attest.bin
+""")
+    attest = (fresh / "attest.bin").read_bytes()
+    check(rc == 0 and "Verified OK" in out and int.from_bytes(attest[-8:], "big") == counters[3]
+          and attest[44:76] == nonce,
+          f"openssl verifies it with the statement's attestation key: the current value {counters[3]}, the nonce inside")
+
+    # Forged starts, the manifest signed again in the TPM (only the key's holder can): unverifiable.
+    W = site.dir / "forged"
+    W.mkdir()
+    members = read_members(bundle)
+    good = json.loads(members["tpm_starts.json"])
+
+    def forged(name, change, why):
+        entries = json.loads(json.dumps(good))
+        change(entries)
+        m = dict(members, **{"tpm_starts.json": json.dumps(entries).encode()})
+        fix_manifest(m)
+        sign_in_tpm(site, tpm, m, W)
+        a, p = starts_of(site, write_bundle(m, W / name, fix=False))
+        check(a == p and a.startswith("claimed but unverifiable") and why in a, f"{name}: both say {why!r}: {a} | {p}")
+
+    def flip(e, member):
+        raw = bytearray(base64.b64decode(e[member]))
+        raw[-1] ^= 1
+        e[member] = base64.b64encode(bytes(raw)).decode()
+    forged("counter.tgz", lambda e: e[1].update(counter=e[1]["counter"] + 5),
+           "start 2: counter is not the value certify_info holds")
+    forged("value.tgz", lambda e: flip(e[1], "certify_info"),
+           "start 2: certify_signature does not verify with the statement's ak_public")
+    forged("signature.tgz", lambda e: flip(e[2], "certify_signature"), "start 3: certify_signature does not verify")
+    forged("head.tgz", lambda e: e[2].update(head_hash="00" * 32), "head_hash is not the qualifying data")
+    forged("key.tgz", lambda e: e[0].update(key_id="ab" * 32), "start 1: key " + "ab" * 32 + " has no TPM statement")
+    forged("order.tgz", lambda e: e.reverse(), "start 2: counter does not increase")
+    forged("array.tgz", lambda e: e.clear(), "tpm_starts.json is not a non-empty array")
+    # A start certified over another head: the agent's own qualifying data, a record's hash that is not that seq's.
+    second = json.loads(json.dumps(good))
+    second[1]["head_seq"] = second[1]["head_seq"] - 1 if second[1]["head_seq"] > 1 else 2
+    m = dict(members, **{"tpm_starts.json": json.dumps(second).encode()})
+    fix_manifest(m)
+    sign_in_tpm(site, tpm, m, W)
+    a, p = starts_of(site, write_bundle(m, W / "moved.tgz", fix=False))
+    check(a == p and "is not that record's hash" in a, f"a start moved to another seq: {a} | {p}")
+    # Unsigned: the manifest no longer matches, the bundle fails, whatever the starts say.
+    m = dict(members, **{"tpm_starts.json": json.dumps(good[:1]).encode()})
+    a, p = starts_of(site, write_bundle(m, W / "unsigned.tgz", fix=False), rc=1)
+    # A software key's bundle: no starts, nothing claimed, no line.
+    plain = Site(agent)
+    plain.run("run", "--config", str(plain.config), "--duration", "1")
+    a, p = starts_of(plain, plain.bundle())
+    check(a == p == "", f"a software key's bundle says nothing of TPM starts: {a!r} {p!r}")
+    tpm.stop()
+
+
 {"run": mode_run, "missing": mode_missing, "statement": mode_statement,
- "activate": mode_activate}.get(mode, lambda: fail(f"unknown mode {mode}"))()
+ "activate": mode_activate, "counter": mode_counter}.get(mode, lambda: fail(f"unknown mode {mode}"))()

@@ -279,3 +279,39 @@ TEST_CASE("site records: a journal of schema 3 reads as having none, and migrate
   CHECK(out->stored == 1);
   CHECK(j->site_records(UINT64_MAX)->size() == 1);
 }
+
+TEST_CASE("tpm starts: the journal keeps a start once per counter value; a journal of schema 4 has none",
+          "[tpm][journal]") {
+  test::TempDir dir;
+  auto o = test::journal_options(dir);
+  {
+    auto j = Journal::open_for_writing(o, test::test_signer(dir));
+    REQUIRE(j);
+    CHECK(j->last_tpm_counter().value() == std::nullopt);
+    REQUIRE(j->add_tpm_start({7, 0, R"({"counter":7})"}));
+    REQUIRE(j->add_tpm_start({9, 12, R"({"counter":9})"}));
+    auto again = j->add_tpm_start({9, 15, "{}"});
+    REQUIRE_FALSE(again);  // a counter value is certified once: a second row would be a forgery or a bug
+    CHECK(again.error().to_string().find("TPM start 9") != std::string::npos);
+    CHECK_FALSE(j->add_tpm_start({uint64_t{1} << 63, 0, "{}"}));
+    CHECK(j->last_tpm_counter().value() == std::optional<uint64_t>(9));
+    auto all = j->tpm_starts(0, UINT64_MAX);
+    REQUIRE(all);
+    REQUIRE(all->size() == 2);
+    CHECK((*all)[1].head_seq == 12);
+    CHECK((*all)[1].entry == R"({"counter":9})");
+    CHECK(j->tpm_starts(1, 11)->empty());
+    CHECK(j->tpm_starts(12, 12)->size() == 1);
+  }
+  sql(o.path, "DROP TABLE tpm_starts; PRAGMA user_version = 4;");
+  {
+    auto ro = Journal::open_read_only(o.path);
+    REQUIRE(ro);
+    CHECK(ro->tpm_starts(0, UINT64_MAX)->empty());
+    CHECK(ro->last_tpm_counter().value() == std::nullopt);
+  }
+  auto j = Journal::open_for_writing(o, test::test_signer(dir));
+  REQUIRE(j);
+  REQUIRE(j->add_tpm_start({10, 0, "{}"}));  // migrated to schema 5
+  CHECK(j->last_tpm_counter().value() == std::optional<uint64_t>(10));
+}

@@ -59,6 +59,9 @@ struct SigningConfig {
   // ("device:/dev/tpmrm0", "tabrmd", "swtpm:host=127.0.0.1,port=2321"); empty: the
   // provider's default (TPM2OPENSSL_TCTI, else the TSS's default).
   std::string tpm_tcti;
+  // The TPM's NV counter a start is bound to, with a TPM key (docs/verification.md §8.4);
+  // defined by the agent at its first start.
+  uint32_t tpm_counter_index = 0x01000d00;
 };
 
 // Uploading to a registry (docs/registry-api.md). No [upload] section: no upload.

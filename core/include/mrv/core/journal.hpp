@@ -148,6 +148,13 @@ struct MirrorRecord {
   int64_t ts_ms = 0;
 };
 
+// A start of the agent bound to the TPM's monotonic counter (docs/verification.md §8.4).
+struct TpmStart {
+  uint64_t counter = 0;   // the value the TPM certified
+  uint64_t head_seq = 0;  // the journal's last record when the agent started
+  std::string entry;      // the certification: one JSON object of tpm_starts.json
+};
+
 struct JournalStats {
   uint64_t first_seq = 0, last_seq = 0, record_count = 0;
   uint64_t used_bytes = 0, file_bytes = 0, quota_bytes = 0;
@@ -265,6 +272,11 @@ class Journal {
     int64_t first_used_ms = 0;
   };
   [[nodiscard]] Result<std::vector<KeyInfo>> public_keys();
+  // Starts bound to the TPM's counter: add one (a counter value is stored once), those
+  // with from_seq <= head_seq <= to_seq in counter order, and the highest counter stored.
+  [[nodiscard]] Result<void> add_tpm_start(const TpmStart& start);
+  [[nodiscard]] Result<std::vector<TpmStart>> tpm_starts(uint64_t from_seq, uint64_t to_seq);
+  [[nodiscard]] Result<std::optional<uint64_t>> last_tpm_counter();
   // Re-checks every record's hash, signature, seq and link (the offline verifier's work).
   [[nodiscard]] Result<ChainCheck> check_tail(size_t max_records);
 

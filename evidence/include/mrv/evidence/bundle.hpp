@@ -56,6 +56,9 @@ struct BundleVerdict {
   // Per key of keys.json, what its TPM statement shows (§8): "verified (...)", "not
   // claimed" or "claimed but unverifiable (why)". Information: it never changes the verdict.
   std::map<std::string, std::string> tpm_keys;
+  // What tpm_starts.json shows (§8.4): "verified (…)", "claimed but unverifiable (…)",
+  // "not claimed" (a key claims a TPM, no starts), or "" (no TPM anywhere). Information too.
+  std::string tpm_starts;
   int exit_code() const;                        // docs/verification.md §6
   std::string verdict() const;
   std::string to_json() const;

@@ -52,6 +52,27 @@ struct TpmCertifyInfo {
 // The whole input, nothing after it, at most kMaxTpmAttest bytes.
 [[nodiscard]] Result<TpmCertifyInfo> parse_tpms_attest_certify(std::string_view bytes);
 
+// A TPMS_ATTEST of TPM2_NV_Certify (type TPM_ST_ATTEST_NV) of an NV index: the whole
+// input, nothing after it, at most kMaxTpmAttest bytes.
+struct TpmNvCertifyInfo {
+  std::string extra_data, index_name, contents;
+  uint64_t offset = 0;
+};
+[[nodiscard]] Result<TpmNvCertifyInfo> parse_tpms_attest_nv(std::string_view bytes);
+
+// An NV index's public area (TPMS_NV_PUBLIC) with nameAlg SHA-256 and no authPolicy.
+struct TpmNvPublic {
+  uint32_t index = 0, attributes = 0;
+  uint64_t data_size = 0;
+  std::string name;  // 0x000b || SHA-256 of the bytes
+  bool is_counter() const { return ((attributes >> 4) & 0xf) == 1; }  // TPM_NT_COUNTER
+};
+[[nodiscard]] Result<TpmNvPublic> parse_tpms_nv_public(std::string_view bytes);
+
+// True when `signature` (DER ECDSA) over `info` verifies with the P-256 key of the
+// TPM2B_PUBLIC `ak_public`, a restricted signing key fixed to its TPM.
+bool ak_signed(std::string_view ak_public, std::string_view info, std::string_view signature);
+
 // What a verifier can say about a key's TPM claim.
 enum class TpmClaim { verified, not_claimed, unverifiable };
 std::string_view to_string(TpmClaim c);  // "verified", "not claimed", "claimed but unverifiable"
