@@ -816,7 +816,7 @@ def tpm_nv_public(data):  # TPMS_NV_PUBLIC, nameAlg SHA-256, no policy: (attribu
 MAX_TPM_STARTS = 100000
 
 
-def tpm_start(e, aks, index_name):  # one entry of tpm_starts.json (§8.4); returns the NV index's name
+def tpm_start(e, keys, index_name, ek):  # one entry of tpm_starts.json (§8.4): (the NV index's name, EK certificate)
     if not isinstance(e, dict):
         raise ValueError("not an object")
     for n in ("counter", "head_seq"):
@@ -825,17 +825,23 @@ def tpm_start(e, aks, index_name):  # one entry of tpm_starts.json (§8.4); retu
     for n in ("head_hash", "key_id"):
         if not (isinstance(e.get(n), str) and re.fullmatch("[0-9a-f]{64}", e[n])):
             raise ValueError("%s is not 64 lowercase hex digits" % n)
-    if e["key_id"] not in aks:
-        raise ValueError("key %s has no TPM statement in keys.json" % e["key_id"])
+    if e["key_id"] not in keys:
+        raise ValueError("key %s has no verified TPM statement in keys.json" % e["key_id"])
+    ak_public, ek_certificate = keys[e["key_id"]]
+    if ek is not None and ek_certificate != ek:
+        raise ValueError("another TPM (EK certificate) than the first start's")
     parts = {}
     for n, limit in (("nv_public", 256), ("certify_info", 1024), ("certify_signature", 128)):
         v = e.get(n)
         if not isinstance(v, str) or len(v) > (limit + 2) // 3 * 4:
             raise ValueError("%s is missing, not a string or too long" % n)
-        parts[n] = b64(v)
+        try:
+            parts[n] = b64(v)
+        except ValueError:
+            parts[n] = None
         if parts[n] is None or len(parts[n]) > limit:
             raise ValueError("%s is not base64 of at most %d bytes" % (n, limit))
-    attributes, point, _ = tpm_public(aks[e["key_id"]])
+    attributes, point, _ = tpm_public(ak_public)
     if attributes & (RESIDENT | SIGN | RESTRICTED) != RESIDENT | SIGN | RESTRICTED:
         raise ValueError("certify_signature does not verify with the statement's ak_public")
     try:
@@ -856,22 +862,24 @@ def tpm_start(e, aks, index_name):  # one entry of tpm_starts.json (§8.4); retu
         raise ValueError("counter is not the value certify_info holds")
     if extra.hex() != e["head_hash"]:
         raise ValueError("head_hash is not the qualifying data of certify_info")
-    return name
+    return name, ek_certificate
 
 
-def tpm_starts(doc, aks):  # tpm_starts.json (§8.4): ([(counter, head_seq, head_hash)], problem or None)
+def tpm_starts(doc, keys):  # tpm_starts.json (§8.4): ([(counter, head_seq, head_hash)], problem or None)
     if not isinstance(doc, list) or not doc:
         return [], "tpm_starts.json is not a non-empty array"
     if len(doc) > MAX_TPM_STARTS:
         return [], "tpm_starts.json has more than %d entries" % MAX_TPM_STARTS
-    starts, index_name = [], None
+    starts, index_name, ek = [], None, None
     for i, e in enumerate(doc):
         try:
-            index_name = tpm_start(e, aks, index_name)
+            index_name, ek = tpm_start(e, keys, index_name, ek)
             if starts and e["counter"] <= starts[-1][0]:
                 raise ValueError("counter does not increase")
             if starts and e["head_seq"] < starts[-1][1]:
                 raise ValueError("head_seq goes back")
+            if starts and e["head_seq"] == starts[-1][1] and e["head_hash"] != starts[-1][2]:
+                raise ValueError("head_hash differs from the start before at the same head_seq")
         except (ValueError, TypeError) as why:
             return [], "start %d: %s" % (i + 1, why)
         starts.append((e["counter"], e["head_seq"], e["head_hash"]))
@@ -881,7 +889,8 @@ def tpm_starts(doc, aks):  # tpm_starts.json (§8.4): ([(counter, head_seq, head
 def describe_starts(counters, problem):  # the verifier's line, as the agent words it
     if problem:
         return "claimed but unverifiable (%s)" % problem
-    text = "verified (%d starts, counter %d..%d" % (len(counters), counters[0], counters[-1])
+    text = "verified (%d %s, counter %d..%d" % (len(counters), "start" if len(counters) == 1 else "starts",
+                                               counters[0], counters[-1])
     jumps = [(a, b) for a, b in zip(counters, counters[1:]) if b != a + 1]
     if not jumps:
         return text + ", each start the next)"
@@ -998,7 +1007,7 @@ class Bundle:
         self.registry_signer = None  # the id of the registry key that signed the manifest
         self.keys_as_listed = False  # keys.json has the size and SHA-256 the manifest lists
         self.activations = {}  # key id -> (claimed?, its "tpm_activation") for keys whose statement verified
-        self.aks = {}  # key id -> its statement's ak_public (§8.4)
+        self.start_keys = {}  # key id -> (ak_public, EK certificate) of a statement that verified (§8.4)
         self.starts, self.heads = None, {}  # tpm_starts.json: (counters, problem); head_seq -> head_hash unconfirmed
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
@@ -1073,11 +1082,12 @@ class Bundle:
                     raise Fatal("keys.json must come before checkpoints.json", "keys", name)
                 self.read_checkpoints(load_json(self.read_whole(entry, "checkpoints", name), "checkpoints", name))
             elif name == "tpm_starts.json":  # information, never a failure (§8.4)
+                data = self.read_whole(entry, "tpm", name)  # over the size limit: Fatal, as in the agent
                 try:
-                    doc = load_json(self.read_whole(entry, "tpm", name), "tpm", name)
-                except Failure as f:
-                    doc = str(f)
-                starts, problem = tpm_starts(doc, self.aks)
+                    doc = load_json(data, "tpm", name)
+                    starts, problem = tpm_starts(doc, self.start_keys)
+                except Failure:
+                    starts, problem = [], "tpm_starts.json is not JSON within the limits of §6.1"
                 self.starts = ([c for c, _, _ in starts], problem)
                 self.heads = {seq: h for _, seq, h in starts}
             elif name == "report.json":  # only its form is checked here (docs/verify_report.py checks it)
@@ -1155,15 +1165,10 @@ class Bundle:
                 continue
             spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             claim, detail = tpm_claim(k.get("tpm"), spki, self.tpm_ca)
-            ak = k["tpm"].get("ak_public") if isinstance(k.get("tpm"), dict) else None
-            try:
-                if isinstance(ak, str) and len(ak) <= 1368 and len(b64(ak)) <= 1024:
-                    self.aks[kid] = b64(ak)
-            except ValueError:
-                pass
             self.report.tpm[kid] = claim + (" (%s)" % detail if detail else "")
             if claim == "verified":
                 self.activations[kid] = ("tpm_activation" in k, k.get("tpm_activation"))
+                self.start_keys[kid] = (b64(k["tpm"]["ak_public"]), b64(k["tpm"]["ek_certificate"]))
         if not self.pinned:
             self.keys = listed
         self.check_manifest_signature()

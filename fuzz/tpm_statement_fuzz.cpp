@@ -45,8 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (rest.size() < 2) break;
       size_t n = (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
       if (rest.size() - 2 < n) break;
-      std::map<std::string, std::string> aks{{std::string(64, '0'), std::string(rest.substr(2, n))}};
-      auto check = mrv::evidence::check_tpm_starts(rest.substr(2 + n), aks);
+      std::map<std::string, mrv::evidence::TpmStartKey> keys{{std::string(64, '0'), {std::string(rest.substr(2, n)), "ek"}}};
+      auto check = mrv::evidence::check_tpm_starts(rest.substr(2 + n), keys);
       if (check.problem.empty()) {  // verified: values increase, one head each, within the limit
         MRV_FUZZ_CHECK(!check.counters.empty() && check.counters.size() == check.heads.size() &&
                        check.counters.size() <= mrv::evidence::kMaxTpmStarts);

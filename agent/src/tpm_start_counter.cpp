@@ -24,25 +24,6 @@ std::string hex_index(uint32_t index) {
   return text;
 }
 
-// The kept attestation key: {format, ek, ak_public, ak_private} (tpm_statement_maker).
-Result<json> kept_ak(const std::filesystem::path& key_file) {
-  const auto path = tpm_ak_path(key_file);
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail(ErrorCode::not_found, path.string(),
-                "no attestation key kept beside the key (keygen --tpm or tpm-activate keeps one)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, false);
-  if (!j.is_object() || j.value("format", "") != "mrv-tpm-ak/1" || !j.contains("ek") || !j["ek"].is_string() ||
-      !j.contains("ak_public") || !j["ak_public"].is_string() || !j.contains("ak_private") ||
-      !j["ak_private"].is_string())
-    return fail(ErrorCode::corruption, path.string(), "not an mrv-tpm-ak/1 object");
-  const std::string ek = j["ek"].get<std::string>();
-  if (ek != "rsa" && ek != "ecc") return fail(ErrorCode::corruption, path.string(), "ek is neither rsa nor ecc");
-  return j;
-}
-
 // A TPMS_NV_PUBLIC from tpm2_nvreadpublic's YAML: the index, SHA-256 names, the attributes
 // it reports, no policy, 8 bytes. Its hash must give the name the TPM reports.
 Result<std::string> nv_public_of(const std::string& yaml, uint32_t index) {
@@ -72,30 +53,10 @@ Result<std::string> nv_public_of(const std::string& yaml, uint32_t index) {
 }  // namespace
 
 Result<TpmStart> certify_start(const StartCounterRequest& request) {
-  auto ak = kept_ak(request.key_file);
-  if (!ak) return tl::unexpected(ak.error());
-  auto ak_public = from_base64((*ak)["ak_public"].get<std::string>());
-  auto ak_private = from_base64((*ak)["ak_private"].get<std::string>());
-  if (!ak_public || !ak_private)
-    return fail(ErrorCode::corruption, tpm_ak_path(request.key_file).string(), "ak_public or ak_private is not base64");
   TpmTools t(request.tcti);
   const std::string index = hex_index(request.nv_index);
-  for (auto [name, bytes] : {std::pair{"ak.pub", *ak_public}, {"ak.priv", *ak_private}, {"head.bin", request.head_hash}})
-    if (auto r = t.write(name, bytes); !r) return tl::unexpected(r.error());
-  // The EK is remade from its template (the same key: it derives from the TPM's seed); the
-  // AK loads under it only with the endorsement hierarchy's authorisation, given in a
-  // policy session: one shell, as for activation.
-  if (auto r = t.step({"tpm2_createek", "-c", "ek.ctx", "-G", (*ak)["ek"].get<std::string>(), "-u", "ek.pub"}); !r)
-    return tl::unexpected(r.error());
-  if (auto r = t.step({"sh", "-ec",
-                       "tpm2_startauthsession --policy-session -S session.ctx\n"
-                       "tpm2_policysecret -S session.ctx -c e >/dev/null\n"
-                       "tpm2_load -C ek.ctx -P session:session.ctx -u ak.pub -r ak.priv -c ak.ctx "
-                       "|| { rc=$?; tpm2_flushcontext session.ctx; exit $rc; }\n"
-                       "tpm2_flushcontext session.ctx"});
-      !r)
-    return fail(ErrorCode::crypto, "tpm2_load", "the kept attestation key does not load in this TPM: " +
-                                                    r.error().message);
+  if (auto r = t.write("head.bin", request.head_hash); !r) return tl::unexpected(r.error());
+  if (auto r = load_kept_ak(t, request.key_file); !r) return tl::unexpected(r.error());
   // Defined once, by the agent: a counter's first value is the highest any counter of
   // this TPM ever held, so a counter removed and defined again does not go back.
   if (auto r = t.run({"tpm2_getcap", "handles-nv-index"}); !r) return tl::unexpected(r.error());
@@ -140,19 +101,28 @@ std::optional<TpmStart> start_on_tpm_counter(const Config& config) {
     request.key_id_hex = signer->key_id_hex();
   }
   release_tpm();
-  std::optional<uint64_t> last_counter;
-  request.head_hash = std::string(32, '\0');
-  if (auto journal = Journal::open_read_only(config.journal.path)) {
-    request.head_seq = journal->last_seq();
-    if (auto hash = from_hex(journal->last_hash_hex())) request.head_hash = *hash;
-    if (auto last = journal->last_tpm_counter()) last_counter = *last;
-  }
   const std::string index = hex_index(config.signing.tpm_counter_index);
-  auto start = certify_start(request);
-  if (!start) {
-    log::warning("this start is not bound to the TPM's counter " + index + ": " + start.error().to_string());
+  auto unbound = [&](const Error& e) {
+    log::warning("this start is not bound to the TPM's counter " + index + ": " + e.to_string());
     return std::nullopt;
+  };
+  // A counter value is spent only on a start that will open this journal: not while
+  // another agent writes it (run then refuses), nor on a head that could not be read.
+  if (auto running = Journal::writer_running(config.journal.path); !running || *running) return std::nullopt;
+  std::optional<uint64_t> last_counter;
+  request.head_hash = std::string(32, '\0');  // an empty journal: the genesis prev
+  if (auto journal = Journal::open_read_only(config.journal.path)) {
+    auto hash = from_hex(journal->last_hash_hex());
+    auto last = journal->last_tpm_counter();
+    if (!hash || !last) return unbound(!hash ? hash.error() : last.error());
+    request.head_seq = journal->last_seq();
+    request.head_hash = *hash;
+    last_counter = *last;
+  } else if (journal.error().code != ErrorCode::not_found) {
+    return unbound(journal.error());
   }
+  auto start = certify_start(request);
+  if (!start) return unbound(start.error());
   log::info("start bound to the TPM's counter " + index + " at " + std::to_string(start->counter) +
             " (journal head seq " + std::to_string(start->head_seq) + ")");
   if (last_counter && start->counter != *last_counter + 1) {

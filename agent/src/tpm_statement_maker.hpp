@@ -11,6 +11,8 @@
 
 namespace mrv::agent {
 
+class TpmTools;
+
 // One use of the TPM through tpm2-tools, reached at `tcti` (empty: the tools' default).
 // The EK and the attestation key made for the statement stay loadable (as context
 // files in a temporary folder) until the session ends, so a challenge sealed to them can
@@ -42,8 +44,16 @@ inline std::filesystem::path tpm_statement_path(const std::filesystem::path& key
   return key_file.string() + ".tpm.json";
 }
 // Where the statement's attestation key is kept, for the start counter: beside the key.
+// One attestation key serves a TPM's statements for good: keygen --tpm makes it, later
+// statements (tpm-activate) and every start load it, so starts certified before an
+// activation verify with the activated statement's ak_public.
 inline std::filesystem::path tpm_ak_path(const std::filesystem::path& key_file) {
   return key_file.string() + ".tpm-ak.json";
 }
+
+// Loads the kept attestation key (tpm_ak_path) in `tools`'s folder: the EK remade as
+// ek.ctx (the same key: it derives from the TPM's seed), the AK as ak.ctx and ak.pub.
+// Fails naming the file or the step; not_found when no key is kept.
+[[nodiscard]] Result<void> load_kept_ak(TpmTools& tools, const std::filesystem::path& key_file);
 
 }  // namespace mrv::agent

@@ -234,7 +234,12 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       auto starts = journal.tpm_starts(c.summary.first_seq - 1, c.summary.last_seq);
       if (!starts) return tl::unexpected(starts.error());
       json list = json::array();
-      for (const TpmStart& s : *starts) list.push_back(json::parse(s.entry, nullptr, false));
+      for (const TpmStart& s : *starts) {
+        json entry = json::parse(s.entry, nullptr, false);
+        if (!entry.is_object())
+          return fail(ErrorCode::corruption, "journal", "TPM start " + std::to_string(s.counter) + " is not a JSON object");
+        list.push_back(std::move(entry));
+      }
       if (!list.empty()) files.push_back(in_memory("tpm_starts.json", list.dump() + "\n"));
     }
     if (request.report_json) files.push_back(in_memory("report.json", *request.report_json));

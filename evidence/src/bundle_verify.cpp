@@ -216,7 +216,7 @@ class BundleChecker {
   std::string registry_signer_;  // the id of the --registry-key that signed the manifest ("": none)
   bool keys_as_listed_ = false;  // keys.json has the size and SHA-256 the signed manifest lists
   std::map<std::string, ActivationClaim> activations_;  // key id -> its keys.json "tpm_activation"
-  std::map<std::string, std::string> ak_publics_;         // key id -> its statement's ak_public (§8.4)
+  std::map<std::string, TpmStartKey> start_keys_;         // keys whose TPM statement verified (§8.4)
   std::optional<TpmStartsCheck> starts_;
   std::map<uint64_t, std::string> unconfirmed_heads_;  // a start's head_seq -> its head_hash, until a record shows it
   std::span<const PublicKey> trusted_;
@@ -314,10 +314,11 @@ void BundleChecker::on_keys(const std::string& text) {
       std::string statement;
       if (k.contains("tpm")) statement = k["tpm"].is_object() ? k["tpm"].dump() : std::string("not an object");
       TpmCheck tpm = check_tpm_statement(statement, key->spki_der(), tpm_ca_pem, utc_now_ms() / 1000);
-      if (tpm.claim == TpmClaim::verified) activations_[key->key_id_hex()] = activation_claim(k);
-      if (k.contains("tpm") && k["tpm"].is_object() && k["tpm"].contains("ak_public") && k["tpm"]["ak_public"].is_string())
-        if (auto ak = from_base64(k["tpm"]["ak_public"].get<std::string>()); ak && ak->size() <= kMaxTpmPublic)
-          ak_publics_.emplace(key->key_id_hex(), std::move(*ak));
+      if (tpm.claim == TpmClaim::verified) {
+        activations_[key->key_id_hex()] = activation_claim(k);
+        if (auto parts = tpm_statement_parts(statement))
+          start_keys_.emplace(key->key_id_hex(), TpmStartKey{parts->ak_public, parts->ek_certificate});
+      }
       v_.tpm_keys.emplace(key->key_id_hex(),
                           std::string(to_string(tpm.claim)) + (tpm.detail.empty() ? "" : " (" + tpm.detail + ")"));
     }
@@ -718,7 +719,7 @@ void BundleChecker::run(const std::filesystem::path& path) {
 
 // §8.4: the starts' certifications now; their heads as the records go by.
 void BundleChecker::on_tpm_starts(const std::string& text) {
-  starts_ = check_tpm_starts(text, ak_publics_);
+  starts_ = check_tpm_starts(text, start_keys_);
   if (starts_->problem.empty())
     for (const auto& [seq, hash] : starts_->heads) unconfirmed_heads_.emplace(seq, hash);
 }

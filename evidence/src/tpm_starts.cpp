@@ -33,20 +33,24 @@ std::string bytes_of(const json& e, const char* name, size_t max, std::string& w
 }
 
 // One entry; "" when it verifies.
-std::string check_entry(const json& e, const std::map<std::string, std::string>& aks, std::string& index_name) {
+std::string check_entry(const json& e, const std::map<std::string, TpmStartKey>& keys, std::string& index_name,
+                        std::string& ek_certificate) {
   if (!e.is_object()) return "not an object";
   for (const char* n : {"counter", "head_seq"})
     if (!e.contains(n) || !e[n].is_number_unsigned()) return std::string(n) + " is not an unsigned integer";
   if (!e.contains("head_hash") || !is_hex64(e["head_hash"])) return "head_hash is not 64 lowercase hex digits";
   if (!e.contains("key_id") || !is_hex64(e["key_id"])) return "key_id is not 64 lowercase hex digits";
-  auto ak = aks.find(e["key_id"].get<std::string>());
-  if (ak == aks.end()) return "key " + e["key_id"].get<std::string>() + " has no TPM statement in keys.json";
+  auto key = keys.find(e["key_id"].get<std::string>());
+  if (key == keys.end()) return "key " + e["key_id"].get<std::string>() + " has no verified TPM statement in keys.json";
+  if (!ek_certificate.empty() && key->second.ek_certificate != ek_certificate)
+    return "another TPM (EK certificate) than the first start's";
+  ek_certificate = key->second.ek_certificate;
   std::string why;
   std::string nv_public = bytes_of(e, "nv_public", 256, why);
   std::string info = why.empty() ? bytes_of(e, "certify_info", kMaxTpmAttest, why) : "";
   std::string sig = why.empty() ? bytes_of(e, "certify_signature", kMaxTpmSignature, why) : "";
   if (!why.empty()) return why;
-  if (!ak_signed(ak->second, info, sig)) return "certify_signature does not verify with the statement's ak_public";
+  if (!ak_signed(key->second.ak_public, info, sig)) return "certify_signature does not verify with the statement's ak_public";
   auto attest = parse_tpms_attest_nv(info);
   if (!attest) return "certify_info: " + attest.error().message;
   auto nv = parse_tpms_nv_public(nv_public);
@@ -66,13 +70,13 @@ std::string check_entry(const json& e, const std::map<std::string, std::string>&
 
 }  // namespace
 
-TpmStartsCheck check_tpm_starts(std::string_view json_text, const std::map<std::string, std::string>& aks) {
+TpmStartsCheck check_tpm_starts(std::string_view json_text, const std::map<std::string, TpmStartKey>& keys) {
   TpmStartsCheck out;
-  if (auto shallow = check_json_limits(json_text); !shallow) {
-    out.problem = "tpm_starts.json: " + shallow.error().message;
+  json list = check_json_limits(json_text) ? json::parse(json_text, nullptr, false) : json(json::value_t::discarded);
+  if (list.is_discarded()) {
+    out.problem = "tpm_starts.json is not JSON within the limits of §6.1";
     return out;
   }
-  json list = json::parse(json_text, nullptr, false);
   if (!list.is_array() || list.empty()) {
     out.problem = "tpm_starts.json is not a non-empty array";
     return out;
@@ -81,14 +85,17 @@ TpmStartsCheck check_tpm_starts(std::string_view json_text, const std::map<std::
     out.problem = "tpm_starts.json has more than " + std::to_string(kMaxTpmStarts) + " entries";
     return out;
   }
-  std::string index_name;
+  std::string index_name, ek_certificate;
   for (size_t i = 0; i < list.size(); ++i) {
     const json& e = list[i];
-    std::string why = check_entry(e, aks, index_name);
+    std::string why = check_entry(e, keys, index_name, ek_certificate);
     if (why.empty() && !out.counters.empty() && e["counter"].get<uint64_t>() <= out.counters.back())
       why = "counter does not increase";
     if (why.empty() && !out.heads.empty() && e["head_seq"].get<uint64_t>() < out.heads.back().first)
       why = "head_seq goes back";
+    if (why.empty() && !out.heads.empty() && e["head_seq"].get<uint64_t>() == out.heads.back().first &&
+        e["head_hash"].get<std::string>() != out.heads.back().second)
+      why = "head_hash differs from the start before at the same head_seq";
     if (!why.empty()) {
       out.problem = "start " + std::to_string(i + 1) + ": " + why;
       return out;
@@ -101,7 +108,8 @@ TpmStartsCheck check_tpm_starts(std::string_view json_text, const std::map<std::
 
 std::string TpmStartsCheck::describe() const {
   if (!problem.empty()) return "claimed but unverifiable (" + problem + ")";
-  std::string text = "verified (" + std::to_string(counters.size()) + " starts, counter " +
+  std::string text = "verified (" + std::to_string(counters.size()) + (counters.size() == 1 ? " start" : " starts") +
+                     ", counter " +
                      std::to_string(counters.front()) + ".." + std::to_string(counters.back());
   uint64_t missing = 0;
   std::string where;

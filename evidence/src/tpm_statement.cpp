@@ -335,7 +335,7 @@ Result<TpmStatementParts> tpm_statement_parts(std::string_view statement_json) {
   if (!ak) return tl::unexpected(ak.error());
   auto ak_public = parse_tpm2b_public(*ak);
   if (!ak_public) return tl::unexpected(ak_public.error());
-  return TpmStatementParts{std::move(*ek), ak_public->name()};
+  return TpmStatementParts{std::move(*ek), ak_public->name(), std::move(*ak)};
 }
 
 }  // namespace mrv::evidence

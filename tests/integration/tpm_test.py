@@ -392,6 +392,8 @@ def mode_activate():
     refused(post(activation_url, {"credential": base64.b64encode(credential).decode()}), 409, "no_challenge",
             "the same credential again")
 
+    # A start before the activation: its certification verifies with the activated statement.
+    site.run("run", "--config", str(site.config), "--duration", "1", timeout=60)
     # The agent's own path: register, statement, challenge, TPM2_ActivateCredential.
     before = statement_file.read_text()
     t0 = time.time()
@@ -399,8 +401,9 @@ def mode_activate():
     check(f"key {site.key_id}: attestation key activated in this TPM by the registry" in a.stdout,
           f"mrv-agent tpm-activate in {time.time() - t0:.2f} s: {a.stdout.strip()}")
     statement = json.loads(statement_file.read_text())
-    check(statement["ak_public"] != json.loads(before)["ak_public"],
-          "tpm-activate keeps the statement it activated (a new attestation key) beside the key")
+    check(statement["ak_public"] == json.loads(before)["ak_public"]
+          and statement["certify_info"] != json.loads(before)["certify_info"],
+          "tpm-activate keeps the statement it activated beside the key: the kept attestation key, certified anew")
     status, _, keys = reg.request("GET", keys_url, token=token)
     mine = [k for k in keys if k["key_id"] == site.key_id]
     check(len(mine) == 1 and mine[0].get("tpm") == statement and mine[0]["tpm_activated_ms"] > done["activated_ms"],
@@ -430,6 +433,10 @@ def mode_activate():
     line = "the attestation key was not activated by a registry: its binding to this EK is the site's word"
     check(ac == 0 and pc == 0 and line in ao and line in po, f"the site's own bundle: not activated by a registry:"
                                                               f"\n{ao.strip()}\n{po.strip()}")
+    a, p = starts_of(site, own, "--tpm-ca", str(ca))
+    n = re.match(r"verified \((\d+) starts, counter \d+\.\.\d+, each start the next\)$", a)
+    check(a == p and n and int(n.group(1)) >= 2,
+          f"the start before the activation and the one after verify with the activated statement: {a} | {p}")
 
     # A claimed activation that no given registry key vouches for: in a keys.json changed
     # after the registry signed the manifest (the bundle fails too), in the registry's
@@ -494,11 +501,11 @@ def mode_activate():
     check(a.returncode == 1 and "not a key held in a TPM" in a.stderr, f"a file key: exit 1, {a.stderr.strip()}")
 
 
-def starts_of(site, bundle, rc=0):
+def starts_of(site, bundle, *extra, rc=0):
     """What both verifiers (--json) say of the bundle's starts (§8.4): two texts."""
     out = []
     for argv in ([agent, "verify"], ["/usr/bin/python3", bundle_verifier()]):
-        p = subprocess.run([*argv, str(bundle), "--public-key", str(site.public_pem), "--json"],
+        p = subprocess.run([*argv, str(bundle), "--public-key", str(site.public_pem), "--json", *extra],
                            capture_output=True, text=True, timeout=300)
         if p.returncode != rc:
             fail(f"{argv[-1]} exits {p.returncode}, not {rc}: {p.stdout}{p.stderr}")
@@ -532,9 +539,14 @@ def mode_counter():
     check([c for c, _ in rows] == counters and rows[0][1] == 0 and rows[1][1] > 0,
           f"the journal keeps each start, the first at head seq 0: {rows}")
     bundle = site.bundle("whole.tar.gz")
-    a, p = starts_of(site, bundle)
+    (site.dir / "tpm-ca.pem").write_bytes(tpm.root_ca.read_bytes() + (tpm.ca / "issuercert.pem").read_bytes())
+    ca = ("--tpm-ca", str(site.dir / "tpm-ca.pem"))
+    a, p = starts_of(site, bundle, *ca)
     want = f"verified (3 starts, counter {counters[0]}..{counters[2]}, each start the next)"
-    check(a == p == want, f"both verifiers: {want}: {a} | {p}")
+    check(a == p == want, f"both verifiers, given the manufacturer's CA: {want}: {a} | {p}")
+    a, p = starts_of(site, bundle)
+    check(a == p and a.startswith("claimed but unverifiable (start 1: key ") and "has no verified TPM statement" in a,
+          f"without the CA the attestation key is unproven, so are the starts: {a} | {p}")
 
     # The journal restored from the copy made after the first start: the counter jumps.
     for f in site.journal.parent.glob(site.journal.name + "*"):
@@ -545,7 +557,7 @@ def mode_counter():
     check(counters[3] == counters[0] + 3 and f"went from {counters[0]} (the journal's last start) to {counters[3]}: "
           "2 starts are not in this journal" in r.stderr, f"run logs the jump as an error: {r.stderr[-800:]}")
     restored = site.bundle("restored.tar.gz")
-    a, p = starts_of(site, restored)
+    a, p = starts_of(site, restored, *ca)
     want = (f"verified (2 starts, counter {counters[0]}..{counters[3]}; 2 starts are not in this journal (first "
             f"after {counters[0]}, next {counters[3]}): a journal restored from an old copy, or starts that did not commit)")
     check(a == p == want, f"both verifiers show the restored journal: {want}: {a} | {p}")
@@ -595,7 +607,7 @@ openssl dgst -sha256 -verify ak.pem -signature sig.bin attest.bin
         m = dict(members, **{"tpm_starts.json": json.dumps(entries).encode()})
         fix_manifest(m)
         sign_in_tpm(site, tpm, m, W)
-        a, p = starts_of(site, write_bundle(m, W / name, fix=False))
+        a, p = starts_of(site, write_bundle(m, W / name, fix=False), *ca)
         check(a == p and a.startswith("claimed but unverifiable") and why in a, f"{name}: both say {why!r}: {a} | {p}")
 
     def flip(e, member):
@@ -608,7 +620,7 @@ openssl dgst -sha256 -verify ak.pem -signature sig.bin attest.bin
            "start 2: certify_signature does not verify with the statement's ak_public")
     forged("signature.tgz", lambda e: flip(e[2], "certify_signature"), "start 3: certify_signature does not verify")
     forged("head.tgz", lambda e: e[2].update(head_hash="00" * 32), "head_hash is not the qualifying data")
-    forged("key.tgz", lambda e: e[0].update(key_id="ab" * 32), "start 1: key " + "ab" * 32 + " has no TPM statement")
+    forged("key.tgz", lambda e: e[0].update(key_id="ab" * 32), "start 1: key " + "ab" * 32 + " has no verified TPM")
     forged("order.tgz", lambda e: e.reverse(), "start 2: counter does not increase")
     forged("array.tgz", lambda e: e.clear(), "tpm_starts.json is not a non-empty array")
     # A start certified over another head: the agent's own qualifying data, a record's hash that is not that seq's.
@@ -617,11 +629,11 @@ openssl dgst -sha256 -verify ak.pem -signature sig.bin attest.bin
     m = dict(members, **{"tpm_starts.json": json.dumps(second).encode()})
     fix_manifest(m)
     sign_in_tpm(site, tpm, m, W)
-    a, p = starts_of(site, write_bundle(m, W / "moved.tgz", fix=False))
+    a, p = starts_of(site, write_bundle(m, W / "moved.tgz", fix=False), *ca)
     check(a == p and "is not that record's hash" in a, f"a start moved to another seq: {a} | {p}")
     # Unsigned: the manifest no longer matches, the bundle fails, whatever the starts say.
     m = dict(members, **{"tpm_starts.json": json.dumps(good[:1]).encode()})
-    a, p = starts_of(site, write_bundle(m, W / "unsigned.tgz", fix=False), rc=1)
+    a, p = starts_of(site, write_bundle(m, W / "unsigned.tgz", fix=False), *ca, rc=1)
     # A software key's bundle: no starts, nothing claimed, no line.
     plain = Site(agent)
     plain.run("run", "--config", str(plain.config), "--duration", "1")

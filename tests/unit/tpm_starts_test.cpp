@@ -19,7 +19,8 @@ namespace {
 
 struct Vector {
   json v = json::parse(tpm_vector("starts.json"));
-  std::map<std::string, std::string> aks{{v["key_id"].get<std::string>(), *from_base64(v["ak_public"].get<std::string>())}};
+  std::map<std::string, TpmStartKey> aks{
+      {v["key_id"].get<std::string>(), {*from_base64(v["ak_public"].get<std::string>()), "the TPM's EK certificate"}}};
   json starts = v["starts"];
   TpmStartsCheck check(const json& s) const { return check_tpm_starts(s.dump(), aks); }
   std::string bytes(size_t i, const char* member) const { return *from_base64(starts[i][member].get<std::string>()); }
@@ -38,6 +39,7 @@ TEST_CASE("tpm starts: three starts of swtpm verify, each head a record of the j
   REQUIRE(c.problem.empty());
   CHECK(c.counters == std::vector<uint64_t>{1, 2, 3});
   CHECK(c.describe() == "verified (3 starts, counter 1..3, each start the next)");
+  CHECK(t.check(json::array({t.starts[2]})).describe() == "verified (1 start, counter 3..3, each start the next)");
   REQUIRE(c.heads.size() == 3);
   CHECK(c.heads[0] == std::pair<uint64_t, std::string>{0, std::string(64, '0')});  // the first start: an empty journal
   for (size_t i = 1; i < 3; ++i)
@@ -74,7 +76,7 @@ TEST_CASE("tpm starts: forged starts are unverifiable, naming the start and why"
   CHECK(forged(0, [&](json& e) { e["nv_public"] = b64(t.bytes(0, "nv_public") + "x"); }) ==
         "start 1: nv_public: TPMS_NV_PUBLIC truncated or with bytes after it");
   CHECK(forged(0, [](json& e) { e["key_id"] = std::string(64, 'b'); }) ==
-        "start 1: key " + std::string(64, 'b') + " has no TPM statement in keys.json");
+        "start 1: key " + std::string(64, 'b') + " has no verified TPM statement in keys.json");
   CHECK(forged(0, [](json& e) { e["key_id"] = "B"; }) == "start 1: key_id is not 64 lowercase hex digits");
   CHECK(forged(0, [](json& e) { e["counter"] = -1; }) == "start 1: counter is not an unsigned integer");
   CHECK(forged(0, [](json& e) { e["head_seq"] = "0"; }) == "start 1: head_seq is not an unsigned integer");
@@ -94,11 +96,19 @@ TEST_CASE("tpm starts: forged starts are unverifiable, naming the start and why"
   CHECK(check_tpm_starts("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
                          "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
                          t.aks)
-            .problem.starts_with("tpm_starts.json: "));
+            .problem == "tpm_starts.json is not JSON within the limits of §6.1");
   CHECK(check_tpm_starts(json(std::vector<int>(kMaxTpmStarts + 1, 0)).dump(), t.aks).problem ==
         "tpm_starts.json has more than 100000 entries");
+  CHECK(forged(1, [](json& e) { e["head_seq"] = 0; }) ==
+        "start 2: head_hash differs from the start before at the same head_seq");
+  // A second key whose verified statement names another TPM: its starts are not this counter's.
+  auto two_tpms = t.aks;
+  two_tpms.emplace(std::string(64, 'c'), TpmStartKey{t.aks.begin()->second.ak_public, "another EK certificate"});
+  json mixed = t.starts;
+  mixed[1]["key_id"] = std::string(64, 'c');
+  CHECK(check_tpm_starts(mixed.dump(), two_tpms).problem == "start 2: another TPM (EK certificate) than the first start's");
   // Another attestation key (the statement's, for another key): no signature verifies.
-  std::map<std::string, std::string> other{{t.v["key_id"].get<std::string>(), tpm_vector("ak.pub")}};
+  std::map<std::string, TpmStartKey> other{{t.v["key_id"].get<std::string>(), {tpm_vector("ak.pub"), "an EK"}}};
   CHECK(check_tpm_starts(t.starts.dump(), other).problem ==
         "start 1: certify_signature does not verify with the statement's ak_public");
 }

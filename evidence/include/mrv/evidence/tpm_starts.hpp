@@ -22,9 +22,16 @@ struct TpmStartsCheck {
   std::string describe() const;
 };
 
-// `ak_public_by_key`: key id -> the ak_public bytes (TPM2B_PUBLIC) of that key's statement
-// in keys.json. Checks signatures, the counter's NV index and values; the heads are left
-// to the caller, which holds the records.
-TpmStartsCheck check_tpm_starts(std::string_view json_text, const std::map<std::string, std::string>& ak_public_by_key);
+// The keys whose TPM statement verified (§8.2), by key id: the statement's attestation
+// key certifies that key's starts, and its EK certificate names the TPM.
+struct TpmStartKey {
+  std::string ak_public;       // TPM2B_PUBLIC
+  std::string ek_certificate;  // DER
+};
+
+// Checks signatures, the counter's NV index and values, and that one TPM (one EK
+// certificate) counted every start; the heads are left to the caller, which holds the
+// records.
+TpmStartsCheck check_tpm_starts(std::string_view json_text, const std::map<std::string, TpmStartKey>& keys);
 
 }  // namespace mrv::evidence

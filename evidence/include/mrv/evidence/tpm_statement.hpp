@@ -89,10 +89,11 @@ struct TpmCheck {
 TpmCheck check_tpm_statement(std::string_view statement_json, std::string_view spki_der,
                              std::string_view tpm_ca_pem, int64_t now_s);
 
-// What a registry's activation (docs/verification.md §8.5) takes from a statement that
-// checked: the EK certificate (DER) and the AK's name (0x000b || SHA-256 of its TPMT_PUBLIC).
+// What a registry's activation (docs/verification.md §8.5) and a verifier of starts
+// (§8.4) take from a statement that checked: the EK certificate (DER), the AK's name
+// (0x000b || SHA-256 of its TPMT_PUBLIC) and its TPM2B_PUBLIC.
 struct TpmStatementParts {
-  std::string ek_certificate, ak_name;
+  std::string ek_certificate, ak_name, ak_public;
 };
 [[nodiscard]] Result<TpmStatementParts> tpm_statement_parts(std::string_view statement_json);
 
