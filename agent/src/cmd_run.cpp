@@ -83,7 +83,8 @@ int run_daemon(const std::filesystem::path& config_path, double duration_s) {
     return kExitFailure;
   }
   if (tpm_start)
-    if (auto r = journal->add_tpm_start(*tpm_start); !r) log::error("cannot keep this start's TPM counter: " + r.error().to_string());
+    if (auto r = journal->add_tpm_start(*tpm_start); !r)
+      log::error("cannot keep this start's TPM counter: " + r.error().to_string());
   if (!journal->chain_check_at_open().intact)
     log::error("chain break found at start, new chain segment opened at seq " +
                std::to_string(journal->last_seq()) + ": " + journal->chain_check_at_open().problem);

@@ -1,9 +1,7 @@
 #include "tpm_start_counter.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "mrv/core/clock.hpp"
@@ -126,10 +124,12 @@ std::optional<TpmStart> start_on_tpm_counter(const Config& config) {
   log::info("start bound to the TPM's counter " + index + " at " + std::to_string(start->counter) +
             " (journal head seq " + std::to_string(start->head_seq) + ")");
   if (last_counter && start->counter != *last_counter + 1) {
+    const uint64_t missing = start->counter - *last_counter - 1;
     if (start->counter > *last_counter)
-      log::error("the TPM's start counter went from " + std::to_string(*last_counter) + " (the journal's last start) to " +
-                 std::to_string(start->counter) + ": " + std::to_string(start->counter - *last_counter - 1) +
-                 (start->counter - *last_counter - 1 == 1 ? " start is" : " starts are") + " not in this journal (a journal restored from an old copy, or starts that did not commit)");
+      log::error("the TPM's start counter went from " + std::to_string(*last_counter) +
+                 " (the journal's last start) to " + std::to_string(start->counter) + ": " + std::to_string(missing) +
+                 (missing == 1 ? " start is" : " starts are") +
+                 " not in this journal (a journal restored from an old copy, or starts that did not commit)");
     else
       log::error("the TPM's start counter " + std::to_string(start->counter) + " is not above the journal's last start " +
                  std::to_string(*last_counter) + ": this journal's starts were counted by another TPM or index");

@@ -30,7 +30,8 @@ Result<void> Journal::add_tpm_start(const TpmStart& start) {
 Result<std::vector<TpmStart>> Journal::tpm_starts(uint64_t from_seq, uint64_t to_seq) {
   if (!has_table(impl_->db)) return std::vector<TpmStart>();
   sqlite::Statement s(impl_->db,
-                      "SELECT counter, head_seq, entry FROM tpm_starts WHERE head_seq BETWEEN ?1 AND ?2 ORDER BY counter");
+                      "SELECT counter, head_seq, entry FROM tpm_starts WHERE head_seq BETWEEN ?1 AND ?2 "
+                      "ORDER BY counter");
   s.bind(1, static_cast<int64_t>(from_seq)).bind(2, static_cast<int64_t>(std::min<uint64_t>(to_seq, INT64_MAX)));
   std::vector<TpmStart> out;
   int rc;

@@ -237,7 +237,8 @@ Result<BundleSummary> write_bundle(Journal& journal, const std::string& site_id,
       for (const TpmStart& s : *starts) {
         json entry = json::parse(s.entry, nullptr, false);
         if (!entry.is_object())
-          return fail(ErrorCode::corruption, "journal", "TPM start " + std::to_string(s.counter) + " is not a JSON object");
+          return fail(ErrorCode::corruption, "journal",
+                      "TPM start " + std::to_string(s.counter) + " is not a JSON object");
         list.push_back(std::move(entry));
       }
       if (!list.empty()) files.push_back(in_memory("tpm_starts.json", list.dump() + "\n"));

@@ -50,7 +50,8 @@ std::string check_entry(const json& e, const std::map<std::string, TpmStartKey>&
   std::string info = why.empty() ? bytes_of(e, "certify_info", kMaxTpmAttest, why) : "";
   std::string sig = why.empty() ? bytes_of(e, "certify_signature", kMaxTpmSignature, why) : "";
   if (!why.empty()) return why;
-  if (!ak_signed(key->second.ak_public, info, sig)) return "certify_signature does not verify with the statement's ak_public";
+  if (!ak_signed(key->second.ak_public, info, sig))
+    return "certify_signature does not verify with the statement's ak_public";
   auto attest = parse_tpms_attest_nv(info);
   if (!attest) return "certify_info: " + attest.error().message;
   auto nv = parse_tpms_nv_public(nv_public);
@@ -120,8 +121,8 @@ std::string TpmStartsCheck::describe() const {
         where = "first after " + std::to_string(counters[i - 1]) + ", next " + std::to_string(counters[i]);
     }
   if (missing == 0) return text + ", each start the next)";
-  return text + "; " + std::to_string(missing) + (missing == 1 ? " start is" : " starts are") + " not in this journal (" + where +
-         "): a journal restored from an old copy, or starts that did not commit)";
+  return text + "; " + std::to_string(missing) + (missing == 1 ? " start is" : " starts are") +
+         " not in this journal (" + where + "): a journal restored from an old copy, or starts that did not commit)";
 }
 
 }  // namespace mrv::evidence

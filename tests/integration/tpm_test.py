@@ -46,16 +46,16 @@ def verify_both(site, bundle, *extra):
     return (a.returncode, a.stdout + a.stderr), (p.returncode, p.stdout + p.stderr)
 
 
-def tpm_claims(site, bundle, *extra, rc=0):
-    """What both verifiers (--json) say about each key's TPM claim: two {key id: text}.
-    Both must exit `rc`."""
+def tpm_claims(site, bundle, *extra, rc=0, member="tpm"):
+    """What both verifiers (--json) say about each key's TPM claim: two {key id: text}
+    (or another member of their --json). Both must exit `rc`."""
     out = []
     for argv in ([agent, "verify"], ["/usr/bin/python3", bundle_verifier()]):
         p = subprocess.run([*argv, str(bundle), "--public-key", str(site.public_pem), "--json", *extra],
                            capture_output=True, text=True, timeout=300)
         if p.returncode != rc:
             fail(f"{argv[-1]} exits {p.returncode}, not {rc}: {p.stdout}{p.stderr}")
-        out.append(json.loads(p.stdout)["tpm"])
+        out.append(json.loads(p.stdout)[member])
     return out
 
 
@@ -503,14 +503,7 @@ def mode_activate():
 
 def starts_of(site, bundle, *extra, rc=0):
     """What both verifiers (--json) say of the bundle's starts (§8.4): two texts."""
-    out = []
-    for argv in ([agent, "verify"], ["/usr/bin/python3", bundle_verifier()]):
-        p = subprocess.run([*argv, str(bundle), "--public-key", str(site.public_pem), "--json", *extra],
-                           capture_output=True, text=True, timeout=300)
-        if p.returncode != rc:
-            fail(f"{argv[-1]} exits {p.returncode}, not {rc}: {p.stdout}{p.stderr}")
-        out.append(json.loads(p.stdout)["tpm_starts"])
-    return out
+    return tpm_claims(site, bundle, *extra, rc=rc, member="tpm_starts")
 
 
 def mode_counter():
