@@ -616,6 +616,19 @@ openssl dgst -sha256 -verify ak.pem -signature sig.bin attest.bin
     forged("key.tgz", lambda e: e[0].update(key_id="ab" * 32), "start 1: key " + "ab" * 32 + " has no verified TPM")
     forged("order.tgz", lambda e: e.reverse(), "start 2: counter does not increase")
     forged("array.tgz", lambda e: e.clear(), "tpm_starts.json is not a non-empty array")
+    forged("same-head.tgz", lambda e: e[1].update(head_seq=e[0]["head_seq"]),
+           "start 2: head_hash differs from the start before at the same head_seq")
+    # Another TPM of the same manufacturer (its statement verifies too) cannot fill in this
+    # TPM's count: a start naming its key is refused before any signature is looked at.
+    other = SoftwareTpm("other-tpm", ca_of=tpm)
+    second_site, _ = tpm_site(other)
+    second_site.run("run", "--config", str(second_site.config), "--duration", "1", timeout=60)
+    other_key = json.loads(read_members(second_site.bundle())["keys.json"])[0]
+    other.stop()
+    keys = json.loads(members["keys.json"]) + [other_key]
+    members["keys.json"] = json.dumps(keys).encode()
+    forged("other-tpm.tgz", lambda e: e[1].update(key_id=other_key["key_id"]),
+           "start 2: another TPM (EK certificate) than the first start's")
     # A start certified over another head: the agent's own qualifying data, a record's hash that is not that seq's.
     second = json.loads(json.dumps(good))
     second[1]["head_seq"] = second[1]["head_seq"] - 1 if second[1]["head_seq"] > 1 else 2
