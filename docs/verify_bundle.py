@@ -2,7 +2,7 @@
 """Independent verifier for mrv-agent bundles (mrv-bundle/1), written from docs/verification.md.
 
 Usage: verify_bundle.py BUNDLE.tar.gz [--public-key PEM]... [--since-checkpoint FILE] [--json]
-                        [--tpm-ca PEM]
+                        [--tpm-ca PEM] [--registry-key PEM]... [--require-cosigned]
 Exit:  0 VALID, 1 INVALID, 2 usage error (also a key or checkpoint file that cannot be read),
        3 VALID WITH DECLARED BREAKS (also with findings),
        4 VALID WITH METROLOGY FINDINGS (docs/verification.md §6.2).
@@ -321,6 +321,57 @@ def parse_note(note, kind, where):
     if not all(line.startswith(SIG_PREFIX) for line in sig_lines):
         raise Failure("a line after the blank line is not a signature line", kind, where)
     return origin.decode(), int(size), root, int(time[12:]), text + b"\n", sig_lines
+
+
+MAX_COSIGNATURES = 16  # per checkpoint entry (§3.1)
+COSIGNER_NAME = re.compile(rb"[\x21-\x2a\x2c-\x7e]{1,256}")  # printable ASCII, no space or '+'
+
+
+def cosignature_lines(value, kind, where):  # §3.1: [(name, key ID, time, signature)]
+    if value is None:
+        return []
+    if not (isinstance(value, list) and len(value) <= MAX_COSIGNATURES and all(isinstance(v, str) for v in value)):
+        raise Failure("cosignatures is not a list of at most %d signature lines" % MAX_COSIGNATURES, kind, where)
+    out = []
+    for line in value:
+        raw = line.encode("utf-8", "replace")
+        name, space, blob = raw[len(SIG_PREFIX):].partition(b" ")
+        if not raw.startswith(SIG_PREFIX) or not space or not COSIGNER_NAME.fullmatch(name):
+            raise Failure("a cosignature is not '\u2014 <name> <base64>'", kind, where)
+        try:
+            blob = b64(blob)
+        except binascii.Error:
+            blob = b""
+        if len(blob) != 76:
+            raise Failure("a cosignature is not base64 of 76 bytes (key ID, timestamp, Ed25519 signature)",
+                          kind, where)
+        time = int.from_bytes(blob[4:12], "big")
+        if time >= INT64:
+            raise Failure("a cosignature's timestamp is beyond 2^63 - 1", kind, where)
+        out.append((name, blob[:4], time, blob[12:]))
+    return out
+
+
+def registry_cosignature(cosigs, body, registry_keys):
+    """§3.1: (the first cosignature of body by a registry key or None, the first that fails or None)."""
+    found, bad = None, None
+    for name, key_id, time, sig in cosigs:
+        for key, alg in registry_keys.values():
+            if alg != "ed25519":
+                continue
+            raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            if hashlib.sha256(name + b"\n\x04" + raw).digest()[:4] != key_id:
+                continue  # another cosigner's line: ignored
+            if signature_ok(key, alg, sig, b"cosignature/v1\ntime %d\n" % time + body):
+                found = found or (name, time)
+            elif bad is None:
+                bad = "the cosignature of %s does not verify" % name.decode()
+    return found, bad
+
+
+def describe_cosignature(name, time):  # as the agent words it
+    when = "POSIX time %d" % time if time > 253402300799 else utc_text(time * 1000)
+    return "%s at %s" % (name.decode(), when)
 
 
 def note_signer(origin, body, sig_lines, keys):
@@ -1005,6 +1056,7 @@ class Bundle:
         self.tpm_ca = tpm_ca or []  # TPM manufacturers' certificates (§8)
         self.registry_keys = registry_keys or {}  # may sign the manifest, never records
         self.registry_signer = None  # the id of the registry key that signed the manifest
+        self.require_cosigned = False  # --require-cosigned (§3.1)
         self.keys_as_listed = False  # keys.json has the size and SHA-256 the manifest lists
         self.activations = {}  # key id -> (claimed?, its "tpm_activation") for keys whose statement verified
         self.start_keys = {}  # key id -> (ak_public, EK certificate) of a statement that verified (§8.4)
@@ -1012,6 +1064,7 @@ class Bundle:
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
         self.closing, self.since = None, None  # closing: (tree size, root, right)
+        self.cosigned_items, self.cosigned_later = [], None  # §3.1, §4.3
         self.tree, self.pending = None, []
         self.count, self.first, self.last, self.prev = 0, None, None, None  # prev: (seq, hash)
         self.listed, self.items, self.window = {}, 0, [None, None]
@@ -1242,6 +1295,8 @@ class Bundle:
         size, root = self.check_note(c["note"], "checkpoints", where)
         if size != c["tree_size"]:
             raise Failure("the note says tree size %d" % size, "checkpoints", where)
+        cosigs = cosignature_lines(c.get("cosignatures"), "checkpoints", where)
+        self.cosigned_items[index] = (size, parse_note(c["note"], "checkpoints", where)[4], cosigs)
         return size, root, right
 
     def check_note(self, note, kind, where):  # step 4 for a note; an unsigned one is still used
@@ -1258,6 +1313,7 @@ class Bundle:
             raise Failure("not an object with a checkpoints list", "checkpoints", "checkpoints.json")
         items, parsed = doc["checkpoints"], []
         self.items = len(items)
+        self.cosigned_items = [None] * len(items)  # (tree size, signed text, cosignatures) of each valid one
         for i, c in enumerate(items):
             try:
                 parsed.append(self.read_checkpoint(i, c))
@@ -1280,6 +1336,7 @@ class Bundle:
         if any(c[2] for c in self.pending):
             self.fail("right is not empty in a checkpoint before the closing one", "checkpoints", where)
         self.since = doc.get("since")
+        self.cosigned_later = doc.get("cosigned_later")
         left = hex_hashes(doc.get("left"), "tree", "checkpoints.json left")
         start = max(m["first_seq"] - 1, 0)
         levels = tiling(0, start)
@@ -1456,6 +1513,7 @@ class Bundle:
         if "records.ndjson" in self.entries:
             self.finish_records(m)
         self.finish_since()
+        self.finish_cosignatures()
         if self.starts is not None:
             counters, problem = self.starts
             if not problem and self.heads:
@@ -1521,6 +1579,64 @@ class Bundle:
             self.fail("the consistency proof from tree size %d to %d does not verify" % (m, n), "since", where)
 
 
+    def later_cosigned(self):  # §4.3 cosigned_later: (size, signed text, cosignatures) or None
+        where, later = "checkpoints.json cosigned_later", self.cosigned_later
+        if later is None:
+            return None
+        if not (isinstance(later, dict) and isinstance(later.get("note"), str)):
+            return self.fail("cosigned_later is not {note, cosignatures, consistency}", "cosigned_later", where)
+        try:
+            proof = hex_hashes(later.get("consistency"), "cosigned_later", where + " consistency")
+            size, root = self.check_note(later["note"], "cosigned_later", where)
+            cosigs = cosignature_lines(later.get("cosignatures"), "cosigned_later", where)
+        except Failure as f:
+            return self.report.fail(f)
+        if self.closing is None:
+            self.fail("no closing checkpoint to prove consistency with", "cosigned_later", where)
+        elif size <= self.closing[0] or not consistency_ok(self.closing[0], size, self.closing[1], root, proof):
+            self.fail("the later checkpoint of tree size %d is not consistent with the closing checkpoint of "
+                      "tree size %d" % (size, self.closing[0]), "cosigned_later", where)
+        return size, parse_note(later["note"], "cosigned_later", where)[4], cosigs
+
+    def finish_cosignatures(self):  # §3.1: information, unless --require-cosigned
+        later, bad, cosigned, listed = self.later_cosigned(), None, 0, 0
+        for item in self.cosigned_items:
+            if item is None:
+                continue
+            listed += len(item[2])
+            found, bad_here = registry_cosignature(item[2], item[1], self.registry_keys)
+            cosigned += found is not None
+            if bad_here and not bad:
+                bad = "checkpoint of tree size %d: %s" % (item[0], bad_here)
+        later_found = None
+        if later:
+            listed += len(later[2])
+            later_found, bad_here = registry_cosignature(later[2], later[1], self.registry_keys)
+            if bad_here and not bad:
+                bad = "the later checkpoint of tree size %d: %s" % (later[0], bad_here)
+        if bad:
+            self.fail(bad, "cosignature", "checkpoints.json")
+        if not self.registry_keys:
+            if listed:
+                self.report.cosigned = "not checked (give the registry's key with --registry-key)"
+            return
+        count = "%d of %d checkpoints" % (cosigned, self.items)
+        last = self.cosigned_items[-1] if self.cosigned_items else None
+        closing = registry_cosignature(last[2], last[1], self.registry_keys)[0] if last else None
+        if closing:
+            self.report.cosigned = "the closing checkpoint (tree size %d) by %s; %s" % (
+                last[0], describe_cosignature(*closing), count)
+        elif later_found and last:
+            self.report.cosigned = ("a later checkpoint (tree size %d), consistent with the closing one "
+                                    "(tree size %d), by %s; %s" % (later[0], last[0],
+                                                                   describe_cosignature(*later_found), count))
+        else:
+            self.report.cosigned = "not cosigned (%s)" % count
+            if self.require_cosigned:
+                self.fail("neither the closing checkpoint nor a later one consistent with it is cosigned by a "
+                          "given --registry-key", "cosignature", "checkpoints.json")
+
+
 def cross_check_findings(report):  # as docs/verify_report.py: one text per failed cross-check
     def text(v):
         return v if isinstance(v, str) else json.dumps(v)
@@ -1556,6 +1672,7 @@ class Report:
         self.failures, self.breaks, self.findings, self.notes = {}, [], {}, []
         self.tpm = {}  # key id -> what its TPM statement shows (§8)
         self.starts = ""  # what tpm_starts.json shows (§8.4)
+        self.cosigned = ""  # what the registry's cosignatures show (§3.1)
         self.texts = []  # findings that are not about readings (a report's failed cross-checks)
         self.noted = set()
 
@@ -1596,8 +1713,9 @@ def safe(text):  # untrusted text must not start new lines or drive the terminal
     return "".join(c if c.isprintable() or c == " " else "\\u%04x" % ord(c) for c in str(text))
 
 
-def verify(path, pinned, since_text, report, registry_keys=None, tpm_ca=None):
+def verify(path, pinned, since_text, report, registry_keys=None, tpm_ca=None, require_cosigned=False):
     bundle = Bundle(pinned, since_text, report, registry_keys, tpm_ca)
+    bundle.require_cosigned = require_cosigned
     try:
         try:
             fh = open(path, "rb")
@@ -1632,12 +1750,17 @@ def main():
     p.add_argument("--public-key", action="append", default=[], metavar="PEM",
                    help="pinned public key obtained out of band; repeatable")
     p.add_argument("--registry-key", action="append", default=[], metavar="PEM",
-                   help="a registry's public key: may sign the manifest of its bundles, never records")
+                   help="a registry's public key: may sign the manifest of its bundles, never records; "
+                   "its cosignatures of checkpoints are checked")
+    p.add_argument("--require-cosigned", action="store_true", help="fail unless the closing checkpoint, or a "
+                   "later one consistent with it, is cosigned by a --registry-key")
     p.add_argument("--since-checkpoint", metavar="FILE", help="a checkpoint note you already hold")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--tpm-ca", metavar="PEM", help="TPM manufacturers' CA certificates: check each key's "
                    "TPM statement (key held in a TPM: verified / not claimed / claimed but unverifiable)")
     args = p.parse_args()
+    if args.require_cosigned and not args.registry_key:
+        p.error("--require-cosigned needs --registry-key")
     report, bundle = Report(), None
     try:
         pinned, registry_keys = {}, {}
@@ -1658,7 +1781,7 @@ def main():
                 tpm_ca = load_tpm_ca(read_input(args.tpm_ca, "TPM CA bundle"))
             except ValueError as e:
                 raise UsageError("TPM CA bundle %s: %s" % (args.tpm_ca, e))
-        bundle = verify(args.bundle, pinned, since, report, registry_keys, tpm_ca)
+        bundle = verify(args.bundle, pinned, since, report, registry_keys, tpm_ca, args.require_cosigned)
     except UsageError as e:  # as the agent's verify: exit 2, the bundle not judged
         print(safe(e), file=sys.stderr)
         return USAGE
@@ -1682,7 +1805,7 @@ def output(report, bundle, as_json):
     if as_json:
         print(json.dumps({"verdict": verdict, "exit_code": code, **summary, "failures": report.failures,
                           "declared_breaks": report.breaks, "findings": report.finding_lines(),
-                          "notes": report.notes, "tpm": report.tpm, "tpm_starts": report.starts}))
+                          "notes": report.notes, "tpm": report.tpm, "tpm_starts": report.starts, "cosigned": report.cosigned}))
         return code
     for kind, message in report.failures.items():
         print(safe("FAILED [%s] %s" % (kind, message)))
@@ -1696,6 +1819,8 @@ def output(report, bundle, as_json):
         print(safe("key %s held in a TPM: %s" % (kid, claim)))
     if report.starts:
         print(safe("starts bound to the TPM's counter: " + report.starts))
+    if report.cosigned:
+        print(safe("cosigned by the registry: " + report.cosigned))
     print("SUMMARY: %d records, seq %d..%d, %d checkpoints, closing tree size %s" % (
         summary["records"], summary["first_seq"], summary["last_seq"], summary["checkpoints"],
         "none" if closing is None else closing))

@@ -139,7 +139,7 @@ int export_records(const ExportArgs& args_given) {
 
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& key_files,
            const std::vector<std::filesystem::path>& registry_key_files, const std::filesystem::path& since_checkpoint,
-           bool json, const std::filesystem::path& tpm_ca) {
+           bool json, const std::filesystem::path& tpm_ca, bool require_cosigned) {
   std::vector<PublicKey> keys, registry_keys;
   for (auto [files, out] : {std::pair{&key_files, &keys}, std::pair{&registry_key_files, &registry_keys}})
     for (const auto& k : *files) {
@@ -161,9 +161,13 @@ int verify(const std::filesystem::path& file, const std::vector<std::filesystem:
       std::cerr << tpm_ca.string() << ": cannot read\n";
       return kExitUsage;
     }
-    evidence::BundleVerdict v = evidence::verify_bundle(file, keys, since, registry_keys, *tpm_ca_pem);
+    evidence::BundleVerdict v = evidence::verify_bundle(file, keys, since, registry_keys, *tpm_ca_pem, require_cosigned);
     std::cout << (json ? v.to_json() + "\n" : v.to_text());
     return v.exit_code();
+  }
+  if (require_cosigned) {
+    std::cerr << "verify: --require-cosigned is for a bundle (an NDJSON export has no checkpoints)\n";
+    return kExitUsage;
   }
   if (keys.empty()) {
     std::cerr << "verify: an NDJSON export needs --public-key (its own keys are never trusted)\n";

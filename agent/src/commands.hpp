@@ -64,7 +64,8 @@ int record_list(const std::filesystem::path& config, const std::string& kind);
 int modbus_read(const std::filesystem::path& config, const std::string& device);
 int verify(const std::filesystem::path& file, const std::vector<std::filesystem::path>& keys,
            const std::vector<std::filesystem::path>& registry_keys, const std::filesystem::path& since_checkpoint,
-           bool json, const std::filesystem::path& tpm_ca);
+           bool json, const std::filesystem::path& tpm_ca,
+           bool require_cosigned);
 
 // "<what> 45% (450000/1000000)" redrawn in place on stderr when it is a terminal;
 // nothing otherwise (a log file gets no carriage returns).

@@ -77,10 +77,16 @@ int main(int argc, char** argv) {
                  "(required for an NDJSON export)")
       ->check(CLI::ExistingFile);
   std::vector<std::filesystem::path> registry_keys;
-  vf->add_option("--registry-key", registry_keys,
-                 "A registry's public key (PEM): it may sign the manifest of a bundle downloaded "
-                 "from that registry, never records; repeatable")
-      ->check(CLI::ExistingFile);
+  auto* registry_key_option =
+      vf->add_option("--registry-key", registry_keys,
+                     "A registry's public key (PEM): it may sign the manifest of a bundle downloaded from that "
+                     "registry, never records, and its cosignatures of checkpoints are checked; repeatable")
+          ->check(CLI::ExistingFile);
+  bool require_cosigned = false;
+  vf->add_flag("--require-cosigned", require_cosigned,
+               "Fail unless the closing checkpoint, or a later one consistent with it, is cosigned by a "
+               "--registry-key (the registry held that tree)")
+      ->needs(registry_key_option);
   vf->add_option("--since-checkpoint", since, "A checkpoint you hold: the bundle must be consistent with it")
       ->check(CLI::ExistingFile);
   vf->add_flag("--json", json, "Machine-readable output");
@@ -213,7 +219,7 @@ int main(int argc, char** argv) {
     if (*ta) return tpm_activate(config);
     if (*st) return status(config, json);
     if (*ex) return export_records(ea);
-    if (*vf) return verify(file, public_keys, registry_keys, since, json, tpm_ca);
+    if (*vf) return verify(file, public_keys, registry_keys, since, json, tpm_ca, require_cosigned);
     if (*mb) return modbus_read(config, device);
     if (*rp) return report(ra);
     if (*evd) return evidence_pack(ev);

@@ -238,6 +238,7 @@ std::string render_metrics(const AgentStatus& s) {
     m.single("mrv_upload_records_total", "counter", "Records receipted by the registry.", u.uploaded_records);
     m.single("mrv_upload_batches_total", "counter", "Batches receipted by the registry.", u.batches);
     m.single("mrv_upload_checkpoints_total", "counter", "Checkpoints the registry accepted.", u.checkpoints);
+    m.single("mrv_upload_cosignatures_total", "counter", "Registry cosignatures of checkpoints kept.", u.cosignatures);
     m.single("mrv_upload_sent_bytes_total", "counter", "HTTP bytes sent to the registry.", u.bytes_sent);
     if (u.last_receipt_ms != 0) {
       m.single("mrv_upload_last_receipt_timestamp_seconds", "gauge", "When the registry last receipted a batch.",

@@ -210,4 +210,7 @@ std::string site_record_value_key(std::string_view entry_id);
 [[nodiscard]] Result<ChainCheck> check_chain_tail(Journal::Impl& j, size_t max_records);
 
 
+// Fills each checkpoint's cosignatures (none in a journal older than schema 6).
+[[nodiscard]] Result<void> attach_cosignatures(sqlite3* db, std::vector<StoredCheckpoint>& checkpoints);
+
 }  // namespace mrv

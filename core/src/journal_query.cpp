@@ -235,9 +235,10 @@ Result<std::vector<StoredCheckpoint>> read_checkpoints(sqlite::Statement& s, sql
   while ((rc = s.step()) == SQLITE_ROW) {
     auto c = parse_checkpoint(s.text(2));
     if (!c) return fail(ErrorCode::corruption, "checkpoint " + std::to_string(s.int64(0)), c.error().message);
-    out.push_back({s.int64(0), std::string(s.text(1)), std::move(*c)});
+    out.push_back({s.int64(0), std::string(s.text(1)), std::move(*c), {}});
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read checkpoints"));
+  if (auto r = attach_cosignatures(db, out); !r) return tl::unexpected(r.error());
   return out;
 }
 }  // namespace

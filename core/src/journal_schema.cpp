@@ -113,6 +113,16 @@ constexpr const char* kMigrations[] = {
       entry    TEXT    NOT NULL
     );
     )sql",
+    R"sql(
+    -- Cosignatures of checkpoints (docs/verification.md §3.1): signature lines a registry
+    -- made over a checkpoint it held. The agent keeps those its receipts carry; a
+    -- registry keeps those it made.
+    CREATE TABLE cosignatures (
+      checkpoint_id INTEGER NOT NULL,
+      line          TEXT    NOT NULL,
+      PRIMARY KEY (checkpoint_id, line)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 int user_version(sqlite3* db) {

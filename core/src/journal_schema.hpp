@@ -6,7 +6,7 @@
 
 namespace mrv {
 
-inline constexpr int kJournalSchemaVersion = 5;
+inline constexpr int kJournalSchemaVersion = 6;
 
 // Brings a new or older journal to kJournalSchemaVersion in one transaction each step;
 // refuses a journal made by a newer agent.

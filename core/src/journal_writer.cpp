@@ -145,7 +145,7 @@ void JournalWriter::run() {
   auto config_due = [&] { return pending_config_ && !pending_config_->applied; };
   auto has_work = [&] {
     return stopping_ || has_queued() || commit_failing_ || over_quota_ || !checkpoint_requested_.empty() ||
-           receipt_pending_ > receipt_stored_ || config_due();
+           receipt_pending_ > receipt_stored_ || !cosignatures_pending_.empty() || config_due();
   };
   for (;;) {
     if (config_due() && !has_queued() && !commit_failing_) {
@@ -168,6 +168,10 @@ void JournalWriter::run() {
         if (!stopping_) continue;
       }
       receipt_stored_ = seq;
+      continue;
+    }
+    if (!cosignatures_pending_.empty()) {
+      store_cosignatures(lock);
       continue;
     }
     if (!checkpoint_requested_.empty() && !commit_failing_) {
@@ -196,7 +200,7 @@ void JournalWriter::run() {
       continue;
     }
     if (!has_queued() && !commit_failing_ && stopping_) {
-      if (receipt_pending_ > receipt_stored_) continue;  // the last receipt is kept first
+      if (receipt_pending_ > receipt_stored_ || !cosignatures_pending_.empty()) continue;  // kept first
       make_checkpoint(lock, "stop");
       return;
     }
@@ -237,6 +241,25 @@ void JournalWriter::record_receipt(uint64_t seq) {
   if (seq <= receipt_pending_) return;
   receipt_pending_ = seq;
   work_ready_.notify_one();
+}
+
+void JournalWriter::record_cosignature(Checkpoint checkpoint, std::string line) {
+  std::lock_guard lock(mutex_);
+  cosignatures_pending_.emplace_back(std::move(checkpoint), std::move(line));
+  work_ready_.notify_one();
+}
+
+// A cosignature that cannot be stored is logged and dropped: the registry keeps it too
+// and serves it in its bundles (docs/verification.md §3.1).
+void JournalWriter::store_cosignatures(std::unique_lock<std::mutex>& lock) {
+  auto pending = std::move(cosignatures_pending_);
+  cosignatures_pending_.clear();
+  lock.unlock();
+  for (const auto& [checkpoint, line] : pending)
+    if (auto r = journal_.add_cosignature(checkpoint, line); !r)
+      log_(LOG_ERR, "cannot keep the registry's cosignature of the checkpoint of tree size " +
+                        std::to_string(checkpoint.tree_size) + ": " + r.error().to_string());
+  lock.lock();
 }
 
 void JournalWriter::make_checkpoint(std::unique_lock<std::mutex>& lock, const char* reason) {

@@ -1,4 +1,5 @@
 // write_bundle: docs/verification.md §4.
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -80,6 +81,21 @@ struct Contents {
   std::set<std::string> config_hashes;
 };
 
+// The first cosigned checkpoint after an uncosigned closing one, with the consistency
+// proof from the closing checkpoint to it (§4.3): the registry held a tree that extends
+// the bundle's. Null when there is none.
+Result<json> cosigned_later(Journal& journal, const Checkpoint& closing) {
+  auto after = journal.checkpoints(closing.tree_size + 1, UINT64_MAX);
+  if (!after) return tl::unexpected(after.error());
+  auto it = std::find_if(after->begin(), after->end(), [](const StoredCheckpoint& c) { return !c.cosignatures.empty(); });
+  if (it == after->end()) return json();
+  auto proof = merkle_consistency_proof(journal.tree_nodes(), closing.tree_size, it->checkpoint.tree_size);
+  if (!proof) return tl::unexpected(proof.error());
+  json hashes = json::array();
+  for (const Sha256& h : *proof) hashes.push_back(hex_of(h));
+  return json{{"note", it->checkpoint.note}, {"cosignatures", it->cosignatures}, {"consistency", std::move(hashes)}};
+}
+
 // The checkpoints and proofs of §4.3, from the journal's snapshot.
 Result<json> checkpoints_json(Journal& journal, BundleSummary& summary,
                               const std::optional<std::string>& since_note) {
@@ -110,8 +126,15 @@ Result<json> checkpoints_json(Journal& journal, BundleSummary& summary,
       if (!r) return tl::unexpected(r.error());
       right = std::move(*r);
     }
-    out["checkpoints"].push_back({{"tree_size", c.checkpoint.tree_size}, {"reason", c.reason},
-                                  {"note", c.checkpoint.note}, {"right", std::move(right)}});
+    json entry = {{"tree_size", c.checkpoint.tree_size}, {"reason", c.reason}, {"note", c.checkpoint.note},
+                  {"right", std::move(right)}};
+    if (!c.cosignatures.empty()) entry["cosignatures"] = c.cosignatures;
+    out["checkpoints"].push_back(std::move(entry));
+  }
+  if (in_range->back().cosignatures.empty()) {
+    auto later = cosigned_later(journal, closing);
+    if (!later) return tl::unexpected(later.error());
+    if (!later->is_null()) out["cosigned_later"] = std::move(*later);
   }
   if (since_note) {
     auto since = parse_checkpoint(*since_note);

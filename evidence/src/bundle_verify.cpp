@@ -23,6 +23,7 @@
 #include "mrv/core/text_limits.hpp"
 #include "mrv/core/time_text.hpp"
 #include "bundle_calibrations.hpp"
+#include "bundle_cosignatures.hpp"
 #include "bundle_report_check.hpp"
 #include "mrv/evidence/tar_gz.hpp"
 
@@ -167,13 +168,15 @@ std::optional<std::string> check_signatures(const std::vector<SignatureJob>& job
 struct CheckpointEntry {
   Checkpoint checkpoint;
   std::vector<Sha256> right;
+  std::vector<Cosignature> cosignatures;  // as listed, not yet checked
 };
 
 class BundleChecker {
  public:
   BundleChecker(std::span<const PublicKey> pinned, const std::optional<std::string>& since, BundleVerdict& v,
-                std::span<const PublicKey> registry_keys)
-      : pinned_(pinned), registry_keys_(registry_keys), since_given_(since), v_(v) {}
+                std::span<const PublicKey> registry_keys, bool require_cosigned)
+      : pinned_(pinned), registry_keys_(registry_keys), since_given_(since), require_cosigned_(require_cosigned),
+        v_(v) {}
 
   void run(const std::filesystem::path& path);
   std::string tpm_ca_pem;  // TPM manufacturers' CA certificates (PEM) for the keys' TPM statements
@@ -199,9 +202,11 @@ class BundleChecker {
   // result is in), so parsing and signature checks overlap.
   void dispatch_signatures();
   void finish();
+  void check_cosignatures();
 
   std::span<const PublicKey> pinned_, registry_keys_;
   std::optional<std::string> since_given_;
+  bool require_cosigned_ = false;
   BundleVerdict& v_;
 
   bool have_manifest_ = false, have_checkpoints_ = false, manifest_signed_ = false;
@@ -229,6 +234,8 @@ class BundleChecker {
   size_t next_checkpoint_ = 0;
   std::optional<CheckpointEntry> since_;
   std::vector<Sha256> since_proof_;
+  std::optional<CheckpointEntry> cosigned_later_;  // §4.3: a cosigned checkpoint after the closing one
+  std::vector<Sha256> cosigned_later_proof_;
   MerkleFrontier frontier_;
 
   Sha256Stream gaps_expected_, gaps_found_;
@@ -427,12 +434,15 @@ void BundleChecker::on_checkpoints(const std::string& text) {
       failure("checkpoints", parsed.error().message);
       return std::nullopt;
     }
-    CheckpointEntry e{std::move(*parsed), {}};
+    CheckpointEntry e{std::move(*parsed), {}, {}};
     std::string label = "checkpoint of tree size " + std::to_string(e.checkpoint.tree_size);
     if (e.checkpoint.origin != origin_) failure("checkpoints", label + ": origin '" + e.checkpoint.origin + "' is not the bundle's");
     bool signed_ok = std::any_of(trusted_.begin(), trusted_.end(),
                                  [&](const PublicKey& k) { return verify_checkpoint(e.checkpoint, k); });
     if (!signed_ok) failure("checkpoints", label + ": no valid signature of a pinned key");
+    auto cosignatures = read_cosignatures(c);
+    if (!cosignatures) failure("checkpoints", label + ": " + cosignatures.error().message);
+    else e.cosignatures = std::move(*cosignatures);
     if (with_right) {
       if (!c.contains("tree_size") || c["tree_size"] != e.checkpoint.tree_size)
         failure("checkpoints", label + ": tree_size differs from the note's");
@@ -459,6 +469,13 @@ void BundleChecker::on_checkpoints(const std::string& text) {
     auto proof = j["since"].is_object() ? hashes_from(j["since"].value("consistency", json())) : std::nullopt;
     if (!since_ || !proof) failure("since", "since is malformed");
     else since_proof_ = std::move(*proof);
+  }
+  if (j.contains("cosigned_later")) {
+    cosigned_later_ = parse_one(j["cosigned_later"], false);
+    auto proof = j["cosigned_later"].is_object() ? hashes_from(j["cosigned_later"].value("consistency", json()))
+                                                 : std::nullopt;
+    if (!cosigned_later_ || !proof) failure("cosigned_later", "cosigned_later is malformed");
+    else cosigned_later_proof_ = std::move(*proof);
   }
 }
 
@@ -801,6 +818,7 @@ void BundleChecker::finish() {
                              std::to_string(closing.tree_size) + " (a forked or rewritten history)");
     }
   }
+  check_cosignatures();
   if (gaps_found_count_ != gaps_expected_count_ || gaps_found_.finish() != gaps_expected_.finish())
     failure("gaps", "gaps.ndjson (" + std::to_string(gaps_found_count_) + " lines) is not the list of the " +
                         std::to_string(gaps_expected_count_) + " records whose quality is not good");
@@ -811,6 +829,63 @@ void BundleChecker::finish() {
   }
   for (const auto& [point, n] : expired_)
     if (n > 1) v_.findings.push_back("point " + point + ": " + std::to_string(n) + " readings after calibration expiry");
+}
+
+// The registry's cosignatures (§3.1): each one of a pinned registry key must verify; what
+// they show is information, unless the verifier requires the closing tree cosigned.
+void BundleChecker::check_cosignatures() {
+  std::optional<std::string> bad;
+  size_t cosigned = 0, listed = 0;
+  for (const CheckpointEntry& c : checkpoints_) {
+    listed += c.cosignatures.size();
+    std::optional<std::string> bad_here;
+    if (registry_cosignature(c.cosignatures, c.checkpoint.note, registry_keys_, bad_here)) ++cosigned;
+    if (bad_here && !bad)
+      bad = "checkpoint of tree size " + std::to_string(c.checkpoint.tree_size) + ": " + *bad_here;
+  }
+  std::optional<Cosignature> later;
+  if (cosigned_later_) {
+    const Checkpoint& l = cosigned_later_->checkpoint;
+    listed += cosigned_later_->cosignatures.size();
+    std::optional<std::string> bad_here;
+    later = registry_cosignature(cosigned_later_->cosignatures, l.note, registry_keys_, bad_here);
+    if (bad_here && !bad) bad = "the later checkpoint of tree size " + std::to_string(l.tree_size) + ": " + *bad_here;
+    if (checkpoints_.empty()) {
+      failure("cosigned_later", "no closing checkpoint to prove consistency with");
+    } else {
+      const Checkpoint& closing = checkpoints_.back().checkpoint;
+      if (l.tree_size <= closing.tree_size ||
+          !merkle_verify_consistency(closing.tree_size, l.tree_size, closing.root, l.root, cosigned_later_proof_))
+        failure("cosigned_later", "the later checkpoint of tree size " + std::to_string(l.tree_size) +
+                                      " is not consistent with the closing checkpoint of tree size " +
+                                      std::to_string(closing.tree_size));
+    }
+  }
+  if (bad) failure("cosignature", *bad);
+  if (registry_keys_.empty()) {
+    if (listed > 0) v_.cosigned = "not checked (give the registry's key with --registry-key)";
+    return;
+  }
+  std::string count = std::to_string(cosigned) + " of " + std::to_string(checkpoints_.size()) + " checkpoints";
+  std::optional<std::string> bad_closing;
+  std::optional<Cosignature> closing;
+  if (!checkpoints_.empty())
+    closing = registry_cosignature(checkpoints_.back().cosignatures, checkpoints_.back().checkpoint.note,
+                                   registry_keys_, bad_closing);
+  if (closing) {
+    v_.cosigned = "the closing checkpoint (tree size " + std::to_string(checkpoints_.back().checkpoint.tree_size) +
+                  ") by " + describe_cosignature(*closing) + "; " + count;
+  } else if (later && !checkpoints_.empty()) {
+    v_.cosigned = "a later checkpoint (tree size " + std::to_string(cosigned_later_->checkpoint.tree_size) +
+                  "), consistent with the closing one (tree size " +
+                  std::to_string(checkpoints_.back().checkpoint.tree_size) + "), by " + describe_cosignature(*later) +
+                  "; " + count;
+  } else {
+    v_.cosigned = "not cosigned (" + count + ")";
+    if (require_cosigned_)
+      failure("cosignature", "neither the closing checkpoint nor a later one consistent with it is cosigned by a "
+                             "given --registry-key");
+  }
 }
 
 std::string iso_join(const std::vector<std::string>& items, const char* prefix) {
@@ -850,7 +925,8 @@ std::string BundleVerdict::to_json() const {
               {"findings", findings},
               {"notes", notes},
               {"tpm", tpm_keys},
-              {"tpm_starts", tpm_starts}}
+              {"tpm_starts", tpm_starts},
+              {"cosigned", cosigned}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -862,6 +938,7 @@ std::string BundleVerdict::to_text() const {
   out += iso_join(notes, "NOTE: ");
   for (const auto& [key_id, claim] : tpm_keys) out += "key " + key_id + " held in a TPM: " + claim + "\n";
   if (!tpm_starts.empty()) out += "starts bound to the TPM's counter: " + tpm_starts + "\n";
+  if (!cosigned.empty()) out += "cosigned by the registry: " + cosigned + "\n";
   out += std::to_string(records) + " records, seq " + std::to_string(first_seq) + ".." + std::to_string(last_seq) +
          ", " + std::to_string(checkpoints) + " checkpoints, closing tree size " + std::to_string(closing_tree_size) +
          "\nVERDICT: " + verdict() + "\n";
@@ -870,9 +947,10 @@ std::string BundleVerdict::to_text() const {
 
 BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
                             const std::optional<std::string>& since_checkpoint,
-                            std::span<const PublicKey> registry_keys, std::string_view tpm_ca_pem) {
+                            std::span<const PublicKey> registry_keys, std::string_view tpm_ca_pem,
+                            bool require_cosigned) {
   BundleVerdict v;
-  BundleChecker checker(pinned, since_checkpoint, v, registry_keys);
+  BundleChecker checker(pinned, since_checkpoint, v, registry_keys, require_cosigned);
   checker.tpm_ca_pem = std::string(tpm_ca_pem);
   checker.run(bundle);
   return v;

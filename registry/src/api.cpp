@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "mrv/evidence/bundle.hpp"
+#include "mrv/registry/cosigner.hpp"
 #include "mrv/core/log.hpp"
 #include "mrv/core/secret_file.hpp"
 #include "mrv/core/time_text.hpp"
@@ -134,6 +135,7 @@ struct Api::Impl {
   std::vector<Credential> reader_credentials;
   std::map<std::string, SiteSlot, std::less<>> sites;
   std::optional<Signer> bundle_signer;  // signs the manifests of bundles (not thread-safe)
+  std::optional<Cosigner> cosigner;     // cosigns the checkpoints accepted ([cosign])
   std::string tpm_ca_pem;               // [tpm] ca_file: TPM manufacturers' CAs ("": no activations)
   std::mutex bundle_mutex;
   std::atomic<uint64_t> bundle_count{0};
@@ -267,6 +269,11 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     if (!signer) return tl::unexpected(signer.error());
     impl->bundle_signer.emplace(std::move(*signer));
   }
+  if (!config.cosign_key_file.empty()) {
+    auto cosigner = Cosigner::load(config.cosign_key_file, config.cosigner_name);
+    if (!cosigner) return tl::unexpected(cosigner.error());
+    impl->cosigner.emplace(std::move(*cosigner));
+  }
   if (!config.tpm_ca_file.empty()) {
     auto pem = read_tpm_ca(config.tpm_ca_file);
     if (!pem) return tl::unexpected(pem.error());
@@ -280,7 +287,7 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
       if (!key) return tl::unexpected(key.error());
       pinned.push_back(std::move(*key));
     }
-    SiteOptions options{std::move(pinned), s.checkpoint_only, limits};
+    SiteOptions options{std::move(pinned), s.checkpoint_only, limits, impl->cosigner ? &*impl->cosigner : nullptr};
     Result<std::unique_ptr<SiteStore>> store = fail(ErrorCode::storage, s.id, "not opened");
     try {
       store = SiteStore::open(config.data_dir, s.id, std::move(options), pool);

@@ -5,6 +5,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/secret_file.hpp"
 #include "mrv/registry/registry_config.hpp"
+#include "mrv/registry/cosigner.hpp"
 #include "tls_context.hpp"
 
 namespace mrv::registry {
@@ -33,6 +34,9 @@ Result<void> check_registry_files(const RegistryConfig& config) {
   if (auto r = check_tls_files(config); !r) return r;
   if (!config.bundle_key_file.empty())
     if (auto signer = Signer::load(config.bundle_key_file); !signer) return tl::unexpected(signer.error());
+  if (!config.cosign_key_file.empty())
+    if (auto cosigner = Cosigner::load(config.cosign_key_file, config.cosigner_name); !cosigner)
+      return tl::unexpected(cosigner.error());
   if (!config.tpm_ca_file.empty())
     if (auto pem = read_tpm_ca(config.tpm_ca_file); !pem) return tl::unexpected(pem.error());
   for (const auto& s : config.sites)

@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "mrv/core/cosignature.hpp"
 #include "config_reader.hpp"  // core's private TOML reader, shared with the agent's config
 
 namespace mrv::registry {
@@ -51,7 +52,7 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   c.file = file;
   r.only_keys(root, "", {"listen", "data_dir", "max_body_bytes", "max_batch_records", "verify_threads",
                          "request_threads", "max_connections", "max_header_bytes", "max_body_bytes_total",
-                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "tpm", "sites",
+                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "cosign", "tpm", "sites",
                          "readers"});
   std::string listen = r.string(root, "", "listen", false, "127.0.0.1:8443");
   auto colon = listen.rfind(':');
@@ -87,6 +88,13 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   if (const toml::table* b = r.table(root, "", "bundle", false)) {
     r.only_keys(*b, "bundle", {"key_file"});
     c.bundle_key_file = resolve(file, r.string(*b, "bundle", "key_file", false));
+  }
+  if (const toml::table* t = r.table(root, "", "cosign", false)) {
+    r.only_keys(*t, "cosign", {"key_file", "name"});
+    c.cosign_key_file = resolve(file, r.string(*t, "cosign", "key_file", true));
+    c.cosigner_name = r.string(*t, "cosign", "name", true);
+    if (!valid_cosigner_name(c.cosigner_name))
+      r.error(t->get("name"), "cosign.name", "must be 1 to 256 printable characters without space or '+'");
   }
   if (const toml::table* t = r.table(root, "", "tpm", false)) {
     r.only_keys(*t, "tpm", {"ca_file"});

@@ -10,6 +10,7 @@
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/chain_verifier.hpp"
 #include "mrv/core/checkpoint.hpp"
+#include "mrv/registry/cosigner.hpp"
 #include "mrv/core/clock.hpp"
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
@@ -343,7 +344,30 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
                   "the root at tree size " + std::to_string(c->tree_size) +
                       " differs from the root of the records held: a forked history");
   if (auto r = journal_.add_checkpoint(*c, "upload"); !r) return storage_failure(r.error());
-  return json{{"site", site_id_}, {"tree_size", c->tree_size}, {"root", to_base64(raw(c->root))}}.dump();
+  return checkpoint_receipt(*c);
+}
+
+// The receipt of a checkpoint stored, with the registry's cosignature of it: the one made
+// when it was first accepted, so a resent checkpoint gets the same receipt.
+Answer<std::string> SiteStore::checkpoint_receipt(const Checkpoint& c) {
+  json receipt{{"site", site_id_}, {"tree_size", c.tree_size}, {"root", to_base64(raw(c.root))}};
+  if (Cosigner* cosigner = options_.cosigner) {
+    auto held = journal_.checkpoints(c.tree_size, c.tree_size);
+    if (!held) return storage_failure(held.error());
+    std::string line;
+    for (const StoredCheckpoint& s : *held)
+      if (s.checkpoint.note == c.note)
+        for (const std::string& l : s.cosignatures)
+          if (line.empty() && cosigner->is_own(l, c.note)) line = l;
+    if (line.empty()) {
+      auto made = cosigner->cosign(c.note, static_cast<uint64_t>(std::max<int64_t>(0, utc_now_ms() / 1000)));
+      if (!made) return storage_failure(made.error());
+      if (auto r = journal_.add_cosignature(c, *made); !r) return storage_failure(r.error());
+      line = std::move(*made);
+    }
+    receipt["cosignature"] = line;
+  }
+  return receipt.dump();
 }
 
 // A signed checkpoint beyond the records held: the unproven records through its tree
@@ -380,7 +404,7 @@ Answer<std::string> SiteStore::prove_unproven(const Checkpoint& c) {
   }
   if (auto r = unproven_->drop_through(c.tree_size); !r) return storage_failure(r.error());
   if (auto r = journal_.add_checkpoint(c, "upload"); !r) return storage_failure(r.error());
-  return json{{"site", site_id_}, {"tree_size", c.tree_size}, {"root", to_base64(raw(c.root))}}.dump();
+  return checkpoint_receipt(c);
 }
 
 Answer<std::string> SiteStore::post_report(std::string_view json_text) {
@@ -468,7 +492,8 @@ Answer<std::string> SiteStore::checkpoints(uint64_t min_size, uint64_t max_size)
   auto cps = journal_.checkpoints(min_size, max_size);
   if (!cps) return storage_failure(cps.error());
   json out = json::array();
-  for (const auto& c : *cps) out.push_back({{"tree_size", c.checkpoint.tree_size}, {"note", c.checkpoint.note}});
+  for (const auto& c : *cps)
+    out.push_back({{"tree_size", c.checkpoint.tree_size}, {"note", c.checkpoint.note}, {"cosignatures", c.cosignatures}});
   return out.dump();
 }
 

@@ -264,7 +264,7 @@ TEST_CASE("site records: a journal of schema 3 reads as having none, and migrate
     REQUIRE(j);
     REQUIRE(j->append(std::vector<AcceptedReading>{test::accepted("m1", 1, "1")}));
   }
-  sql(o.path, "DROP TABLE site_records; DROP TABLE tpm_starts; PRAGMA user_version = 3;");
+  sql(o.path, "DROP TABLE site_records; DROP TABLE tpm_starts; DROP TABLE cosignatures; PRAGMA user_version = 3;");
   {
     auto ro = Journal::open_read_only(o.path);
     REQUIRE(ro);
@@ -303,7 +303,7 @@ TEST_CASE("tpm starts: the journal keeps a start once per counter value; a journ
     CHECK(j->tpm_starts(1, 11)->empty());
     CHECK(j->tpm_starts(12, 12)->size() == 1);
   }
-  sql(o.path, "DROP TABLE tpm_starts; PRAGMA user_version = 4;");
+  sql(o.path, "DROP TABLE tpm_starts; DROP TABLE cosignatures; PRAGMA user_version = 4;");
   {
     auto ro = Journal::open_read_only(o.path);
     REQUIRE(ro);

@@ -91,7 +91,7 @@ TEST_CASE("writer: an invalid reading is refused at submit with its source named
 }
 
 TEST_CASE("writer: over quota with nothing uploaded, it refuses new readings and says so", "[writer][quota]") {
-  WriterSetup setup(WriterOptions{5ms, 100, 100000, 50ms}, 448 * 1024);
+  WriterSetup setup(WriterOptions{5ms, 100, 100000, 50ms}, 464 * 1024);  // each table holds at least one 16 KiB page
   JournalWriter& w = *setup.writer;
   JournalWriter::Ticket last = 0;
   for (int i = 0; i < 1000; ++i) last = *w.submit(test::reading("m1", i, std::to_string(i)));

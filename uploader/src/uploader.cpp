@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mrv/core/clock.hpp"
+#include "mrv/core/cosignature.hpp"
 #include "mrv/core/gzip.hpp"
 #include "mrv/core/record_line.hpp"
 #include "mrv/core/secret_file.hpp"
@@ -342,10 +343,30 @@ struct Uploader::Impl {
         return false;
       }
       checkpoints_posted = c.checkpoint.tree_size;
+      keep_cosignature(c.checkpoint, r.body);
       std::lock_guard lock(mutex);
       ++status.checkpoints;
     }
     return true;
+  }
+
+  // The registry's cosignature in a checkpoint receipt (docs/registry-api.md §3.4), kept
+  // in the journal for bundles. One that is not a cosignature line is logged, not kept:
+  // the checkpoint itself was taken all the same.
+  void keep_cosignature(const Checkpoint& checkpoint, const std::string& receipt) {
+    auto j = json::parse(receipt, nullptr, false);
+    if (!j.is_object() || !j.contains("cosignature")) return;
+    const json& line = j["cosignature"];
+    auto parsed = line.is_string() ? parse_cosignature(line.get<std::string>())
+                                   : Result<Cosignature>(fail(ErrorCode::invalid_argument, "cosignature", "not a string"));
+    if (!parsed) {
+      log(LOG_WARNING, "upload: the receipt of the checkpoint of tree size " + std::to_string(checkpoint.tree_size) +
+                           " carries no valid cosignature: " + parsed.error().message);
+      return;
+    }
+    writer.record_cosignature(checkpoint, line.get<std::string>());
+    std::lock_guard lock(mutex);
+    ++status.cosignatures;
   }
 
   enum class Step { progress, idle, failed };

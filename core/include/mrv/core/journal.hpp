@@ -130,6 +130,8 @@ struct StoredCheckpoint {
   int64_t id = 0;
   std::string reason;  // start, interval, stop, export, upload, period
   Checkpoint checkpoint;
+  // Cosignature lines (docs/verification.md §3.1), without their final newline.
+  std::vector<std::string> cosignatures;
 };
 
 struct PointLast {
@@ -225,6 +227,9 @@ class Journal {
   [[nodiscard]] Result<bool> add_config(const std::string& hash_hex, std::string_view text);
   // Stores a checkpoint the caller verified; false when the same note is held already.
   [[nodiscard]] Result<bool> add_checkpoint(const Checkpoint& checkpoint, std::string_view reason);
+  // Keeps a cosignature line of a checkpoint the journal holds (the same note); false
+  // when it is held already. The caller checked the line's form (parse_cosignature).
+  [[nodiscard]] Result<bool> add_cosignature(const Checkpoint& checkpoint, std::string_view line);
   // The root of the stored tree over seq 1..size (size <= tree_size()).
   [[nodiscard]] Result<Sha256> tree_root(uint64_t size);
   // One stored record, or nullopt when the journal does not hold that seq.

@@ -92,6 +92,10 @@ class JournalWriter {
   // Returns at once; a cursor lost in a crash only means a resend the registry answers
   // with the same receipt.
   void record_receipt(uint64_t seq);
+  // Thread-safe. The registry cosigned this checkpoint of the journal (a cosignature
+  // line, docs/verification.md §3.1): the writer thread keeps it. Returns at once; one
+  // lost in a crash stays with the registry.
+  void record_cosignature(Checkpoint checkpoint, std::string line);
   WriterStats stats() const;
   // Blocks until every reading queued so far is committed under the old config, then
   // makes records name the new one (a reload; the sources are stopped meanwhile).
@@ -124,6 +128,7 @@ class JournalWriter {
   Clk::time_point oldest_queued() const;
   void commit_batch(std::unique_lock<std::mutex>& lock);
   // Signs a checkpoint of everything committed (lock held on entry and exit).
+  void store_cosignatures(std::unique_lock<std::mutex>& lock);
   void make_checkpoint(std::unique_lock<std::mutex>& lock, const char* reason);
 
   Journal journal_;
@@ -157,6 +162,7 @@ class JournalWriter {
   bool stopping_ = false;
   std::string checkpoint_requested_;  // a reason: a checkpoint is wanted now
   uint64_t receipt_pending_ = 0, receipt_stored_ = 0;  // upload cursor: wanted, written
+  std::vector<std::pair<Checkpoint, std::string>> cosignatures_pending_;  // record_cosignature()
   bool over_quota_ = false;      // stop accepting; keep committing what was accepted
   bool commit_failing_ = false;  // the last commit failed: retry it after a pause
   ErrorCode last_failure_ = ErrorCode::storage;

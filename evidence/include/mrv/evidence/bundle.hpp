@@ -59,6 +59,10 @@ struct BundleVerdict {
   // What tpm_starts.json shows (§8.4): "verified (…)", "claimed but unverifiable (…)",
   // "not claimed" (a key claims a TPM, no starts), or "" (no TPM anywhere). Information too.
   std::string tpm_starts;
+  // What the registry's cosignatures show (§3.1): "the closing checkpoint (…) by …", "a
+  // later checkpoint (…)", "not cosigned (…)", "not checked (…)" (no --registry-key), or
+  // "" (none listed, no registry key). Information, unless require_cosigned.
+  std::string cosigned;
   int exit_code() const;                        // docs/verification.md §6
   std::string verdict() const;
   std::string to_json() const;
@@ -70,9 +74,12 @@ struct BundleVerdict {
 // says that this proves integrity, not authorship.
 // `registry_keys`: keys that may sign the manifest (a registry's bundle), never records.
 // `tpm_ca_pem`: TPM manufacturers' CA certificates to check keys' TPM statements against.
+// `require_cosigned`: the closing checkpoint, or a later one consistent with it, must carry
+// a registry key's cosignature (§3.1); else that is a failure.
 BundleVerdict verify_bundle(const std::filesystem::path& bundle, std::span<const PublicKey> pinned,
                             const std::optional<std::string>& since_checkpoint,
-                            std::span<const PublicKey> registry_keys = {}, std::string_view tpm_ca_pem = {});
+                            std::span<const PublicKey> registry_keys = {}, std::string_view tpm_ca_pem = {},
+                            bool require_cosigned = false);
 
 // True when the file starts like a gzip stream (a bundle, not an NDJSON export).
 bool looks_like_bundle(const std::filesystem::path& file);

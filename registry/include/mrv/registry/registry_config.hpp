@@ -46,6 +46,10 @@ struct RegistryConfig {
   std::filesystem::path data_dir;
   std::filesystem::path cert_file, key_file, client_ca_file;
   std::filesystem::path bundle_key_file;  // the registry's key for bundle manifests (optional)
+  // The registry's cosigning key (Ed25519) and name: with them, it cosigns each checkpoint
+  // it accepts (docs/verification.md §3.1); without, receipts carry no cosignature.
+  std::filesystem::path cosign_key_file;
+  std::string cosigner_name;
   // TPM manufacturers' CA certificates (PEM): with it, sites may have their TPM keys'
   // attestation keys activated (docs/registry-api.md §3.6); without, that is refused.
   std::filesystem::path tpm_ca_file;

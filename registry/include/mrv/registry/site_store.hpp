@@ -22,6 +22,8 @@
 
 namespace mrv::registry {
 
+class Cosigner;
+
 class VerifyPool;
 class UnprovenStore;
 
@@ -47,6 +49,7 @@ struct SiteOptions {
   std::vector<PublicKey> pinned;
   bool checkpoint_only = false;  // records without their own signature are accepted (unproven)
   StoreLimits limits;
+  Cosigner* cosigner = nullptr;  // cosigns each checkpoint accepted ([cosign]); shared, outlives the store
 };
 
 class SiteStore {
@@ -96,6 +99,7 @@ class SiteStore {
   Answer<std::string> store_new_records(std::vector<RecordLine>& lines, size_t first_new, uint64_t base_seq,
                                         const std::string& base_hash);
   Answer<std::string> prove_unproven(const Checkpoint& checkpoint);
+  Answer<std::string> checkpoint_receipt(const Checkpoint& checkpoint);
 
   std::string site_id_;
   std::filesystem::path path_, reports_dir_, tpm_dir_;

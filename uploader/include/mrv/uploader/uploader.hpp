@@ -58,6 +58,7 @@ struct UploaderStatus {
   uint64_t cursor = 0;            // highest seq receipted
   uint64_t uploaded_records = 0;  // by this process
   uint64_t batches = 0, checkpoints = 0, retries = 0;
+  uint64_t cosignatures = 0;      // the registry's, kept (docs/verification.md §3.1)
   uint64_t bytes_sent = 0;        // HTTP bytes written (gzip bodies and headers)
   int64_t last_receipt_ms = 0;
   std::string last_error;         // the last failure; "" after a success

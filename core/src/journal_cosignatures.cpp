@@ -1,0 +1,44 @@
+// Cosignatures of checkpoints (schema 6, table cosignatures; docs/verification.md §3.1):
+// kept per checkpoint row, read with the checkpoints.
+#include "journal_impl.hpp"
+
+namespace mrv {
+namespace {
+
+// A journal an older agent wrote (schema 5, read-only here) has no such table.
+bool has_table(sqlite3* db) {
+  sqlite::Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'");
+  return exists.step() == SQLITE_ROW;
+}
+
+}  // namespace
+
+Result<bool> Journal::add_cosignature(const Checkpoint& checkpoint, std::string_view line) {
+  sqlite::Statement find(impl_->db, "SELECT id FROM checkpoints WHERE tree_size = ?1 AND note = ?2 LIMIT 1");
+  find.bind(1, static_cast<int64_t>(checkpoint.tree_size)).bind(2, checkpoint.note);
+  int rc = find.step();
+  if (rc == SQLITE_DONE)
+    return fail(ErrorCode::not_found, "cosignature",
+                "no such checkpoint of tree size " + std::to_string(checkpoint.tree_size) + " in the journal");
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "find checkpoint"));
+  sqlite::Statement s(impl_->db, "INSERT OR IGNORE INTO cosignatures (checkpoint_id, line) VALUES (?1, ?2)");
+  s.bind(1, find.int64(0)).bind(2, line);
+  rc = s.step();
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "store cosignature"));
+  return sqlite3_changes(impl_->db) > 0;
+}
+
+Result<void> attach_cosignatures(sqlite3* db, std::vector<StoredCheckpoint>& checkpoints) {
+  if (checkpoints.empty() || !has_table(db)) return {};
+  sqlite::Statement s(db, "SELECT line FROM cosignatures WHERE checkpoint_id = ?1 ORDER BY line");
+  for (StoredCheckpoint& c : checkpoints) {
+    s.bind(1, c.id);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) c.cosignatures.emplace_back(s.text(0));
+    s.reset();
+    if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db, rc, "read cosignatures"));
+  }
+  return {};
+}
+
+}  // namespace mrv
