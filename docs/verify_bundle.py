@@ -331,7 +331,7 @@ def cosignature_lines(value, kind, where):  # §3.1: [(name, key ID, time, signa
     if value is None:
         return []
     if not (isinstance(value, list) and len(value) <= MAX_COSIGNATURES and all(isinstance(v, str) for v in value)):
-        raise Failure("cosignatures is not a list of at most %d signature lines" % MAX_COSIGNATURES, kind, where)
+        raise Failure("not a list of at most %d signature lines" % MAX_COSIGNATURES, kind, where)
     out = []
     for line in value:
         raw = line.encode("utf-8", "replace")

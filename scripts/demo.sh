@@ -65,4 +65,4 @@ curl -sS --cacert configs/keys/demo-ca.pem -H "$auth" "$registry_url"; echo
 curl -sS --fail --cacert configs/keys/demo-ca.pem -H "$auth" -o configs/state/demo-registry-bundle.tar.gz \
   "$registry_url/bundle?from=2026-01-01&to=2100-01-01"
 "$agent" verify configs/state/demo-registry-bundle.tar.gz --public-key configs/keys/demo-agent.pub \
-  --registry-key configs/keys/demo-registry.pub
+  --registry-key configs/keys/demo-registry.pub --require-cosigned
