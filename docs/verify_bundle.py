@@ -327,9 +327,10 @@ MAX_COSIGNATURES = 16  # per checkpoint entry (§3.1)
 COSIGNER_NAME = re.compile(rb"[\x21-\x2a\x2c-\x7e]{1,256}")  # printable ASCII, no space or '+'
 
 
-def cosignature_lines(value, kind, where):  # §3.1: [(name, key ID, time, signature)]
-    if value is None:
+def cosignature_lines(entry, kind, where):  # §3.1: an entry's [(name, key ID, time, signature)]
+    if "cosignatures" not in entry:
         return []
+    value = entry["cosignatures"]
     if not (isinstance(value, list) and len(value) <= MAX_COSIGNATURES and all(isinstance(v, str) for v in value)):
         raise Failure("not a list of at most %d signature lines" % MAX_COSIGNATURES, kind, where)
     out = []
@@ -353,25 +354,26 @@ def cosignature_lines(value, kind, where):  # §3.1: [(name, key ID, time, signa
 
 
 def registry_cosignature(cosigs, body, registry_keys):
-    """§3.1: (the first cosignature of body by a registry key or None, the first that fails or None)."""
+    """§3.1: ((name, time, registry key id) of the first cosignature of body by a registry key,
+    or None; the first one of a registry key's ID that fails, or None)."""
     found, bad = None, None
     for name, key_id, time, sig in cosigs:
-        for key, alg in registry_keys.values():
+        for kid, (key, alg) in registry_keys.items():
             if alg != "ed25519":
                 continue
             raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             if hashlib.sha256(name + b"\n\x04" + raw).digest()[:4] != key_id:
                 continue  # another cosigner's line: ignored
             if signature_ok(key, alg, sig, b"cosignature/v1\ntime %d\n" % time + body):
-                found = found or (name, time)
+                found = found or (name, time, kid)
             elif bad is None:
                 bad = "the cosignature of %s does not verify" % name.decode()
     return found, bad
 
 
-def describe_cosignature(name, time):  # as the agent words it
+def describe_cosignature(name, time, kid):  # as the agent words it; the name is not signed, the key is
     when = "POSIX time %d" % time if time > 253402300799 else utc_text(time * 1000)
-    return "%s at %s" % (name.decode(), when)
+    return "registry key %s (%s) at %s" % (kid, name.decode(), when)
 
 
 def note_signer(origin, body, sig_lines, keys):
@@ -1064,7 +1066,7 @@ class Bundle:
         self.keys = dict(pinned)  # accepted keys: id -> (key, alg)
         self.manifest, self.entries, self.configs = None, {}, {}
         self.closing, self.since = None, None  # closing: (tree size, root, right)
-        self.cosigned_items, self.cosigned_later = [], None  # §3.1, §4.3
+        self.cosigned_items, self.cosigned_later = [], False  # §3.1, §4.3 (False: absent)
         self.tree, self.pending = None, []
         self.count, self.first, self.last, self.prev = 0, None, None, None  # prev: (seq, hash)
         self.listed, self.items, self.window = {}, 0, [None, None]
@@ -1295,7 +1297,7 @@ class Bundle:
         size, root = self.check_note(c["note"], "checkpoints", where)
         if size != c["tree_size"]:
             raise Failure("the note says tree size %d" % size, "checkpoints", where)
-        cosigs = cosignature_lines(c.get("cosignatures"), "checkpoints", where)
+        cosigs = cosignature_lines(c, "checkpoints", where)
         self.cosigned_items[index] = (size, parse_note(c["note"], "checkpoints", where)[4], cosigs)
         return size, root, right
 
@@ -1336,7 +1338,7 @@ class Bundle:
         if any(c[2] for c in self.pending):
             self.fail("right is not empty in a checkpoint before the closing one", "checkpoints", where)
         self.since = doc.get("since")
-        self.cosigned_later = doc.get("cosigned_later")
+        self.cosigned_later = doc["cosigned_later"] if "cosigned_later" in doc else False  # null is malformed
         left = hex_hashes(doc.get("left"), "tree", "checkpoints.json left")
         start = max(m["first_seq"] - 1, 0)
         levels = tiling(0, start)
@@ -1579,24 +1581,29 @@ class Bundle:
             self.fail("the consistency proof from tree size %d to %d does not verify" % (m, n), "since", where)
 
 
-    def later_cosigned(self):  # §4.3 cosigned_later: (size, signed text, cosignatures) or None
+    def later_cosigned(self):  # §4.3 cosigned_later: (size, signed text, cosignatures, proven) or None
         where, later = "checkpoints.json cosigned_later", self.cosigned_later
-        if later is None:
+        if later is False:
             return None
         if not (isinstance(later, dict) and isinstance(later.get("note"), str)):
             return self.fail("cosigned_later is not {note, cosignatures, consistency}", "cosigned_later", where)
         try:
             proof = hex_hashes(later.get("consistency"), "cosigned_later", where + " consistency")
+            before = len(self.report.failures)
             size, root = self.check_note(later["note"], "cosigned_later", where)
-            cosigs = cosignature_lines(later.get("cosignatures"), "cosigned_later", where)
+            signed = len(self.report.failures) == before  # check_note files a bad signature, then goes on
+            cosigs = cosignature_lines(later, "cosigned_later", where)
         except Failure as f:
             return self.report.fail(f)
+        proven = False
         if self.closing is None:
             self.fail("no closing checkpoint to prove consistency with", "cosigned_later", where)
         elif size <= self.closing[0] or not consistency_ok(self.closing[0], size, self.closing[1], root, proof):
             self.fail("the later checkpoint of tree size %d is not consistent with the closing checkpoint of "
                       "tree size %d" % (size, self.closing[0]), "cosigned_later", where)
-        return size, parse_note(later["note"], "cosigned_later", where)[4], cosigs
+        else:
+            proven = signed
+        return size, parse_note(later["note"], "cosigned_later", where)[4], cosigs, proven
 
     def finish_cosignatures(self):  # §3.1: information, unless --require-cosigned
         later, bad, cosigned, listed = self.later_cosigned(), None, 0, 0
@@ -1614,6 +1621,8 @@ class Bundle:
             later_found, bad_here = registry_cosignature(later[2], later[1], self.registry_keys)
             if bad_here and not bad:
                 bad = "the later checkpoint of tree size %d: %s" % (later[0], bad_here)
+            if not later[3]:
+                later_found = None  # only a later checkpoint signed and proven consistent counts
         if bad:
             self.fail(bad, "cosignature", "checkpoints.json")
         if not self.registry_keys:

@@ -62,8 +62,11 @@ Result<Cosignature> parse_cosignature(std::string_view line) {
   Cosignature c;
   c.name = std::string(line.substr(0, space));
   if (!valid_cosigner_name(c.name)) return bad("the cosigner name is not 1 to 256 printable characters without space or '+'");
-  auto bytes = from_base64(line.substr(space + 1));
-  if (!bytes || bytes->size() != kSignedBytes)
+  // Canonical base64 only (as Python's verifier reads it): OpenSSL's decoder also takes
+  // blanks, '=' inside and unused bits that are not zero.
+  std::string_view text = line.substr(space + 1);
+  auto bytes = from_base64(text);
+  if (!bytes || bytes->size() != kSignedBytes || to_base64(*bytes) != text)
     return bad("not base64 of 76 bytes (key ID, timestamp, Ed25519 signature)");
   c.key_id = bytes->substr(0, 4);
   for (size_t i = 4; i < 12; ++i) c.time_s = c.time_s << 8 | static_cast<unsigned char>((*bytes)[i]);

@@ -1,5 +1,7 @@
 // Cosignatures of checkpoints (schema 6, table cosignatures; docs/verification.md §3.1):
 // kept per checkpoint row, read with the checkpoints.
+#include <algorithm>
+
 #include "journal_impl.hpp"
 
 namespace mrv {
@@ -26,6 +28,30 @@ Result<bool> Journal::add_cosignature(const Checkpoint& checkpoint, std::string_
   rc = s.step();
   if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "store cosignature"));
   return sqlite3_changes(impl_->db) > 0;
+}
+
+Result<uint64_t> Journal::largest_checkpoint_size() {
+  sqlite::Statement s(impl_->db, "SELECT coalesce(max(tree_size), 0) FROM checkpoints");
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read checkpoints"));
+  return static_cast<uint64_t>(s.int64(0));
+}
+
+Result<std::optional<StoredCheckpoint>> Journal::first_cosigned_checkpoint(uint64_t min_size) {
+  std::vector<StoredCheckpoint> found;
+  if (!has_table(impl_->db)) return std::optional<StoredCheckpoint>();
+  sqlite::Statement s(impl_->db,
+                      "SELECT id, reason, note FROM checkpoints c WHERE tree_size >= ?1 AND EXISTS "
+                      "(SELECT 1 FROM cosignatures WHERE checkpoint_id = c.id) ORDER BY tree_size, id LIMIT 1");
+  s.bind(1, static_cast<int64_t>(std::min<uint64_t>(min_size, INT64_MAX)));
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<StoredCheckpoint>();
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read checkpoints"));
+  auto c = parse_checkpoint(s.text(2));
+  if (!c) return fail(ErrorCode::corruption, "checkpoint " + std::to_string(s.int64(0)), c.error().message);
+  found.push_back({s.int64(0), std::string(s.text(1)), std::move(*c), {}});
+  if (auto r = attach_cosignatures(impl_->db, found); !r) return tl::unexpected(r.error());
+  return std::optional<StoredCheckpoint>(std::move(found.front()));
 }
 
 Result<void> attach_cosignatures(sqlite3* db, std::vector<StoredCheckpoint>& checkpoints) {

@@ -19,23 +19,25 @@ Result<std::vector<Cosignature>> read_cosignatures(const nlohmann::json& entry) 
   return out;
 }
 
-std::optional<Cosignature> registry_cosignature(std::span<const Cosignature> cosignatures, std::string_view note,
-                                                std::span<const PublicKey> registry_keys,
-                                                std::optional<std::string>& bad) {
-  std::optional<Cosignature> found;
+std::optional<RegistryCosignature> registry_cosignature(std::span<const Cosignature> cosignatures,
+                                                        std::string_view note, std::span<const PublicKey> registry_keys,
+                                                        std::optional<std::string>& bad) {
+  std::optional<RegistryCosignature> found;
   for (const Cosignature& c : cosignatures)
     for (const PublicKey& key : registry_keys) {
       CosignatureCheck check = check_cosignature(c, key, note);
-      if (check == CosignatureCheck::verified && !found) found = c;
+      if (check == CosignatureCheck::verified && !found) found = RegistryCosignature{c, key.key_id_hex()};
       if (check == CosignatureCheck::bad && !bad) bad = "the cosignature of " + c.name + " does not verify";
     }
   return found;
 }
 
-std::string describe_cosignature(const Cosignature& c) {
+std::string describe_cosignature(const RegistryCosignature& r) {
   constexpr uint64_t kYear9999End = 253'402'300'799;  // beyond, RFC 3339 has no form for it
-  if (c.time_s > kYear9999End) return c.name + " at POSIX time " + std::to_string(c.time_s);
-  return c.name + " at " + format_utc_ms(static_cast<int64_t>(c.time_s) * 1000);
+  const Cosignature& c = r.cosignature;
+  std::string who = "registry key " + r.key_id_hex + " (" + c.name + ")";
+  if (c.time_s > kYear9999End) return who + " at POSIX time " + std::to_string(c.time_s);
+  return who + " at " + format_utc_ms(static_cast<int64_t>(c.time_s) * 1000);
 }
 
 }  // namespace mrv::evidence

@@ -12,6 +12,7 @@
 #include "mrv/core/record_line.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/evidence/tar_gz.hpp"
+#include "bundle_cosignatures.hpp"
 
 namespace mrv::evidence {
 namespace {
@@ -81,19 +82,25 @@ struct Contents {
   std::set<std::string> config_hashes;
 };
 
+// A checkpoint's cosignatures as a bundle lists them: at most the verifiers' limit.
+json listed_cosignatures(const StoredCheckpoint& c) {
+  size_t n = std::min(c.cosignatures.size(), kMaxCosignaturesPerCheckpoint);
+  return std::vector<std::string>(c.cosignatures.begin(), c.cosignatures.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
 // The first cosigned checkpoint after an uncosigned closing one, with the consistency
 // proof from the closing checkpoint to it (§4.3): the registry held a tree that extends
 // the bundle's. Null when there is none.
 Result<json> cosigned_later(Journal& journal, const Checkpoint& closing) {
-  auto after = journal.checkpoints(closing.tree_size + 1, UINT64_MAX);
-  if (!after) return tl::unexpected(after.error());
-  auto it = std::find_if(after->begin(), after->end(), [](const StoredCheckpoint& c) { return !c.cosignatures.empty(); });
-  if (it == after->end()) return json();
-  auto proof = merkle_consistency_proof(journal.tree_nodes(), closing.tree_size, it->checkpoint.tree_size);
+  auto later = journal.first_cosigned_checkpoint(closing.tree_size + 1);
+  if (!later) return tl::unexpected(later.error());
+  if (!*later) return json();
+  const StoredCheckpoint& c = **later;
+  auto proof = merkle_consistency_proof(journal.tree_nodes(), closing.tree_size, c.checkpoint.tree_size);
   if (!proof) return tl::unexpected(proof.error());
   json hashes = json::array();
   for (const Sha256& h : *proof) hashes.push_back(hex_of(h));
-  return json{{"note", it->checkpoint.note}, {"cosignatures", it->cosignatures}, {"consistency", std::move(hashes)}};
+  return json{{"note", c.checkpoint.note}, {"cosignatures", listed_cosignatures(c)}, {"consistency", std::move(hashes)}};
 }
 
 // The checkpoints and proofs of §4.3, from the journal's snapshot.
@@ -128,7 +135,7 @@ Result<json> checkpoints_json(Journal& journal, BundleSummary& summary,
     }
     json entry = {{"tree_size", c.checkpoint.tree_size}, {"reason", c.reason}, {"note", c.checkpoint.note},
                   {"right", std::move(right)}};
-    if (!c.cosignatures.empty()) entry["cosignatures"] = c.cosignatures;
+    if (!c.cosignatures.empty()) entry["cosignatures"] = listed_cosignatures(c);
     out["checkpoints"].push_back(std::move(entry));
   }
   if (in_range->back().cosignatures.empty()) {

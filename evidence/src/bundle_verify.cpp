@@ -169,6 +169,7 @@ struct CheckpointEntry {
   Checkpoint checkpoint;
   std::vector<Sha256> right;
   std::vector<Cosignature> cosignatures;  // as listed, not yet checked
+  bool signed_ok = false;                 // by a pinned (trusted) key
 };
 
 class BundleChecker {
@@ -427,21 +428,24 @@ void BundleChecker::on_checkpoints(const std::string& text) {
   const json& j = *parsed;
   if (!j.is_object() || !j.contains("checkpoints") || !j["checkpoints"].is_array() || !j.contains("left"))
     return failure("checkpoints", "checkpoints.json lacks left or checkpoints");
-  auto parse_one = [&](const json& c, bool with_right) -> std::optional<CheckpointEntry> {
+  // `kind`: what a failure is filed under ("checkpoints"; a later cosigned one's own).
+  auto parse_one = [&](const json& c, bool with_right,
+                       const std::string& kind = "checkpoints") -> std::optional<CheckpointEntry> {
     if (!c.is_object() || !c.contains("note") || !c["note"].is_string()) return std::nullopt;
     auto parsed = parse_checkpoint(c["note"].get<std::string>());
     if (!parsed) {
-      failure("checkpoints", parsed.error().message);
+      failure(kind, parsed.error().message);
       return std::nullopt;
     }
-    CheckpointEntry e{std::move(*parsed), {}, {}};
+    CheckpointEntry e{std::move(*parsed), {}, {}, false};
     std::string label = "checkpoint of tree size " + std::to_string(e.checkpoint.tree_size);
-    if (e.checkpoint.origin != origin_) failure("checkpoints", label + ": origin '" + e.checkpoint.origin + "' is not the bundle's");
-    bool signed_ok = std::any_of(trusted_.begin(), trusted_.end(),
-                                 [&](const PublicKey& k) { return verify_checkpoint(e.checkpoint, k); });
-    if (!signed_ok) failure("checkpoints", label + ": no valid signature of a pinned key");
+    if (e.checkpoint.origin != origin_) failure(kind, label + ": origin '" + e.checkpoint.origin + "' is not the bundle's");
+    e.signed_ok = e.checkpoint.origin == origin_ &&
+                  std::any_of(trusted_.begin(), trusted_.end(),
+                              [&](const PublicKey& k) { return verify_checkpoint(e.checkpoint, k); });
+    if (!e.signed_ok) failure(kind, label + ": no valid signature of a pinned key");
     auto cosignatures = read_cosignatures(c);
-    if (!cosignatures) failure("checkpoints", label + ": " + cosignatures.error().message);
+    if (!cosignatures) failure(kind, label + ": " + cosignatures.error().message);
     else e.cosignatures = std::move(*cosignatures);
     if (with_right) {
       if (!c.contains("tree_size") || c["tree_size"] != e.checkpoint.tree_size)
@@ -471,7 +475,7 @@ void BundleChecker::on_checkpoints(const std::string& text) {
     else since_proof_ = std::move(*proof);
   }
   if (j.contains("cosigned_later")) {
-    cosigned_later_ = parse_one(j["cosigned_later"], false);
+    cosigned_later_ = parse_one(j["cosigned_later"], false, "cosigned_later");
     auto proof = j["cosigned_later"].is_object() ? hashes_from(j["cosigned_later"].value("consistency", json()))
                                                  : std::nullopt;
     if (!cosigned_later_ || !proof) failure("cosigned_later", "cosigned_later is malformed");
@@ -843,22 +847,25 @@ void BundleChecker::check_cosignatures() {
     if (bad_here && !bad)
       bad = "checkpoint of tree size " + std::to_string(c.checkpoint.tree_size) + ": " + *bad_here;
   }
-  std::optional<Cosignature> later;
+  std::optional<RegistryCosignature> later;
   if (cosigned_later_) {
     const Checkpoint& l = cosigned_later_->checkpoint;
     listed += cosigned_later_->cosignatures.size();
     std::optional<std::string> bad_here;
-    later = registry_cosignature(cosigned_later_->cosignatures, l.note, registry_keys_, bad_here);
+    auto found = registry_cosignature(cosigned_later_->cosignatures, l.note, registry_keys_, bad_here);
     if (bad_here && !bad) bad = "the later checkpoint of tree size " + std::to_string(l.tree_size) + ": " + *bad_here;
     if (checkpoints_.empty()) {
       failure("cosigned_later", "no closing checkpoint to prove consistency with");
     } else {
       const Checkpoint& closing = checkpoints_.back().checkpoint;
-      if (l.tree_size <= closing.tree_size ||
-          !merkle_verify_consistency(closing.tree_size, l.tree_size, closing.root, l.root, cosigned_later_proof_))
+      bool consistent = l.tree_size > closing.tree_size &&
+                        merkle_verify_consistency(closing.tree_size, l.tree_size, closing.root, l.root,
+                                                  cosigned_later_proof_);
+      if (!consistent)
         failure("cosigned_later", "the later checkpoint of tree size " + std::to_string(l.tree_size) +
                                       " is not consistent with the closing checkpoint of tree size " +
                                       std::to_string(closing.tree_size));
+      if (consistent && cosigned_later_->signed_ok) later = std::move(found);  // only a proven one counts
     }
   }
   if (bad) failure("cosignature", *bad);
@@ -867,15 +874,15 @@ void BundleChecker::check_cosignatures() {
     return;
   }
   std::string count = std::to_string(cosigned) + " of " + std::to_string(checkpoints_.size()) + " checkpoints";
-  std::optional<std::string> bad_closing;
-  std::optional<Cosignature> closing;
+  std::optional<std::string> ignored;
+  std::optional<RegistryCosignature> closing;
   if (!checkpoints_.empty())
     closing = registry_cosignature(checkpoints_.back().cosignatures, checkpoints_.back().checkpoint.note,
-                                   registry_keys_, bad_closing);
+                                   registry_keys_, ignored);
   if (closing) {
     v_.cosigned = "the closing checkpoint (tree size " + std::to_string(checkpoints_.back().checkpoint.tree_size) +
                   ") by " + describe_cosignature(*closing) + "; " + count;
-  } else if (later && !checkpoints_.empty()) {
+  } else if (later) {
     v_.cosigned = "a later checkpoint (tree size " + std::to_string(cosigned_later_->checkpoint.tree_size) +
                   "), consistent with the closing one (tree size " +
                   std::to_string(checkpoints_.back().checkpoint.tree_size) + "), by " + describe_cosignature(*later) +

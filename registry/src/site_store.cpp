@@ -348,7 +348,9 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
 }
 
 // The receipt of a checkpoint stored, with the registry's cosignature of it: the one made
-// when it was first accepted, so a resent checkpoint gets the same receipt.
+// when it was first accepted, so a resent checkpoint gets the same receipt. A checkpoint
+// first seen after a larger one gets none: a cosignature/v1 at time T says that at T this
+// was the largest tree head the registry had seen of the site (C2SP tlog-cosignature).
 Answer<std::string> SiteStore::checkpoint_receipt(const Checkpoint& c) {
   json receipt{{"site", site_id_}, {"tree_size", c.tree_size}, {"root", to_base64(raw(c.root))}};
   if (Cosigner* cosigner = options_.cosigner) {
@@ -359,13 +361,15 @@ Answer<std::string> SiteStore::checkpoint_receipt(const Checkpoint& c) {
       if (s.checkpoint.note == c.note)
         for (const std::string& l : s.cosignatures)
           if (line.empty() && cosigner->is_own(l, c.note)) line = l;
-    if (line.empty()) {
+    auto largest = journal_.largest_checkpoint_size();
+    if (!largest) return storage_failure(largest.error());
+    if (line.empty() && *largest == c.tree_size) {
       auto made = cosigner->cosign(c.note, static_cast<uint64_t>(std::max<int64_t>(0, utc_now_ms() / 1000)));
       if (!made) return storage_failure(made.error());
       if (auto r = journal_.add_cosignature(c, *made); !r) return storage_failure(r.error());
       line = std::move(*made);
     }
-    receipt["cosignature"] = line;
+    if (!line.empty()) receipt["cosignature"] = line;
   }
   return receipt.dump();
 }

@@ -23,7 +23,7 @@ import time
 
 from bundle_tools import expect_both, read_members, write_bundle
 from harness import check, fail
-from upload_harness import Pki, Registry, UploadSite, new_token
+from upload_harness import Pki, Registry, UploadSite, new_token, sign_note, site_root
 
 agent, mode = sys.argv[1], sys.argv[2]
 work = tempfile.TemporaryDirectory(prefix="mrv-cosign-")
@@ -120,7 +120,7 @@ def cosigned():
     with sqlite3.connect(f"file:{site.journal}?mode=ro", uri=True) as db:
         posted = db.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
     kept = journal_cosignatures(site)
-    check(len(kept) >= 2 and len({t for t, _, _ in kept}) == len(kept),
+    check(len(kept) >= 2 and len(kept) == posted and len({t for t, _, _ in kept}) == len(kept),
           f"the agent kept one cosignature per checkpoint uploaded ({len(kept)} of {posted} checkpoints)")
     check(all(line.startswith(f"\u2014 {NAME} ") for _, _, line in kept), "each is a signature line of the cosigner")
     ok, out = openssl_check(kept[-1][1], kept[-1][2], pub)
@@ -129,19 +129,32 @@ def cosigned():
     status, body, _ = reg.request("GET", "/v1/sites/it-site/checkpoints?min_size=1&max_size=99999999",
                                   token=reader)
     served = json.loads(body)
-    check(status == 200 and all(len(c["cosignatures"]) == 1 for c in served),
-          f"GET checkpoints lists each one's cosignature ({len(served)} checkpoints)")
+    check(status == 200 and len(served) == posted and
+          [c["cosignatures"] for c in served] == [[line] for _, _, line in kept],
+          f"GET checkpoints lists each one's cosignature, the agent's lines ({len(served)} checkpoints)")
 
     status, _, receipt = reg.request("POST", "/v1/sites/it-site/checkpoints", body=kept[-1][1].encode(),
                                      headers={"Content-Type": "text/plain"}, token=token)
     check(status == 200 and receipt.get("cosignature") == kept[-1][2],
           f"a checkpoint sent again gets the same receipt, with the same cosignature: HTTP {status}")
 
+    # A checkpoint first seen after a larger one: accepted, not cosigned (C2SP: a cosignature
+    # at T says this was the largest tree head the registry had seen).
+    smaller = kept[0][0] - 1
+    status, _, receipt = reg.request("POST", "/v1/sites/it-site/checkpoints",
+                                     body=sign_note(site, smaller, site_root(site, smaller)).encode(),
+                                     headers={"Content-Type": "text/plain"}, token=token)
+    check(status == 200 and receipt.get("tree_size") == smaller and "cosignature" not in receipt,
+          f"an older checkpoint posted after a larger one is accepted without a cosignature: {status} {receipt}")
+
     bundle = site.bundle("cosigned.tar.gz")
     cps = json.loads(read_members(bundle)["checkpoints.json"])
     closing = cps["checkpoints"][-1]
     check(closing.get("cosignatures"), "the agent's bundle carries the closing checkpoint's cosignature")
-    want = f"cosigned by the registry: the closing checkpoint (tree size {closing['tree_size']}) by {NAME} at "
+    registry_key_id = hashlib.sha256(subprocess.run(["openssl", "pkey", "-pubin", "-in", str(pub), "-outform", "DER"],
+                                                    capture_output=True, check=True).stdout).hexdigest()
+    want = (f"cosigned by the registry: the closing checkpoint (tree size {closing['tree_size']}) by registry key "
+            f"{registry_key_id} ({NAME}) at ")
     ao, po = expect_both(site, bundle, 0, "the agent's bundle, cosigned", "--registry-key", str(pub),
                          "--require-cosigned", text=want)
     check(ao.split("cosigned by the registry:")[1].splitlines()[0] ==
@@ -154,7 +167,7 @@ def cosigned():
     reg_bundle = W / "registry-bundle.tar.gz"
     reg_bundle.write_bytes(body)
     expect_both(site, reg_bundle, 0, "the registry's bundle, cosigned", "--registry-key", str(pub),
-                "--registry-key", str(bundle_pub), "--require-cosigned", text="by " + NAME)
+                "--registry-key", str(bundle_pub), "--require-cosigned", text=f"({NAME}) at ")
 
     # Forgeries, each re-signed with the site's key: only the cosignature can fail.
     def first_cosigned(doc):
@@ -171,6 +184,10 @@ def cosigned():
             cosignatures=["\u2014 " + NAME + " AAAA"]), "checkpoints", 1),
         ("17 cosignatures on one checkpoint", lambda d: d["checkpoints"][-1].update(
             cosignatures=d["checkpoints"][-1]["cosignatures"] * 17), "checkpoints", 1),
+        ("a cosignature in non-canonical base64 (a blank before it)", lambda d: first_cosigned(d).update(
+            cosignatures=[first_cosigned(d)["cosignatures"][0].replace(f"{NAME} ", f"{NAME}  ")]), "checkpoints", 1),
+        ("cosignatures null", lambda d: d["checkpoints"][-1].update(cosignatures=None), "checkpoints", 1),
+        ("cosigned_later null", lambda d: d.update(cosigned_later=None), "cosigned_later", 1),
     ]
     for what, change, word, code in cases:
         forged = edit_checkpoints(bundle, W / "forged.tar.gz", change, site.key)
@@ -262,6 +279,14 @@ def later():
     forged = edit_checkpoints(bundle, W / "wrong-proof.tar.gz", wrong_proof, site.key)
     expect_both(site, forged, 1, "a wrong consistency proof to the later checkpoint", "--registry-key", str(pub),
                 word="cosigned_later")
+
+    def unsigned_later(d):
+        note = d["cosigned_later"]["note"]
+        at = len(note) - 20  # inside the site's signature, clear of base64's unused bits
+        d["cosigned_later"]["note"] = note[:at] + ("A" if note[at] != "A" else "B") + note[at + 1:]
+    forged = edit_checkpoints(bundle, W / "unsigned-later.tar.gz", unsigned_later, site.key)
+    expect_both(site, forged, 1, "a later checkpoint whose note the site did not sign", "--registry-key", str(pub),
+                word="cosigned_later", text="cosigned by the registry: not cosigned")
 
     def no_later(d):
         d.pop("cosigned_later")

@@ -43,11 +43,11 @@ TEST_CASE("cosignature: the line of an independent implementation, byte for byte
   CHECK(parsed->name == name);
   CHECK(parsed->time_s == v["time"].get<uint64_t>());
   CHECK(check_cosignature(*parsed, *key, note) == CosignatureCheck::verified);
-  // Another note (another root), another time, another signature: this key's, but bad.
+  // Another note (another tree size), another time, another signature: this key's, but bad.
   std::string other_note = note;
   other_note[other_note.find("1042")] = '2';
   CHECK(check_cosignature(*parsed, *key, other_note) == CosignatureCheck::bad);
-  for (size_t from_end : {0u, 64u, 70u}) {  // the signature, the timestamp's last and first bytes
+  for (size_t from_end : {0u, 64u, 71u}) {  // the signature, the timestamp's last and first bytes
     auto forged = parse_cosignature(with_byte_flipped(line, from_end));
     REQUIRE(forged);
     CHECK(check_cosignature(*forged, *key, note) == CosignatureCheck::bad);
@@ -79,6 +79,12 @@ TEST_CASE("cosignature: the parser refuses what is not a cosignature/v1 line", "
            std::string("\xE2\x80\x94 n ") + to_base64(bytes + "x"),           // 77 bytes
            std::string("\xE2\x80\x94 n ") + to_base64(max_time),
            std::string("\xE2\x80\x94 n ") + b64 + " extra",
+           // Base64 that OpenSSL's decoder takes but is not canonical: blanks, '=' inside,
+           // unused bits set (the last character before "==").
+           std::string("\xE2\x80\x94 n  ") + b64,
+           std::string("\xE2\x80\x94 n ") + b64.substr(0, 4) + "=" + b64.substr(5),
+           std::string("\xE2\x80\x94 n ") + b64.substr(0, b64.size() - 3) +
+               static_cast<char>(b64[b64.size() - 3] + 1) + "==",
        })
     CHECK_FALSE(parse_cosignature(bad));
   CHECK_FALSE(valid_cosigner_name("with space"));

@@ -357,7 +357,11 @@ struct Uploader::Impl {
     auto j = json::parse(receipt, nullptr, false);
     if (!j.is_object() || !j.contains("cosignature")) return;
     const json& line = j["cosignature"];
-    auto parsed = line.is_string() ? parse_cosignature(line.get<std::string>())
+    std::string root = to_base64({reinterpret_cast<const char*>(checkpoint.root.data()), checkpoint.root.size()});
+    bool names_it = j.value("tree_size", json()) == checkpoint.tree_size && j.value("root", json()) == root;
+    auto parsed = !names_it      ? Result<Cosignature>(fail(ErrorCode::invalid_argument, "cosignature",
+                                                             "the receipt names another tree size or root"))
+                  : line.is_string() ? parse_cosignature(line.get<std::string>())
                                    : Result<Cosignature>(fail(ErrorCode::invalid_argument, "cosignature", "not a string"));
     if (!parsed) {
       log(LOG_WARNING, "upload: the receipt of the checkpoint of tree size " + std::to_string(checkpoint.tree_size) +

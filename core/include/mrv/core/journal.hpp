@@ -230,6 +230,10 @@ class Journal {
   // Keeps a cosignature line of a checkpoint the journal holds (the same note); false
   // when it is held already. The caller checked the line's form (parse_cosignature).
   [[nodiscard]] Result<bool> add_cosignature(const Checkpoint& checkpoint, std::string_view line);
+  // The largest tree size of a checkpoint held (0: none).
+  [[nodiscard]] Result<uint64_t> largest_checkpoint_size();
+  // The first checkpoint with tree_size >= min_size that has a cosignature, if any.
+  [[nodiscard]] Result<std::optional<StoredCheckpoint>> first_cosigned_checkpoint(uint64_t min_size);
   // The root of the stored tree over seq 1..size (size <= tree_size()).
   [[nodiscard]] Result<Sha256> tree_root(uint64_t size);
   // One stored record, or nullopt when the journal does not hold that seq.
