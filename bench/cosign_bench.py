@@ -44,7 +44,8 @@ print(f"{records} records, {checkpoints} checkpoints in the bundle, {cosigned} c
 verifier = str(pathlib.Path(__file__).resolve().parents[1] / "docs" / "verify_bundle.py")
 for name, cmd in (("mrv-agent verify", [agent, "verify"]), ("verify_bundle.py", ["/usr/bin/python3", verifier])):
     for label, extra in (("without --registry-key", []),
-                         ("with --registry-key --require-cosigned", ["--registry-key", str(pub), "--require-cosigned"])):
+                         ("with --registry-key --require-cosigned",
+                          ["--registry-key", str(pub), "--require-cosigned"])):
         best = None
         for _ in range(3):
             t = time.time()

@@ -1814,7 +1814,8 @@ def output(report, bundle, as_json):
     if as_json:
         print(json.dumps({"verdict": verdict, "exit_code": code, **summary, "failures": report.failures,
                           "declared_breaks": report.breaks, "findings": report.finding_lines(),
-                          "notes": report.notes, "tpm": report.tpm, "tpm_starts": report.starts, "cosigned": report.cosigned}))
+                          "notes": report.notes, "tpm": report.tpm, "tpm_starts": report.starts,
+                          "cosigned": report.cosigned}))
         return code
     for kind, message in report.failures.items():
         print(safe("FAILED [%s] %s" % (kind, message)))

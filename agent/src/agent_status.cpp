@@ -75,8 +75,9 @@ std::string status_json(const AgentStatus& s) {
     const auto& u = s.upload->status;
     j["upload"] = {{"url", u.url}, {"cursor", u.cursor}, {"lag_records", s.upload->lag_records},
                    {"lag_s", s.upload->lag_s}, {"uploaded_records", u.uploaded_records}, {"batches", u.batches},
-                   {"checkpoints", u.checkpoints}, {"cosignatures", u.cosignatures}, {"retries", u.retries}, {"bytes_sent", u.bytes_sent},
-                   {"last_receipt_ms", u.last_receipt_ms}, {"last_error", u.last_error}, {"stopped", u.stopped}};
+                   {"checkpoints", u.checkpoints}, {"cosignatures", u.cosignatures}, {"retries", u.retries},
+                   {"bytes_sent", u.bytes_sent}, {"last_receipt_ms", u.last_receipt_ms},
+                   {"last_error", u.last_error}, {"stopped", u.stopped}};
   }
   for (const auto& p : s.points.points) {
     json history = json::array();

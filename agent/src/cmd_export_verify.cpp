@@ -161,7 +161,8 @@ int verify(const std::filesystem::path& file, const std::vector<std::filesystem:
       std::cerr << tpm_ca.string() << ": cannot read\n";
       return kExitUsage;
     }
-    evidence::BundleVerdict v = evidence::verify_bundle(file, keys, since, registry_keys, *tpm_ca_pem, require_cosigned);
+    evidence::BundleVerdict v =
+        evidence::verify_bundle(file, keys, since, registry_keys, *tpm_ca_pem, require_cosigned);
     std::cout << (json ? v.to_json() + "\n" : v.to_text());
     return v.exit_code();
   }

@@ -71,7 +71,8 @@ void write_state_file(const std::filesystem::path& journal_path, const WriterSta
                            {"requests", g.requests}, {"retries", g.retries}});
   if (upload)
     j["upload"] = {{"url", upload->url}, {"cursor", upload->cursor}, {"uploaded_records", upload->uploaded_records},
-                   {"batches", upload->batches}, {"checkpoints", upload->checkpoints}, {"cosignatures", upload->cosignatures}, {"retries", upload->retries},
+                   {"batches", upload->batches}, {"checkpoints", upload->checkpoints},
+                   {"cosignatures", upload->cosignatures}, {"retries", upload->retries},
                    {"bytes_sent", upload->bytes_sent}, {"last_receipt_ms", upload->last_receipt_ms},
                    {"last_error", upload->last_error}, {"stopped", upload->stopped}};
   std::string error = replace_file(state_file_path(journal_path), j.dump(2) + "\n");

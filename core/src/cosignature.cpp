@@ -42,7 +42,8 @@ Result<std::string> cosign_checkpoint(Signer& signer, const PublicKey& key, std:
   if (key.algorithm() != Algorithm::ed25519 || signer.algorithm() != Algorithm::ed25519)
     return fail(ErrorCode::invalid_argument, "cosign", "a cosigning key must be Ed25519 (C2SP cosignature/v1)");
   if (!valid_cosigner_name(name))
-    return fail(ErrorCode::invalid_argument, "cosign", "the cosigner name must be 1 to 256 printable characters, no space or '+'");
+    return fail(ErrorCode::invalid_argument, "cosign",
+                "the cosigner name must be 1 to 256 printable characters, no space or '+'");
   if (time_s > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     return fail(ErrorCode::invalid_argument, "cosign", "timestamp beyond 2^63 - 1");
   auto signature = signer.sign(signed_message(note, time_s));
@@ -61,7 +62,8 @@ Result<Cosignature> parse_cosignature(std::string_view line) {
   if (space == std::string_view::npos) return bad("a signature line is '— <name> <base64>'");
   Cosignature c;
   c.name = std::string(line.substr(0, space));
-  if (!valid_cosigner_name(c.name)) return bad("the cosigner name is not 1 to 256 printable characters without space or '+'");
+  if (!valid_cosigner_name(c.name))
+    return bad("the cosigner name is not 1 to 256 printable characters without space or '+'");
   // Canonical base64 only (as Python's verifier reads it): OpenSSL's decoder also takes
   // blanks, '=' inside and unused bits that are not zero.
   std::string_view text = line.substr(space + 1);

@@ -100,7 +100,8 @@ Result<json> cosigned_later(Journal& journal, const Checkpoint& closing) {
   if (!proof) return tl::unexpected(proof.error());
   json hashes = json::array();
   for (const Sha256& h : *proof) hashes.push_back(hex_of(h));
-  return json{{"note", c.checkpoint.note}, {"cosignatures", listed_cosignatures(c)}, {"consistency", std::move(hashes)}};
+  return json{{"note", c.checkpoint.note}, {"cosignatures", listed_cosignatures(c)},
+              {"consistency", std::move(hashes)}};
 }
 
 // The checkpoints and proofs of §4.3, from the journal's snapshot.

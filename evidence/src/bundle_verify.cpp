@@ -439,7 +439,8 @@ void BundleChecker::on_checkpoints(const std::string& text) {
     }
     CheckpointEntry e{std::move(*parsed), {}, {}, false};
     std::string label = "checkpoint of tree size " + std::to_string(e.checkpoint.tree_size);
-    if (e.checkpoint.origin != origin_) failure(kind, label + ": origin '" + e.checkpoint.origin + "' is not the bundle's");
+    if (e.checkpoint.origin != origin_)
+      failure(kind, label + ": origin '" + e.checkpoint.origin + "' is not the bundle's");
     e.signed_ok = e.checkpoint.origin == origin_ &&
                   std::any_of(trusted_.begin(), trusted_.end(),
                               [&](const PublicKey& k) { return verify_checkpoint(e.checkpoint, k); });

@@ -497,7 +497,8 @@ Answer<std::string> SiteStore::checkpoints(uint64_t min_size, uint64_t max_size)
   if (!cps) return storage_failure(cps.error());
   json out = json::array();
   for (const auto& c : *cps)
-    out.push_back({{"tree_size", c.checkpoint.tree_size}, {"note", c.checkpoint.note}, {"cosignatures", c.cosignatures}});
+    out.push_back(
+        {{"tree_size", c.checkpoint.tree_size}, {"note", c.checkpoint.note}, {"cosignatures", c.cosignatures}});
   return out.dump();
 }
 

@@ -359,10 +359,12 @@ struct Uploader::Impl {
     const json& line = j["cosignature"];
     std::string root = to_base64({reinterpret_cast<const char*>(checkpoint.root.data()), checkpoint.root.size()});
     bool names_it = j.value("tree_size", json()) == checkpoint.tree_size && j.value("root", json()) == root;
-    auto parsed = !names_it      ? Result<Cosignature>(fail(ErrorCode::invalid_argument, "cosignature",
-                                                             "the receipt names another tree size or root"))
+    auto refused = [](const char* why) {
+      return Result<Cosignature>(fail(ErrorCode::invalid_argument, "cosignature", why));
+    };
+    auto parsed = !names_it          ? refused("the receipt names another tree size or root")
                   : line.is_string() ? parse_cosignature(line.get<std::string>())
-                                   : Result<Cosignature>(fail(ErrorCode::invalid_argument, "cosignature", "not a string"));
+                                     : refused("not a string");
     if (!parsed) {
       log(LOG_WARNING, "upload: the receipt of the checkpoint of tree size " + std::to_string(checkpoint.tree_size) +
                            " carries no valid cosignature: " + parsed.error().message);
