@@ -5,15 +5,6 @@
 #include "journal_impl.hpp"
 
 namespace mrv {
-namespace {
-
-// A journal an older agent wrote (schema 5, read-only here) has no such table.
-bool has_table(sqlite3* db) {
-  sqlite::Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'");
-  return exists.step() == SQLITE_ROW;
-}
-
-}  // namespace
 
 Result<bool> Journal::add_cosignature(const Checkpoint& checkpoint, std::string_view line) {
   sqlite::Statement find(impl_->db, "SELECT id FROM checkpoints WHERE tree_size = ?1 AND note = ?2 LIMIT 1");
@@ -39,7 +30,7 @@ Result<uint64_t> Journal::largest_checkpoint_size() {
 
 Result<std::optional<StoredCheckpoint>> Journal::first_cosigned_checkpoint(uint64_t min_size) {
   std::vector<StoredCheckpoint> found;
-  if (!has_table(impl_->db)) return std::optional<StoredCheckpoint>();
+  if (!sqlite::has_table(impl_->db, "cosignatures")) return std::optional<StoredCheckpoint>();
   sqlite::Statement s(impl_->db,
                       "SELECT id, reason, note FROM checkpoints c WHERE tree_size >= ?1 AND EXISTS "
                       "(SELECT 1 FROM cosignatures WHERE checkpoint_id = c.id) ORDER BY tree_size, id LIMIT 1");
@@ -55,7 +46,7 @@ Result<std::optional<StoredCheckpoint>> Journal::first_cosigned_checkpoint(uint6
 }
 
 Result<void> attach_cosignatures(sqlite3* db, std::vector<StoredCheckpoint>& checkpoints) {
-  if (checkpoints.empty() || !has_table(db)) return {};
+  if (checkpoints.empty() || !sqlite::has_table(db, "cosignatures")) return {};
   sqlite::Statement s(db, "SELECT line FROM cosignatures WHERE checkpoint_id = ?1 ORDER BY line");
   for (StoredCheckpoint& c : checkpoints) {
     s.bind(1, c.id);

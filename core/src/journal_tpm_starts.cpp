@@ -5,15 +5,6 @@
 #include "journal_impl.hpp"
 
 namespace mrv {
-namespace {
-
-// A journal an older agent wrote (schema 4, read-only here) has no such table, and no starts.
-bool has_table(sqlite3* db) {
-  sqlite::Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tpm_starts'");
-  return exists.step() == SQLITE_ROW;
-}
-
-}  // namespace
 
 Result<void> Journal::add_tpm_start(const TpmStart& start) {
   constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
@@ -28,7 +19,7 @@ Result<void> Journal::add_tpm_start(const TpmStart& start) {
 }
 
 Result<std::vector<TpmStart>> Journal::tpm_starts(uint64_t from_seq, uint64_t to_seq) {
-  if (!has_table(impl_->db)) return std::vector<TpmStart>();
+  if (!sqlite::has_table(impl_->db, "tpm_starts")) return std::vector<TpmStart>();
   sqlite::Statement s(impl_->db,
                       "SELECT counter, head_seq, entry FROM tpm_starts WHERE head_seq BETWEEN ?1 AND ?2 "
                       "ORDER BY counter");
@@ -42,7 +33,7 @@ Result<std::vector<TpmStart>> Journal::tpm_starts(uint64_t from_seq, uint64_t to
 }
 
 Result<std::optional<uint64_t>> Journal::last_tpm_counter() {
-  if (!has_table(impl_->db)) return std::optional<uint64_t>();
+  if (!sqlite::has_table(impl_->db, "tpm_starts")) return std::optional<uint64_t>();
   sqlite::Statement s(impl_->db, "SELECT max(counter) FROM tpm_starts");
   int rc = s.step();
   if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read TPM starts"));

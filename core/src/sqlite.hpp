@@ -62,4 +62,11 @@ class Statement {
 [[nodiscard]] Result<void> exec(sqlite3* db, const char* sql, std::string_view what);
 Error error_of(sqlite3* db, int rc, std::string_view what);
 
+// Whether the database has this table (a journal an older agent wrote may lack one).
+inline bool has_table(sqlite3* db, std::string_view name) {
+  Statement exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  exists.bind(1, name);
+  return exists.step() == SQLITE_ROW;
+}
+
 }  // namespace mrv::sqlite
