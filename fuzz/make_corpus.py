@@ -134,6 +134,8 @@ def main(agent):
                             "Trailer: X-Sum\r\n\r\n").encode()
                            + f"{len(records[0]) + 1:x}\r\n".encode() + records[0] + b"\n\r\n0\r\nX-Sum: 1\r\n\r\n",
         "no-credential": b"GET /v1/sites/fuzz-site HTTP/1.1\r\nHost: r\r\n\r\n",
+        "page-basic": (f"GET {base}/page?days=3&until=2026-01-10 HTTP/1.1\r\nHost: r\r\nAuthorization: Basic "
+                       + base64.b64encode(f"reader:{reader}".encode()).decode() + "\r\n\r\n").encode(),
     }
     key_id = hashlib.sha256(base64.b64decode(b"".join(key.splitlines()[1:-1]))).hexdigest()
     for name, resource, body in (

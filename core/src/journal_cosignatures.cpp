@@ -28,21 +28,34 @@ Result<uint64_t> Journal::largest_checkpoint_size() {
   return static_cast<uint64_t>(s.int64(0));
 }
 
-Result<std::optional<StoredCheckpoint>> Journal::first_cosigned_checkpoint(uint64_t min_size) {
+namespace {
+
+// The first cosigned checkpoint in `order` among those with tree_size >= min_size.
+Result<std::optional<StoredCheckpoint>> one_cosigned_checkpoint(sqlite3* db, uint64_t min_size, const char* order) {
   std::vector<StoredCheckpoint> found;
-  if (!sqlite::has_table(impl_->db, "cosignatures")) return std::optional<StoredCheckpoint>();
-  sqlite::Statement s(impl_->db,
-                      "SELECT id, reason, note FROM checkpoints c WHERE tree_size >= ?1 AND EXISTS "
-                      "(SELECT 1 FROM cosignatures WHERE checkpoint_id = c.id) ORDER BY tree_size, id LIMIT 1");
+  if (!sqlite::has_table(db, "cosignatures")) return std::optional<StoredCheckpoint>();
+  std::string sql = std::string("SELECT id, reason, note FROM checkpoints c WHERE tree_size >= ?1 AND EXISTS "
+                                "(SELECT 1 FROM cosignatures WHERE checkpoint_id = c.id) ORDER BY ") + order + " LIMIT 1";
+  sqlite::Statement s(db, sql.c_str());
   s.bind(1, static_cast<int64_t>(std::min<uint64_t>(min_size, INT64_MAX)));
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<StoredCheckpoint>();
-  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read checkpoints"));
+  if (rc != SQLITE_ROW) return tl::unexpected(sqlite::error_of(db, rc, "read checkpoints"));
   auto c = parse_checkpoint(s.text(2));
   if (!c) return fail(ErrorCode::corruption, "checkpoint " + std::to_string(s.int64(0)), c.error().message);
   found.push_back({s.int64(0), std::string(s.text(1)), std::move(*c), {}});
-  if (auto r = attach_cosignatures(impl_->db, found); !r) return tl::unexpected(r.error());
+  if (auto r = attach_cosignatures(db, found); !r) return tl::unexpected(r.error());
   return std::optional<StoredCheckpoint>(std::move(found.front()));
+}
+
+}  // namespace
+
+Result<std::optional<StoredCheckpoint>> Journal::first_cosigned_checkpoint(uint64_t min_size) {
+  return one_cosigned_checkpoint(impl_->db, min_size, "tree_size, id");
+}
+
+Result<std::optional<StoredCheckpoint>> Journal::newest_cosigned_checkpoint() {
+  return one_cosigned_checkpoint(impl_->db, 0, "tree_size DESC, id");
 }
 
 Result<void> attach_cosignatures(sqlite3* db, std::vector<StoredCheckpoint>& checkpoints) {

@@ -188,6 +188,22 @@ Result<std::optional<std::pair<uint64_t, uint64_t>>> Journal::seq_range_for_time
                                  static_cast<uint64_t>(s.int64(1))});
 }
 
+Result<std::vector<DayCoverage>> Journal::coverage_by_day(int64_t from_ms, int64_t to_ms) {
+  constexpr int64_t kDayMs = 86'400'000;
+  // A range scan of the time index; one row per day that has readings.
+  sqlite::Statement s(impl_->db,
+                      "SELECT ts_ms / 86400000, count(*), count(DISTINCT point), min(ts_ms), max(ts_ms), min(seq), "
+                      "max(seq) FROM records WHERE ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1 ORDER BY 1");
+  s.bind(1, std::max<int64_t>(0, from_ms)).bind(2, to_ms);
+  std::vector<DayCoverage> days;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    days.push_back({s.int64(0) * kDayMs, static_cast<uint64_t>(s.int64(1)), static_cast<uint64_t>(s.int64(2)),
+                    s.int64(3), s.int64(4), static_cast<uint64_t>(s.int64(5)), static_cast<uint64_t>(s.int64(6))});
+  if (rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(impl_->db, rc, "read coverage"));
+  return days;
+}
+
 Result<std::vector<QuarantineRow>> Journal::quarantine(int64_t from_ms, int64_t to_ms, size_t limit) {
   sqlite::Statement s(impl_->db,
                       "SELECT id, received_ms, source, subscription, topic, reason, detail, payload "

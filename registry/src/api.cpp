@@ -11,6 +11,8 @@
 #include "mrv/core/log.hpp"
 #include "mrv/core/secret_file.hpp"
 #include "mrv/core/time_text.hpp"
+#include "mrv/core/clock.hpp"
+#include "mrv/registry/site_page.hpp"
 
 namespace mrv::registry {
 
@@ -32,6 +34,16 @@ bool matches(const Credential& c, const std::optional<std::string>& token_sha256
   if (!cert) return false;
   return (!c.client_cert_cn.empty() && c.client_cert_cn == cert->cn) ||
          (!c.client_cert_sha256.empty() && c.client_cert_sha256 == cert->sha256_hex);
+}
+
+// A browser's credentials (RFC 7617): base64 of "user:password", the token being the
+// password (the user name is not checked). Anything else is a password that matches no
+// token, so the request is refused as unauthenticated.
+std::string basic_password(std::string_view encoded) {
+  auto decoded = from_base64(encoded);
+  if (!decoded) return {};
+  auto colon = decoded->find(':');
+  return colon == std::string::npos ? std::string() : decoded->substr(colon + 1);
 }
 
 std::string percent_decode(std::string_view s) {
@@ -117,6 +129,7 @@ std::optional<Endpoint> endpoint_of(http::verb method, const std::vector<std::st
     if (resource == "reports" && n == 4) return Endpoint::reports;
     if (resource == "reports" && n == 5) return Endpoint::report;
     if (resource == "bundle" && n == 4) return Endpoint::bundle;
+    if (resource == "page" && n == 4) return Endpoint::page;
   }
   return std::nullopt;
 }
@@ -146,6 +159,7 @@ struct Api::Impl {
     std::optional<std::string> token_sha256;
     auto auth = sv(req[http::field::authorization]);
     if (auth.starts_with("Bearer ")) token_sha256 = to_hex(sha256(auth.substr(7)));
+    if (auth.starts_with("Basic ")) token_sha256 = to_hex(sha256(basic_password(auth.substr(6))));
     for (size_t i = 0; i < site_credentials.size(); ++i)
       if (matches(site_credentials[i], token_sha256, cert)) return {Principal::Kind::site, config.sites[i].id};
     for (size_t i = 0; i < reader_credentials.size(); ++i)
@@ -222,6 +236,35 @@ struct Api::Impl {
     if (!from || !to) return {error_response(400, "bad_request", "format", "give from_seq and to_seq, or from_ms and to_ms"), {}};
     if (*from > *to) return {error_response(400, "bad_request", "format", "from_seq is after to_seq"), {}};
     return {answer(store.records(*from, *to), "application/x-ndjson"), {}};
+  }
+
+  // The verifiers' page (docs/registry-api.md §4.1): days=1..366 (default 31) whole UTC
+  // days up to and including until (a day, RFC 3339 or ms; default today).
+  Reply page(SiteStore& store, const Admission& a) {
+    int days = 31;
+    if (a.query.count("days")) {
+      auto n = number(a, "days");
+      if (!n || *n < 1 || *n > SiteStore::kMaxPageDays)
+        return {error_response(400, "bad_request", "format", "days must be a whole number from 1 to 366"), {}};
+      days = static_cast<int>(*n);
+    }
+    int64_t until = utc_now_ms();
+    if (auto it = a.query.find("until"); it != a.query.end() && !it->second.empty()) {
+      auto t = parse_time_ms(it->second);
+      if (!t || *t < 0) return {error_response(400, "bad_request", "format", "until must be a UTC day, RFC 3339 or ms"), {}};
+      until = *t;
+    }
+    auto facts = store.page(days, until);
+    if (!facts) return {refusal(facts.error()), {}};
+    facts->bundles = bundle_signer.has_value();
+    Response res = json_response(200, render_site_page(*facts), "text/html; charset=utf-8");
+    // No script, nothing from elsewhere, not framed: a hostile site id stays text.
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set(http::field::cache_control, "no-store");
+    res.set("Referrer-Policy", "no-referrer");
+    return {std::move(res), {}};
   }
 
   Reply checkpoints(SiteStore& store, const Admission& a) {
@@ -312,8 +355,12 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
     return a;
   };
   Principal who = impl_->authenticate(req, cert);
-  if (who.kind == Principal::Kind::none)
-    return refuse(401, "unauthenticated", "auth", "no known credential (a bearer token or a client certificate)");
+  if (who.kind == Principal::Kind::none) {
+    refuse(401, "unauthenticated", "auth", "no known credential (a bearer token or a client certificate)");
+    // A browser asks for a name and password on this; the token is the password.
+    a.refusal->set(http::field::www_authenticate, "Basic realm=\"mrv-registry\", charset=\"UTF-8\"");
+    return a;
+  }
   a.authenticated = true;
   parse_target(sv(req.target()), a);
   if (a.path.size() < 3 || a.path[0] != "v1" || a.path[1] != "sites")
@@ -376,6 +423,7 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
     case Endpoint::reports: return answer(store.reports());
     case Endpoint::report: return answer(store.report(a.path[4]));
     case Endpoint::bundle: return impl_->bundle(store, a);
+    case Endpoint::page: return impl_->page(store, a);
   }
   return {error_response(500, "internal", "format", "unrouted request"), {}};
 }

@@ -32,7 +32,7 @@ struct PeerCertificate {
 
 enum class Endpoint {
   put_key, put_config, post_records, post_checkpoint, post_report, post_tpm_statement, post_tpm_activation,
-  summary, keys, records, checkpoints, reports, report, bundle,
+  summary, keys, records, checkpoints, reports, report, bundle, page,
 };
 
 // The verdict on a request's headers.

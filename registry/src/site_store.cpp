@@ -502,17 +502,27 @@ Answer<std::string> SiteStore::checkpoints(uint64_t min_size, uint64_t max_size)
   return out.dump();
 }
 
-Answer<std::string> SiteStore::reports() {
+std::vector<SitePage::Report> SiteStore::report_list() {
   std::lock_guard lock(mutex_);
-  json out = json::array();
+  std::vector<SitePage::Report> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(reports_dir_, ec)) {
     if (e.path().extension() != ".json") continue;
     auto t = std::filesystem::last_write_time(e.path(), ec);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::file_clock::to_sys(t).time_since_epoch()).count();
-    out.push_back({{"report_sha256", e.path().stem().string()}, {"bytes", e.file_size(ec)}, {"received_ms", ms}});
+    out.push_back({e.path().stem().string(), e.file_size(ec), ms});
   }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(b.received_ms, b.sha256) < std::tie(a.received_ms, a.sha256);
+  });
+  return out;
+}
+
+Answer<std::string> SiteStore::reports() {
+  json out = json::array();
+  for (const auto& r : report_list())
+    out.push_back({{"report_sha256", r.sha256}, {"bytes", r.bytes}, {"received_ms", r.received_ms}});
   return out.dump();
 }
 

@@ -5,11 +5,12 @@ is written and not trivially small, the page logs nothing to the console, and ev
 
     chromium_check.py PAGE.html --screenshot OUT.png [--expect TEXT]...
     chromium_check.py http://127.0.0.1:PORT/PATH --screenshot OUT.png [--expect TEXT]...
+    chromium_check.py https://NAME:TOKEN@127.0.0.1:PORT/PATH --ignore-certificate-errors ...
     chromium_check.py --self-test
 
 A page file is served from its folder by a throwaway http.server on a free loopback port
-(some sandboxes block file://); an http:// URL (a running agent's status page) is loaded
-as it is. Chromium 156 logs every console message of a page, of any
+(some sandboxes block file://); an http:// or https:// URL (a running agent's status page, a
+registry's page with the credentials in the URL) is loaded as it is. Chromium 156 logs every console message of a page, of any
 level, as `INFO:CONSOLE:<line>] "<text>", source: <url> (<line>)` with --enable-logging=stderr,
 so the level is not visible: any console message from the page fails the check (the
 report page has no script; an uncaught exception reads "Uncaught ..."). Exit 0 with a
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.parse
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_S = 60
@@ -57,14 +59,17 @@ def chromium(url, extra):
 
 
 def console_lines(stderr, url):
-    """Chromium's log lines that are console output or uncaught errors of the page at url."""
+    """Chromium's log lines that are console output or uncaught errors of the page at url
+    (which Chromium logs without the credentials in it)."""
+    parts = urllib.parse.urlsplit(url)
+    logged = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
     return [line for line in stderr.splitlines()
-            if url in line and ("CONSOLE" in line or "Uncaught" in line)]
+            if logged in line and ("CONSOLE" in line or "Uncaught" in line)]
 
 
-def check(page, screenshot, expects):
+def check(page, screenshot, expects, flags=()):
     """The list of problems with page (a file or an http:// URL; empty: it passed) and a
-    summary of what was seen."""
+    summary of what was seen. flags: more Chromium flags."""
     screenshot = pathlib.Path(screenshot).resolve()
     if str(page).startswith(("http://", "https://")):
         server, url, name = None, str(page), str(page)
@@ -77,8 +82,8 @@ def check(page, screenshot, expects):
     problems = []
     try:
         screenshot.unlink(missing_ok=True)
-        chromium(url, [f"--screenshot={screenshot}", "--window-size=1280,2400", "--hide-scrollbars"])
-        dom, stderr = chromium(url, ["--dump-dom", "--enable-logging=stderr", "--v=0"])
+        chromium(url, [*flags, f"--screenshot={screenshot}", "--window-size=1280,2400", "--hide-scrollbars"])
+        dom, stderr = chromium(url, [*flags, "--dump-dom", "--enable-logging=stderr", "--v=0"])
     except subprocess.TimeoutExpired:
         return [f"chromium did not finish within {TIMEOUT_S} s"], ""
     finally:
@@ -127,11 +132,14 @@ def main():
     parser.add_argument("--screenshot")
     parser.add_argument("--expect", action="append", default=[])
     parser.add_argument("--self-test", action="store_true")
+    parser.add_argument("--ignore-certificate-errors", action="store_true",
+                        help="for a server whose certificate is from a test CA")
     args = parser.parse_args()
     if args.self_test:
         problems, summary = self_test()
     elif args.page and args.screenshot:
-        problems, summary = check(args.page, args.screenshot, args.expect)
+        flags = ["--ignore-certificate-errors"] if args.ignore_certificate_errors else []
+        problems, summary = check(args.page, args.screenshot, args.expect, flags)
     else:
         parser.error("PAGE and --screenshot are required (or --self-test)")
     for p in problems:

@@ -502,3 +502,76 @@ TEST_CASE("registry: a site record is verified like a reading and copied into th
   CHECK_FALSE(other.store->post_records(gz(forged), true));
   CHECK(other.held() == 5);
 }
+
+TEST_CASE("registry: the verifiers' page gathers coverage per day, keys and checkpoints", "[registry][page]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 300);  // ts 1000..1299 ms: all on 1970-01-01
+  Registry reg;
+  auto before = reg.store->page(3, 2 * 86'400'000LL);
+  REQUIRE(before);
+  CHECK(before->keys.empty());
+  CHECK(before->coverage.empty());
+  CHECK(!before->latest);
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  REQUIRE(reg.store->post_records(lines(j, 1, 300), false));
+  REQUIRE(j.checkpoint("test"));
+  REQUIRE(reg.store->post_checkpoint(latest_note(j)));
+
+  auto p = reg.store->page(3, 2 * 86'400'000LL + 5);  // days 0, 1 and 2
+  REQUIRE(p);
+  CHECK(p->from_ms == 0);
+  CHECK(p->to_ms == 3 * 86'400'000LL);
+  CHECK(p->stats.record_count == 300);
+  REQUIRE(p->coverage.size() == 1);
+  const DayCoverage& d = p->coverage[0];
+  CHECK(d.day_ms == 0);
+  CHECK(d.records == 300);
+  CHECK(d.points == 1);
+  CHECK(d.first_ms == 1000);
+  CHECK(d.last_ms == 1299);
+  CHECK(d.first_seq == 1);
+  CHECK(d.last_seq == 300);
+  REQUIRE(p->keys.size() == 1);
+  CHECK(p->keys[0].key_id == test_key(site).key_id_hex());
+  CHECK(p->keys[0].signed_latest);
+  CHECK(p->keys[0].tpm_activated_ms == 0);
+  REQUIRE(p->latest);
+  CHECK(p->latest->checkpoint.tree_size == 300);
+  CHECK(!p->cosigned);  // this store has no cosigner
+
+  std::string html = render_site_page(*p);
+  CHECK(html.find("<span id=\"held\">300</span>") != std::string::npos);
+  CHECK(html.find("2 days without a reading") != std::string::npos);
+  CHECK(html.find("No checkpoint of this site is cosigned.") != std::string::npos);
+  CHECK(html.find("This registry makes no bundles") != std::string::npos);
+
+  auto later = reg.store->page(1, 5 * 86'400'000LL);  // a window after the readings
+  REQUIRE(later);
+  CHECK(later->coverage.empty());
+  CHECK(render_site_page(*later).find("1 day without a reading") != std::string::npos);
+}
+
+TEST_CASE("registry: the verifiers' page escapes every text a site or a config gave", "[registry][page]") {
+  SitePage p;
+  p.site_id = "<script>alert(1)</script>";
+  p.now_ms = 86'400'000;
+  p.to_ms = 86'400'000;
+  p.cosigner_name = "<img src=x onerror=alert(2)>";
+  p.cosigner_key_id = "\"><script>";
+  p.keys.push_back({"<b>k</b>", "<i>alg</i>", 1, 0, false});
+  StoredCheckpoint c;
+  c.checkpoint.tree_size = 1;
+  c.checkpoint.note = "origin</pre><script>alert(3)</script>\n1\nAAAA\n\n";
+  c.cosignatures = {"\xE2\x80\x94 <svg onload=alert(4)> AAAA"};
+  p.cosigned = c;
+  p.cosignatures.push_back({"<svg onload=alert(5)>", "00", 1, false});
+  p.reports.push_back({"\" onmouseover=\"alert(6)", 1, 1});
+  std::string html = render_site_page(p);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<img") == std::string::npos);
+  CHECK(html.find("<svg onload") == std::string::npos);
+  CHECK(html.find("<b>k") == std::string::npos);
+  CHECK(html.find("\" onmouseover") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("origin&lt;/pre&gt;") != std::string::npos);
+}

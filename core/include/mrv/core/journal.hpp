@@ -157,6 +157,14 @@ struct TpmStart {
   std::string entry;      // the certification: one JSON object of tpm_starts.json
 };
 
+// The readings of one UTC day (Journal::coverage_by_day).
+struct DayCoverage {
+  int64_t day_ms = 0;  // midnight UTC
+  uint64_t records = 0, points = 0;
+  int64_t first_ms = 0, last_ms = 0;
+  uint64_t first_seq = 0, last_seq = 0;
+};
+
 struct JournalStats {
   uint64_t first_seq = 0, last_seq = 0, record_count = 0;
   uint64_t used_bytes = 0, file_bytes = 0, quota_bytes = 0;
@@ -234,6 +242,8 @@ class Journal {
   [[nodiscard]] Result<uint64_t> largest_checkpoint_size();
   // The first checkpoint with tree_size >= min_size that has a cosignature, if any.
   [[nodiscard]] Result<std::optional<StoredCheckpoint>> first_cosigned_checkpoint(uint64_t min_size);
+  // The checkpoint of the largest tree size that has a cosignature, if any.
+  [[nodiscard]] Result<std::optional<StoredCheckpoint>> newest_cosigned_checkpoint();
   // The root of the stored tree over seq 1..size (size <= tree_size()).
   [[nodiscard]] Result<Sha256> tree_root(uint64_t size);
   // One stored record, or nullopt when the journal does not hold that seq.
@@ -269,6 +279,9 @@ class Journal {
   // The smallest seq range holding every reading with from_ms <= ts_ms < to_ms.
   [[nodiscard]] Result<std::optional<std::pair<uint64_t, uint64_t>>> seq_range_for_time(
       int64_t from_ms, int64_t to_ms);
+  // Per UTC day with from_ms <= ts_ms < to_ms (from_ms >= 0), the days that hold readings,
+  // oldest first: how many, of how many points, and their first and last times and seqs.
+  [[nodiscard]] Result<std::vector<DayCoverage>> coverage_by_day(int64_t from_ms, int64_t to_ms);
   // Quarantined messages with from_ms <= received_ms < to_ms, oldest first, at most `limit`.
   [[nodiscard]] Result<std::vector<QuarantineRow>> quarantine(int64_t from_ms, int64_t to_ms,
                                                               size_t limit);

@@ -19,6 +19,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/journal.hpp"
 #include "mrv/core/record_line.hpp"
+#include "mrv/registry/site_page.hpp"
 
 namespace mrv::registry {
 
@@ -80,6 +81,10 @@ class SiteStore {
   Answer<std::string> checkpoints(uint64_t min_size, uint64_t max_size);
   Answer<std::string> reports();
   Answer<std::string> report(std::string_view sha256_hex);
+  // The verifiers' page's facts: `days` whole UTC days (1 to kMaxPageDays) up to and
+  // including the day of until_ms.
+  static constexpr int kMaxPageDays = 366;
+  Answer<SitePage> page(int days, int64_t until_ms);
 
   // The site's keys whose attestation key the registry activated: key id -> statement
   // (JSON text) and when.
@@ -100,6 +105,7 @@ class SiteStore {
                                         const std::string& base_hash);
   Answer<std::string> prove_unproven(const Checkpoint& checkpoint);
   Answer<std::string> checkpoint_receipt(const Checkpoint& checkpoint);
+  std::vector<SitePage::Report> report_list();  // newest first
 
   std::string site_id_;
   std::filesystem::path path_, reports_dir_, tpm_dir_;
