@@ -238,6 +238,34 @@ struct Api::Impl {
     return {answer(store.records(*from, *to), "application/x-ndjson"), {}};
   }
 
+  // The sites a credential may read, each linked to its page: all for a reader, its own
+  // for a site (principal_site).
+  Reply site_index(const std::string& principal_site) {
+    std::vector<SiteIndexEntry> entries;
+    for (auto& [id, slot] : sites) {
+      if (!principal_site.empty() && id != principal_site) continue;
+      if (!slot.store) {
+        entries.push_back({id, slot.unavailable});
+        continue;
+      }
+      auto e = slot.store->index_entry();
+      if (!e) return {refusal(e.error()), {}};
+      entries.push_back(std::move(*e));
+    }
+    return {html_response(render_site_index(entries, utc_now_ms())), {}};
+  }
+
+  // No script, nothing from elsewhere, not framed: a hostile site id stays text.
+  static Response html_response(std::string body) {
+    Response res = json_response(200, std::move(body), "text/html; charset=utf-8");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set(http::field::cache_control, "no-store");
+    res.set("Referrer-Policy", "no-referrer");
+    return res;
+  }
+
   // The verifiers' page (docs/registry-api.md §4.1): days=1..366 (default 31) whole UTC
   // days up to and including until (a day, RFC 3339 or ms; default today).
   Reply page(SiteStore& store, const Admission& a) {
@@ -257,14 +285,7 @@ struct Api::Impl {
     auto facts = store.page(days, until);
     if (!facts) return {refusal(facts.error()), {}};
     facts->bundles = bundle_signer.has_value();
-    Response res = json_response(200, render_site_page(*facts), "text/html; charset=utf-8");
-    // No script, nothing from elsewhere, not framed: a hostile site id stays text.
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'");
-    res.set("X-Content-Type-Options", "nosniff");
-    res.set(http::field::cache_control, "no-store");
-    res.set("Referrer-Policy", "no-referrer");
-    return {std::move(res), {}};
+    return {html_response(render_site_page(*facts)), {}};
   }
 
   Reply checkpoints(SiteStore& store, const Admission& a) {
@@ -363,6 +384,12 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
   }
   a.authenticated = true;
   parse_target(sv(req.target()), a);
+  if (a.path.size() == 2 && a.path[0] == "v1" && a.path[1] == "sites" &&
+      (req.method() == http::verb::get || req.method() == http::verb::head)) {
+    a.endpoint = Endpoint::sites;
+    a.principal_site = who.kind == Principal::Kind::site ? who.name : "";
+    return a;
+  }
   if (a.path.size() < 3 || a.path[0] != "v1" || a.path[1] != "sites")
     return refuse(404, "not_found", "format", "no such resource: " + std::string(sv(req.target())));
   const std::string& site = a.path[2];
@@ -403,6 +430,7 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
 }
 
 Reply Api::execute(const Admission& a, const RequestHeader& req, const std::string& body) {
+  if (a.endpoint == Endpoint::sites) return impl_->site_index(a.principal_site);
   SiteStore& store = *a.store;
   auto answer = [](const Answer<std::string>& r, const std::string& type = "application/json") {
     return Reply{Impl::answer(r, type), {}};
@@ -424,6 +452,7 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
     case Endpoint::report: return answer(store.report(a.path[4]));
     case Endpoint::bundle: return impl_->bundle(store, a);
     case Endpoint::page: return impl_->page(store, a);
+    case Endpoint::sites: break;
   }
   return {error_response(500, "internal", "format", "unrouted request"), {}};
 }

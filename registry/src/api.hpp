@@ -32,7 +32,7 @@ struct PeerCertificate {
 
 enum class Endpoint {
   put_key, put_config, post_records, post_checkpoint, post_report, post_tpm_statement, post_tpm_activation,
-  summary, keys, records, checkpoints, reports, report, bundle, page,
+  summary, keys, records, checkpoints, reports, report, bundle, page, sites,
 };
 
 // The verdict on a request's headers.
@@ -41,9 +41,10 @@ struct Admission {
   bool authenticated = false;       // a known credential (its connection is then kept over others)
   size_t body_limit = 0;            // the most body bytes the request may send
   Endpoint endpoint = Endpoint::summary;
-  SiteStore* store = nullptr;
+  SiteStore* store = nullptr;       // none for the list of sites
   std::vector<std::string> path;              // percent-decoded segments
   std::map<std::string, std::string> query;   // percent-decoded
+  std::string principal_site;                 // for the list of sites: a site credential's site ("": a reader)
 };
 
 // An answer; for a bundle also the file to stream (and remove).

@@ -1,6 +1,7 @@
 #include "mrv/registry/site_page.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -188,17 +189,58 @@ void bundle_section(std::string& out, const SitePage& p) {
          "\">The bundle of the window shown</a></p>\n";
 }
 
+std::string head(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+         "<link rel=\"icon\" href=\"data:,\">\n<title>" + title + " \xE2\x80\x94 mrv-registry</title>\n<style>" +
+         kStyle + "</style>\n</head><body>\n";
+}
+
+// A site id as one path segment: every byte but [A-Za-z0-9._-] percent-encoded.
+std::string path_segment(std::string_view id) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || c == '.' || c == '_' || c == '-') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string render_site_index(const std::vector<SiteIndexEntry>& sites, int64_t now_ms) {
+  std::string out = head("Sites");
+  out += "<h1>Sites</h1>\n<p class=\"muted\">" + utc(now_ms) + " (UTC). The sites this credential may read; each "
+         "links to its page.</p>\n<table id=\"sites\"><thead><tr><th>site</th><th>records held</th><th>newest "
+         "checkpoint</th><th>newest cosigned checkpoint</th></tr></thead><tbody>\n";
+  for (const SiteIndexEntry& s : sites) {
+    out += "<tr><td><a href=\"/v1/sites/" + path_segment(s.id) + "/page\">" + html_escape(s.id) + "</a></td>";
+    if (!s.unavailable.empty()) {
+      out += "<td colspan=\"3\" class=\"bad\">held back: " + html_escape(s.unavailable) + "</td></tr>\n";
+      continue;
+    }
+    out += "<td class=\"num\">" + num(s.records) + "</td><td>" +
+           (s.latest_size ? "tree size " + num(s.latest_size) + ", " + utc(s.latest_ms) : std::string(kDash)) +
+           "</td><td" + (s.cosigned_size ? ">tree size " + num(s.cosigned_size) : " class=\"bad\">none") +
+           "</td></tr>\n";
+  }
+  out += "</tbody></table>\n</body></html>\n";
+  return out;
+}
 
 std::string render_site_page(const SitePage& p) {
   std::string out;
   out.reserve(16384 + p.coverage.size() * 300);
   std::string site = html_escape(p.site_id);
-  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-         "<link rel=\"icon\" href=\"data:,\">\n<title>Site " + site + " \xE2\x80\x94 mrv-registry</title>\n<style>" +
-         kStyle + "</style>\n</head><body>\n<h1>Site <span id=\"site\">" + site + "</span></h1>\n<p class=\"muted\">" +
-         utc(p.now_ms) + " (UTC). What this registry holds of the site, for verifiers; read-only.</p>\n<table>\n";
+  out += head("Site " + site) + "<h1>Site <span id=\"site\">" + site + "</span></h1>\n<p class=\"muted\">" +
+         utc(p.now_ms) + " (UTC). What this registry holds of the site, for verifiers; read-only. "
+         "<a href=\"/v1/sites\">All sites</a></p>\n<table>\n";
   const JournalStats& s = p.stats;
   row(out, "records held", s.record_count ? "<span id=\"held\">" + num(s.record_count) + "</span> (seq " +
                                                 std::to_string(s.first_seq) + " to " + std::to_string(s.last_seq) + ")"

@@ -75,4 +75,20 @@ Answer<SitePage> SiteStore::page(int days, int64_t until_ms) {
   return p;
 }
 
+Answer<SiteIndexEntry> SiteStore::index_entry() {
+  SiteIndexEntry e;
+  e.id = site_id_;
+  std::lock_guard lock(mutex_);
+  auto stats = journal_.stats();
+  if (!stats) return storage_failure(stats.error());
+  e.records = stats->record_count;
+  auto latest = journal_.latest_checkpoint();
+  if (!latest) return storage_failure(latest.error());
+  if (*latest) e.latest_size = (*latest)->checkpoint.tree_size, e.latest_ms = (*latest)->checkpoint.time_ms;
+  auto cosigned = journal_.newest_cosigned_checkpoint();
+  if (!cosigned) return storage_failure(cosigned.error());
+  if (*cosigned) e.cosigned_size = (*cosigned)->checkpoint.tree_size;
+  return e;
+}
+
 }  // namespace mrv::registry

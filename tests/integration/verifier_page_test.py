@@ -153,6 +153,19 @@ def main():
     check(f"{31 - days} days without a reading" in page, f"the {31 - days} days of the 31 shown without readings are said")
     check(report_sha in page, "the report is listed")
 
+    # The list of sites: a reader sees every site, a site only its own; each links to its page.
+    status, headers, body = get(reg, "/v1/sites", basic("verifier", reader))
+    links = re.findall(r'<a href="(/v1/sites/[^"]+/page)">', body.decode())
+    check(status == 200 and headers.get("content-type") == "text/html; charset=utf-8" and
+          links == ["/v1/sites/it-site/page", "/v1/sites/other-site/page"] and
+          "default-src 'none'" in headers.get("content-security-policy", ""),
+          f"GET /v1/sites lists both sites for a reader, linked to their pages: {links}")
+    status, _, body = get(reg, "/v1/sites", basic("x", other_token))
+    check(status == 200 and re.findall(r'<a href="(/v1/sites/[^"]+/page)">', body.decode()) ==
+          ["/v1/sites/other-site/page"], "and only its own for a site credential")
+    status, _, _ = get(reg, "/v1/sites")
+    check(status == 401, f"and nothing without a credential ({status})")
+
     # The links work with the browser's credentials.
     status, _, body = get(reg, f"/v1/sites/it-site/reports/{report_sha}", basic("verifier", reader))
     check(status == 200 and body == report, "the report link downloads the report, byte for byte")

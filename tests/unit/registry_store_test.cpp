@@ -575,3 +575,13 @@ TEST_CASE("registry: the verifiers' page escapes every text a site or a config g
   CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
   CHECK(html.find("origin&lt;/pre&gt;") != std::string::npos);
 }
+
+TEST_CASE("registry: the list of sites escapes ids and encodes them in its links", "[registry][page]") {
+  std::vector<SiteIndexEntry> sites{{"a/b<script>", "", 5, 5, 5, 1}, {"held\"back", "<b>damaged</b>", 0, 0, 0, 0}};
+  std::string html = render_site_index(sites, 1);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<b>damaged") == std::string::npos);
+  CHECK(html.find("href=\"/v1/sites/a%2Fb%3Cscript%3E/page\"") != std::string::npos);
+  CHECK(html.find("href=\"/v1/sites/held%22back/page\"") != std::string::npos);
+  CHECK(html.find("held back: &lt;b&gt;damaged") != std::string::npos);
+}

@@ -52,4 +52,13 @@ struct SitePage {
 
 std::string render_site_page(const SitePage& page);
 
+// One line of the list of sites a credential may read (GET /v1/sites).
+struct SiteIndexEntry {
+  std::string id;
+  std::string unavailable;  // why its store is held back ("" when it is served)
+  uint64_t records = 0, latest_size = 0, cosigned_size = 0;
+  int64_t latest_ms = 0;  // the newest checkpoint's signing time
+};
+std::string render_site_index(const std::vector<SiteIndexEntry>& sites, int64_t now_ms);
+
 }  // namespace mrv::registry

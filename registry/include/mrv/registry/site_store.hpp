@@ -85,6 +85,8 @@ class SiteStore {
   // including the day of until_ms.
   static constexpr int kMaxPageDays = 366;
   Answer<SitePage> page(int days, int64_t until_ms);
+  // The site's line in the list of sites (GET /v1/sites).
+  Answer<SiteIndexEntry> index_entry();
 
   // The site's keys whose attestation key the registry activated: key id -> statement
   // (JSON text) and when.
