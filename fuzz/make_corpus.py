@@ -63,6 +63,26 @@ def http(method, path, token, body=b"", headers=()):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def admin_seeds():
+    """One action of each verb (docs/registry-api.md §8.1), on the fuzz target's roster."""
+    pem = (HERE / "keys" / "seed-ed25519.pub").read_text()
+    h = "d" * 64
+    actions = {
+        "add-site": {"action": "add_site", "site": "pv-2", "token_sha256": h, "checkpoint_only": True, "keys": [pem]},
+        "add-reader": {"action": "add_reader", "reader": "tpe", "client_cert_cn": "tpe"},
+        "set-credential": {"action": "set_credential", "site": "pv-1", "client_cert_sha256": h},
+        "suspend": {"action": "suspend", "reader": "r"},
+        "resume": {"action": "resume", "site": "pv-1"},
+        "remove": {"action": "remove", "site": "pv-1"},
+        "pin-key": {"action": "pin_key", "site": "fuzz-site", "public_key_pem": pem},
+        "revoke-key": {"action": "revoke_key", "site": "pv-1", "key_id": "e" * 64, "from_seq": 7, "reason": "lost"},
+        "rotate-key": {"action": "rotate_key", "site": "fuzz-site", "key_id": "e" * 64, "from_seq": 1,
+                       "public_key_pem": pem},
+    }
+    for name, action in actions.items():
+        seed("admin_action", name, json.dumps(action))
+
+
 def bundle_seeds(bundle, report):
     """Entries of the bundle (the bundle target's input form), record lines, checkpoints."""
     with tarfile.open(bundle, "r:gz") as tar:
@@ -193,6 +213,7 @@ def main(agent):
     }
     for name, data in entries.items():
         seed("entry_request", name, data)
+    admin_seeds()
     print(f"seeds written under {CORPUS}:",
           ", ".join(f"{d.name} {len(list(d.iterdir()))}" for d in sorted(CORPUS.iterdir())))
 

@@ -16,7 +16,7 @@ dir=build-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(record_line checkpoint gzip tar_gz bundle export_ndjson report config modbus_frames mqtt_payload
-           registry_request entry_request intake_log tpm_statement)
+           registry_request entry_request intake_log tpm_statement admin_action)
 fi
 
 echo "== build $dir (clang 14, libFuzzer, ASan+UBSan, -O1 as OSS-Fuzz builds)"

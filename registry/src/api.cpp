@@ -3,8 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <shared_mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "mrv/evidence/bundle.hpp"
 #include "mrv/registry/cosigner.hpp"
@@ -12,7 +16,9 @@
 #include "mrv/core/secret_file.hpp"
 #include "mrv/core/time_text.hpp"
 #include "mrv/core/clock.hpp"
+#include "mrv/registry/enrollment.hpp"
 #include "mrv/registry/site_page.hpp"
+#include "audit_log.hpp"
 
 namespace mrv::registry {
 
@@ -22,19 +28,7 @@ std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; 
 
 constexpr size_t kMaxTpmBody = 32 * 1024;  // a TPM key statement (16 KiB of JSON) or its activation
 
-// Who sent a request: a site (its id) or a reader (a verifier), or nobody known.
-struct Principal {
-  enum class Kind { none, site, reader } kind = Kind::none;
-  std::string name;
-};
-
-bool matches(const Credential& c, const std::optional<std::string>& token_sha256,
-             const std::optional<PeerCertificate>& cert) {
-  if (token_sha256) return !c.token_sha256.empty() && c.token_sha256 == *token_sha256;
-  if (!cert) return false;
-  return (!c.client_cert_cn.empty() && c.client_cert_cn == cert->cn) ||
-         (!c.client_cert_sha256.empty() && c.client_cert_sha256 == cert->sha256_hex);
-}
+constexpr size_t kMaxAuditLines = 10'000;  // per GET /v1/audit
 
 // A browser's credentials (RFC 7617): base64 of "user:password", the token being the
 // password (the user name is not checked). Anything else is a password that matches no
@@ -104,6 +98,7 @@ const char* media_type_of(Endpoint e) {
     case Endpoint::post_report: return "application/json";
     case Endpoint::post_tpm_statement: return "application/json";
     case Endpoint::post_tpm_activation: return "application/json";
+    case Endpoint::admin_action: return "application/json";
     default: return nullptr;
   }
 }
@@ -136,7 +131,8 @@ std::optional<Endpoint> endpoint_of(http::verb method, const std::vector<std::st
 
 }  // namespace
 
-// One configured site: its store, or why it could not be opened.
+// One site's store, or why it could not be opened. Slots are never erased (a removed
+// site's records stay readable), so a request may hold its store without a lock.
 struct SiteSlot {
   std::unique_ptr<SiteStore> store;
   std::string unavailable;
@@ -144,8 +140,14 @@ struct SiteSlot {
 
 struct Api::Impl {
   const RegistryConfig& config;
-  std::vector<Credential> site_credentials;  // with token files read and hashed
-  std::vector<Credential> reader_credentials;
+  StoreLimits limits;
+  VerifyPool& pool;
+  std::vector<ReaderEntry> admins;  // with token files read and hashed
+  // Who may do what: changed by admin actions (exclusive), read by every request (shared).
+  mutable std::shared_mutex roster_mutex;
+  Roster roster;
+  Principals principals;
+  std::unique_ptr<AuditLog> audit;
   std::map<std::string, SiteSlot, std::less<>> sites;
   std::optional<Signer> bundle_signer;  // signs the manifests of bundles (not thread-safe)
   std::optional<Cosigner> cosigner;     // cosigns the checkpoints accepted ([cosign])
@@ -153,18 +155,100 @@ struct Api::Impl {
   std::mutex bundle_mutex;
   std::atomic<uint64_t> bundle_count{0};
 
-  explicit Impl(const RegistryConfig& c) : config(c) {}
+  Impl(const RegistryConfig& c, StoreLimits l, VerifyPool& p) : config(c), limits(l), pool(p) {}
 
   Principal authenticate(const RequestHeader& req, const std::optional<PeerCertificate>& cert) const {
     std::optional<std::string> token_sha256;
     auto auth = sv(req[http::field::authorization]);
     if (auth.starts_with("Bearer ")) token_sha256 = to_hex(sha256(auth.substr(7)));
     if (auth.starts_with("Basic ")) token_sha256 = to_hex(sha256(basic_password(auth.substr(6))));
-    for (size_t i = 0; i < site_credentials.size(); ++i)
-      if (matches(site_credentials[i], token_sha256, cert)) return {Principal::Kind::site, config.sites[i].id};
-    for (size_t i = 0; i < reader_credentials.size(); ++i)
-      if (matches(reader_credentials[i], token_sha256, cert)) return {Principal::Kind::reader, config.readers[i].name};
+    return principals.find(token_sha256, cert);
+  }
+
+  // Opens a site's store into its slot, with the config's pinned key files (none for an
+  // enrolled site) and the roster's pins and revocations.
+  Result<void> open_site(const std::string& id, const RosterSite& entry, const std::vector<std::filesystem::path>& key_files) {
+    std::vector<PublicKey> pinned;
+    for (const auto& f : key_files) {
+      auto key = PublicKey::load(f);
+      if (!key) return tl::unexpected(key.error());
+      pinned.push_back(std::move(*key));
+    }
+    for (const auto& pem : entry.pinned_pems) pinned.push_back(*PublicKey::from_pem(pem));  // checked when enrolled
+    SiteOptions options{std::move(pinned), entry.checkpoint_only, limits, cosigner ? &*cosigner : nullptr};
+    Result<std::unique_ptr<SiteStore>> store = fail(ErrorCode::storage, id, "not opened");
+    try {
+      store = SiteStore::open(config.data_dir, id, std::move(options), pool);
+    } catch (const std::exception& e) {  // SQL that cannot be prepared on a damaged file
+      store = fail(ErrorCode::corruption, (config.data_dir / "sites" / site_file_name(id)).string(), e.what());
+    }
+    SiteSlot& slot = sites[id];
+    if (!store) {
+      slot.unavailable = store.error().to_string();
+      log::error("registry: site '" + id + "' is held back, its store cannot be opened: " + slot.unavailable);
+      return {};
+    }
+    for (const auto& [key_id, from_seq] : entry.revoked_from) (*store)->revoke_key(key_id, from_seq);
+    slot.store = std::move(*store);
     return {};
+  }
+
+  // POST /v1/admin/actions (docs/registry-api.md §8.1): checked, kept in the audit log,
+  // then in force; the answer is the audit entry.
+  Reply admin_action(const std::string& actor, const std::string& body) {
+    auto action = parse_admin_action(body);
+    if (!action) return {refusal(action.error()), {}};
+    std::unique_lock lock(roster_mutex);
+    if (auto allowed = check_admin_action(roster, *action); !allowed) return {refusal(allowed.error()), {}};
+    if (!action->credential.token_sha256.empty() || !action->credential.client_cert_cn.empty() ||
+        !action->credential.client_cert_sha256.empty())
+      if (auto holder = principals.holder(action->credential);
+          holder && holder->kind == Principal::Kind::admin)
+        return {error_response(409, "conflict", "admin", "admin '" + holder->name + "' has that credential"), {}};
+    auto line = audit->append(actor, utc_now_ms(), action->to_json());
+    if (!line) return {error_response(500, "storage", "storage", line.error().to_string()), {}};
+    apply_admin_action(roster, *action);
+    const std::string& id = action->site;
+    if (action->verb == "add_site") {
+      if (auto r = open_site(id, roster.sites.at(id), {}); !r) return {error_response(500, "storage", "storage", r.error().to_string()), {}};
+    } else if (!id.empty() && sites.count(id) && sites.at(id).store) {
+      SiteStore& store = *sites.at(id).store;
+      if (action->verb == "pin_key" || action->verb == "rotate_key") store.pin_key(*PublicKey::from_pem(action->keys.front()));
+      if (action->verb == "revoke_key" || action->verb == "rotate_key") store.revoke_key(action->key_id, action->from_seq);
+    }
+    principals.rebuild(roster, admins);
+    log::notice("registry: admin '" + actor + "': " + *line);
+    return {json_response(200, *line + "\n"), {}};
+  }
+
+  // GET /v1/admin/roster: who may do what now, from the config and the audit log.
+  Reply roster_view() const {
+    nlohmann::json sites_json = nlohmann::json::array(), readers_json = nlohmann::json::array();
+    std::shared_lock lock(roster_mutex);
+    for (const auto& [id, s] : roster.sites) {
+      nlohmann::json revoked = nlohmann::json::object();
+      for (const auto& [key_id, from] : s.revoked_from) revoked[key_id] = from;
+      sites_json.push_back({{"site", id}, {"origin", s.from_config ? "config" : "enrolled"},
+                            {"state", s.removed ? "removed" : s.suspended ? "suspended" : "active"},
+                            {"checkpoint_only", s.checkpoint_only}, {"pinned_at_run_time", s.pinned_pems.size()},
+                            {"revoked_from_seq", revoked}});
+    }
+    for (const auto& [name, r] : roster.readers)
+      readers_json.push_back({{"reader", name}, {"origin", r.from_config ? "config" : "enrolled"},
+                              {"state", r.suspended ? "suspended" : "active"}});
+    nlohmann::json out = {{"sites", sites_json}, {"readers", readers_json}, {"audit_seq", audit->last_seq()}};
+    return {json_response(200, out.dump()), {}};
+  }
+
+  // GET /v1/audit?from_seq=N: the audit log's lines (NDJSON), at most kMaxAuditLines.
+  Reply audit_lines(const Admission& a) const {
+    bool given = a.query.count("from_seq") > 0;
+    auto from = number(a, "from_seq");
+    if (given && !from) return {error_response(400, "bad_request", "format", "from_seq must be a whole number"), {}};
+    std::shared_lock lock(roster_mutex);
+    auto text = audit->lines(from.value_or(1), kMaxAuditLines);
+    if (!text) return {error_response(500, "storage", "storage", text.error().to_string()), {}};
+    return {json_response(200, std::move(*text), "application/x-ndjson"), {}};
   }
 
   static Response json_response(int status, std::string body, const std::string& type = "application/json") {
@@ -242,8 +326,10 @@ struct Api::Impl {
   // for a site (principal_site).
   Reply site_index(const std::string& principal_site) {
     std::vector<SiteIndexEntry> entries;
+    std::shared_lock lock(roster_mutex);
     for (auto& [id, slot] : sites) {
       if (!principal_site.empty() && id != principal_site) continue;
+      if (auto it = roster.sites.find(id); it == roster.sites.end()) continue;
       if (!slot.store) {
         entries.push_back({id, slot.unavailable});
         continue;
@@ -302,7 +388,10 @@ struct Api::Impl {
 Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Api::~Api() = default;
 
-size_t Api::site_count() const { return impl_->sites.size(); }
+size_t Api::site_count() const {
+  std::shared_lock lock(impl_->roster_mutex);
+  return impl_->sites.size();
+}
 
 Response Api::error_response(int status, std::string error, std::string check, std::string message) {
   return Impl::refusal(Refusal{status, std::move(error), std::move(check), std::move(message), {}, {}});
@@ -310,7 +399,8 @@ Response Api::error_response(int status, std::string error, std::string check, s
 
 Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPool& pool) {
   if (auto r = check_registry_files(config); !r) return tl::unexpected(r.error());
-  auto impl = std::make_unique<Impl>(config);
+  StoreLimits limits{config.max_body_bytes, config.max_batch_records, 2 * uint64_t{config.max_batch_records}};
+  auto impl = std::make_unique<Impl>(config, limits, pool);
   auto hashed = [](Credential c) -> Result<Credential> {
     if (c.token_file.empty()) return c;
     auto token = read_secret_file(c.token_file, S_IRWXO);
@@ -318,15 +408,24 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     c.token_sha256 = to_hex(sha256(*token));
     return c;
   };
+  Roster& roster = impl->roster;
   for (const auto& s : config.sites) {
     auto c = hashed(s.credential);
     if (!c) return tl::unexpected(c.error());
-    impl->site_credentials.push_back(std::move(*c));
+    RosterSite& entry = roster.sites[s.id];
+    entry.credential = std::move(*c);
+    entry.checkpoint_only = s.checkpoint_only;
+    entry.from_config = true;
   }
   for (const auto& r : config.readers) {
     auto c = hashed(r.credential);
     if (!c) return tl::unexpected(c.error());
-    impl->reader_credentials.push_back(std::move(*c));
+    roster.readers[r.name] = RosterReader{std::move(*c), true, false};
+  }
+  for (const auto& r : config.admins) {
+    auto c = hashed(r.credential);
+    if (!c) return tl::unexpected(c.error());
+    impl->admins.push_back({r.name, std::move(*c)});
   }
   if (!config.bundle_key_file.empty()) {
     auto signer = Signer::load(config.bundle_key_file);
@@ -343,29 +442,28 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     if (!pem) return tl::unexpected(pem.error());
     impl->tpm_ca_pem = std::move(*pem);
   }
-  StoreLimits limits{config.max_body_bytes, config.max_batch_records, 2 * uint64_t{config.max_batch_records}};
-  for (const auto& s : config.sites) {
-    std::vector<PublicKey> pinned;
-    for (const auto& f : s.keys) {
-      auto key = PublicKey::load(f);
-      if (!key) return tl::unexpected(key.error());
-      pinned.push_back(std::move(*key));
+  // The admins' actions, replayed over the config. One the config now contradicts (a site
+  // since written into registry.toml) is skipped with a warning: the config wins.
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  auto audit = AuditLog::open(config.data_dir / "audit.db", [&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
+    auto action = parse_admin_action(entry.dump());
+    if (!action) return fail(ErrorCode::corruption, "", action.error().message);
+    if (auto allowed = check_admin_action(roster, *action); !allowed) {
+      log::warning("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") is not applied: " +
+                   allowed.error().message);
+      return {};
     }
-    SiteOptions options{std::move(pinned), s.checkpoint_only, limits, impl->cosigner ? &*impl->cosigner : nullptr};
-    Result<std::unique_ptr<SiteStore>> store = fail(ErrorCode::storage, s.id, "not opened");
-    try {
-      store = SiteStore::open(config.data_dir, s.id, std::move(options), pool);
-    } catch (const std::exception& e) {  // SQL that cannot be prepared on a damaged file
-      store = fail(ErrorCode::corruption, (config.data_dir / "sites" / site_file_name(s.id)).string(), e.what());
-    }
-    SiteSlot& slot = impl->sites[s.id];
-    if (store) {
-      slot.store = std::move(*store);
-    } else {
-      slot.unavailable = store.error().to_string();
-      log::error("registry: site '" + s.id + "' is held back, its store cannot be opened: " + slot.unavailable);
-    }
-  }
+    apply_admin_action(roster, *action);
+    return {};
+  });
+  if (!audit) return tl::unexpected(audit.error());
+  impl->audit = std::move(*audit);
+  std::map<std::string, std::vector<std::filesystem::path>> key_files;  // the config's pins
+  for (const auto& s : config.sites) key_files[s.id] = s.keys;
+  for (const auto& [id, entry] : roster.sites)
+    if (auto r = impl->open_site(id, entry, key_files[id]); !r) return tl::unexpected(r.error());
+  impl->principals.rebuild(roster, impl->admins);
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }
 
@@ -375,6 +473,7 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
     a.refusal = error_response(status, std::move(error), std::move(check), std::move(message));
     return a;
   };
+  std::shared_lock lock(impl_->roster_mutex);
   Principal who = impl_->authenticate(req, cert);
   if (who.kind == Principal::Kind::none) {
     refuse(401, "unauthenticated", "auth", "no known credential (a bearer token or a client certificate)");
@@ -383,9 +482,38 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
     return a;
   }
   a.authenticated = true;
+  const char* kind = who.kind == Principal::Kind::site ? "site" : who.kind == Principal::Kind::reader ? "reader" : "admin";
+  if (who.suspended)
+    return refuse(403, "suspended", "auth", std::string(kind) + " '" + who.name + "' is suspended by the registry's admins");
   parse_target(sv(req.target()), a);
-  if (a.path.size() == 2 && a.path[0] == "v1" && a.path[1] == "sites" &&
-      (req.method() == http::verb::get || req.method() == http::verb::head)) {
+  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  // The admins' endpoints and the audit log (docs/registry-api.md §8); an admin may use nothing else.
+  bool admin_path = a.path.size() == 3 && a.path[0] == "v1" && a.path[1] == "admin";
+  bool audit_path = a.path.size() == 2 && a.path[0] == "v1" && a.path[1] == "audit";
+  if (who.kind == Principal::Kind::admin || admin_path || audit_path) {
+    if (audit_path && who.kind == Principal::Kind::site)
+      return refuse(403, "forbidden", "auth", "the audit log is for readers and admins, not sites");
+    if (admin_path && who.kind != Principal::Kind::admin)
+      return refuse(403, "forbidden", "auth", std::string(kind) + " '" + who.name + "' is not an admin");
+    if (audit_path && get) {
+      a.endpoint = Endpoint::audit;
+    } else if (admin_path && a.path[2] == "roster" && get) {
+      a.endpoint = Endpoint::roster;
+    } else if (admin_path && a.path[2] == "actions" && req.method() == http::verb::post) {
+      a.endpoint = Endpoint::admin_action;
+      auto type = sv(req[http::field::content_type]);
+      if (type.substr(0, type.find(';')) != "application/json")
+        return refuse(415, "unsupported_media_type", "format", "Content-Type must be application/json");
+      a.body_limit = kMaxAdminActionBytes;
+      a.actor = who.name;
+    } else {
+      return refuse(who.kind == Principal::Kind::admin ? 403 : 404, who.kind == Principal::Kind::admin ? "forbidden" : "not_found",
+                    "auth", "no such resource for " + std::string(kind) + " '" + who.name + "': " +
+                                std::string(sv(req.method_string())) + " " + std::string(sv(req.target())));
+    }
+    return a;
+  }
+  if (a.path.size() == 2 && a.path[0] == "v1" && a.path[1] == "sites" && get) {
     a.endpoint = Endpoint::sites;
     a.principal_site = who.kind == Principal::Kind::site ? who.name : "";
     return a;
@@ -431,6 +559,9 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
 
 Reply Api::execute(const Admission& a, const RequestHeader& req, const std::string& body) {
   if (a.endpoint == Endpoint::sites) return impl_->site_index(a.principal_site);
+  if (a.endpoint == Endpoint::admin_action) return impl_->admin_action(a.actor, body);
+  if (a.endpoint == Endpoint::roster) return impl_->roster_view();
+  if (a.endpoint == Endpoint::audit) return impl_->audit_lines(a);
   SiteStore& store = *a.store;
   auto answer = [](const Answer<std::string>& r, const std::string& type = "application/json") {
     return Reply{Impl::answer(r, type), {}};
@@ -452,7 +583,7 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
     case Endpoint::report: return answer(store.report(a.path[4]));
     case Endpoint::bundle: return impl_->bundle(store, a);
     case Endpoint::page: return impl_->page(store, a);
-    case Endpoint::sites: break;
+    case Endpoint::sites: case Endpoint::admin_action: case Endpoint::roster: case Endpoint::audit: break;
   }
   return {error_response(500, "internal", "format", "unrouted request"), {}};
 }

@@ -16,6 +16,7 @@
 #include "mrv/core/crypto.hpp"
 #include "mrv/registry/registry_config.hpp"
 #include "mrv/registry/site_store.hpp"
+#include "principals.hpp"
 
 namespace mrv::registry {
 
@@ -25,14 +26,10 @@ using RequestHeader = http::request_header<>;
 
 class VerifyPool;
 
-// A client certificate that verified: its subject CN and the SHA-256 of its DER.
-struct PeerCertificate {
-  std::string cn, sha256_hex;
-};
-
 enum class Endpoint {
   put_key, put_config, post_records, post_checkpoint, post_report, post_tpm_statement, post_tpm_activation,
   summary, keys, records, checkpoints, reports, report, bundle, page, sites,
+  admin_action, roster, audit,  // docs/registry-api.md §8
 };
 
 // The verdict on a request's headers.
@@ -45,6 +42,7 @@ struct Admission {
   std::vector<std::string> path;              // percent-decoded segments
   std::map<std::string, std::string> query;   // percent-decoded
   std::string principal_site;                 // for the list of sites: a site credential's site ("": a reader)
+  std::string actor;                          // for an admin action: the admin's name
 };
 
 // An answer; for a bundle also the file to stream (and remove).
@@ -55,9 +53,10 @@ struct Reply {
 
 class Api {
  public:
-  // Reads the credentials and the bundle key, and opens every site's store. A store that
-  // cannot be opened is logged (site, file) and holds only that site back: its requests
-  // are answered 503 until the registry is restarted with the store repaired.
+  // Reads the credentials and the bundle key, replays the admins' audit log over the
+  // config's sites and readers, and opens every site's store. A store that cannot be
+  // opened is logged (site, file) and holds only that site back: its requests are
+  // answered 503 until the registry is restarted with the store repaired.
   [[nodiscard]] static Result<std::unique_ptr<Api>> create(const RegistryConfig& config, VerifyPool& pool);
   ~Api();
 

@@ -29,8 +29,9 @@ Result<void> check_registry_files(const RegistryConfig& config) {
   };
   for (const auto& s : config.sites)
     if (auto r = check_token(s.credential); !r) return r;
-  for (const auto& e : config.readers)
-    if (auto r = check_token(e.credential); !r) return r;
+  for (const auto* list : {&config.readers, &config.admins})
+    for (const auto& e : *list)
+      if (auto r = check_token(e.credential); !r) return r;
   if (auto r = check_tls_files(config); !r) return r;
   if (!config.bundle_key_file.empty())
     if (auto signer = Signer::load(config.bundle_key_file); !signer) return tl::unexpected(signer.error());

@@ -1,5 +1,6 @@
 // mrv-registry: the reference registry (docs/registry-api.md). Exit codes: 0 stopped by
-// SIGINT/SIGTERM, 1 a failure at start, 2 usage or config errors.
+// SIGINT/SIGTERM, 1 a failure at start, 2 usage or config errors. `mrv-registry enroll`
+// is an admin's client for a running registry (src/enroll_cli.hpp).
 #include <sys/stat.h>
 
 #include <csignal>
@@ -11,15 +12,19 @@
 #include "mrv/core/log.hpp"
 #include "mrv/registry/registry_config.hpp"
 #include "mrv/registry/server.hpp"
+#include "enroll_cli.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mrv-registry: receives, verifies and serves signed MRV records over HTTPS"};
   std::string config_file;
   bool check_only = false;
-  app.add_option("-c,--config", config_file, "registry config (TOML), e.g. configs/registry.toml")->required();
+  app.add_option("-c,--config", config_file, "registry config (TOML), e.g. configs/registry.toml");
   app.add_flag("--check-config", check_only, "validate the config and exit");
+  auto enroll = mrv::registry::add_enroll_command(app);
   try {
     app.parse(argc, argv);
+    if (app.got_subcommand("enroll")) return enroll();
+    if (config_file.empty()) throw CLI::RequiredError("--config");
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

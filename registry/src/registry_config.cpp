@@ -53,7 +53,7 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   r.only_keys(root, "", {"listen", "data_dir", "max_body_bytes", "max_batch_records", "verify_threads",
                          "request_threads", "max_connections", "max_header_bytes", "max_body_bytes_total",
                          "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "cosign", "tpm", "sites",
-                         "readers"});
+                         "readers", "admins"});
   std::string listen = r.string(root, "", "listen", false, "127.0.0.1:8443");
   auto colon = listen.rfind(':');
   int64_t port = -1;
@@ -129,18 +129,24 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
       c.sites.push_back(std::move(s));
     }
   }
-  if (const toml::array* readers = r.array_of_tables(root, "", "readers")) {
-    for (size_t i = 0; i < readers->size(); ++i) {
-      const toml::table& t = *readers->get(i)->as_table();
-      std::string path = "readers[" + std::to_string(i) + "]";
-      r.only_keys(t, path, {"name", "token_sha256", "token_file", "client_cert_cn", "client_cert_sha256"});
-      ReaderEntry e;
-      e.name = r.string(t, path, "name", true);
-      e.credential = read_credential(r, file, t, path);
-      c.readers.push_back(std::move(e));
+  for (auto [table, list] : {std::pair{"readers", &c.readers}, std::pair{"admins", &c.admins}}) {
+    std::set<std::string> names;
+    if (const toml::array* entries = r.array_of_tables(root, "", table)) {
+      for (size_t i = 0; i < entries->size(); ++i) {
+        const toml::table& t = *entries->get(i)->as_table();
+        std::string path = std::string(table) + "[" + std::to_string(i) + "]";
+        r.only_keys(t, path, {"name", "token_sha256", "token_file", "client_cert_cn", "client_cert_sha256"});
+        ReaderEntry e;
+        e.name = r.string(t, path, "name", true);
+        if (!e.name.empty() && !is_valid_id(e.name)) r.error(t.get("name"), path + ".name", "may hold only A-Z a-z 0-9 . _ : / -");
+        if (!names.insert(e.name).second) r.error(t.get("name"), path + ".name", "duplicate name '" + e.name + "'");
+        e.credential = read_credential(r, file, t, path);
+        list->push_back(std::move(e));
+      }
     }
   }
-  if (c.sites.empty()) r.error(&root, "sites", "at least one [[sites]] entry is required");
+  if (c.sites.empty() && c.admins.empty())
+    r.error(&root, "sites", "at least one [[sites]] entry is required (or an [[admins]] entry to enroll sites at run time)");
   if (!r.errors_.empty()) return tl::unexpected(std::move(r.errors_));
   return c;
 }

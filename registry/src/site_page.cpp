@@ -99,12 +99,13 @@ void checkpoint_section(std::string& out, const SitePage& p) {
 
 void keys_section(std::string& out, const SitePage& p) {
   out += "<h2>Keys</h2>\n<table id=\"keys\"><thead><tr><th>key id (SHA-256 of the public key)</th><th>algorithm</th>"
-         "<th>registered</th><th>held in a TPM</th><th>signed the newest checkpoint</th></tr></thead><tbody>\n";
+         "<th>registered</th><th>held in a TPM</th><th>signed the newest checkpoint</th><th>revoked</th></tr></thead><tbody>\n";
   for (const auto& k : p.keys)
     out += "<tr><td><code>" + html_escape(k.key_id) + "</code></td><td>" + html_escape(k.algorithm) + "</td><td>" +
            utc(k.registered_ms) + "</td><td>" +
            (k.tpm_activated_ms ? "attestation key activated " + utc(k.tpm_activated_ms) : std::string("not claimed")) +
-           "</td><td>" + (k.signed_latest ? "yes" : "no") + "</td></tr>\n";
+           "</td><td>" + (k.signed_latest ? "yes" : "no") + "</td><td>" +
+           (k.revoked_from_seq ? "from seq " + std::to_string(k.revoked_from_seq) : std::string("no")) + "</td></tr>\n";
   out += "</tbody></table>\n";
   if (p.keys.empty()) out += "<p class=\"muted\">No key registered yet.</p>\n";
 }

@@ -99,31 +99,6 @@ Result<std::unique_ptr<SiteStore>> SiteStore::open(const std::filesystem::path& 
   return store;
 }
 
-Answer<std::string> SiteStore::register_key(std::string_view pem) {
-  auto key = PublicKey::from_pem(pem);
-  if (!key) return refuse(400, "malformed", "key", "not an Ed25519 or ECDSA P-256 public key in PEM: " + key.error().message);
-  json receipt = {{"site", site_id_}, {"key_id", key->key_id_hex()}, {"algorithm", std::string(to_string(key->algorithm()))}};
-  std::lock_guard lock(mutex_);
-  auto same = [&](const PublicKey& p) { return p.key_id_hex() == key->key_id_hex(); };
-  const auto& pinned = options_.pinned;
-  if (!pinned.empty() && std::none_of(pinned.begin(), pinned.end(), same))
-    return refuse(403, "key_not_allowed", "key", "key " + key->key_id_hex() + " is not one of the site's pinned keys");
-  if (pinned.empty() && std::none_of(keys_.begin(), keys_.end(), same)) {
-    // Trust on first use: once the site holds records, a credential alone cannot bring
-    // in a key that would sign a history of its own.
-    auto pending = unproven_->last();
-    if (!pending) return storage_failure(pending.error());
-    if (journal_.last_seq() > 0 || *pending)
-      return refuse(403, "key_not_allowed", "key",
-                    "site '" + site_id_ + "' holds records: a new key (" + key->key_id_hex() +
-                        ") must be pinned in the registry's config (keys = [...])");
-  }
-  auto added = journal_.add_key(*key, utc_now_ms());
-  if (!added) return storage_failure(added.error());
-  if (*added) keys_.push_back(std::move(*key));
-  return receipt.dump();
-}
-
 Answer<std::string> SiteStore::add_config(std::string_view hash_hex, std::string_view text) {
   if (to_hex(sha256(text)) != hash_hex)
     return refuse(400, "malformed", "format", "the config's SHA-256 is not " + std::string(hash_hex));
@@ -273,6 +248,10 @@ Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines,
     }
     if ((*f)->site_id != site_id_)
       return refuse(422, "wrong_site", "site", "a record of site '" + (*f)->site_id + "'", l.seq);
+    if (const PublicKey* key = chain.pending_key(); key && !revoked_from_.empty())
+      if (auto from = revoked_from(key->key_id_hex()); from && l.seq >= *from)
+        return refuse(422, "key_revoked", "key",
+                      "key " + key->key_id_hex() + " is revoked from seq " + std::to_string(*from), l.seq);
     if (!chain.pending_key()) {  // no signature of its own
       if (!options_.checkpoint_only)
         return refuse(422, "bad_signature", "signature",
@@ -333,8 +312,14 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
   if (c->origin != checkpoint_origin(site_id_))
     return refuse(422, "wrong_site", "site", "origin '" + c->origin + "' is not " + checkpoint_origin(site_id_));
   std::lock_guard lock(mutex_);
-  if (std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) { return verify_checkpoint(*c, k); }))
-    return refuse(422, "bad_signature", "checkpoint", "no signature line verifies with a key registered for the site");
+  // A key revoked from seq s may not vouch for a tree that holds record s.
+  auto usable = [&](const PublicKey& k) {
+    auto from = revoked_from(k.key_id_hex());
+    return (!from || c->tree_size < *from) && verify_checkpoint(*c, k);
+  };
+  if (std::none_of(keys_.begin(), keys_.end(), usable))
+    return refuse(422, "bad_signature", "checkpoint",
+                  "no signature line verifies with a key registered for the site (and not revoked at this tree size)");
   uint64_t held = journal_.last_seq();
   if (c->tree_size > held) return prove_unproven(*c);
   auto root = journal_.tree_root(c->tree_size);
@@ -422,10 +407,11 @@ Answer<std::string> SiteStore::post_report(std::string_view json_text) {
   std::lock_guard lock(mutex_);
   auto signature = from_base64(report->signature.value_b64);
   if (!signature || std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) {
-        return k.key_id_hex() == report->signature.key_id_hex && k.verify(report->canonical, *signature);
+        return k.key_id_hex() == report->signature.key_id_hex && !revoked_from(k.key_id_hex()) &&
+               k.verify(report->canonical, *signature);
       }))
     return refuse(422, "bad_signature", "signature",
-                  "the report's signature does not verify with a registered key of the site (key " +
+                  "the report's signature does not verify with a registered, unrevoked key of the site (key " +
                       report->signature.key_id_hex + ")");
   auto path = reports_dir_ / (hash + ".json");
   if (!std::filesystem::exists(path))
@@ -448,25 +434,6 @@ Answer<std::string> SiteStore::summary() {
             {"unproven_records", *waiting}, {"unproven_through", *top ? (*top)->seq : 0}};
   if (*latest) j["latest_checkpoint"] = {{"tree_size", (*latest)->checkpoint.tree_size}, {"note", (*latest)->checkpoint.note}};
   return j.dump();
-}
-
-Answer<std::string> SiteStore::keys() {
-  json out = json::array();
-  {
-    std::lock_guard lock(mutex_);
-    auto infos = journal_.public_keys();
-    if (!infos) return storage_failure(infos.error());
-    for (const auto& k : *infos)
-      out.push_back({{"key_id", k.key_id_hex}, {"algorithm", k.algorithm}, {"public_key_pem", k.pem},
-                     {"registered_ms", k.first_used_ms}});
-  }
-  auto activated = tpm_activations();
-  for (json& k : out)
-    if (auto it = activated.find(k["key_id"].get<std::string>()); it != activated.end()) {
-      k["tpm"] = json::parse(it->second.statement);
-      k["tpm_activated_ms"] = it->second.activated_ms;
-    }
-  return out.dump();
 }
 
 Answer<std::string> SiteStore::records_locked(uint64_t from_seq, uint64_t to_seq) {

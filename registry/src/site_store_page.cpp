@@ -69,6 +69,7 @@ Answer<SitePage> SiteStore::page(int days, int64_t until_ms) {
       if (auto it = activated.find(k.key_id_hex); it != activated.end()) key.tpm_activated_ms = it->second.activated_ms;
       auto held = std::find_if(keys_.begin(), keys_.end(), [&](const PublicKey& pk) { return pk.key_id_hex() == k.key_id_hex; });
       key.signed_latest = p.latest && held != keys_.end() && verify_checkpoint(p.latest->checkpoint, *held);
+      key.revoked_from_seq = revoked_from(k.key_id_hex).value_or(0);
     }
   }
   p.reports = report_list();

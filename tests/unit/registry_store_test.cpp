@@ -455,6 +455,36 @@ TEST_CASE("registry: without pinned keys, a new key is taken only while the site
   REQUIRE_FALSE(late);
   CHECK(late.error().status == 403);
   CHECK(late.error().error == "key_not_allowed");
+  // Pinned at run time, it is taken; revoked, a key registers no more.
+  reg.store->pin_key(*PublicKey::from_pem(signer->public_pem()));
+  CHECK(reg.store->register_key(signer->public_pem()));
+  auto third = Signer::generate(Algorithm::ed25519);
+  REQUIRE(third);
+  reg.store->pin_key(*PublicKey::from_pem(third->public_pem()));
+  reg.store->revoke_key(PublicKey::from_pem(third->public_pem())->key_id_hex(), 1);
+  auto revoked = reg.store->register_key(third->public_pem());
+  REQUIRE_FALSE(revoked);
+  CHECK(revoked.error().error == "key_revoked");
+}
+
+TEST_CASE("registry: a key revoked from seq s signs no record, checkpoint or report from s on", "[registry][enroll]") {
+  test::TempDir site;
+  Journal j = site_journal(site, 10);
+  Registry reg;
+  REQUIRE(reg.store->register_key(test_key(site).pem()));
+  reg.store->revoke_key(test_key(site).key_id_hex(), 6);
+  auto refused = reg.store->post_records(lines(j, 1, 10), false);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().error == "key_revoked");
+  CHECK(refused.error().seq == 6u);
+  CHECK(json::parse(*reg.store->summary())["held_through"] == 0);  // the batch, whole or not at all
+  REQUIRE(reg.store->post_records(lines(j, 1, 5), false));
+  auto keys = json::parse(*reg.store->keys());
+  CHECK(keys[0]["revoked_from_seq"] == 6);
+  auto page = reg.store->page(1, 0);
+  REQUIRE(page);
+  CHECK(page->keys.at(0).revoked_from_seq == 6);
+  CHECK(render_site_page(*page).find("from seq 6") != std::string::npos);
 }
 
 TEST_CASE("registry: site ids that differ only in / or : get files of their own", "[registry]") {

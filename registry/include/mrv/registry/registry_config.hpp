@@ -34,6 +34,8 @@ struct SiteEntry {
   bool checkpoint_only = false;
 };
 
+// A reader (a verifier), or an admin: one who enrolls sites and readers at run time
+// (docs/registry-api.md §8) and nothing else.
 struct ReaderEntry {
   std::string name;
   Credential credential;
@@ -67,6 +69,7 @@ struct RegistryConfig {
   int request_timeout_ms = 120'000;       // a whole request: headers, then body
   std::vector<SiteEntry> sites;
   std::vector<ReaderEntry> readers;
+  std::vector<ReaderEntry> admins;
 };
 
 [[nodiscard]] tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(

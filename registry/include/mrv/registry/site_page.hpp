@@ -25,6 +25,7 @@ struct SitePage {
     int64_t registered_ms = 0;
     int64_t tpm_activated_ms = 0;  // 0: its TPM attestation key was never activated here
     bool signed_latest = false;    // a signature line of the newest checkpoint is this key's
+    uint64_t revoked_from_seq = 0; // 0: not revoked (docs/registry-api.md §8.1)
   };
   std::vector<Key> keys;
 

@@ -73,6 +73,12 @@ class SiteStore {
   Answer<std::string> tpm_challenge(std::string_view key_id, std::string_view statement, std::string_view tpm_ca_pem);
   Answer<std::string> tpm_activate(std::string_view key_id, std::string_view answer);
 
+  // Admins' key policy at run time (enrollment.hpp): a key the site may register from now
+  // on; a key that may no longer sign records or checkpoints from `from_seq` on, nor
+  // reports, nor be registered.
+  void pin_key(PublicKey key);
+  void revoke_key(const std::string& key_id, uint64_t from_seq);
+
   Answer<std::string> summary();
   Answer<std::string> keys();
   // NDJSON record lines of from_seq..to_seq, at most max_batch_records.
@@ -108,6 +114,7 @@ class SiteStore {
   Answer<std::string> prove_unproven(const Checkpoint& checkpoint);
   Answer<std::string> checkpoint_receipt(const Checkpoint& checkpoint);
   std::vector<SitePage::Report> report_list();  // newest first
+  std::optional<uint64_t> revoked_from(std::string_view key_id) const;  // with mutex_ held
 
   std::string site_id_;
   std::filesystem::path path_, reports_dir_, tpm_dir_;
@@ -115,6 +122,7 @@ class SiteStore {
   Journal journal_;
   std::unique_ptr<UnprovenStore> unproven_;
   std::vector<PublicKey> keys_;    // registered
+  std::map<std::string, uint64_t, std::less<>> revoked_from_;  // key id -> first seq it may not sign
   struct PendingActivation {
     std::string statement, credential;
     int64_t expires_ms = 0;
