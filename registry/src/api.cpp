@@ -165,15 +165,10 @@ struct Api::Impl {
     return principals.find(token_sha256, cert);
   }
 
-  // Opens a site's store into its slot, with the config's pinned key files (none for an
-  // enrolled site) and the roster's pins and revocations.
-  Result<void> open_site(const std::string& id, const RosterSite& entry, const std::vector<std::filesystem::path>& key_files) {
-    std::vector<PublicKey> pinned;
-    for (const auto& f : key_files) {
-      auto key = PublicKey::load(f);
-      if (!key) return tl::unexpected(key.error());
-      pinned.push_back(std::move(*key));
-    }
+  // A site's store, with the config's pinned key files (none for an enrolled site) and
+  // the roster's pins and revocations.
+  Result<std::unique_ptr<SiteStore>> open_store(const std::string& id, const RosterSite& entry,
+                                                std::vector<PublicKey> pinned) {
     for (const auto& pem : entry.pinned_pems) pinned.push_back(*PublicKey::from_pem(pem));  // checked when enrolled
     SiteOptions options{std::move(pinned), entry.checkpoint_only, limits, cosigner ? &*cosigner : nullptr};
     Result<std::unique_ptr<SiteStore>> store = fail(ErrorCode::storage, id, "not opened");
@@ -182,15 +177,30 @@ struct Api::Impl {
     } catch (const std::exception& e) {  // SQL that cannot be prepared on a damaged file
       store = fail(ErrorCode::corruption, (config.data_dir / "sites" / site_file_name(id)).string(), e.what());
     }
+    if (store)
+      for (const auto& [key_id, from_seq] : entry.revoked_from) (*store)->revoke_key(key_id, from_seq);
+    return store;
+  }
+
+  // Into the site's slot: the store, or why it could not be opened (its requests are then
+  // answered 503).
+  void place_store(const std::string& id, Result<std::unique_ptr<SiteStore>> store) {
     SiteSlot& slot = sites[id];
-    if (!store) {
-      slot.unavailable = store.error().to_string();
-      log::error("registry: site '" + id + "' is held back, its store cannot be opened: " + slot.unavailable);
-      return {};
+    if (store) {
+      slot.store = std::move(*store);
+      return;
     }
-    for (const auto& [key_id, from_seq] : entry.revoked_from) (*store)->revoke_key(key_id, from_seq);
-    slot.store = std::move(*store);
-    return {};
+    slot.unavailable = store.error().to_string();
+    log::error("registry: site '" + id + "' is held back, its store cannot be opened: " + slot.unavailable);
+  }
+
+  // The roster entry an add_site makes (what apply_admin_action will write).
+  static RosterSite roster_site_of(const AdminAction& a) {
+    RosterSite s;
+    s.credential = a.credential;
+    s.checkpoint_only = a.checkpoint_only;
+    s.pinned_pems = a.keys;
+    return s;
   }
 
   // POST /v1/admin/actions (docs/registry-api.md §8.1): checked, kept in the audit log,
@@ -198,6 +208,16 @@ struct Api::Impl {
   Reply admin_action(const std::string& actor, const std::string& body) {
     auto action = parse_admin_action(body);
     if (!action) return {refusal(action.error()), {}};
+    // A new site's store is opened (its files created, tens of ms) before the roster is
+    // locked, so uploads to the other sites do not wait for it.
+    Result<std::unique_ptr<SiteStore>> opened = fail(ErrorCode::storage, action->site, "not opened");
+    if (action->verb == "add_site") {
+      {
+        std::shared_lock peek(roster_mutex);
+        if (auto allowed = check_admin_action(roster, *action); !allowed) return {refusal(allowed.error()), {}};
+      }
+      opened = open_store(action->site, roster_site_of(*action), {});
+    }
     std::unique_lock lock(roster_mutex);
     if (auto allowed = check_admin_action(roster, *action); !allowed) return {refusal(allowed.error()), {}};
     if (!action->credential.token_sha256.empty() || !action->credential.client_cert_cn.empty() ||
@@ -210,7 +230,7 @@ struct Api::Impl {
     apply_admin_action(roster, *action);
     const std::string& id = action->site;
     if (action->verb == "add_site") {
-      if (auto r = open_site(id, roster.sites.at(id), {}); !r) return {error_response(500, "storage", "storage", r.error().to_string()), {}};
+      place_store(id, std::move(opened));
     } else if (!id.empty() && sites.count(id) && sites.at(id).store) {
       SiteStore& store = *sites.at(id).store;
       if (action->verb == "pin_key" || action->verb == "rotate_key") store.pin_key(*PublicKey::from_pem(action->keys.front()));
@@ -459,10 +479,14 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
   });
   if (!audit) return tl::unexpected(audit.error());
   impl->audit = std::move(*audit);
-  std::map<std::string, std::vector<std::filesystem::path>> key_files;  // the config's pins
-  for (const auto& s : config.sites) key_files[s.id] = s.keys;
-  for (const auto& [id, entry] : roster.sites)
-    if (auto r = impl->open_site(id, entry, key_files[id]); !r) return tl::unexpected(r.error());
+  std::map<std::string, std::vector<PublicKey>> config_pins;  // keys = [...] of the config's sites
+  for (const auto& s : config.sites)
+    for (const auto& f : s.keys) {
+      auto key = PublicKey::load(f);
+      if (!key) return tl::unexpected(key.error());
+      config_pins[s.id].push_back(std::move(*key));
+    }
+  for (const auto& [id, entry] : roster.sites) impl->place_store(id, impl->open_store(id, entry, std::move(config_pins[id])));
   impl->principals.rebuild(roster, impl->admins);
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }
