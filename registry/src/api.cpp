@@ -349,7 +349,6 @@ struct Api::Impl {
     std::shared_lock lock(roster_mutex);
     for (auto& [id, slot] : sites) {
       if (!principal_site.empty() && id != principal_site) continue;
-      if (auto it = roster.sites.find(id); it == roster.sites.end()) continue;
       if (!slot.store) {
         entries.push_back({id, slot.unavailable});
         continue;
