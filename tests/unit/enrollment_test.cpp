@@ -91,6 +91,8 @@ TEST_CASE("enrollment: malformed actions are refused, naming the member", "[regi
   CHECK(why("{\"action\":\"revoke_key\",\"site\":\"a\",\"key_id\":\"" + kHash + "\",\"from_seq\":1,\"reason\":\"" +
             std::string(kMaxReasonBytes + 1, 'r') + "\"}").find("longer than") != std::string::npos);
   CHECK(why("{\"action\":\"pin_key\",\"site\":\"a\"}") == "public_key_pem is required");
+  CHECK(why("{\"action\":\"add_reader\",\"reader\":\"r\",\"token_sha256\":\"" + to_hex(sha256("")) + "\"}") ==
+        "token_sha256 is the hash of an empty token");
   CHECK(why("{\"action\":\"add_site\",\"site\":\"a\",\"token_sha256\":\"" + kHash + "\",\"keys\":[1]}") ==
         "keys[0] must be a string");
   // At the limits: 64 KiB of text, a reason of 1,024 bytes.
