@@ -19,6 +19,9 @@ set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgco
 # machine's; the arm64 runtime library (libmuparser2v5:arm64) and the shared headers are
 # enough, with this small package config for them.
 set(muparser_DIR ${CMAKE_CURRENT_LIST_DIR}/cross-arm64/muparser CACHE PATH "muparser config for arm64")
+# libpq-dev is not Multi-Arch: same either: the arm64 libpq5 and the shared headers.
+set(PostgreSQL_LIBRARY /usr/lib/aarch64-linux-gnu/libpq.so.5 CACHE FILEPATH "libpq for arm64")
+set(PostgreSQL_INCLUDE_DIR /usr/include/postgresql CACHE PATH "libpq's headers")
 
 # cpack -G DEB names and marks the packages arm64 (dpkg would say the build machine's).
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)

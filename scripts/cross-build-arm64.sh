@@ -20,13 +20,14 @@ export DEBIAN_FRONTEND=noninteractive
 # The build machine's headers serve both architectures for header-only and Multi-Arch:
 # foreign packages (scripts/install-deps.sh installs them); libraries come as :arm64.
 # libmuparser-dev is not Multi-Arch: same (its :arm64 would remove the amd64 one), so
-# only its runtime library is taken (packaging/cross-arm64/muparser).
+# only its runtime library is taken (packaging/cross-arm64/muparser); libpq-dev likewise
+# (packaging/toolchain-arm64.cmake).
 packages=(
   crossbuild-essential-arm64 file
   libssl-dev:arm64 libsqlite3-dev:arm64 zlib1g-dev:arm64 libsystemd-dev:arm64
   libpaho-mqtt-dev:arm64 libpaho-mqttpp-dev:arm64 libtomlplusplus-dev:arm64
   libboost1.74-dev:arm64 libmuparser2v5:arm64 libmuparser-dev libhowardhinnant-date-dev:arm64
-  libxlsxwriter-dev:arm64
+  libxlsxwriter-dev:arm64 libpq5:arm64
   nlohmann-json3-dev libcli11-dev libexpected-dev
 )
 

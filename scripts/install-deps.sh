@@ -16,6 +16,7 @@ packages=(
   debootstrap systemd-container file
   swtpm swtpm-tools tpm2-openssl tpm2-tools jq
   clang-14 libclang-rt-14-dev
+  libpq-dev postgresql-15
 )
 
 missing=()

@@ -465,7 +465,7 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
   // since written into registry.toml) is skipped with a warning: the config wins.
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
-  auto audit = AuditLog::open(config.data_dir / "audit.db", [&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
+  auto replay = [&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
     auto action = parse_admin_action(entry.dump());
     if (!action) return fail(ErrorCode::corruption, "", action.error().message);
     if (auto allowed = check_admin_action(roster, *action); !allowed) {
@@ -475,7 +475,9 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     }
     apply_admin_action(roster, *action);
     return {};
-  });
+  };
+  auto audit = config.database_url.empty() ? AuditLog::open_sqlite(config.data_dir / "audit.db", replay)
+                                           : AuditLog::open_postgres(config.database_url, replay);
   if (!audit) return tl::unexpected(audit.error());
   impl->audit = std::move(*audit);
   std::map<std::string, std::vector<PublicKey>> config_pins;  // keys = [...] of the config's sites

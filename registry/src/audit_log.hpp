@@ -1,15 +1,16 @@
 #pragma once
-// The admins' actions, kept for good (docs/registry-api.md §8.2): one SQLite file,
-// data_dir/audit.db, a table that triggers keep append-only, each entry a line of JSON
-// holding the SHA-256 of the line before it. Opening replays and checks the whole chain,
-// so a file edited by hand stops the registry rather than changing who may do what.
-#include <sqlite3.h>
-
+// The admins' actions, kept for good (docs/registry-api.md §8.2): a table kept
+// append-only by triggers, each entry a line of JSON holding the SHA-256 of the line
+// before it. Opening replays and checks the whole chain, so a table edited by hand stops
+// the registry rather than changing who may do what. Two engines: a SQLite file,
+// data_dir/audit.db (the default), or a PostgreSQL database ([database] in
+// registry.toml); the lines are the same bytes on both.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -19,22 +20,32 @@ namespace mrv::registry {
 
 class AuditLog {
  public:
-  // Opens (or creates) the file and calls `replay` with each entry's action, oldest first;
-  // an error names the file and the seq whose line or link is wrong, or what replay said.
-  [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open(
-      const std::filesystem::path& file, const std::function<Result<void>(uint64_t seq, const nlohmann::json& action)>& replay);
-  ~AuditLog();
+  // Called with each entry's action, oldest first; an error stops the opening.
+  using Replay = std::function<Result<void>(uint64_t seq, const nlohmann::json& action)>;
+
+  // Opens (or creates) the log; an error names the file or server and the seq whose line
+  // or link is wrong, or what replay said.
+  [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open_sqlite(const std::filesystem::path& file,
+                                                                     const Replay& replay);
+  [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open_postgres(const std::string& url, const Replay& replay);
+  virtual ~AuditLog() = default;
 
   // Appends an entry (durable when it returns) and returns its line.
   [[nodiscard]] Result<std::string> append(const std::string& actor, int64_t time_ms, const nlohmann::json& action);
   // NDJSON: the entries from from_seq on, at most `max` of them.
-  [[nodiscard]] Result<std::string> lines(uint64_t from_seq, size_t max) const;
+  [[nodiscard]] virtual Result<std::string> lines(uint64_t from_seq, size_t max) = 0;
   uint64_t last_seq() const { return last_seq_; }
 
+ protected:
+  explicit AuditLog(std::string where) : where_(std::move(where)) {}
+  // Takes `line` as entry `seq` if it links to the entries taken before, and replays it.
+  [[nodiscard]] Result<void> take(uint64_t seq, std::string_view line, const Replay& replay);
+  // Stores entry `seq` (the next one), durably.
+  [[nodiscard]] virtual Result<void> insert(uint64_t seq, const std::string& line) = 0;
+  const std::string& where() const { return where_; }
+
  private:
-  AuditLog(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
-  sqlite3* db_;
-  std::filesystem::path file_;
+  std::string where_;
   uint64_t last_seq_ = 0;
   std::string last_hash_hex_ = std::string(64, '0');
 };

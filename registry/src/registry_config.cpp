@@ -52,8 +52,8 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   c.file = file;
   r.only_keys(root, "", {"listen", "data_dir", "max_body_bytes", "max_batch_records", "verify_threads",
                          "request_threads", "max_connections", "max_header_bytes", "max_body_bytes_total",
-                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "cosign", "tpm", "sites",
-                         "readers", "admins"});
+                         "idle_timeout_ms", "header_timeout_ms", "request_timeout_ms", "tls", "bundle", "cosign", "tpm", "database",
+                         "sites", "readers", "admins"});
   std::string listen = r.string(root, "", "listen", false, "127.0.0.1:8443");
   auto colon = listen.rfind(':');
   int64_t port = -1;
@@ -99,6 +99,12 @@ tl::expected<RegistryConfig, std::vector<Error>> load_registry_config(const std:
   if (const toml::table* t = r.table(root, "", "tpm", false)) {
     r.only_keys(*t, "tpm", {"ca_file"});
     c.tpm_ca_file = resolve(file, r.string(*t, "tpm", "ca_file", true));
+  }
+  if (const toml::table* t = r.table(root, "", "database", false)) {
+    r.only_keys(*t, "database", {"url"});
+    c.database_url = r.string(*t, "database", "url", true);
+    if (!c.database_url.starts_with("postgresql://") && !c.database_url.starts_with("postgres://"))
+      r.error(t->get("url"), "database.url", "must be a postgresql:// URI (libpq's connection URI)");
   }
   std::set<std::string> ids;
   if (const toml::array* sites = r.array_of_tables(root, "", "sites")) {

@@ -7,10 +7,13 @@ restart replays it, and what must be refused is: a site or reader acting as admi
 reading or writing site data, records and checkpoints signed by a revoked key from its seq,
 a suspended credential, an enrolled id reused, malformed actions, an audit file edited by
 hand (the registry will not start).
-Usage: enrollment_test.py AGENT (the registry is <build>/registry/mrv-registry)"""
+On PostgreSQL ([database] in registry.toml), the server is started here and killed (-9) and
+restarted between two admin actions: the registry reconnects, and no action is lost.
+Usage: enrollment_test.py AGENT [sqlite|postgres] (the registry is <build>/registry/mrv-registry)"""
 import hashlib
 import json
 import pathlib
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,14 +24,22 @@ from upload_harness import (Pki, Registry, journal_lines, new_token, plain_site,
                             sign_note, site_root, write_private)
 
 agent = sys.argv[1]
+engine = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
 work = tempfile.TemporaryDirectory(prefix="mrv-enroll-")
 W = pathlib.Path(work.name)
 pki = Pki(W / "pki")
 admin_token, admin_hash = new_token()
 reader_token = new_token()[0]
 static_token = new_token()[0]
+database = ""
+pg = None
+if engine == "postgres":
+    from postgres import Postgres
+    W.chmod(0o755)
+    pg = Postgres(W).start()
+    database = f'[database]\nurl = "{pg.url}"\n'
 reg = Registry(agent, W / "registry", pki, {"static-site": {"token": static_token}},
-               extra=f'[[admins]]\nname = "ops"\ntoken_sha256 = "{admin_hash}"\n')
+               extra=f'[[admins]]\nname = "ops"\ntoken_sha256 = "{admin_hash}"\n' + database)
 write_private(W / "admin-token", (admin_token + "\n").encode())
 BINARY = registry_binary(agent)
 
@@ -111,6 +122,8 @@ enroll("resume", "--site", "pv-7")
 check(post("pv-7", token, lines[6:8])[2]["last_seq"] == 8, "resumed, it uploads 7..8")
 enroll("suspend", "--reader", "tpe-1")
 refused(reg.request("GET", "/v1/sites/pv-7", token=reader_token), 403, "a suspended reader")
+if pg:
+    pg.restart(signal.SIGKILL)  # the database lost mid-stream: the next action reconnects
 enroll("resume", "--reader", "tpe-1")
 
 # --- revoke the key from seq 10: 9 is accepted, 10 is not, nor a checkpoint of size 10
@@ -206,18 +219,30 @@ check(json.loads(enroll("roster").stdout) == roster, "after a restart the roster
 refused(post("pv-7", token, lines[9:10]), 401, "after a restart the removed site's token is still void")
 check(reg.request("GET", "/v1/sites/pv-7", token=reader_token)[0] == 200, "the enrolled reader still reads")
 
-# --- the log is append-only in SQLite, and a hand-edited one stops the registry
+# --- the log is append-only in its database, and a hand-edited one stops the registry
 reg.stop()
 audit_db = reg.dir / "regdata" / "audit.db"
-with sqlite3.connect(audit_db) as db:
+edit = "UPDATE audit SET line = replace(line, 'laptop stolen', 'routine') WHERE seq = 7"
+if pg:
+    check(not audit_db.exists(), "on PostgreSQL there is no audit.db")
     try:
-        db.execute("DELETE FROM audit WHERE seq = 3")
+        pg.psql("DELETE FROM audit WHERE seq = 3")
         fail("DELETE on the audit table went through")
-    except sqlite3.DatabaseError as e:
-        check("append-only" in str(e), f"DELETE is refused by the table's trigger ({e})")
-    db.execute("DROP TRIGGER audit_no_update")
-    db.execute("UPDATE audit SET line = replace(line, 'laptop stolen', 'routine') WHERE seq = 7")
+    except RuntimeError as e:
+        check("append-only" in str(e), f"DELETE is refused by the table's trigger ({str(e).strip()})")
+    pg.psql("ALTER TABLE audit DISABLE TRIGGER audit_no_change; " + edit)
+else:
+    with sqlite3.connect(audit_db) as db:
+        try:
+            db.execute("DELETE FROM audit WHERE seq = 3")
+            fail("DELETE on the audit table went through")
+        except sqlite3.DatabaseError as e:
+            check("append-only" in str(e), f"DELETE is refused by the table's trigger ({e})")
+        db.execute("DROP TRIGGER audit_no_update")
+        db.execute(edit)
 p = subprocess.run([BINARY, "--config", str(reg.config)], capture_output=True, text=True, timeout=30)
 check(p.returncode == 1 and "audit seq 8" in p.stderr,
       f"an edited entry 7 stops the registry, naming seq 8 whose link it broke: {p.stderr.strip()[-200:]}")
-print("enrollment: all checks passed")
+if pg:
+    pg.stop()
+print(f"enrollment ({engine}): all checks passed")

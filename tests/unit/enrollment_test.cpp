@@ -111,7 +111,7 @@ TEST_CASE("enrollment: the audit log chains its entries, replays them, and refus
   auto file = dir.path() / "audit.db";
   std::vector<std::string> lines;
   {
-    auto log = AuditLog::open(file, [](uint64_t, const json&) -> Result<void> { return {}; });
+    auto log = AuditLog::open_sqlite(file, [](uint64_t, const json&) -> Result<void> { return {}; });
     REQUIRE(log);
     for (int i = 0; i < 3; ++i) {
       auto line = (*log)->append("ops", 1000 + i, {{"action", "suspend"}, {"site", "s" + std::to_string(i)}});
@@ -126,7 +126,7 @@ TEST_CASE("enrollment: the audit log chains its entries, replays them, and refus
   CHECK(json::parse(lines[2])["prev"] == to_hex(sha256(lines[1])));
   std::vector<uint64_t> replayed;
   {
-    auto log = AuditLog::open(file, [&](uint64_t seq, const json& action) -> Result<void> {
+    auto log = AuditLog::open_sqlite(file, [&](uint64_t seq, const json& action) -> Result<void> {
       replayed.push_back(seq);
       CHECK(action["site"] == "s" + std::to_string(seq - 1));
       return {};
@@ -140,7 +140,7 @@ TEST_CASE("enrollment: the audit log chains its entries, replays them, and refus
   CHECK(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 3", nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT);
   REQUIRE(sqlite3_exec(db, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 2", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
-  auto reopened = AuditLog::open(file, [](uint64_t, const json&) -> Result<void> { return {}; });
+  auto reopened = AuditLog::open_sqlite(file, [](uint64_t, const json&) -> Result<void> { return {}; });
   REQUIRE_FALSE(reopened);
   CHECK(reopened.error().to_string().find("audit seq 3: follows seq 1") != std::string::npos);
 }

@@ -1,0 +1,86 @@
+// The audit log in a PostgreSQL database (the registry's shared engine).
+#include <mutex>
+
+#include "audit_log.hpp"
+#include "pg.hpp"
+
+namespace mrv::registry {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+  CREATE TABLE audit (seq BIGINT PRIMARY KEY, line TEXT NOT NULL);
+  CREATE FUNCTION mrv_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+  CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION mrv_audit_append_only();
+  CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION mrv_audit_append_only();
+)sql";
+
+class PostgresAuditLog final : public AuditLog {
+ public:
+  explicit PostgresAuditLog(pg::Connection db) : AuditLog(db.where()), db_(std::move(db)) {}
+
+  Result<void> load(const Replay& replay) {
+    if (auto r = pg::migrate(db_, "audit", {kSchema}); !r) return r;
+    auto rows = db_.exec("SELECT seq, line FROM audit ORDER BY seq");
+    if (!rows) return tl::unexpected(rows.error());
+    for (int i = 0; i < rows->size(); ++i)
+      if (auto r = take(static_cast<uint64_t>(rows->int64(i, 0)), rows->text(i, 1), replay); !r) return r;
+    return {};
+  }
+
+  Result<std::string> lines(uint64_t from_seq, size_t max) override {
+    std::string from = std::to_string(std::min<uint64_t>(from_seq, INT64_MAX)), limit = std::to_string(max);
+    std::lock_guard lock(mutex_);
+    auto rows = with_reconnect([&] {
+      return db_.exec("SELECT line FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2", {{from}, {limit}});
+    });
+    if (!rows) return tl::unexpected(rows.error());
+    std::string out;
+    for (int i = 0; i < rows->size(); ++i) {
+      out += rows->text(i, 0);
+      out += '\n';
+    }
+    return out;
+  }
+
+ private:
+  Result<void> insert(uint64_t seq, const std::string& line) override {
+    std::string s = std::to_string(seq);
+    std::lock_guard lock(mutex_);
+    auto done = with_reconnect([&] { return db_.exec("INSERT INTO audit (seq, line) VALUES ($1, $2)", {{s}, {line}}); });
+    if (done) return {};
+    // A retry after a lost reply finds its own entry: it was stored the first time.
+    if (!done.error().message.starts_with("[23505]")) return tl::unexpected(done.error());
+    auto held = db_.exec("SELECT line FROM audit WHERE seq = $1", {{s}});
+    if (held && held->size() == 1 && held->text(0, 0) == line) return {};
+    return fail(ErrorCode::busy, where(), "audit seq " + s + " was taken by another registry process");
+  }
+
+  // Runs `statement`; after a broken connection (the server restarted) reconnects and
+  // runs it once more.
+  template <typename F>
+  Result<pg::Rows> with_reconnect(F statement) {
+    auto r = statement();
+    if (r || !db_.broken()) return r;
+    if (auto again = db_.reset(); !again) return tl::unexpected(again.error());
+    return statement();
+  }
+
+  pg::Connection db_;
+  std::mutex mutex_;  // one connection: one statement at a time
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open_postgres(const std::string& url, const Replay& replay) {
+  auto db = pg::Connection::open(url);
+  if (!db) return tl::unexpected(db.error());
+  auto log = std::make_unique<PostgresAuditLog>(std::move(*db));
+  if (auto r = log->load(replay); !r) return tl::unexpected(r.error());
+  return log;
+}
+
+}  // namespace mrv::registry

@@ -1,0 +1,132 @@
+#include "pg.hpp"
+
+#include <charconv>
+#include <vector>
+
+namespace mrv::registry::pg {
+
+namespace {
+
+// What a message may show of a connection: host, port and database, not the password.
+std::string describe(PGconn* c) {
+  const char* host = PQhost(c);
+  const char* port = PQport(c);
+  const char* db = PQdb(c);
+  return std::string("postgresql ") + (host ? host : "?") + ":" + (port ? port : "?") + "/" + (db ? db : "?");
+}
+
+std::string trimmed(const char* message) {
+  std::string m = message ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+}  // namespace
+
+int64_t Rows::int64(int row, int col) const {
+  std::string_view t = text(row, col);
+  int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+
+Result<Connection> Connection::open(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  if (!c) return fail(ErrorCode::storage, "postgresql", "out of memory");
+  Connection conn(c, describe(c));
+  if (PQstatus(c) != CONNECTION_OK)
+    return fail(ErrorCode::busy, conn.where_, "cannot connect: " + trimmed(PQerrorMessage(c)));
+  // Notices (e.g. "relation already exists, skipping") are not for the registry's log.
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  return conn;
+}
+
+Error Connection::error_of(const PGresult* r) const {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string sqlstate = state ? state : "";
+  std::string message = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get()));
+  if (message.empty()) message = trimmed(PQerrorMessage(conn_.get()));
+  ErrorCode code = ErrorCode::storage;
+  // 40001 serialization_failure, 40P01 deadlock_detected, class 08 connection exceptions,
+  // 57P01..03 the server shutting down: the same request may succeed on a retry.
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate.starts_with("08") || sqlstate.starts_with("57P") ||
+      PQstatus(conn_.get()) != CONNECTION_OK)
+    code = ErrorCode::busy;
+  else if (sqlstate == "53100")  // disk_full
+    code = ErrorCode::storage_full;
+  return Error{code, where_, (sqlstate.empty() ? "" : "[" + sqlstate + "] ") + message};
+}
+
+Result<Rows> Connection::exec(const char* sql, std::initializer_list<Param> params) {
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  std::vector<std::string> terminated;  // text parameters need a NUL after them
+  terminated.reserve(params.size());
+  for (const Param& p : params) {
+    if (p.binary) {
+      values.push_back(p.value.data());
+    } else {
+      values.push_back(terminated.emplace_back(p.value).c_str());
+    }
+    lengths.push_back(static_cast<int>(p.value.size()));
+    formats.push_back(p.binary ? 1 : 0);
+  }
+  Rows rows(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr, values.data(), lengths.data(),
+                         formats.data(), 0));
+  // Null only when out of memory; error_of handles both.
+  const PGresult* r = rows.raw();
+  ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return tl::unexpected(error_of(r));
+  return rows;
+}
+
+Result<void> Connection::exec_script(const char* sql) {
+  Rows rows(PQexec(conn_.get(), sql));
+  const PGresult* r = rows.raw();
+  ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return tl::unexpected(error_of(r));
+  return {};
+}
+
+Result<void> Connection::reset() {
+  PQreset(conn_.get());
+  if (PQstatus(conn_.get()) != CONNECTION_OK)
+    return fail(ErrorCode::busy, where_, "cannot reconnect: " + trimmed(PQerrorMessage(conn_.get())));
+  return {};
+}
+
+Result<void> migrate(Connection& db, std::string_view component, std::initializer_list<const char*> steps) {
+  auto rollback = [&](Error e) {
+    (void)db.exec_script("ROLLBACK");
+    return tl::unexpected(std::move(e));
+  };
+  if (auto r = db.exec_script("BEGIN"); !r) return r;
+  // One lock for every component's migrations: the schema changes one process at a time.
+  if (auto r = db.exec("SELECT pg_advisory_xact_lock(7261626)"); !r) return rollback(r.error());
+  if (auto r = db.exec_script("CREATE TABLE IF NOT EXISTS mrv_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+      !r)
+    return rollback(r.error());
+  auto current = db.exec("SELECT version FROM mrv_schema WHERE component = $1", {{component}});
+  if (!current) return rollback(current.error());
+  int64_t version = current->size() ? current->int64(0, 0) : 0;
+  if (version > static_cast<int64_t>(steps.size()))
+    return rollback(Error{ErrorCode::storage, db.where(),
+                          std::string(component) + " schema version " + std::to_string(version) +
+                              " is newer than this registry knows (" + std::to_string(steps.size()) +
+                              "): a newer mrv-registry wrote it"});
+  for (auto step = steps.begin() + version; step != steps.end(); ++step)
+    if (auto r = db.exec_script(*step); !r) {
+      Error e = r.error();
+      e.message = std::string(component) + " migration step " + std::to_string(step - steps.begin() + 1) + ": " + e.message;
+      return rollback(std::move(e));
+    }
+  std::string v = std::to_string(steps.size());
+  if (auto r = db.exec("INSERT INTO mrv_schema (component, version) VALUES ($1, $2) "
+                       "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+                       {{component}, {v}});
+      !r)
+    return rollback(r.error());
+  return db.exec_script("COMMIT");
+}
+
+}  // namespace mrv::registry::pg

@@ -1,0 +1,68 @@
+#pragma once
+// A thin RAII layer over libpq for the registry's PostgreSQL engine: one connection,
+// parameterised statements (values never spliced into SQL), results read by row and
+// column, and errors that keep PostgreSQL's SQLSTATE so callers can tell a lost
+// connection or a serialisation failure (retry) from a refusal (report).
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mrv/core/error.hpp"
+
+namespace mrv::registry::pg {
+
+// One statement parameter: text, or raw bytes (binary = true) for a bytea column.
+struct Param {
+  std::string_view value;
+  bool binary = false;
+};
+
+class Rows {
+ public:
+  explicit Rows(PGresult* r) : result_(r, &PQclear) {}
+  int size() const { return PQntuples(result_.get()); }
+  bool is_null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+  std::string_view text(int row, int col) const {
+    return {PQgetvalue(result_.get(), row, col), static_cast<size_t>(PQgetlength(result_.get(), row, col))};
+  }
+  int64_t int64(int row, int col) const;
+  const PGresult* raw() const { return result_.get(); }
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> result_;
+};
+
+class Connection {
+ public:
+  // `url`: a libpq connection string or URI. Errors name the server, never the password.
+  [[nodiscard]] static Result<Connection> open(const std::string& url);
+
+  // Runs one statement; rows come back as text. A failure's message starts with the
+  // SQLSTATE in brackets; ErrorCode::busy marks what is worth retrying (a serialisation
+  // failure, a deadlock, a lost connection), ErrorCode::storage_full a full disk.
+  [[nodiscard]] Result<Rows> exec(const char* sql, std::initializer_list<Param> params = {});
+  // Several statements without parameters (a migration step).
+  [[nodiscard]] Result<void> exec_script(const char* sql);
+  // Reconnects after the server restarted or the connection broke.
+  [[nodiscard]] Result<void> reset();
+  bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
+  const std::string& where() const { return where_; }
+
+ private:
+  Connection(PGconn* c, std::string where) : conn_(c, &PQfinish), where_(std::move(where)) {}
+  Error error_of(const PGresult* r) const;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  std::string where_;  // "postgresql host:port/db", for messages
+};
+
+// Applies, in one transaction under an advisory lock (so processes starting together
+// apply each step once), the steps of `component` the database has not had yet.
+// Step i takes the component from version i to i + 1; steps are appended, never edited.
+[[nodiscard]] Result<void> migrate(Connection& db, std::string_view component,
+                                   std::initializer_list<const char*> steps);
+
+}  // namespace mrv::registry::pg

@@ -1,0 +1,137 @@
+// The registry's PostgreSQL engine against a real server (tests/integration/postgres.py
+// starts one and names it in MRV_TEST_PG_URL; ctest runs these as "unit [pg]"):
+// migrations, and the audit log with the same lines, checks and refusals as on SQLite.
+#include <cstdlib>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "audit_log.hpp"
+#include "mrv/core/crypto.hpp"
+#include "pg.hpp"
+#include "test_support.hpp"
+
+using namespace mrv;
+using namespace mrv::registry;
+using json = nlohmann::json;
+
+namespace {
+
+// The test server's URL, with every table of an earlier test case dropped.
+std::string fresh_database() {
+  const char* url = std::getenv("MRV_TEST_PG_URL");
+  REQUIRE(url != nullptr);  // run through tests/integration/postgres.py
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  REQUIRE(db->exec_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
+  return url;
+}
+
+Result<void> no_replay(uint64_t, const json&) { return {}; }
+
+}  // namespace
+
+TEST_CASE("postgres: migrations run once, in order, and a newer schema is refused", "[pg]") {
+  std::string url = fresh_database();
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  const char* step1 = "CREATE TABLE t (a INTEGER)";
+  const char* step2 = "ALTER TABLE t ADD COLUMN b TEXT";
+  REQUIRE(pg::migrate(*db, "test", {step1}));
+  REQUIRE(pg::migrate(*db, "test", {step1}));  // applied already: nothing runs twice
+  REQUIRE(pg::migrate(*db, "test", {step1, step2}));
+  auto version = db->exec("SELECT version FROM mrv_schema WHERE component = 'test'");
+  REQUIRE(version);
+  CHECK(version->int64(0, 0) == 2);
+  REQUIRE(db->exec("INSERT INTO t (a, b) VALUES (1, 'x')"));
+  // An older registry meeting a schema a newer one wrote stops, and says why.
+  auto older = pg::migrate(*db, "test", {step1});
+  REQUIRE_FALSE(older);
+  CHECK(older.error().message.find("schema version 2 is newer than this registry knows (1)") != std::string::npos);
+  // A failing step leaves nothing half done.
+  auto bad = pg::migrate(*db, "test", {step1, step2, "ALTER TABLE t ADD COLUMN c INTEGER", "NOT SQL"});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("test migration step 4: [42601]") != std::string::npos);
+  auto columns = db->exec("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'");
+  REQUIRE(columns);
+  CHECK(columns->int64(0, 0) == 2);
+}
+
+TEST_CASE("postgres: a server that is not there is a retryable error that names it, not its password", "[pg]") {
+  auto db = pg::Connection::open("postgresql://mrv:s3cret@127.0.0.1:1/mrv?connect_timeout=2");
+  REQUIRE_FALSE(db);
+  CHECK(db.error().code == ErrorCode::busy);
+  CHECK(db.error().where == "postgresql 127.0.0.1:1/mrv");
+  CHECK(db.error().to_string().find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("postgres: the audit log keeps the same lines as on SQLite, replays them and refuses edits", "[pg]") {
+  std::string url = fresh_database();
+  test::TempDir dir;
+  auto on_pg = AuditLog::open_postgres(url, no_replay);
+  REQUIRE(on_pg);
+  auto on_sqlite = AuditLog::open_sqlite(dir.path() / "audit.db", no_replay);
+  REQUIRE(on_sqlite);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 3; ++i) {
+    json action = {{"action", "suspend"}, {"site", "s" + std::to_string(i)}};
+    auto line = (*on_pg)->append("ops", 1000 + i, action);
+    REQUIRE(line);
+    auto same = (*on_sqlite)->append("ops", 1000 + i, action);
+    REQUIRE(same);
+    CHECK(*line == *same);  // byte for byte, whichever engine keeps them
+    lines.push_back(*line);
+  }
+  auto from2 = (*on_pg)->lines(2, 10);
+  REQUIRE(from2);
+  CHECK(*from2 == lines[1] + "\n" + lines[2] + "\n");
+  auto from2_sqlite = (*on_sqlite)->lines(2, 10);
+  REQUIRE(from2_sqlite);
+  CHECK(*from2 == *from2_sqlite);
+  on_pg->reset();
+
+  std::vector<uint64_t> replayed;
+  auto reopened = AuditLog::open_postgres(url, [&](uint64_t seq, const json& action) -> Result<void> {
+    replayed.push_back(seq);
+    CHECK(action["site"] == "s" + std::to_string(seq - 1));
+    return {};
+  });
+  REQUIRE(reopened);
+  CHECK((*reopened)->last_seq() == 3);
+  CHECK(replayed == std::vector<uint64_t>{1, 2, 3});
+  reopened->reset();
+
+  // Append-only: the triggers refuse UPDATE, DELETE and TRUNCATE, whoever connects.
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  for (const char* edit : {"UPDATE audit SET line = 'x' WHERE seq = 2", "DELETE FROM audit WHERE seq = 3",
+                           "TRUNCATE audit"}) {
+    auto r = db->exec(edit);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("the audit log is append-only") != std::string::npos);
+  }
+  // One who can drop the trigger can delete, but the registry then refuses to start.
+  REQUIRE(db->exec_script("ALTER TABLE audit DISABLE TRIGGER audit_no_change; DELETE FROM audit WHERE seq = 2"));
+  auto edited = AuditLog::open_postgres(url, no_replay);
+  REQUIRE_FALSE(edited);
+  CHECK(edited.error().code == ErrorCode::corruption);
+  CHECK(edited.error().to_string().find("audit seq 3: follows seq 1") != std::string::npos);
+}
+
+TEST_CASE("postgres: two registry processes never both take one audit seq", "[pg]") {
+  std::string url = fresh_database();
+  auto first = AuditLog::open_postgres(url, no_replay);
+  auto second = AuditLog::open_postgres(url, no_replay);
+  REQUIRE(first);
+  REQUIRE(second);
+  REQUIRE((*first)->append("ops", 1, {{"action", "suspend"}, {"site", "a"}}));
+  // The second opened before that entry: its next seq is taken, and it is told so.
+  auto stale = (*second)->append("ops", 2, {{"action", "suspend"}, {"site", "b"}});
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == ErrorCode::busy);
+  CHECK(stale.error().message == "audit seq 1 was taken by another registry process");
+  auto all = (*first)->lines(1, 10);
+  REQUIRE(all);
+  CHECK(std::count(all->begin(), all->end(), '\n') == 1);
+  CHECK(all->find("\"site\":\"a\"") != std::string::npos);
+}
