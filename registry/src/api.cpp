@@ -219,26 +219,68 @@ struct Api::Impl {
       opened = open_store(action->site, roster_site_of(*action), {});
     }
     std::unique_lock lock(roster_mutex);
-    if (auto allowed = check_admin_action(roster, *action); !allowed) return {refusal(allowed.error()), {}};
-    if (!action->credential.token_sha256.empty() || !action->credential.client_cert_cn.empty() ||
-        !action->credential.client_cert_sha256.empty())
-      if (auto holder = principals.holder(action->credential);
-          holder && holder->kind == Principal::Kind::admin)
-        return {error_response(409, "conflict", "admin", "admin '" + holder->name + "' has that credential"), {}};
-    auto line = audit->append(actor, utc_now_ms(), action->to_json());
-    if (!line) return {error_response(500, "storage", "storage", line.error().to_string()), {}};
-    apply_admin_action(roster, *action);
-    const std::string& id = action->site;
-    if (action->verb == "add_site") {
+    // Another registry process on the same database may have appended meanwhile: the
+    // action is checked against every entry stored, and again if its seq was taken.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (auto caught = catch_up_locked(); !caught) return {audit_failure(caught.error()), {}};
+      if (auto allowed = check_admin_action(roster, *action); !allowed) return {refusal(allowed.error()), {}};
+      if (!action->credential.token_sha256.empty() || !action->credential.client_cert_cn.empty() ||
+          !action->credential.client_cert_sha256.empty())
+        if (auto holder = principals.holder(action->credential);
+            holder && holder->kind == Principal::Kind::admin)
+          return {error_response(409, "conflict", "admin", "admin '" + holder->name + "' has that credential"), {}};
+      auto line = audit->append(actor, utc_now_ms(), action->to_json());
+      if (!line) return {audit_failure(line.error()), {}};
+      if (!*line) continue;
+      put_in_force(*action, std::move(opened));
+      principals.rebuild(roster, admins);
+      log::notice("registry: admin '" + actor + "': " + **line);
+      return {json_response(200, **line + "\n"), {}};
+    }
+    return {error_response(503, "unavailable", "storage", "the audit log's next seq was taken three times in a row "
+                                                          "by other registry processes; try again"), {}};
+  }
+
+  // An allowed action, once in the audit log, into the roster and the site's store.
+  void put_in_force(const AdminAction& action, Result<std::unique_ptr<SiteStore>> opened) {
+    apply_admin_action(roster, action);
+    const std::string& id = action.site;
+    if (action.verb == "add_site") {
       place_store(id, std::move(opened));
     } else if (!id.empty() && sites.count(id) && sites.at(id).store) {
       SiteStore& store = *sites.at(id).store;
-      if (action->verb == "pin_key" || action->verb == "rotate_key") store.pin_key(*PublicKey::from_pem(action->keys.front()));
-      if (action->verb == "revoke_key" || action->verb == "rotate_key") store.revoke_key(action->key_id, action->from_seq);
+      if (action.verb == "pin_key" || action.verb == "rotate_key") store.pin_key(*PublicKey::from_pem(action.keys.front()));
+      if (action.verb == "revoke_key" || action.verb == "rotate_key") store.revoke_key(action.key_id, action.from_seq);
     }
-    principals.rebuild(roster, admins);
-    log::notice("registry: admin '" + actor + "': " + *line);
-    return {json_response(200, *line + "\n"), {}};
+  }
+
+  // Puts in force the audit entries this process has not applied yet: appended by another
+  // registry process on the same database, or committed although this one was told the
+  // commit failed (a database failover). With roster_mutex held exclusively.
+  Result<void> catch_up_locked() {
+    auto taken = audit->catch_up([&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
+      auto action = parse_admin_action(entry.dump());
+      if (!action) return fail(ErrorCode::corruption, "", action.error().message);
+      if (auto allowed = check_admin_action(roster, *action); !allowed) {
+        log::warning("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") is not applied: " +
+                     allowed.error().message);
+        return {};
+      }
+      Result<std::unique_ptr<SiteStore>> opened = fail(ErrorCode::storage, action->site, "not opened");
+      if (action->verb == "add_site") opened = open_store(action->site, roster_site_of(*action), {});
+      put_in_force(*action, std::move(opened));
+      log::notice("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") put in force from the log");
+      return {};
+    });
+    if (!taken) return tl::unexpected(taken.error());
+    if (*taken) principals.rebuild(roster, admins);
+    return {};
+  }
+
+  // The audit log could not be read or written: 503 while the database is away, else 500.
+  static Response audit_failure(const Error& e) {
+    if (e.code == ErrorCode::busy) return error_response(503, "unavailable", "storage", e.to_string());
+    return error_response(500, "storage", "storage", e.to_string());
   }
 
   // GET /v1/admin/roster: who may do what now, from the config and the audit log.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,8 +31,14 @@ class AuditLog {
   [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open_postgres(const std::string& url, const Replay& replay);
   virtual ~AuditLog() = default;
 
-  // Appends an entry (durable when it returns) and returns its line.
-  [[nodiscard]] Result<std::string> append(const std::string& actor, int64_t time_ms, const nlohmann::json& action);
+  // Appends an entry (durable when it returns) and returns its line; nullopt when its seq
+  // was taken meanwhile by another registry process on the same database (or by an entry
+  // whose commit this process was not told of): catch_up, check the action again, retry.
+  [[nodiscard]] Result<std::optional<std::string>> append(const std::string& actor, int64_t time_ms,
+                                                          const nlohmann::json& action);
+  // Takes and replays the entries stored after last_seq(), checking their links as at
+  // opening; returns how many.
+  [[nodiscard]] Result<uint64_t> catch_up(const Replay& replay);
   // NDJSON: the entries from from_seq on, at most `max` of them.
   [[nodiscard]] virtual Result<std::string> lines(uint64_t from_seq, size_t max) = 0;
   uint64_t last_seq() const { return last_seq_; }
@@ -40,8 +47,8 @@ class AuditLog {
   explicit AuditLog(std::string where) : where_(std::move(where)) {}
   // Takes `line` as entry `seq` if it links to the entries taken before, and replays it.
   [[nodiscard]] Result<void> take(uint64_t seq, std::string_view line, const Replay& replay);
-  // Stores entry `seq` (the next one), durably.
-  [[nodiscard]] virtual Result<void> insert(uint64_t seq, const std::string& line) = 0;
+  // Stores entry `seq` (the next one), durably; false when another line holds that seq.
+  [[nodiscard]] virtual Result<bool> insert(uint64_t seq, const std::string& line) = 0;
   const std::string& where() const { return where_; }
 
  private:

@@ -47,16 +47,16 @@ class PostgresAuditLog final : public AuditLog {
   }
 
  private:
-  Result<void> insert(uint64_t seq, const std::string& line) override {
+  Result<bool> insert(uint64_t seq, const std::string& line) override {
     std::string s = std::to_string(seq);
     std::lock_guard lock(mutex_);
     auto done = with_reconnect([&] { return db_.exec("INSERT INTO audit (seq, line) VALUES ($1, $2)", {{s}, {line}}); });
-    if (done) return {};
+    if (done) return true;
     // A retry after a lost reply finds its own entry: it was stored the first time.
     if (!done.error().message.starts_with("[23505]")) return tl::unexpected(done.error());
     auto held = db_.exec("SELECT line FROM audit WHERE seq = $1", {{s}});
-    if (held && held->size() == 1 && held->text(0, 0) == line) return {};
-    return fail(ErrorCode::busy, where(), "audit seq " + s + " was taken by another registry process");
+    if (!held) return tl::unexpected(held.error());
+    return held->size() == 1 && held->text(0, 0) == line;
   }
 
   // Runs `statement`; after a broken connection (the server restarted) reconnects and

@@ -45,11 +45,12 @@ class SqliteAuditLog final : public AuditLog {
   }
 
  private:
-  Result<void> insert(uint64_t seq, const std::string& line) override {
+  Result<bool> insert(uint64_t seq, const std::string& line) override {
     sqlite::Statement insert(db_, "INSERT INTO audit (seq, line) VALUES (?1, ?2)");
     insert.bind(1, static_cast<int64_t>(seq)).bind(2, line);
+    // One process owns the file (data_dir), so its seq is never taken by another.
     if (int rc = insert.step(); rc != SQLITE_DONE) return tl::unexpected(sqlite::error_of(db_, rc, where()));
-    return {};
+    return true;
   }
 
   sqlite3* db_;

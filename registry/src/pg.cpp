@@ -92,6 +92,7 @@ Result<void> Connection::reset() {
   PQreset(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     return fail(ErrorCode::busy, where_, "cannot reconnect: " + trimmed(PQerrorMessage(conn_.get())));
+  where_ = describe(conn_.get());  // with several hosts in the URL, the one now connected
   return {};
 }
 

@@ -116,7 +116,8 @@ TEST_CASE("enrollment: the audit log chains its entries, replays them, and refus
     for (int i = 0; i < 3; ++i) {
       auto line = (*log)->append("ops", 1000 + i, {{"action", "suspend"}, {"site", "s" + std::to_string(i)}});
       REQUIRE(line);
-      lines.push_back(*line);
+      REQUIRE(*line);
+      lines.push_back(**line);
     }
     auto all = (*log)->lines(2, 10);
     REQUIRE(all);
