@@ -4,6 +4,8 @@
     with Postgres(tmpdir) as pg:       # initdb, start, wait until it answers
         pg.url                         # postgresql://mrv@127.0.0.1:PORT/mrv
         pg.restart()                   # stop (fast) and start again, same data
+    standby = Postgres(tmpdir, primary=pg).start()   # a streaming replica (pg_basebackup -R)
+    standby.promote()                  # now it takes writes
     # stopped by PID (SIGINT: fast shutdown, then SIGKILL if it lingers)
 
 As a wrapper for ctest:  postgres.py run -- COMMAND ARGS...
@@ -33,7 +35,7 @@ def _free_port():
 
 
 class Postgres:
-    def __init__(self, parent_dir, port=None, database="mrv", user="mrv"):
+    def __init__(self, parent_dir, port=None, database="mrv", user="mrv", primary=None):
         self.base = tempfile.mkdtemp(prefix="pg-", dir=parent_dir)
         os.chmod(self.base, 0o755)
         self.data = os.path.join(self.base, "data")
@@ -46,7 +48,10 @@ class Postgres:
             pw = pwd.getpwnam("nobody")
             self._as_user = (pw.pw_uid, pw.pw_gid)
             os.chown(self.base, *self._as_user)
-        self._initdb()
+        if primary:
+            self._base_backup(primary)
+        else:
+            self._initdb()
 
     @property
     def url(self):
@@ -66,6 +71,31 @@ class Postgres:
                        "--locale=C", "--no-sync"])
         if r.returncode != 0:
             raise RuntimeError("initdb failed: " + r.stdout + r.stderr)
+
+    def _base_backup(self, primary):
+        """A copy of a running primary that streams its WAL from it from now on (standby.signal
+        and primary_conninfo written by -R); initdb's pg_hba.conf lets loopback replicate."""
+        r = self._run([f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", self.user,
+                       "-D", self.data, "-R", "-X", "stream", "-c", "fast", "--no-sync"])
+        if r.returncode != 0:
+            raise RuntimeError("pg_basebackup failed: " + r.stderr)
+        self._created = True  # the primary's databases came with it
+
+    def promote(self):
+        """A standby becomes a primary (as after its primary was lost)."""
+        if self.psql("SELECT pg_promote(true, 30)") != "t":
+            raise RuntimeError("pg_promote did not finish: " + open(self.log).read()[-2000:])
+
+    def dump(self, path):
+        """The whole database in pg_dump's custom format, as docs/operations.md backs it up."""
+        r = self._run([f"{BIN}/pg_dump", "-Fc", "-d", self.url, "-f", str(path)])
+        if r.returncode != 0:
+            raise RuntimeError("pg_dump failed: " + r.stderr)
+
+    def restore(self, path):
+        r = self._run([f"{BIN}/pg_restore", "--exit-on-error", "-d", self.url, str(path)])
+        if r.returncode != 0:
+            raise RuntimeError("pg_restore failed: " + r.stderr)
 
     def start(self):
         logf = open(self.log, "ab")
