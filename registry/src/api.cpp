@@ -19,6 +19,7 @@
 #include "mrv/registry/enrollment.hpp"
 #include "mrv/registry/site_page.hpp"
 #include "audit_log.hpp"
+#include "periodic.hpp"
 
 namespace mrv::registry {
 
@@ -154,6 +155,8 @@ struct Api::Impl {
   std::string tpm_ca_pem;               // [tpm] ca_file: TPM manufacturers' CAs ("": no activations)
   std::mutex bundle_mutex;
   std::atomic<uint64_t> bundle_count{0};
+  bool following = true;              // the follower's last look at the audit log worked
+  std::optional<Periodic> follower;   // last: stopped before the members it uses go
 
   Impl(const RegistryConfig& c, StoreLimits l, VerifyPool& p) : config(c), limits(l), pool(p) {}
 
@@ -275,6 +278,26 @@ struct Api::Impl {
     if (!taken) return tl::unexpected(taken.error());
     if (*taken) principals.rebuild(roster, admins);
     return {};
+  }
+
+  // With a shared database ([database]): what other registry processes append is put in
+  // force here within a second, so a suspension or revocation through one holds on all.
+  // The exclusive lock is taken only when there is something new.
+  void follow_audit_log() {
+    uint64_t known = 0;
+    {
+      std::shared_lock lock(roster_mutex);
+      known = audit->last_seq();
+    }
+    auto next = audit->lines(known + 1, 1);
+    Result<void> caught = next ? Result<void>{} : tl::unexpected(next.error());
+    if (next && !next->empty()) {
+      std::unique_lock lock(roster_mutex);
+      caught = catch_up_locked();
+    }
+    if (!caught && following) log::warning("registry: cannot follow the audit log: " + caught.error().to_string());
+    if (caught && !following) log::notice("registry: following the audit log again");
+    following = bool(caught);
   }
 
   // The audit log could not be read or written: 503 while the database is away, else 500.
@@ -531,6 +554,8 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
     }
   for (const auto& [id, entry] : roster.sites) impl->place_store(id, impl->open_store(id, entry, std::move(config_pins[id])));
   impl->principals.rebuild(roster, impl->admins);
+  if (!config.database_url.empty())
+    impl->follower.emplace(std::chrono::seconds(1), [raw = impl.get()] { raw->follow_audit_log(); });
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }
 
