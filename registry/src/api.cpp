@@ -257,14 +257,15 @@ Admission Api::admit(const RequestHeader& req, const std::optional<PeerCertifica
   bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   // The admins' endpoints and the audit log (docs/registry-api.md §8); an admin may use nothing else.
   bool admin_path = a.path.size() == 3 && a.path[0] == "v1" && a.path[1] == "admin";
-  bool audit_path = a.path.size() == 2 && a.path[0] == "v1" && a.path[1] == "audit";
+  bool audit_path = (a.path.size() == 2 || (a.path.size() == 3 && a.path[2] == "head")) && a.path[0] == "v1" &&
+                    a.path[1] == "audit";
   if (who.kind == Principal::Kind::admin || admin_path || audit_path) {
     if (audit_path && who.kind == Principal::Kind::site)
       return refuse(403, "forbidden", "auth", "the audit log is for readers and admins, not sites");
     if (admin_path && who.kind != Principal::Kind::admin)
       return refuse(403, "forbidden", "auth", std::string(kind) + " '" + who.name + "' is not an admin");
     if (audit_path && get) {
-      a.endpoint = Endpoint::audit;
+      a.endpoint = a.path.size() == 3 ? Endpoint::audit_head : Endpoint::audit;
     } else if (admin_path && a.path[2] == "roster" && get) {
       a.endpoint = Endpoint::roster;
     } else if (admin_path && a.path[2] == "actions" && req.method() == http::verb::post) {
@@ -330,6 +331,7 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
   if (a.endpoint == Endpoint::admin_action) return impl_->admin_action(a.actor, body);
   if (a.endpoint == Endpoint::roster) return impl_->roster_view();
   if (a.endpoint == Endpoint::audit) return impl_->audit_lines(a);
+  if (a.endpoint == Endpoint::audit_head) return impl_->audit_head();
   SiteStore& store = *a.store;
   auto answer = [](const Answer<std::string>& r, const std::string& type = "application/json") {
     return Reply{Impl::answer(r, type), {}};
@@ -351,7 +353,8 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
     case Endpoint::report: return answer(store.report(a.path[4]));
     case Endpoint::bundle: return impl_->bundle(store, a);
     case Endpoint::page: return impl_->page(store, a);
-    case Endpoint::sites: case Endpoint::admin_action: case Endpoint::roster: case Endpoint::audit: break;
+    case Endpoint::sites: case Endpoint::admin_action: case Endpoint::roster: case Endpoint::audit:
+    case Endpoint::audit_head: break;
   }
   return {error_response(500, "internal", "format", "unrouted request"), {}};
 }

@@ -29,7 +29,7 @@ class VerifyPool;
 enum class Endpoint {
   put_key, put_config, post_records, post_checkpoint, post_report, post_tpm_statement, post_tpm_activation,
   summary, keys, records, checkpoints, reports, report, bundle, page, sites,
-  admin_action, roster, audit,  // docs/registry-api.md §8
+  admin_action, roster, audit, audit_head,  // docs/registry-api.md §8
 };
 
 // The verdict on a request's headers.

@@ -1,5 +1,7 @@
 // The admins' endpoints (docs/registry-api.md §8): actions checked, appended to the audit
 // log and put in force; the roster; the log itself, followed when processes share it.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "api_impl.hpp"
@@ -128,6 +130,20 @@ Reply Api::Impl::audit_lines(const Admission& a) const {
   auto text = audit->lines(from.value_or(1), kMaxAuditLines);
   if (!text) return {error_response(500, "storage", "storage", text.error().to_string()), {}};
   return {json_response(200, std::move(*text), "application/x-ndjson"), {}};
+}
+
+Reply Api::Impl::audit_head() {
+  if (!cosigner)
+    return {error_response(404, "not_found", "format", "this registry cosigns nothing (no [cosign] key_file)"), {}};
+  std::string note;
+  {
+    std::shared_lock lock(roster_mutex);
+    auto hash = from_hex(audit->last_hash_hex());
+    note = cosigner->name() + "/audit\n" + std::to_string(audit->last_seq()) + "\n" + to_base64(*hash) + "\n";
+  }
+  auto line = cosigner->cosign(note, static_cast<uint64_t>(std::max<int64_t>(0, utc_now_ms() / 1000)));
+  if (!line) return {error_response(500, "crypto", "crypto", line.error().to_string()), {}};
+  return {json_response(200, note + "\n" + *line + "\n", "text/plain; charset=utf-8"), {}};
 }
 
 }  // namespace mrv::registry

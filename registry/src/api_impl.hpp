@@ -105,6 +105,10 @@ struct Api::Impl {
   // GET /v1/audit?from_seq=N: the audit log's lines (NDJSON), at most kMaxAuditLines.
   Reply audit_lines(const Admission& a) const;
 
+  // GET /v1/audit/head: the newest entry's seq and hash in a note cosigned with the
+  // [cosign] key (docs/registry-api.md §8.2), so a reader can show what the registry said.
+  Reply audit_head();
+
   static Response json_response(int status, std::string body, const std::string& type = "application/json") {
     Response res{static_cast<http::status>(status), 11};
     res.set(http::field::content_type, type);

@@ -42,6 +42,7 @@ class AuditLog {
   // NDJSON: the entries from from_seq on, at most `max` of them.
   [[nodiscard]] virtual Result<std::string> lines(uint64_t from_seq, size_t max) = 0;
   uint64_t last_seq() const { return last_seq_; }
+  const std::string& last_hash_hex() const { return last_hash_hex_; }  // of entry last_seq (zeros: none)
 
  protected:
   explicit AuditLog(std::string where) : where_(std::move(where)) {}

@@ -10,6 +10,7 @@ hand (the registry will not start).
 On PostgreSQL ([database] in registry.toml), the server is started here and killed (-9) and
 restarted between two admin actions: the registry reconnects, and no action is lost.
 Usage: enrollment_test.py AGENT [sqlite|postgres] (the registry is <build>/registry/mrv-registry)"""
+import base64
 import hashlib
 import json
 import pathlib
@@ -18,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+
 
 from harness import check, fail
 from upload_harness import (Pki, Registry, journal_lines, new_token, plain_site, registry_binary,
@@ -38,8 +40,12 @@ if engine == "postgres":
     W.chmod(0o755)
     pg = Postgres(W).start()
     database = f'[database]\nurl = "{pg.url}"\n'
+COSIGNER = "registry.test/mrv"
+cosign_key = W / "cosign.key"
+subprocess.run([agent, "keygen", "--out", str(cosign_key)], check=True, capture_output=True)
 reg = Registry(agent, W / "registry", pki, {"static-site": {"token": static_token}},
-               extra=f'[[admins]]\nname = "ops"\ntoken_sha256 = "{admin_hash}"\n' + database)
+               extra=f'[[admins]]\nname = "ops"\ntoken_sha256 = "{admin_hash}"\n' + database +
+               f'[cosign]\nkey_file = "{cosign_key}"\nname = "{COSIGNER}"\n')
 write_private(W / "admin-token", (admin_token + "\n").encode())
 BINARY = registry_binary(agent)
 
@@ -211,6 +217,51 @@ verbs = [json.loads(l)["action"]["action"] for l in entries]
 check(verbs == ["add_site", "add_reader", "suspend", "resume", "suspend", "resume", "revoke_key", "rotate_key", "remove"],
       f"every action done, in order: {verbs}")
 check(json.loads(entries[6])["action"]["reason"] == "laptop stolen", "the revocation's reason is kept")
+
+
+def by_hand(head, log):
+    """docs/registry-api.md §8.2 by hand with the OpenSSL command line: the head names the
+    log's last entry, its key ID is the registry's, its signature holds."""
+    d = W / "by-hand"
+    d.mkdir(exist_ok=True)
+    (d / "head.txt").write_bytes(head)
+    (d / "audit.ndjson").write_text(log)
+    pub = subprocess.run(["openssl", "pkey", "-in", str(cosign_key), "-pubout"], check=True, capture_output=True).stdout
+    (d / "cosigner.pub").write_bytes(pub)
+    script = f"""set -e
+cd {d}
+sed '/^$/q' head.txt | head -n -1 > note.txt
+tail -n 1 head.txt > line.txt
+test "$(sed -n 2p note.txt)" = "$(wc -l < audit.ndjson)"
+test "$(sed -n 3p note.txt)" = "$(tail -n 1 audit.ndjson | tr -d '\\n' | openssl dgst -sha256 -binary | base64)"
+test "$({{ printf '%s\\n\\x04' "$(cut -d' ' -f2 line.txt)"; openssl pkey -pubin -in cosigner.pub -outform DER | tail -c 32; }} |
+  sha256sum | head -c 8)" = "$(cut -d' ' -f3 line.txt | base64 -d | head -c 4 | xxd -p)"
+cut -d' ' -f3 line.txt | base64 -d > blob.bin
+T=$((16#$(tail -c +5 blob.bin | head -c 8 | xxd -p)))
+printf 'cosignature/v1\\ntime %d\\n' "$T" > message.txt
+cat note.txt >> message.txt
+tail -c 64 blob.bin > sig.bin
+openssl pkeyutl -verify -pubin -inkey cosigner.pub -rawin -in message.txt -sigfile sig.bin
+"""
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    return r.returncode == 0 and "Signature Verified Successfully" in r.stdout, (r.stdout + r.stderr)[-300:]
+
+
+# --- the log's head, cosigned: a reader can show what the registry said its log was
+st, head, _ = reg.request("GET", "/v1/audit/head", token=reader_token)
+last_hash = base64.b64encode(hashlib.sha256(entries[-1].encode()).digest()).decode()
+check(st == 200 and head.decode().startswith(f"{COSIGNER}/audit\n{len(entries)}\n{last_hash}\n\n\u2014 {COSIGNER} "),
+      f"GET /v1/audit/head names entry {len(entries)} and its line's SHA-256: {head[:200]!r}")
+log_text = "".join(l + "\n" for l in entries)
+ok, out = by_hand(head, log_text)
+check(ok, f"by hand with openssl: it names the log's last entry and its cosignature verifies ({out})")
+older_hash = base64.b64encode(hashlib.sha256(entries[-2].encode()).digest()).decode()
+older = head.replace(f"\n{len(entries)}\n{last_hash}\n".encode(), f"\n{len(entries) - 1}\n{older_hash}\n".encode(), 1)
+for what, h, t in (("the note moved to the entry before (seq and hash)", older, "".join(l + "\n" for l in entries[:-1])),
+                   ("a log with its last entry changed", head, log_text.replace('"action":"remove"', '"action":"suspend"')),
+                   ("a signature bit flipped", head[:-3] + bytes([head[-3] ^ 1]) + head[-2:], log_text)):
+    check(not by_hand(h, t)[0], f"by hand: the head refused with {what}")
+refused(reg.request("GET", "/v1/audit/head", token=static_token), 403, "a site reads the audit log's head")
 
 # --- a restart replays the log: the same roster, the revocation still in force
 reg.stop()

@@ -116,6 +116,8 @@ check(json.loads(out.stdout)["seq"] == 4, f"on the promoted standby the action i
 check(reg.proc.poll() is None and reg.proc.pid == pid, "the same registry process, not restarted, went on")
 check_chain(audit_lines(reg), ["add_site:pv-1", "add_reader:tpe-1", "suspend:pv-1", "resume:pv-1"],
             "after the failover")
+st, _, js = reg.request("GET", "/v1/audit/head", token=admin_token)
+check(st == 404 and js["error"] == "not_found", "without a [cosign] key there is no cosigned head of the log")
 
 # --- a second registry process on the same database: each catches up at its next action
 second = Registry(agent, W / "registry-b", pki, {}, extra=ADMIN + database(primary, standby))
