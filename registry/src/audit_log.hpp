@@ -29,6 +29,9 @@ class AuditLog {
   [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open_sqlite(const std::filesystem::path& file,
                                                                      const Replay& replay);
   [[nodiscard]] static Result<std::unique_ptr<AuditLog>> open_postgres(const std::string& url, const Replay& replay);
+  // For check-config, reading only: the database answers and its audit schema is one this
+  // registry can use (or migrate). Returns what was found, e.g. "audit schema v1 of 1".
+  [[nodiscard]] static Result<std::string> check_postgres(const std::string& url);
   virtual ~AuditLog() = default;
 
   // Appends an entry (durable when it returns) and returns its line; nullopt when its seq

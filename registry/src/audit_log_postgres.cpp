@@ -17,13 +17,15 @@ constexpr const char* kSchema = R"sql(
   CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION mrv_audit_append_only();
 )sql";
+// The schema's steps: appended, never edited (pg::migrate).
+const std::initializer_list<const char*> kSteps = {kSchema};
 
 class PostgresAuditLog final : public AuditLog {
  public:
   explicit PostgresAuditLog(pg::Connection db) : AuditLog(db.where()), db_(std::move(db)) {}
 
   Result<void> load(const Replay& replay) {
-    if (auto r = pg::migrate(db_, "audit", {kSchema}); !r) return r;
+    if (auto r = pg::migrate(db_, "audit", kSteps); !r) return r;
     auto rows = db_.exec("SELECT seq, line FROM audit ORDER BY seq");
     if (!rows) return tl::unexpected(rows.error());
     for (int i = 0; i < rows->size(); ++i)
@@ -74,6 +76,15 @@ class PostgresAuditLog final : public AuditLog {
 };
 
 }  // namespace
+
+Result<std::string> AuditLog::check_postgres(const std::string& url) {
+  auto db = pg::Connection::open(url);
+  if (!db) return tl::unexpected(db.error());
+  auto version = pg::check_schema(*db, "audit", kSteps.size());
+  if (!version) return tl::unexpected(version.error());
+  return db->where() + ": audit schema v" + std::to_string(*version) + " of " + std::to_string(kSteps.size()) +
+         (*version < static_cast<int64_t>(kSteps.size()) ? " (the registry migrates it at start)" : "");
+}
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open_postgres(const std::string& url, const Replay& replay) {
   auto db = pg::Connection::open(url);

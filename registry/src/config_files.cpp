@@ -2,7 +2,9 @@
 
 #include <fstream>
 
+#include "audit_log.hpp"
 #include "mrv/core/crypto.hpp"
+#include "mrv/core/log.hpp"
 #include "mrv/core/secret_file.hpp"
 #include "mrv/registry/registry_config.hpp"
 #include "mrv/registry/cosigner.hpp"
@@ -43,6 +45,11 @@ Result<void> check_registry_files(const RegistryConfig& config) {
   for (const auto& s : config.sites)
     for (const auto& f : s.keys)
       if (auto key = PublicKey::load(f); !key) return tl::unexpected(key.error());
+  if (!config.database_url.empty()) {
+    auto database = AuditLog::check_postgres(config.database_url);
+    if (!database) return tl::unexpected(database.error());
+    log::info("check-config: " + *database);
+  }
   return {};
 }
 

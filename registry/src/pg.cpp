@@ -96,6 +96,27 @@ Result<void> Connection::reset() {
   return {};
 }
 
+namespace {
+
+Error newer_schema(const Connection& db, std::string_view component, int64_t version, size_t known) {
+  return Error{ErrorCode::storage, db.where(),
+               std::string(component) + " schema version " + std::to_string(version) +
+                   " is newer than this registry knows (" + std::to_string(known) + "): a newer mrv-registry wrote it"};
+}
+
+}  // namespace
+
+Result<int64_t> check_schema(Connection& db, std::string_view component, size_t known) {
+  auto table = db.exec("SELECT to_regclass('mrv_schema') IS NOT NULL");
+  if (!table) return tl::unexpected(table.error());
+  if (table->text(0, 0) != "t") return 0;
+  auto current = db.exec("SELECT version FROM mrv_schema WHERE component = $1", {{component}});
+  if (!current) return tl::unexpected(current.error());
+  int64_t version = current->size() ? current->int64(0, 0) : 0;
+  if (version > static_cast<int64_t>(known)) return tl::unexpected(newer_schema(db, component, version, known));
+  return version;
+}
+
 Result<void> migrate(Connection& db, std::string_view component, std::initializer_list<const char*> steps) {
   auto rollback = [&](Error e) {
     (void)db.exec_script("ROLLBACK");
@@ -111,10 +132,7 @@ Result<void> migrate(Connection& db, std::string_view component, std::initialize
   if (!current) return rollback(current.error());
   int64_t version = current->size() ? current->int64(0, 0) : 0;
   if (version > static_cast<int64_t>(steps.size()))
-    return rollback(Error{ErrorCode::storage, db.where(),
-                          std::string(component) + " schema version " + std::to_string(version) +
-                              " is newer than this registry knows (" + std::to_string(steps.size()) +
-                              "): a newer mrv-registry wrote it"});
+    return rollback(newer_schema(db, component, version, steps.size()));
   for (auto step = steps.begin() + version; step != steps.end(); ++step)
     if (auto r = db.exec_script(*step); !r) {
       Error e = r.error();

@@ -64,5 +64,8 @@ class Connection {
 // Step i takes the component from version i to i + 1; steps are appended, never edited.
 [[nodiscard]] Result<void> migrate(Connection& db, std::string_view component,
                                    std::initializer_list<const char*> steps);
+// Reads only: whether migrate() could bring `component` to `known` steps (a schema newer
+// than that is an error). The version found: 0 for a database the registry never used.
+[[nodiscard]] Result<int64_t> check_schema(Connection& db, std::string_view component, size_t known);
 
 }  // namespace mrv::registry::pg

@@ -9,7 +9,9 @@ synchronous replication. Checked on the real mrv-registry and PostgreSQL servers
 - a second registry process on the same database: an action through one is in force on
   the other within seconds (each follows the log), and the two never take one seq;
 - a restore from a pg_dump backup (pg_restore): the registry starts on it with the roster and the
-  audit log of the backup's time, the triggers restored with the table.
+  audit log of the backup's time, the triggers restored with the table;
+- --check-config reads the database (its schema, nothing written): a newer schema, or a
+  server that does not answer, is exit 2, and a newer schema stops the registry's start.
 Usage: registry_standby_test.py AGENT (the registry is <build>/registry/mrv-registry)"""
 import hashlib
 import json
@@ -155,6 +157,26 @@ except RuntimeError as e:
     check("append-only" in str(e), "the restored table keeps its append-only triggers")
 
 reg.stop()
-for server in (restored, standby, primary):
+
+# --- check-config reads the database too (nothing written); a newer schema stops both
+def check_config():
+    return subprocess.run([BINARY, "--config", str(reg.config), "--check-config"], capture_output=True, text=True,
+                          timeout=60)
+
+
+p = check_config()
+check(p.returncode == 0 and f"postgresql 127.0.0.1:{restored.port}/mrv: audit schema v1 of 1" in p.stderr,
+      f"check-config names the database and its schema: {p.stderr.strip()[-200:]}")
+restored.psql("UPDATE mrv_schema SET version = 99 WHERE component = 'audit'")
+p = check_config()
+check(p.returncode == 2 and "audit schema version 99 is newer than this registry knows (1)" in p.stderr,
+      f"check-config refuses a schema a newer registry wrote: {p.stderr.strip()[-200:]}")
+start = subprocess.run([BINARY, "--config", str(reg.config)], capture_output=True, text=True, timeout=60)
+check(start.returncode == 1 and "audit schema version 99 is newer" in start.stderr, "and the registry does not start on it")
+restored.stop()
+p = check_config()
+check(p.returncode == 2 and f"postgresql 127.0.0.1:{restored.port}/mrv: cannot connect" in p.stderr and
+      "mrv@" not in p.stderr.split("cannot connect")[0], f"check-config says the database does not answer: {p.stderr.strip()[-200:]}")
+for server in (standby, primary):
     server.stop()
 print("registry standby: all checks passed")

@@ -82,7 +82,8 @@ struct RegistryConfig {
 // The secrets and keys a config names, read and checked as the registry reads them at
 // start (check-config runs the same): token files (regular, not empty, not readable by
 // others), the TLS certificate and key (not readable by others), the bundle key and the
-// pinned keys.
+// pinned keys; and [database]: the server answers and its schema is not newer than this
+// registry's (read only: nothing is created or migrated).
 [[nodiscard]] Result<void> check_registry_files(const RegistryConfig& config);
 // The [tpm] ca_file's text: readable, with at least one PEM certificate.
 [[nodiscard]] Result<std::string> read_tpm_ca(const std::filesystem::path& file);
