@@ -207,14 +207,9 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   auto replay = [&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
-    auto action = parse_admin_action(entry.dump());
-    if (!action) return fail(ErrorCode::corruption, "", action.error().message);
-    if (auto allowed = check_admin_action(roster, *action); !allowed) {
-      log::warning("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") is not applied: " +
-                   allowed.error().message);
-      return {};
-    }
-    apply_admin_action(roster, *action);
+    auto action = replayable_action(roster, seq, entry);
+    if (!action) return tl::unexpected(action.error());
+    if (*action) apply_admin_action(roster, **action);
     return {};
   };
   auto audit = config.database_url.empty() ? AuditLog::open_sqlite(config.data_dir / "audit.db", replay)

@@ -14,6 +14,17 @@ namespace {
 constexpr size_t kMaxAuditLines = 10'000;  // per GET /v1/audit
 }  // namespace
 
+Result<std::optional<AdminAction>> replayable_action(const Roster& roster, uint64_t seq, const nlohmann::json& entry) {
+  auto action = parse_admin_action(entry.dump());
+  if (!action) return fail(ErrorCode::corruption, "", action.error().message);
+  if (auto allowed = check_admin_action(roster, *action); !allowed) {
+    log::warning("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") is not applied: " +
+                 allowed.error().message);
+    return std::nullopt;
+  }
+  return std::move(*action);
+}
+
 Reply Api::Impl::admin_action(const std::string& actor, const std::string& body) {
   auto action = parse_admin_action(body);
   if (!action) return {refusal(action.error()), {}};
@@ -64,17 +75,14 @@ void Api::Impl::put_in_force(const AdminAction& action, Result<std::unique_ptr<S
 
 Result<void> Api::Impl::catch_up_locked() {
   auto taken = audit->catch_up([&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
-    auto action = parse_admin_action(entry.dump());
-    if (!action) return fail(ErrorCode::corruption, "", action.error().message);
-    if (auto allowed = check_admin_action(roster, *action); !allowed) {
-      log::warning("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") is not applied: " +
-                   allowed.error().message);
-      return {};
-    }
-    Result<std::unique_ptr<SiteStore>> opened = fail(ErrorCode::storage, action->site, "not opened");
-    if (action->verb == "add_site") opened = open_store(action->site, roster_site_of(*action), {});
-    put_in_force(*action, std::move(opened));
-    log::notice("registry: audit seq " + std::to_string(seq) + " (" + action->verb + ") put in force from the log");
+    auto replayable = replayable_action(roster, seq, entry);
+    if (!replayable) return tl::unexpected(replayable.error());
+    if (!*replayable) return {};
+    const AdminAction& action = **replayable;
+    Result<std::unique_ptr<SiteStore>> opened = fail(ErrorCode::storage, action.site, "not opened");
+    if (action.verb == "add_site") opened = open_store(action.site, roster_site_of(action), {});
+    put_in_force(action, std::move(opened));
+    log::notice("registry: audit seq " + std::to_string(seq) + " (" + action.verb + ") put in force from the log");
     return {};
   });
   if (!taken) return tl::unexpected(taken.error());

@@ -31,6 +31,11 @@ inline std::optional<uint64_t> query_number(const Admission& a, const std::strin
   return std::stoull(it->second);
 }
 
+// An audit entry's action to put in force again (at start, or from another process), or
+// nullopt when the roster now refuses it (a site since written into registry.toml under
+// that id: the config wins), which is logged with its seq.
+Result<std::optional<AdminAction>> replayable_action(const Roster& roster, uint64_t seq, const nlohmann::json& entry);
+
 // One site's store, or why it could not be opened. Slots are never erased (a removed
 // site's records stay readable), so a request may hold its store without a lock.
 struct SiteSlot {
