@@ -114,6 +114,9 @@ Result<int64_t> check_schema(Connection& db, std::string_view component, size_t 
   if (!current) return tl::unexpected(current.error());
   int64_t version = current->size() ? current->int64(0, 0) : 0;
   if (version > static_cast<int64_t>(known)) return tl::unexpected(newer_schema(db, component, version, known));
+  if (version < 0)
+    return fail(ErrorCode::corruption, db.where(), std::string(component) + " schema version " + std::to_string(version) +
+                                                       " is not a version");
   return version;
 }
 
@@ -133,6 +136,9 @@ Result<void> migrate(Connection& db, std::string_view component, std::initialize
   int64_t version = current->size() ? current->int64(0, 0) : 0;
   if (version > static_cast<int64_t>(steps.size()))
     return rollback(newer_schema(db, component, version, steps.size()));
+  if (version < 0)
+    return rollback(Error{ErrorCode::corruption, db.where(),
+                          std::string(component) + " schema version " + std::to_string(version) + " is not a version"});
   for (auto step = steps.begin() + version; step != steps.end(); ++step)
     if (auto r = db.exec_script(*step); !r) {
       Error e = r.error();

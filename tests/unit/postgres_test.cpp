@@ -55,6 +55,17 @@ TEST_CASE("postgres: migrations run once, in order, and a newer schema is refuse
   auto columns = db->exec("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'");
   REQUIRE(columns);
   CHECK(columns->int64(0, 0) == 2);
+  // check_schema reads the same, writing nothing; a version below 0 is refused by both.
+  auto read = pg::check_schema(*db, "test", 2);
+  REQUIRE(read);
+  CHECK(*read == 2);
+  CHECK(*pg::check_schema(*db, "never-migrated", 1) == 0);
+  CHECK_FALSE(pg::check_schema(*db, "test", 1));
+  REQUIRE(db->exec("UPDATE mrv_schema SET version = -1 WHERE component = 'test'"));
+  auto negative = pg::migrate(*db, "test", {step1});
+  REQUIRE_FALSE(negative);
+  CHECK(negative.error().message == "test schema version -1 is not a version");
+  CHECK_FALSE(pg::check_schema(*db, "test", 2));
 }
 
 TEST_CASE("postgres: a server that is not there is a retryable error that names it, not its password", "[pg]") {
