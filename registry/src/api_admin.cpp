@@ -136,7 +136,7 @@ Reply Api::Impl::audit_lines(const Admission& a) const {
   if (given && !from) return {error_response(400, "bad_request", "format", "from_seq must be a whole number"), {}};
   std::shared_lock lock(roster_mutex);
   auto text = audit->lines(from.value_or(1), kMaxAuditLines);
-  if (!text) return {error_response(500, "storage", "storage", text.error().to_string()), {}};
+  if (!text) return {audit_failure(text.error()), {}};
   return {json_response(200, std::move(*text), "application/x-ndjson"), {}};
 }
 
