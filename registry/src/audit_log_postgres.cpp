@@ -50,15 +50,27 @@ class PostgresAuditLog final : public AuditLog {
 
  private:
   Result<bool> insert(uint64_t seq, const std::string& line) override {
-    std::string s = std::to_string(seq);
+    std::string s = std::to_string(seq), prev = last_hash_hex();
     std::lock_guard lock(mutex_);
-    auto done = with_reconnect([&] { return db_.exec("INSERT INTO audit (seq, line) VALUES ($1, $2)", {{s}, {line}}); });
-    if (done) return true;
-    // A retry after a lost reply finds its own entry: it was stored the first time.
-    if (!done.error().message.starts_with("[23505]")) return tl::unexpected(done.error());
+    // Only after the entry this process wrote or read last: a database restored from a
+    // backup or failed over with commits lost under a running registry is not extended
+    // with a gap or a fork (the chain would stop the next start).
+    auto done = with_reconnect([&] {
+      return db_.exec("INSERT INTO audit (seq, line) SELECT $1::bigint, $2 WHERE $1::bigint = 1 OR EXISTS "
+                      "(SELECT 1 FROM audit WHERE seq = $1::bigint - 1 AND sha256(convert_to(line, 'UTF8')) = "
+                      "decode($3, 'hex'))",
+                      {{s}, {line}, {prev}});
+    });
+    if (!done && !done.error().message.starts_with("[23505]")) return tl::unexpected(done.error());
+    if (done && done->affected() == 1) return true;
+    // Either the seq is held (another process's entry, or this one's own whose reply was
+    // lost: stored the first time), or the entry before it is not the one we know.
     auto held = db_.exec("SELECT line FROM audit WHERE seq = $1", {{s}});
     if (!held) return tl::unexpected(held.error());
-    return held->size() == 1 && held->text(0, 0) == line;
+    if (held->size() == 1) return held->text(0, 0) == line;
+    return fail(ErrorCode::corruption, where(),
+                "audit seq " + std::to_string(seq - 1) + " is no longer the entry this registry knows (the database "
+                "was restored or failed over with commits lost): restart the registry to replay the log as it is now");
   }
 
   // Runs `statement`; after a broken connection (the server restarted) reconnects and

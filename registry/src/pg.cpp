@@ -30,6 +30,13 @@ int64_t Rows::int64(int row, int col) const {
   return v;
 }
 
+int64_t Rows::affected() const {
+  std::string_view t = PQcmdTuples(result_.get());
+  int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+
 Result<Connection> Connection::open(const std::string& url) {
   PGconn* c = PQconnectdb(url.c_str());
   if (!c) return fail(ErrorCode::storage, "postgresql", "out of memory");

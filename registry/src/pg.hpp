@@ -30,6 +30,8 @@ class Rows {
     return {PQgetvalue(result_.get(), row, col), static_cast<size_t>(PQgetlength(result_.get(), row, col))};
   }
   int64_t int64(int row, int col) const;
+  // Rows an INSERT, UPDATE or DELETE changed.
+  int64_t affected() const;
   const PGresult* raw() const { return result_.get(); }
 
  private:

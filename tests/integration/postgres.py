@@ -157,8 +157,9 @@ class Postgres:
         self.stop(how)
         return self.start()
 
-    def psql(self, sql):
-        r = self._run([f"{BIN}/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url, "-c", sql])
+    def psql(self, sql, database=None):
+        url = self.url if database is None else self.url.rsplit("/", 1)[0] + "/" + database
+        r = self._run([f"{BIN}/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
         if r.returncode != 0:
             raise RuntimeError("psql: " + r.stderr)
         return r.stdout.strip()

@@ -8,6 +8,8 @@ synchronous replication. Checked on the real mrv-registry and PostgreSQL servers
   the chain intact;
 - a second registry process on the same database: an action through one is in force on
   the other within seconds (each follows the log), and the two never take one seq;
+- the database restored under the running registry: its next action is refused, not
+  written after a gap;
 - a restore from a pg_dump backup (pg_restore): the registry starts on it with the roster and the
   audit log of the backup's time, the triggers restored with the table;
 - --check-config reads the database (its schema, nothing written): a newer schema, or a
@@ -138,6 +140,16 @@ check_chain(audit_lines(second),
             ["add_site:pv-1", "add_reader:tpe-1", "suspend:pv-1", "resume:pv-1", "add_reader:tpe-2", "suspend:tpe-2"],
             "two processes, one log")
 second.stop()
+
+# --- the database restored from the backup under the running registry: it does not write
+# entry 7 after entry 3 (a gap that would stop its next start), it says to restart
+standby.psql("DROP DATABASE mrv WITH (FORCE)", database="postgres")
+standby.psql("CREATE DATABASE mrv", database="postgres")
+standby.restore(backup)
+p = enroll(reg, "suspend", "--site", "pv-1", expect=1)
+check("audit seq 6 is no longer the entry this registry knows" in p.stderr and "restart the registry" in p.stderr,
+      f"an action on a log restored under the registry is refused: {p.stderr.strip()[-240:]}")
+check(standby.psql("SELECT max(seq) FROM audit") == "3", "and nothing is written after the backup's entry 3")
 
 # --- a restore from the backup made after entry 3: the roster of that time
 restored = Postgres(W).start()
