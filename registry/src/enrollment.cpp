@@ -72,8 +72,7 @@ Answer<void> read_credential(const json& j, Credential& c) {
   }
   for (const auto* hex : {&c.token_sha256, &c.client_cert_sha256})
     if (!hex->empty() && !is_hex64(*hex)) return malformed("token_sha256 and client_cert_sha256 must be 64 lower-case hex digits");
-  // An empty bearer token (or a Basic password that does not decode) hashes to this.
-  if (c.token_sha256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+  if (c.token_sha256 == kEmptyTokenSha256)
     return malformed("token_sha256 is the hash of an empty token");
   if (c.token_sha256.empty() && c.client_cert_cn.empty() && c.client_cert_sha256.empty())
     return malformed("needs a credential: token_sha256, client_cert_cn or client_cert_sha256");

@@ -26,6 +26,9 @@ Credential read_credential(ConfigReader& r, const std::filesystem::path& file, c
   for (auto [key, value] : {std::pair{"token_sha256", &c.token_sha256}, std::pair{"client_cert_sha256", &c.client_cert_sha256}})
     if (!value->empty() && !is_hex64(*value))
       r.error(t.get(key), path + "." + key, "must be 64 lower-case hex digits (a SHA-256)");
+  if (c.token_sha256 == kEmptyTokenSha256)
+    r.error(t.get("token_sha256"), path + ".token_sha256",
+            "is the SHA-256 of an empty token, which a request without a token presents: hash the token itself");
   if (c.token_sha256.empty() && c.token_file.empty() && c.client_cert_cn.empty() && c.client_cert_sha256.empty())
     r.error(&t, path, "needs a credential: token_sha256, token_file, client_cert_cn or client_cert_sha256");
   return c;

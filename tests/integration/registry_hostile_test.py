@@ -604,6 +604,13 @@ def config_files():
     p = check_config()
     check(p.returncode != 0 and "bundle.key" in p.stderr, f"check-config refuses a bundle key others can read: "
                                                           f"{p.stderr.strip()[:120]}")
+    empty_hash = hashlib.sha256(b"").hexdigest()
+    config.write_text(base.replace('token_file = "token"', f'token_sha256 = "{empty_hash}"'))
+    p = check_config()
+    check(p.returncode == 2 and "registry.toml:8" in p.stderr and "SHA-256 of an empty token" in p.stderr,
+          f"check-config refuses the SHA-256 of an empty token, naming file:line: {p.stderr.strip()[:200]}")
+    start = subprocess.run([reg_bin, "--config", str(config)], capture_output=True, text=True, timeout=10)
+    check(start.returncode == 2 and "SHA-256 of an empty token" in start.stderr, "and the registry does not start on it")
     config.write_text(base)
     token.unlink()
     os.mkfifo(token, 0o600)

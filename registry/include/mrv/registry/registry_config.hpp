@@ -23,6 +23,11 @@ struct Credential {
   std::string client_cert_sha256;
 };
 
+// What an empty bearer token, or a Basic password that does not decode, hashes to: never
+// a credential (`echo -n "$TOKEN" | sha256sum` with TOKEN unset gives it), so a config
+// or an admin action naming it is refused.
+inline constexpr std::string_view kEmptyTokenSha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 struct SiteEntry {
   std::string id;
   Credential credential;
