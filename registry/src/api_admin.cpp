@@ -38,11 +38,11 @@ Reply Api::Impl::admin_action(const std::string& actor, const std::string& body)
     }
     opened = open_store(action->site, roster_site_of(*action), {});
   }
-  std::unique_lock lock(roster_mutex);
+  std::lock_guard admin(admin_mutex);  // the roster is read below without roster_mutex: no one else writes it
   // Another registry process on the same database may have appended meanwhile: the
   // action is checked against every entry stored, and again if its seq was taken.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (auto caught = catch_up_locked(); !caught) return {audit_failure(caught.error()), {}};
+    if (auto caught = catch_up(); !caught) return {audit_failure(caught.error()), {}};
     if (auto allowed = check_admin_action(roster, *action); !allowed) return {refusal(allowed.error()), {}};
     if (!action->credential.token_sha256.empty() || !action->credential.client_cert_cn.empty() ||
         !action->credential.client_cert_sha256.empty())
@@ -53,7 +53,6 @@ Reply Api::Impl::admin_action(const std::string& actor, const std::string& body)
     if (!line) return {audit_failure(line.error()), {}};
     if (!*line) continue;
     put_in_force(*action, std::move(opened));
-    principals.rebuild(roster, admins);
     log::notice("registry: admin '" + actor + "': " + **line);
     return {json_response(200, **line + "\n"), {}};
   }
@@ -62,18 +61,21 @@ Reply Api::Impl::admin_action(const std::string& actor, const std::string& body)
 }
 
 void Api::Impl::put_in_force(const AdminAction& action, Result<std::unique_ptr<SiteStore>> opened) {
-  apply_admin_action(roster, action);
-  const std::string& id = action.site;
-  if (action.verb == "add_site") {
-    place_store(id, std::move(opened));
-  } else if (!id.empty() && sites.count(id) && sites.at(id).store) {
-    SiteStore& store = *sites.at(id).store;
-    if (action.verb == "pin_key" || action.verb == "rotate_key") store.pin_key(*PublicKey::from_pem(action.keys.front()));
-    if (action.verb == "revoke_key" || action.verb == "rotate_key") store.revoke_key(action.key_id, action.from_seq);
+  SiteStore* store = nullptr;  // slots are never erased: the pointer outlives the lock
+  {
+    std::unique_lock lock(roster_mutex);
+    apply_admin_action(roster, action);
+    principals.rebuild(roster, admins);
+    if (action.verb == "add_site") place_store(action.site, std::move(opened));
+    else if (auto it = sites.find(action.site); it != sites.end()) store = it->second.store.get();
   }
+  // The store's own lock is held through an upload's commit: not taken under roster_mutex.
+  if (!store) return;
+  if (action.verb == "pin_key" || action.verb == "rotate_key") store->pin_key(*PublicKey::from_pem(action.keys.front()));
+  if (action.verb == "revoke_key" || action.verb == "rotate_key") store->revoke_key(action.key_id, action.from_seq);
 }
 
-Result<void> Api::Impl::catch_up_locked() {
+Result<void> Api::Impl::catch_up() {
   auto taken = audit->catch_up([&](uint64_t seq, const nlohmann::json& entry) -> Result<void> {
     auto replayable = replayable_action(roster, seq, entry);
     if (!replayable) return tl::unexpected(replayable.error());
@@ -86,22 +88,12 @@ Result<void> Api::Impl::catch_up_locked() {
     return {};
   });
   if (!taken) return tl::unexpected(taken.error());
-  if (*taken) principals.rebuild(roster, admins);
   return {};
 }
 
 void Api::Impl::follow_audit_log() {
-  uint64_t known = 0;
-  {
-    std::shared_lock lock(roster_mutex);
-    known = audit->last_seq();
-  }
-  auto next = audit->lines(known + 1, 1);
-  Result<void> caught = next ? Result<void>{} : tl::unexpected(next.error());
-  if (next && !next->empty()) {
-    std::unique_lock lock(roster_mutex);
-    caught = catch_up_locked();
-  }
+  std::lock_guard admin(admin_mutex);
+  auto caught = catch_up();
   if (!caught && following) log::warning("registry: cannot follow the audit log: " + caught.error().to_string());
   if (caught && !following) log::notice("registry: following the audit log again");
   following = bool(caught);
@@ -114,7 +106,7 @@ Response Api::Impl::audit_failure(const Error& e) {
 
 Reply Api::Impl::roster_view() const {
   nlohmann::json sites_json = nlohmann::json::array(), readers_json = nlohmann::json::array();
-  std::shared_lock lock(roster_mutex);
+  std::lock_guard admin(admin_mutex);  // the roster's writers, and the audit log's seq
   for (const auto& [id, s] : roster.sites) {
     nlohmann::json revoked = nlohmann::json::object();
     for (const auto& [key_id, from] : s.revoked_from) revoked[key_id] = from;
@@ -134,8 +126,7 @@ Reply Api::Impl::audit_lines(const Admission& a) const {
   bool given = a.query.count("from_seq") > 0;
   auto from = query_number(a, "from_seq");
   if (given && !from) return {error_response(400, "bad_request", "format", "from_seq must be a whole number"), {}};
-  std::shared_lock lock(roster_mutex);
-  auto text = audit->lines(from.value_or(1), kMaxAuditLines);
+  auto text = audit->lines(from.value_or(1), kMaxAuditLines);  // each engine reads on its own
   if (!text) return {audit_failure(text.error()), {}};
   return {json_response(200, std::move(*text), "application/x-ndjson"), {}};
 }
@@ -145,7 +136,7 @@ Reply Api::Impl::audit_head() {
     return {error_response(404, "not_found", "format", "this registry cosigns nothing (no [cosign] key_file)"), {}};
   std::string note;
   {
-    std::shared_lock lock(roster_mutex);
+    std::lock_guard admin(admin_mutex);  // where appends move the head
     auto hash = from_hex(audit->last_hash_hex());
     note = cosigner->name() + "/audit\n" + std::to_string(audit->last_seq()) + "\n" + to_base64(*hash) + "\n";
   }

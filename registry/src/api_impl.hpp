@@ -48,8 +48,13 @@ struct Api::Impl {
   StoreLimits limits;
   VerifyPool& pool;
   std::vector<ReaderEntry> admins;  // with token files read and hashed
-  // Who may do what: changed by admin actions (exclusive), read by every request (shared).
+  // Who may do what: read by every request (shared), changed (exclusive) only by holders
+  // of admin_mutex, and only in memory.
   mutable std::shared_mutex roster_mutex;
+  // Admin actions and catch-ups, one at a time: the roster's only writers, and the audit
+  // log's. Its I/O (the database) is done under this mutex alone, so a slow or hung
+  // database holds up admin actions, never uploads and reads.
+  mutable std::mutex admin_mutex;
   Roster roster;
   Principals principals;
   std::unique_ptr<AuditLog> audit;
@@ -88,17 +93,17 @@ struct Api::Impl {
   // then in force; the answer is the audit entry.
   Reply admin_action(const std::string& actor, const std::string& body);
 
-  // An allowed action, once in the audit log, into the roster and the site's store.
+  // An allowed action, once in the audit log, into the roster, the principals and the
+  // site's store. With admin_mutex held; takes roster_mutex.
   void put_in_force(const AdminAction& action, Result<std::unique_ptr<SiteStore>> opened);
 
   // Puts in force the audit entries this process has not applied yet: appended by another
   // registry process on the same database, or committed although this one was told the
-  // commit failed (a database failover). With roster_mutex held exclusively.
-  Result<void> catch_up_locked();
+  // commit failed (a database failover). With admin_mutex held.
+  Result<void> catch_up();
 
   // With a shared database ([database]): what other registry processes append is put in
   // force here within a second, so a suspension or revocation through one holds on all.
-  // The exclusive lock is taken only when there is something new.
   void follow_audit_log();
 
   // The audit log could not be read or written: 503 while the database is away, else 500.

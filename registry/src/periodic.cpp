@@ -1,5 +1,9 @@
 #include "periodic.hpp"
 
+#include <exception>
+
+#include "mrv/core/log.hpp"
+
 namespace mrv::registry {
 
 Periodic::Periodic(std::chrono::milliseconds interval, std::function<void()> task)
@@ -7,7 +11,11 @@ Periodic::Periodic(std::chrono::milliseconds interval, std::function<void()> tas
         std::unique_lock lock(mutex_);
         while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
           lock.unlock();
-          task();
+          try {
+            task();
+          } catch (const std::exception& e) {  // an escape would end the whole process
+            log::error(std::string("registry: a periodic task failed: ") + e.what());
+          }
           lock.lock();
         }
       }) {}

@@ -38,7 +38,11 @@ int64_t Rows::affected() const {
 }
 
 Result<Connection> Connection::open(const std::string& url) {
-  PGconn* c = PQconnectdb(url.c_str());
+  // A default the URL may override (it comes later): a host that does not answer is given
+  // up after 10 s, not after the kernel's TCP timeout (minutes).
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", url.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (!c) return fail(ErrorCode::storage, "postgresql", "out of memory");
   Connection conn(c, describe(c));
   if (PQstatus(c) != CONNECTION_OK)

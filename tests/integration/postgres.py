@@ -141,17 +141,26 @@ class Postgres:
             while time.time() < deadline and self._children_alive():
                 time.sleep(0.05)
 
-    def _children_alive(self):
-        pid = str(self.proc.pid)
+    def _children(self):
+        pid, found = str(self.proc.pid), []
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/stat") as f:
                         if f.read().split(") ", 1)[1].split()[1] == pid:
-                            return True
+                            found.append(int(entry))
                 except OSError:
                     pass
-        return False
+        return found
+
+    def _children_alive(self):
+        return bool(self._children())
+
+    def freeze(self, frozen=True):
+        """SIGSTOP (or SIGCONT) the server and its backends: connections stay open and
+        unanswered, as with a hung database host."""
+        for pid in [self.proc.pid] + self._children():
+            os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
 
     def restart(self, how=signal.SIGINT):
         self.stop(how)

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from harness import check, fail
@@ -120,6 +121,20 @@ check(json.loads(out.stdout)["seq"] == 4, f"on the promoted standby the action i
 check(reg.proc.poll() is None and reg.proc.pid == pid, "the same registry process, not restarted, went on")
 check_chain(audit_lines(reg), ["add_site:pv-1", "add_reader:tpe-1", "suspend:pv-1", "resume:pv-1"],
             "after the failover")
+# --- a database that hangs holds up admin actions only: uploads and reads go on
+standby.freeze()
+stuck = {}
+waiter = threading.Thread(target=lambda: stuck.update(p=enroll(reg, "suspend", "--reader", "tpe-1")))
+waiter.start()
+time.sleep(1)
+t0 = time.time()
+st = reg.request("GET", "/v1/sites/pv-1", token="tpe-1 token", timeout=10)[0]
+check(st == 200 and time.time() - t0 < 2 and waiter.is_alive(),
+      f"while an admin action waits on a hung database, a reader is answered at once ({st}, {time.time() - t0:.2f} s)")
+standby.freeze(False)
+waiter.join(60)
+check(not waiter.is_alive() and json.loads(stuck["p"].stdout)["seq"] == 5, "the action completes once the database answers")
+enroll(reg, "resume", "--reader", "tpe-1")
 st, _, js = reg.request("GET", "/v1/audit/head", token=admin_token)
 check(st == 404 and js["error"] == "not_found", "without a [cosign] key there is no cosigned head of the log")
 
@@ -129,25 +144,26 @@ check(states(second) == ({"pv-1": "active"}, {"tpe-1": "active"}), "the second r
 enroll(second, "add-reader", "tpe-2", "--token-sha256", hashlib.sha256(b"tpe-2 token").hexdigest())
 check(wait_status(reg, "tpe-2 token", 200), "a reader enrolled through the second is let in by the first within seconds")
 out = enroll(reg, "suspend", "--reader", "tpe-2")
-check(json.loads(out.stdout)["seq"] == 6, "the first registry appends entry 6 after the second's 5")
+check(json.loads(out.stdout)["seq"] == 8, "the first registry appends entry 8 after the second's 7")
 check(wait_status(second, "tpe-2 token", 403), "suspended through the first, the reader is refused by the second within seconds")
 enroll(second, "suspend", "--reader", "tpe-2", expect=1)  # already suspended, through the other process
 check(states(reg) == states(second) == ({"pv-1": "active"}, {"tpe-1": "active", "tpe-2": "suspended"}),
       "both processes hold the same roster")
-check("audit seq 5 (add_reader) put in force from the log" in reg.log_tail(20000),
+check("audit seq 7 (add_reader) put in force from the log" in reg.log_tail(20000),
       "the first registry logs the entry it took from the log")
 check_chain(audit_lines(second),
-            ["add_site:pv-1", "add_reader:tpe-1", "suspend:pv-1", "resume:pv-1", "add_reader:tpe-2", "suspend:tpe-2"],
+            ["add_site:pv-1", "add_reader:tpe-1", "suspend:pv-1", "resume:pv-1", "suspend:tpe-1", "resume:tpe-1",
+             "add_reader:tpe-2", "suspend:tpe-2"],
             "two processes, one log")
 second.stop()
 
 # --- the database restored from the backup under the running registry: it does not write
-# entry 7 after entry 3 (a gap that would stop its next start), it says to restart
+# entry 9 after entry 3 (a gap that would stop its next start), it says to restart
 standby.psql("DROP DATABASE mrv WITH (FORCE)", database="postgres")
 standby.psql("CREATE DATABASE mrv", database="postgres")
 standby.restore(backup)
 p = enroll(reg, "suspend", "--site", "pv-1", expect=1)
-check("audit seq 6 is no longer the entry this registry knows" in p.stderr and "restart the registry" in p.stderr,
+check("audit seq 8 is no longer the entry this registry knows" in p.stderr and "restart the registry" in p.stderr,
       f"an action on a log restored under the registry is refused: {p.stderr.strip()[-240:]}")
 check(standby.psql("SELECT max(seq) FROM audit") == "3", "and nothing is written after the backup's entry 3")
 
