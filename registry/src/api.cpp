@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -122,7 +123,8 @@ Principal Api::Impl::authenticate(const RequestHeader& req, const std::optional<
 Result<std::unique_ptr<SiteStore>> Api::Impl::open_store(const std::string& id, const RosterSite& entry,
                                               std::vector<PublicKey> pinned) {
   for (const auto& pem : entry.pinned_pems) pinned.push_back(*PublicKey::from_pem(pem));  // checked when enrolled
-  SiteOptions options{std::move(pinned), entry.checkpoint_only, limits, cosigner ? &*cosigner : nullptr};
+  SiteOptions options{std::move(pinned), entry.checkpoint_only, limits, cosigner ? &*cosigner : nullptr,
+                      site_log.get()};
   Result<std::unique_ptr<SiteStore>> store = fail(ErrorCode::storage, id, "not opened");
   try {
     store = SiteStore::open(config.data_dir, id, std::move(options), pool);
@@ -147,6 +149,21 @@ void Api::Impl::place_store(const std::string& id, Result<std::unique_ptr<SiteSt
 
 Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Api::~Api() = default;
+
+void Api::Impl::follow_sites() {
+  auto heads = site_log->heads();
+  if (!heads && following_sites) log::warning("registry: cannot follow the sites' writes: " + heads.error().to_string());
+  if (heads && !following_sites) log::notice("registry: following the sites' writes again");
+  following_sites = bool(heads);
+  if (!heads) return;
+  std::vector<std::pair<SiteStore*, uint64_t>> behind;
+  {
+    std::shared_lock lock(roster_mutex);
+    for (const auto& [id, n] : *heads)
+      if (auto it = sites.find(id); it != sites.end() && it->second.store) behind.emplace_back(it->second.store.get(), n);
+  }
+  for (auto [store, n] : behind) store->follow(n);  // a store returns at once when it holds write n
+}
 
 size_t Api::site_count() const {
   std::shared_lock lock(impl_->roster_mutex);
@@ -216,6 +233,14 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
                                            : AuditLog::open_postgres(config.database_url, replay);
   if (!audit) return tl::unexpected(audit.error());
   impl->audit = std::move(*audit);
+  if (!config.database_url.empty()) {
+    // A connection per request thread at most (each request holds one while it runs).
+    unsigned threads = config.request_threads > 0 ? static_cast<unsigned>(config.request_threads)
+                                                  : std::max(2u, std::thread::hardware_concurrency());
+    auto site_log = SiteWriteLog::open(config.database_url, threads);
+    if (!site_log) return tl::unexpected(site_log.error());
+    impl->site_log = std::move(*site_log);
+  }
   std::map<std::string, std::vector<PublicKey>> config_pins;  // keys = [...] of the config's sites
   for (const auto& s : config.sites)
     for (const auto& f : s.keys) {
@@ -227,6 +252,10 @@ Result<std::unique_ptr<Api>> Api::create(const RegistryConfig& config, VerifyPoo
   impl->principals.rebuild(roster, impl->admins);
   if (!config.database_url.empty())
     impl->follower.emplace(std::chrono::seconds(1), [raw = impl.get()] { raw->follow_audit_log(); });
+  if (impl->site_log) {
+    impl->follow_sites();  // before the first request: a new process serves what the others took
+    impl->site_follower.emplace(std::chrono::milliseconds(200), [raw = impl.get()] { raw->follow_sites(); });
+  }
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }
 

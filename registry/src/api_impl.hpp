@@ -18,6 +18,7 @@
 #include "mrv/registry/site_store.hpp"
 #include "periodic.hpp"
 #include "principals.hpp"
+#include "site_write_log.hpp"
 
 namespace mrv::registry {
 
@@ -58,6 +59,7 @@ struct Api::Impl {
   Roster roster;
   Principals principals;
   std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<SiteWriteLog> site_log;  // [database]: the sites' writes; outlives the stores
   std::map<std::string, SiteSlot, std::less<>> sites;
   std::optional<Signer> bundle_signer;  // signs the manifests of bundles (not thread-safe)
   std::optional<Cosigner> cosigner;     // cosigns the checkpoints accepted ([cosign])
@@ -65,7 +67,13 @@ struct Api::Impl {
   std::mutex bundle_mutex;
   std::atomic<uint64_t> bundle_count{0};
   bool following = true;              // the follower's last look at the audit log worked
+  bool following_sites = true;        // the sites' follower's last look at the database worked
   std::optional<Periodic> follower;   // last: stopped before the members it uses go
+  std::optional<Periodic> site_follower;
+
+  // With a shared database: what other registry processes appended to the sites is put
+  // in force here within a fraction of a second (reads answer from this copy).
+  void follow_sites();
 
   Impl(const RegistryConfig& c, StoreLimits l, VerifyPool& p) : config(c), limits(l), pool(p) {}
 

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "audit_log.hpp"
+#include "site_write_log.hpp"
 #include "mrv/core/crypto.hpp"
 #include "mrv/core/log.hpp"
 #include "mrv/core/secret_file.hpp"
@@ -49,6 +50,9 @@ Result<void> check_registry_files(const RegistryConfig& config) {
     auto database = AuditLog::check_postgres(config.database_url);
     if (!database) return tl::unexpected(database.error());
     log::info("check-config: " + *database);
+    auto sites = SiteWriteLog::check(config.database_url);
+    if (!sites) return tl::unexpected(sites.error());
+    log::info("check-config: " + *sites);
   }
   return {};
 }

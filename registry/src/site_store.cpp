@@ -60,17 +60,6 @@ void adopt_legacy_file(const std::filesystem::path& dir, const std::string& site
 
 }  // namespace
 
-SiteStore::SiteStore(std::string site_id, std::filesystem::path path, Journal journal,
-                     std::unique_ptr<UnprovenStore> unproven, std::vector<PublicKey> keys, SiteOptions options,
-                     VerifyPool& pool)
-    : site_id_(std::move(site_id)), path_(std::move(path)), journal_(std::move(journal)),
-      unproven_(std::move(unproven)), keys_(std::move(keys)), options_(std::move(options)), pool_(pool) {
-  reports_dir_ = path_.string() + ".reports";
-  tpm_dir_ = path_.string() + ".tpm";
-}
-
-SiteStore::~SiteStore() = default;
-
 Result<std::unique_ptr<SiteStore>> SiteStore::open(const std::filesystem::path& data_dir, std::string site_id,
                                                    SiteOptions options, VerifyPool& pool) {
   auto dir = data_dir / "sites";
@@ -96,6 +85,7 @@ Result<std::unique_ptr<SiteStore>> SiteStore::open(const std::filesystem::path& 
     std::filesystem::create_directories(d, ec);
     if (ec) return fail(ErrorCode::io, d.string(), ec.message());
   }
+  if (auto r = store->attach_shared(); !r) return tl::unexpected(r.error());
   return store;
 }
 
@@ -103,7 +93,16 @@ Answer<std::string> SiteStore::add_config(std::string_view hash_hex, std::string
   if (to_hex(sha256(text)) != hash_hex)
     return refuse(400, "malformed", "format", "the config's SHA-256 is not " + std::string(hash_hex));
   std::lock_guard lock(mutex_);
-  if (auto r = journal_.add_config(std::string(hash_hex), text); !r) return storage_failure(r.error());
+  return write_locked([&] { return add_config_locked(hash_hex, text); });
+}
+
+Answer<std::string> SiteStore::add_config_locked(std::string_view hash_hex, std::string_view text) {
+  auto held = journal_.configs();  // a handful: one per config the site ran under
+  if (!held) return storage_failure(held.error());
+  if (std::none_of(held->begin(), held->end(), [&](const auto& c) { return c.first == hash_hex; })) {
+    if (auto r = log_write("config", std::string(text), std::string(hash_hex)); !r) return tl::unexpected(r.error());
+    if (auto r = journal_.add_config(std::string(hash_hex), text); !r) return storage_failure(r.error());
+  }
   return json{{"site", site_id_}, {"config_sha256", hash_hex}}.dump();
 }
 
@@ -137,6 +136,13 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     inflated = std::move(*text);
     body = inflated;
   }
+  auto lines = parse_lines(body, options_.limits);
+  if (!lines) return tl::unexpected(lines.error());
+  std::lock_guard lock(mutex_);
+  return write_locked([&] { return post_lines_locked(*lines); });
+}
+
+Answer<std::vector<RecordLine>> SiteStore::parse_lines(std::string_view body, const StoreLimits& limits) {
   // 1. Every line parses and seqs increase.
   std::vector<RecordLine> lines;
   for (size_t pos = 0, n = 1; pos < body.size(); ++n) {
@@ -145,8 +151,8 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     std::string_view line = body.substr(pos, end - pos);
     pos = end + 1;
     if (line.empty()) continue;
-    if (lines.size() == options_.limits.max_batch_records)
-      return refuse(413, "too_large", "size", "more than " + std::to_string(options_.limits.max_batch_records) + " records");
+    if (lines.size() == limits.max_batch_records)
+      return refuse(413, "too_large", "size", "more than " + std::to_string(limits.max_batch_records) + " records");
     auto rl = parse_record_line(line);
     if (!rl) return refuse(400, "malformed", "format", "line " + std::to_string(n) + " is not a record line");
     if (!lines.empty() && rl->seq <= lines.back().seq)
@@ -154,8 +160,10 @@ Answer<std::string> SiteStore::post_records(std::string_view body, bool gzip) {
     lines.push_back(std::move(*rl));
   }
   if (lines.empty()) return refuse(400, "malformed", "format", "no record lines");
+  return lines;
+}
 
-  std::lock_guard lock(mutex_);
+Answer<std::string> SiteStore::post_lines_locked(std::vector<RecordLine>& lines) {
   uint64_t held = journal_.last_seq();
   // 2. What the registry holds already must be byte-identical (a resend).
   size_t fresh = 0;
@@ -248,7 +256,7 @@ Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines,
     }
     if ((*f)->site_id != site_id_)
       return refuse(422, "wrong_site", "site", "a record of site '" + (*f)->site_id + "'", l.seq);
-    if (const PublicKey* key = chain.pending_key(); key && !revoked_from_.empty())
+    if (const PublicKey* key = chain.pending_key(); key && !revoked_from_.empty() && !replaying_)
       if (auto from = revoked_from(key->key_id_hex()); from && l.seq >= *from)
         return refuse(422, "key_revoked", "key",
                       "key " + key->key_id_hex() + " is revoked from seq " + std::to_string(*from), l.seq);
@@ -273,20 +281,23 @@ Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines,
     m.value = (*f)->reading.value;
     m.ts_ms = (*f)->reading.ts_ms;
   }
-  // Every signature is checked, whether its record is proven now or later. The views
-  // are taken once `records` no longer moves.
-  std::vector<VerifyPool::Job> jobs;
-  jobs.reserve(signed_records.size());
-  for (auto [index, key] : signed_records)
-    jobs.push_back({key, records[index].canonical, records[index].signature, &records[index].hash});
-  if (auto bad = pool_.verify(jobs))
-    return refuse(422, "bad_signature", "signature", "bad signature", records[signed_records[*bad].first].seq);
+  // Every signature is checked, whether its record is proven now or later (a replay's
+  // were, by the process that accepted them). The views are taken once `records` no
+  // longer moves.
+  if (!replaying_) {
+    std::vector<VerifyPool::Job> jobs;
+    jobs.reserve(signed_records.size());
+    for (auto [index, key] : signed_records)
+      jobs.push_back({key, records[index].canonical, records[index].signature, &records[index].hash});
+    if (auto bad = pool_.verify(jobs))
+      return refuse(422, "bad_signature", "signature", "bad signature", records[signed_records[*bad].first].seq);
+  }
 
   // Proven now: the signed records right after the mirror's head. The rest waits for a
   // checkpoint: unsigned ones, and everything after them or after unproven records.
   size_t proven = base_seq == held ? std::min(first_unsigned, records.size()) : 0;
   std::span<const MirrorRecord> now(records.data(), proven), later(records.data() + proven, records.size() - proven);
-  if (!later.empty()) {
+  if (!later.empty() && !replaying_) {
     // What waits once this batch is stored: the records below its first seq (it
     // replaces the rest), and its own unproven ones.
     auto waiting = unproven_->count(records.front().seq);
@@ -296,6 +307,11 @@ Answer<std::string> SiteStore::store_new_records(std::vector<RecordLine>& lines,
                     "more than " + std::to_string(options_.limits.max_unproven_records) +
                         " records would wait for a checkpoint: post the checkpoints that prove those held first",
                     later.front().seq);
+  }
+  if (shared_ && !replaying_) {
+    std::string logged;
+    for (const MirrorRecord& m : records) append_record_line(logged, m.seq, m.canonical, raw(m.hash), m.signature);
+    if (auto r = log_write("records", std::move(logged)); !r) return tl::unexpected(r.error());
   }
   if (!now.empty())
     if (auto r = journal_.ingest(now); !r) return storage_failure(r.error());
@@ -312,24 +328,33 @@ Answer<std::string> SiteStore::post_checkpoint(std::string_view note) {
   if (c->origin != checkpoint_origin(site_id_))
     return refuse(422, "wrong_site", "site", "origin '" + c->origin + "' is not " + checkpoint_origin(site_id_));
   std::lock_guard lock(mutex_);
+  return write_locked([&] { return post_checkpoint_locked(*c); });
+}
+
+Answer<std::string> SiteStore::post_checkpoint_locked(const Checkpoint& c) {
   // A key revoked from seq s may not vouch for a tree that holds record s.
   auto usable = [&](const PublicKey& k) {
     auto from = revoked_from(k.key_id_hex());
-    return (!from || c->tree_size < *from) && verify_checkpoint(*c, k);
+    return (!from || c.tree_size < *from) && verify_checkpoint(c, k);
   };
-  if (std::none_of(keys_.begin(), keys_.end(), usable))
+  if (!replaying_ && std::none_of(keys_.begin(), keys_.end(), usable))
     return refuse(422, "bad_signature", "checkpoint",
                   "no signature line verifies with a key registered for the site (and not revoked at this tree size)");
   uint64_t held = journal_.last_seq();
-  if (c->tree_size > held) return prove_unproven(*c);
-  auto root = journal_.tree_root(c->tree_size);
+  if (c.tree_size > held) return prove_unproven(c);
+  auto root = journal_.tree_root(c.tree_size);
   if (!root) return storage_failure(root.error());
-  if (*root != c->root)
+  if (*root != c.root)
     return refuse(409, "fork", "checkpoint",
-                  "the root at tree size " + std::to_string(c->tree_size) +
+                  "the root at tree size " + std::to_string(c.tree_size) +
                       " differs from the root of the records held: a forked history");
-  if (auto r = journal_.add_checkpoint(*c, "upload"); !r) return storage_failure(r.error());
-  return checkpoint_receipt(*c);
+  auto same = journal_.checkpoints(c.tree_size, c.tree_size);
+  if (!same) return storage_failure(same.error());
+  if (std::none_of(same->begin(), same->end(), [&](const StoredCheckpoint& s) { return s.checkpoint.note == c.note; })) {
+    if (auto r = log_checkpoint(c); !r) return tl::unexpected(r.error());
+    if (auto r = journal_.add_checkpoint(c, "upload"); !r) return storage_failure(r.error());
+  }
+  return checkpoint_receipt(c);
 }
 
 // The receipt of a checkpoint stored, with the registry's cosignature of it: the one made
@@ -349,9 +374,13 @@ Answer<std::string> SiteStore::checkpoint_receipt(const Checkpoint& c) {
     auto largest = journal_.largest_checkpoint_size();
     if (!largest) return storage_failure(largest.error());
     if (line.empty() && *largest == c.tree_size) {
-      auto made = cosigner->cosign(c.note, static_cast<uint64_t>(std::max<int64_t>(0, utc_now_ms() / 1000)));
+      // Shared by registry processes: the one made when the checkpoint was logged, so
+      // every process keeps and answers the same line.
+      auto made = shared_ ? Result<std::string>(preset_cosignature_)
+                          : cosigner->cosign(c.note, static_cast<uint64_t>(std::max<int64_t>(0, utc_now_ms() / 1000)));
       if (!made) return storage_failure(made.error());
-      if (auto r = journal_.add_cosignature(c, *made); !r) return storage_failure(r.error());
+      if (!made->empty())
+        if (auto r = journal_.add_cosignature(c, *made); !r) return storage_failure(r.error());
       line = std::move(*made);
     }
     if (!line.empty()) receipt["cosignature"] = line;
@@ -376,6 +405,7 @@ Answer<std::string> SiteStore::prove_unproven(const Checkpoint& c) {
   std::vector<MirrorRecord> records;
   auto read = unproven_->for_each(held + 1, c.tree_size, [&](MirrorRecord&& m) { records.push_back(std::move(m)); });
   if (!read) return storage_failure(read.error());
+  if (auto r = log_checkpoint(c); !r) return tl::unexpected(r.error());
   bool proven = !records.empty() && records.back().seq == c.tree_size;
   if (proven) {
     auto r = journal_.ingest(records, &c.root);
@@ -398,24 +428,35 @@ Answer<std::string> SiteStore::prove_unproven(const Checkpoint& c) {
 
 Answer<std::string> SiteStore::post_report(std::string_view json_text) {
   if (json_text.size() > options_.limits.max_body_bytes) return refuse(413, "too_large", "size", "report too large");
+  std::lock_guard lock(mutex_);
+  return write_locked([&] { return post_report_locked(json_text); });
+}
+
+Answer<std::string> SiteStore::post_report_locked(std::string_view json_text) {
   // A signed monitoring report (docs/report-format.md) of this site, by a registered key.
   auto report = report::parse_signed_report(json_text);
   if (!report) return refuse(400, "malformed", "format", report.error().message);
   if (report->site_id != site_id_)
     return refuse(422, "wrong_site", "site", "the report is of site '" + report->site_id + "'");
   std::string hash = to_hex(sha256(json_text));
-  std::lock_guard lock(mutex_);
   auto signature = from_base64(report->signature.value_b64);
-  if (!signature || std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) {
+  if (!replaying_ && (!signature || std::none_of(keys_.begin(), keys_.end(), [&](const PublicKey& k) {
         return k.key_id_hex() == report->signature.key_id_hex && !revoked_from(k.key_id_hex()) &&
                k.verify(report->canonical, *signature);
-      }))
+      })))
     return refuse(422, "bad_signature", "signature",
                   "the report's signature does not verify with a registered, unrevoked key of the site (key " +
                       report->signature.key_id_hex + ")");
   auto path = reports_dir_ / (hash + ".json");
-  if (!std::filesystem::exists(path))
+  if (!std::filesystem::exists(path)) {
+    if (auto r = log_write("report", std::string(json_text)); !r) return tl::unexpected(r.error());
     if (auto r = write_durably(path, json_text); !r) return storage_failure(r.error());
+    // Its time received is the file's: the same on every process sharing the site.
+    std::error_code ec;
+    std::filesystem::last_write_time(
+        path, std::chrono::file_clock::from_sys(std::chrono::sys_time<std::chrono::milliseconds>(
+                  std::chrono::milliseconds(write_ms()))), ec);
+  }
   return json{{"site", site_id_}, {"report_sha256", hash}, {"bytes", json_text.size()}}.dump();
 }
 

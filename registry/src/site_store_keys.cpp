@@ -14,29 +14,36 @@ namespace mrv::registry {
 using json = nlohmann::json;
 
 Answer<std::string> SiteStore::register_key(std::string_view pem) {
+  std::lock_guard lock(mutex_);
+  return write_locked([&] { return register_key_locked(pem); });
+}
+
+Answer<std::string> SiteStore::register_key_locked(std::string_view pem) {
   auto key = PublicKey::from_pem(pem);
   if (!key) return refuse(400, "malformed", "key", "not an Ed25519 or ECDSA P-256 public key in PEM: " + key.error().message);
   const std::string& id = key->key_id_hex();
   json receipt = {{"site", site_id_}, {"key_id", id}, {"algorithm", std::string(to_string(key->algorithm()))}};
-  std::lock_guard lock(mutex_);
   auto same = [&](const PublicKey& p) { return p.key_id_hex() == id; };
   if (std::any_of(keys_.begin(), keys_.end(), same)) return receipt.dump();  // still verifies what it signed before
-  if (auto from = revoked_from(id))
-    return refuse(403, "key_revoked", "key", "key " + id + " is revoked (from seq " + std::to_string(*from) + ")");
-  const auto& pinned = options_.pinned;
-  if (!pinned.empty() && std::none_of(pinned.begin(), pinned.end(), same))
-    return refuse(403, "key_not_allowed", "key", "key " + id + " is not one of the site's pinned keys");
-  if (pinned.empty()) {
-    // Trust on first use: once the site holds records, a credential alone cannot bring
-    // in a key that would sign a history of its own.
-    auto pending = unproven_->last();
-    if (!pending) return storage_failure(pending.error());
-    if (journal_.last_seq() > 0 || *pending)
-      return refuse(403, "key_not_allowed", "key",
-                    "site '" + site_id_ + "' holds records: a new key (" + id +
-                        ") must be pinned first (keys = [...] in the registry's config, or mrv-registry enroll pin-key)");
+  if (!replaying_) {  // a replay was allowed when it was accepted
+    if (auto from = revoked_from(id))
+      return refuse(403, "key_revoked", "key", "key " + id + " is revoked (from seq " + std::to_string(*from) + ")");
+    const auto& pinned = options_.pinned;
+    if (!pinned.empty() && std::none_of(pinned.begin(), pinned.end(), same))
+      return refuse(403, "key_not_allowed", "key", "key " + id + " is not one of the site's pinned keys");
+    if (pinned.empty()) {
+      // Trust on first use: once the site holds records, a credential alone cannot bring
+      // in a key that would sign a history of its own.
+      auto pending = unproven_->last();
+      if (!pending) return storage_failure(pending.error());
+      if (journal_.last_seq() > 0 || *pending)
+        return refuse(403, "key_not_allowed", "key",
+                      "site '" + site_id_ + "' holds records: a new key (" + id +
+                          ") must be pinned first (keys = [...] in the registry's config, or mrv-registry enroll pin-key)");
+    }
   }
-  auto added = journal_.add_key(*key, utc_now_ms());
+  if (auto r = log_write("key", std::string(pem)); !r) return tl::unexpected(r.error());
+  auto added = journal_.add_key(*key, write_ms());
   if (!added) return storage_failure(added.error());
   if (*added) keys_.push_back(std::move(*key));
   return receipt.dump();

@@ -1,6 +1,7 @@
 // The registry's PostgreSQL engine against a real server (tests/integration/postgres.py
 // starts one and names it in MRV_TEST_PG_URL; ctest runs these as "unit [pg]"):
-// migrations, and the audit log with the same lines, checks and refusals as on SQLite.
+// migrations, the audit log with the same lines, checks and refusals as on SQLite, and
+// the sites' write log shared by registry processes.
 #include <cstdlib>
 
 #include <catch2/catch.hpp>
@@ -8,7 +9,13 @@
 
 #include "audit_log.hpp"
 #include "mrv/core/crypto.hpp"
+#include "mrv/core/journal.hpp"
+#include "mrv/core/record_line.hpp"
+#include "mrv/registry/cosigner.hpp"
+#include "mrv/registry/site_store.hpp"
 #include "pg.hpp"
+#include "site_write_log.hpp"
+#include "verify_pool.hpp"
 #include "test_support.hpp"
 
 using namespace mrv;
@@ -176,4 +183,88 @@ TEST_CASE("postgres: two registry processes never both take one audit seq, and e
   CHECK(caught.error().code == ErrorCode::corruption);
   CHECK(caught.error().to_string().find("audit seq 2: not the entry that links") != std::string::npos);
   CHECK((*first)->last_seq() == 1);
+}
+
+TEST_CASE("postgres: two registry processes share a site: each write logged once, in order, and followed", "[pg]") {
+  std::string url = fresh_database();
+  test::TempDir agent, front_a, front_b, front_c;
+  auto j = Journal::open_for_writing(test::journal_options(agent), test::test_signer(agent));
+  REQUIRE(j);
+  std::vector<AcceptedReading> batch;
+  for (int i = 0; i < 12; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
+  REQUIRE(j->append(batch));
+  REQUIRE(j->checkpoint("test"));
+  auto lines = [&](uint64_t from, uint64_t to) {
+    std::string out;
+    REQUIRE(j->for_each_record(from, to, [&](const StoredRecord& r) {
+      append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
+    }));
+    return out;
+  };
+  auto log = SiteWriteLog::open(url, 2);
+  REQUIRE(log);
+  VerifyPool pool{1};
+  test::test_signer(front_a, "ed25519-cosigner-test.key");
+  auto cosigner = Cosigner::load(front_a / "ed25519-cosigner-test.key", "registry.test");
+  REQUIRE(cosigner);
+  auto open = [&](const test::TempDir& dir) {
+    SiteOptions options;
+    options.cosigner = &*cosigner;
+    options.shared_log = log->get();
+    auto s = SiteStore::open(dir.path(), "test-site", std::move(options), pool);
+    REQUIRE(s);
+    return std::move(*s);
+  };
+  auto a = open(front_a), b = open(front_b);
+  std::string pem = test::test_signer(agent).public_pem();
+  REQUIRE(a->register_key(pem));
+  // B has not followed A: its write catches up first, under the site's lock.
+  auto first = b->post_records(lines(1, 5), false);
+  INFO((first ? *first : first.error().to_json()));
+  REQUIRE(first);
+  REQUIRE(a->post_records(lines(1, 8), false));  // 1..5 a resend: only 6..8 are new
+  auto note = j->latest_checkpoint();
+  REQUIRE(note);
+  REQUIRE(*note);
+  REQUIRE(b->post_records(lines(9, 12), false));
+  auto receipt = b->post_checkpoint((*note)->checkpoint.note);
+  REQUIRE(receipt);
+  // A forgery is refused and logged nowhere.
+  std::string forged = lines(12, 12);
+  forged[forged.find("\"value\"") + 10] ^= 1;
+  CHECK_FALSE(a->post_records(forged, false));
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  auto kinds = db->exec("SELECT string_agg(kind || ':' || n, ',' ORDER BY n) FROM site_writes WHERE site = 'test-site'");
+  REQUIRE(kinds);
+  CHECK(kinds->text(0, 0) == "key:1,records:2,records:3,records:4,checkpoint:5");
+  // Each record once: the logged batches hold seqs 1..5, 6..8, 9..12.
+  auto bodies = db->exec("SELECT convert_from(body, 'UTF8') FROM site_writes WHERE kind = 'records' ORDER BY n");
+  REQUIRE(bodies);
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < bodies->size(); ++i) {
+    std::string_view text = bodies->text(i, 0);
+    for (size_t pos = 0, end; (end = text.find('\n', pos)) != std::string_view::npos; pos = end + 1)
+      seqs.push_back(parse_record_line(text.substr(pos, end - pos))->seq);
+  }
+  CHECK(seqs == std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  a->follow(5);
+  // A third process with an empty data_dir rebuilds the site from the log alone.
+  auto c = open(front_c);
+  c->follow(5);
+  for (auto* s : {a.get(), b.get(), c.get()}) {
+    CHECK(*s->records(1, 100) == lines(1, 12));
+    CHECK(*s->checkpoints(0, 100) == *b->checkpoints(0, 100));
+    CHECK(json::parse(*s->summary())["held_through"] == 12);
+  }
+  CHECK(json::parse(*c->checkpoints(0, 100))[0]["cosignatures"].size() == 1);
+  CHECK(*c->keys() == *a->keys());
+  // The log refuses edits, and a database that lost this copy's newest write is named.
+  CHECK_FALSE(db->exec("DELETE FROM site_writes"));
+  c.reset();
+  REQUIRE(db->exec_script("ALTER TABLE site_writes DISABLE TRIGGER site_writes_no_change; DELETE FROM site_writes WHERE n = 5"));
+  c = open(front_c);
+  auto gone = c->register_key(pem);
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().message.find("write 5, the newest in this process's copy, is not in the database") != std::string::npos);
 }

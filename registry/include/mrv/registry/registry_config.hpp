@@ -61,8 +61,9 @@ struct RegistryConfig {
   // attestation keys activated (docs/registry-api.md §3.6); without, that is refused.
   std::filesystem::path tpm_ca_file;
   // [database] url: a PostgreSQL connection URI (docs/operations.md). With it, the audit
-  // log of the admins' actions is kept there, shared by every registry process that names
-  // it; without, in data_dir/audit.db. Sites' data stays under data_dir on either.
+  // log of the admins' actions and every site's accepted writes are kept there, shared by
+  // every registry process that names it (data_dir/sites is then each one's copy);
+  // without, in data_dir/audit.db and data_dir/sites.
   std::string database_url;
   size_t max_body_bytes = 16 << 20;       // gzip body; inflated at most 4x this
   size_t max_batch_records = 100'000;

@@ -5,8 +5,13 @@
 // without a signature of their own wait apart (unproven_store) until a signed checkpoint
 // proves them; only then do they enter the mirror and count as held.
 // Thread-safe: one lock per site serialises its writes and reads.
+// With a shared database (SiteOptions::shared_log), the SQLite files are this process's
+// copy of the site: each write is appended to the database's log of the site's writes
+// first, under the site's lock there, and what other processes appended is put in force
+// here before each request (site_store_shared.cpp).
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +29,8 @@
 namespace mrv::registry {
 
 class Cosigner;
+class SiteWriteLog;
+struct SiteWrite;
 
 class VerifyPool;
 class UnprovenStore;
@@ -51,6 +58,7 @@ struct SiteOptions {
   bool checkpoint_only = false;  // records without their own signature are accepted (unproven)
   StoreLimits limits;
   Cosigner* cosigner = nullptr;  // cosigns each checkpoint accepted ([cosign]); shared, outlives the store
+  SiteWriteLog* shared_log = nullptr;  // [database]: the sites' writes, shared by registry processes; outlives the store
 };
 
 class SiteStore {
@@ -78,6 +86,11 @@ class SiteStore {
   // reports, nor be registered.
   void pin_key(PublicKey key);
   void revoke_key(const std::string& key_id, uint64_t from_seq);
+
+  // With a shared database: puts in force here what other processes appended, now that
+  // the site's log reaches write `head` (the database is read without the site's lock
+  // held here, so a slow database never holds up reads). Reads answer from this copy.
+  void follow(uint64_t head);
 
   Answer<std::string> summary();
   Answer<std::string> keys();
@@ -109,9 +122,33 @@ class SiteStore {
   SiteStore(std::string site_id, std::filesystem::path path, Journal journal, std::unique_ptr<UnprovenStore> unproven,
             std::vector<PublicKey> keys, SiteOptions options, VerifyPool& pool);
   Answer<std::string> records_locked(uint64_t from_seq, uint64_t to_seq);
+  // The writes, with mutex_ held; each is also what a replay of its logged write runs.
+  Answer<std::string> register_key_locked(std::string_view pem);
+  Answer<std::string> add_config_locked(std::string_view hash_hex, std::string_view text);
+  Answer<std::string> post_lines_locked(std::vector<RecordLine>& lines);
+  Answer<std::string> post_checkpoint_locked(const Checkpoint& checkpoint);
+  Answer<std::string> post_report_locked(std::string_view json_text);
+  Answer<std::string> tpm_activate_locked(std::string_view key_id, std::string_view credential);
   Answer<std::string> store_new_records(std::vector<RecordLine>& lines, size_t first_new, uint64_t base_seq,
                                         const std::string& base_hash);
   Answer<std::string> prove_unproven(const Checkpoint& checkpoint);
+
+  // The shared database (site_store_shared.cpp); all with mutex_ held. A write: catches
+  // up under the site's lock there, then runs `apply`, which calls log_write() once,
+  // before it changes anything here.
+  [[nodiscard]] Result<void> attach_shared();  // at open: where this copy is in the log
+  static Answer<std::vector<RecordLine>> parse_lines(std::string_view body, const StoreLimits& limits);
+  Answer<void> log_checkpoint(const Checkpoint& checkpoint);  // with the cosignature it gets
+  Answer<std::string> tpm_challenge_replay(const SiteWrite& w);
+  Answer<std::string> write_locked(const std::function<Answer<std::string>()>& apply);
+  [[nodiscard]] Answer<void> log_write(std::string kind, std::string body, std::string extra = {});
+  // Puts in force the writes other processes appended, under the site's lock in the
+  // database (kept until the write ends).
+  Answer<void> catch_up_locked();
+  Answer<void> put_in_force_locked(const std::vector<SiteWrite>& writes);
+  Answer<std::string> replay(const SiteWrite& w);
+  // When the write in progress was accepted: now, or for a replay the logged time.
+  int64_t write_ms() const;
   Answer<std::string> checkpoint_receipt(const Checkpoint& checkpoint);
   std::vector<SitePage::Report> report_list();  // newest first
   std::optional<uint64_t> revoked_from(std::string_view key_id) const;  // with mutex_ held
@@ -130,6 +167,11 @@ class SiteStore {
   std::map<std::string, PendingActivation, std::less<>> pending_tpm_;  // by key id: one per registered key
   SiteOptions options_;
   VerifyPool& pool_;
+  struct Shared;                    // with a shared_log: where this copy is in its log
+  std::unique_ptr<Shared> shared_;
+  bool replaying_ = false;          // a logged write: checked when it was accepted
+  int64_t write_ms_ = 0;
+  std::string preset_cosignature_;  // a shared checkpoint's: made once, logged with it
 };
 
 }  // namespace mrv::registry
