@@ -387,7 +387,7 @@ def signatures():
         site.run("run", "--config", str(site.config), "--duration", "0.5")
         if alg == "ecdsa-p256":  # a fresh registry: this key may register while no records are held
             reg.stop()
-            shutil.rmtree(reg.dir / "regdata")
+            reg.wipe()
             reg.start()
         st, _, _ = reg.request("PUT", f"/v1/sites/{SITE}/keys", site.public_pem.read_bytes(),
                                {"Content-Type": "application/x-pem-file"}, token=token)
@@ -463,7 +463,7 @@ def checkpoint_only():
           f"... and an unsigned jump to seq 2^40: {s3}, held_through {info['held_through']}")
     # Configured checkpoint-only: an agent that signs checkpoints only uploads exactly once.
     reg.stop()
-    shutil.rmtree(reg.dir / "regdata")  # a new site: its key may register
+    reg.wipe()  # a new site: its key may register
     reg.config.write_text(reg.config.read_text().replace(f'id = "{SITE}"\n', f'id = "{SITE}"\ncheckpoint_only = true\n'))
     reg.start()
     site = UploadSite(agent, pki, reg.url, token=token, points=10, interval_ms=20, upload_extra=FAST,

@@ -142,6 +142,22 @@ def new_token():
 
 # ---------------------------------------------------------------------------- registry
 
+def own_database(folder, fresh=False):
+    """Under `postgres.py run` (MRV_TEST_PG_URL): a database of the test server for the
+    registry in `folder` alone, created once (fresh: dropped and created again), so the
+    test runs on PostgreSQL unchanged."""
+    server = os.environ["MRV_TEST_PG_URL"]
+    name = "r" + hashlib.sha256(str(pathlib.Path(folder).resolve()).encode()).hexdigest()[:16]
+    psql = ["/usr/lib/postgresql/15/bin/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", server, "-c"]
+    if fresh:
+        subprocess.run(psql + [f"DROP DATABASE IF EXISTS {name}"], capture_output=True, text=True, check=True)
+    held = subprocess.run(psql + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    if not held:
+        subprocess.run(psql + [f"CREATE DATABASE {name}"], capture_output=True, text=True, check=True)
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
 class Registry:
     """The real mrv-registry with its config, certificates and data in `folder`.
     sites: {site id: {"token": str or None, "cn": str or None, "keys": [public key PEM
@@ -176,11 +192,19 @@ class Registry:
             text += cred.get("extra", "")
         for name, token in (readers or {}).items():
             text += f'[[readers]]\nname = "{name}"\ntoken_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
+        if os.environ.get("MRV_TEST_PG_URL") and "[database]" not in text:
+            text += f'[database]\nurl = "{own_database(self.dir)}"\n'
         self.config = self.dir / "registry.toml"
         self.config.write_text(text)
         self.log_path = self.dir / "registry.log"
         self.proc = None
         self.start()
+
+    def wipe(self):
+        """A stopped registry's data gone: its data_dir, and its database if it has one."""
+        shutil.rmtree(self.dir / "regdata", ignore_errors=True)
+        if os.environ.get("MRV_TEST_PG_URL"):
+            own_database(self.dir, fresh=True)
 
     def start(self):
         log = open(self.log_path, "a")
