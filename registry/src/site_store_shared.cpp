@@ -1,6 +1,7 @@
 // A site shared by registry processes through the database ([database]): the writes are
 // logged there first, and the SQLite files here are this process's copy, caught up from
-// the log before each request (docs/operations.md, "Several registry processes").
+// the log before each write and followed between writes (docs/operations.md, "The
+// registry on PostgreSQL: several processes").
 #include <fstream>
 
 #include "mrv/core/clock.hpp"
@@ -151,7 +152,9 @@ Answer<void> SiteStore::put_in_force_locked(const std::vector<SiteWrite>& writes
   Shared& s = *shared_;
   for (const SiteWrite& w : writes) {
     if (w.n <= s.applied) continue;
-    if (w.n != s.applied + 1) break;  // not this copy's next: read again
+    if (w.n != s.applied + 1)
+      return refuse(500, "storage", "storage", "site '" + site_id_ + "': write " + std::to_string(s.applied + 1) +
+                                                   " is missing from the database (write " + std::to_string(w.n) + " follows)");
     if (auto r = replay(w); incomplete(r)) return tl::unexpected(r.error());
     s.applied = w.n;
     s.digest = w.digest_hex();
