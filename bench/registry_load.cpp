@@ -4,9 +4,14 @@
 // post their batches over loopback HTTPS, one connection per site, from T threads. With
 // --rate the batches are sent on a fixed schedule (open loop) and a receipt's latency
 // counts from when its batch was due, so a registry that falls behind shows it.
-//   mrv-registry-load --url URL --ca-file CA --admin-token-file F --sites N
+// With several URLs (registry processes sharing one PostgreSQL database) each site's
+// batches go to the URLs in turn, so consecutive batches of a site reach different
+// processes; sites are enrolled, and register their key and config, through the first URL,
+// and posting starts once every URL answers each site's token.
+//   mrv-registry-load --url URL [--url URL2 ...] --ca-file CA --admin-token-file F --sites N
 //                     --records R --batch B [--rate RECORDS_PER_S] [--threads T] [--prefix P]
-// Prints one line of JSON: records, seconds, records_per_s, latency_ms p50/p99/max, errors.
+// Prints one line of JSON: records, seconds, records_per_s, latency_ms p50/p99/max, errors
+// (and failures: their count by HTTP status, or "transport").
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -15,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,7 +43,7 @@ namespace {
 struct Site {
   std::string id, token, public_pem, config_hash, config_text;
   std::vector<std::string> batches;  // gzip bodies, in seq order
-  std::unique_ptr<uploader::HttpsClient> client;
+  std::vector<std::unique_ptr<uploader::HttpsClient>> clients;  // one per URL
 };
 
 std::string random_hex(size_t bytes) {
@@ -106,11 +112,12 @@ double percentile(std::vector<double>& v, double p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mrv-registry-load: many sites uploading to one registry"};
-  std::string url, ca_file, admin_token_file, prefix = "load", work_dir = "/tmp/mrv-registry-load";
+  std::vector<std::string> urls;
+  std::string ca_file, admin_token_file, prefix = "load", work_dir = "/tmp/mrv-registry-load";
   uint64_t sites_n = 100, records = 1000, batch = 100;
   double rate = 0;
   int threads = 16;
-  app.add_option("--url", url)->required();
+  app.add_option("--url", urls, "registry URL; repeat it (or a comma list) for several processes")->required()->delimiter(',');
   app.add_option("--ca-file", ca_file)->required();
   app.add_option("--admin-token-file", admin_token_file)->required();
   app.add_option("--sites", sites_n);
@@ -149,7 +156,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "prepared %llu sites x %llu records in %.1f s\n", static_cast<unsigned long long>(sites_n),
                static_cast<unsigned long long>(records), std::chrono::duration<double>(Clock::now() - t_prep).count());
 
-  auto client_for = [&](const std::string& token) {
+  auto client_for = [&](const std::string& url, const std::string& token) {
     uploader::HttpsClientOptions o;
     o.url = url;
     o.ca_file = ca_file;
@@ -171,7 +178,7 @@ int main(int argc, char** argv) {
   std::ifstream admin_in(admin_token_file);
   std::string admin_token;
   std::getline(admin_in, admin_token);
-  auto admin = client_for(admin_token);
+  auto admin = client_for(urls[0], admin_token);
   auto t_enroll = Clock::now();
   for (auto& s : sites) {
     json action = {{"action", "add_site"}, {"site", s.id}, {"token_sha256", to_hex(sha256(s.token))}, {"keys", {s.public_pem}}};
@@ -179,16 +186,34 @@ int main(int argc, char** argv) {
   }
   double enroll_s = std::chrono::duration<double>(Clock::now() - t_enroll).count();
   for (auto& s : sites) {
-    s.client = client_for(s.token);
+    for (auto& u : urls) s.clients.push_back(client_for(u, s.token));
     std::string base = "/v1/sites/" + s.id;
-    expect_200(s.client->send({"PUT", base + "/keys", "application/x-pem-file", "", s.public_pem}), "key " + s.id);
-    expect_200(s.client->send({"PUT", base + "/configs/" + s.config_hash, "application/toml", "", s.config_text}), "config " + s.id);
+    expect_200(s.clients[0]->send({"PUT", base + "/keys", "application/x-pem-file", "", s.public_pem}), "key " + s.id);
+    expect_200(s.clients[0]->send({"PUT", base + "/configs/" + s.config_hash, "application/toml", "", s.config_text}), "config " + s.id);
   }
+  // The other processes learn of the enrollments from the shared audit log (within about
+  // a second): wait until each answers every site's token.
+  uint64_t not_yet = 0;
+  for (auto& s : sites)
+    for (size_t u = 1; u < urls.size(); ++u)
+      for (auto give_up = Clock::now() + std::chrono::seconds(30);;) {
+        auto r = s.clients[u]->send({"GET", "/v1/sites/" + s.id, "", "", ""});
+        if (r && r->status == 200) break;
+        if (Clock::now() > give_up || (r && r->status != 401 && r->status != 404)) {
+          expect_200(r, urls[u] + " site " + s.id);
+        }
+        ++not_yet;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+  if (urls.size() > 1)
+    std::fprintf(stderr, "every URL answers every site (%llu early answers retried)\n", static_cast<unsigned long long>(not_yet));
 
   std::fprintf(stderr, "posting\n");  // bench/registry_load.sh counts the registry's CPU from here
   // Thread t posts for sites t, t+T, ...: round after round, one batch per site.
   std::vector<std::vector<double>> latencies(threads);
   std::atomic<uint64_t> errors{0}, posted{0};
+  std::mutex status_mutex;
+  std::map<std::string, uint64_t> failures;  // status (or "transport") -> count
   size_t rounds = sites.empty() ? 0 : sites[0].batches.size();
   uint64_t per_post = std::min(batch, records);  // records in each post (the last may hold fewer)
 
@@ -209,10 +234,12 @@ int main(int argc, char** argv) {
           if (rate > 0) std::this_thread::sleep_until(due);
           else due = Clock::now();
           Site& s = sites[i];
-          auto resp = s.client->send({"POST", "/v1/sites/" + s.id + "/records", "application/x-ndjson", "gzip", s.batches[r]});
+          auto resp = s.clients[(i + r) % urls.size()]->send({"POST", "/v1/sites/" + s.id + "/records", "application/x-ndjson", "gzip", s.batches[r]});
           latencies[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
           if (!resp || resp->status != 200) {
             if (errors++ < 5) std::fprintf(stderr, "%s round %zu: %s\n", s.id.c_str(), r, resp ? resp->body.c_str() : resp.error().to_string().c_str());
+            std::lock_guard lock(status_mutex);
+            ++failures[resp ? std::to_string(resp->status) : "transport"];
           } else {
             posted += std::min<uint64_t>(batch, records - r * batch);
           }
@@ -227,7 +254,7 @@ int main(int argc, char** argv) {
   json out = {{"sites", sites_n}, {"records", posted.load()}, {"seconds", seconds},
               {"records_per_s", static_cast<double>(posted.load()) / seconds}, {"target_rate", rate},
               {"batch", batch}, {"threads", threads}, {"latency_ms", {{"p50", p50}, {"p99", p99}, {"max", max}}},
-              {"errors", errors.load()}, {"enroll_s", enroll_s}};
+              {"errors", errors.load()}, {"failures", failures}, {"enroll_s", enroll_s}, {"urls", urls.size()}};
   std::printf("%s\n", out.dump().c_str());
   return errors ? 1 : 0;
 }
