@@ -121,7 +121,7 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
     > "load-$label.json" 2> "load-$label.log" &
   local lpid=$!
   # The registries' CPU is counted from the first post: every site enrolled, its key registered.
-  while ! grep -q '^posting' "load-$label.log"; do kill -0 $lpid 2>/dev/null || break; sleep 0.05; done
+  while ! grep -qs '^posting' "load-$label.log"; do kill -0 $lpid 2>/dev/null || break; sleep 0.05; done
   local before=0 after=0 pg_before=0 pg_after=0 rss="" bytes local_bytes=0 p
   for p in "${pids[@]}"; do before=$((before + $(awk '{print $14 + $15}' /proc/$p/stat))); done
   [ "$engine" = postgres ] && pg_before=$(pg_cpu_ticks)
