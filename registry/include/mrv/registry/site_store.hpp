@@ -8,7 +8,7 @@
 // With a shared database (SiteOptions::shared_log), the SQLite files are this process's
 // copy of the site: each write is appended to the database's log of the site's writes
 // first, under the site's lock there, and what other processes appended is put in force
-// here before each request (site_store_shared.cpp).
+// here before each write and followed between writes (site_store_shared.cpp).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
