@@ -36,7 +36,7 @@ class PostgresAuditLog final : public AuditLog {
   Result<std::string> lines(uint64_t from_seq, size_t max) override {
     std::string from = std::to_string(std::min<uint64_t>(from_seq, INT64_MAX)), limit = std::to_string(max);
     std::lock_guard lock(mutex_);
-    auto rows = with_reconnect([&] {
+    auto rows = pg::with_reconnect(db_, [&] {
       return db_.exec("SELECT line FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2", {{from}, {limit}});
     });
     if (!rows) return tl::unexpected(rows.error());
@@ -55,7 +55,7 @@ class PostgresAuditLog final : public AuditLog {
     // Only after the entry this process wrote or read last: a database restored from a
     // backup or failed over with commits lost under a running registry is not extended
     // with a gap or a fork (the chain would stop the next start).
-    auto done = with_reconnect([&] {
+    auto done = pg::with_reconnect(db_, [&] {
       return db_.exec("INSERT INTO audit (seq, line) SELECT $1::bigint, $2 WHERE $1::bigint = 1 OR EXISTS "
                       "(SELECT 1 FROM audit WHERE seq = $1::bigint - 1 AND sha256(convert_to(line, 'UTF8')) = "
                       "decode($3, 'hex'))",
@@ -71,16 +71,6 @@ class PostgresAuditLog final : public AuditLog {
     return fail(ErrorCode::corruption, where(),
                 "audit seq " + std::to_string(seq - 1) + " is no longer the entry this registry knows (the database "
                 "was restored or failed over with commits lost): restart the registry to replay the log as it is now");
-  }
-
-  // Runs `statement`; after a broken connection (the server restarted) reconnects and
-  // runs it once more.
-  template <typename F>
-  Result<pg::Rows> with_reconnect(F statement) {
-    auto r = statement();
-    if (r || !db_.broken()) return r;
-    if (auto again = db_.reset(); !again) return tl::unexpected(again.error());
-    return statement();
   }
 
   pg::Connection db_;

@@ -61,6 +61,17 @@ class Connection {
   std::string where_;  // "postgresql host:port/db", for messages
 };
 
+// Runs `statement` (a callable returning Result<...>); after a broken connection (the
+// server restarted, or dropped an idle connection) reconnects and runs it once more. Only
+// for a statement that may run twice: the first of a transaction, or one that is idempotent.
+template <typename F>
+auto with_reconnect(Connection& db, F statement) -> decltype(statement()) {
+  auto r = statement();
+  if (r || !db.broken()) return r;
+  if (auto again = db.reset(); !again) return tl::unexpected(again.error());
+  return statement();
+}
+
 // Applies, in one transaction under an advisory lock (so processes starting together
 // apply each step once), the steps of `component` the database has not had yet.
 // Step i takes the component from version i to i + 1; steps are appended, never edited.

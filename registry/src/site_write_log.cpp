@@ -154,9 +154,7 @@ Result<void> SiteWriteLog::newer(const std::string& site, uint64_t after_n, cons
                                  std::vector<SiteWrite>& out) {
   auto lease = borrow();
   if (!lease) return tl::unexpected(lease.error());
-  auto r = fetch(lease->db(), site, after_n, after_digest, out);
-  if (!r && lease->db().broken() && lease->db().reset())  // an idle connection the server dropped (a restart)
-    r = fetch(lease->db(), site, after_n, after_digest, out);
+  auto r = pg::with_reconnect(lease->db(), [&] { return fetch(lease->db(), site, after_n, after_digest, out); });
   lease->drop_if_broken();
   return r;
 }
@@ -164,8 +162,7 @@ Result<void> SiteWriteLog::newer(const std::string& site, uint64_t after_n, cons
 Result<std::vector<std::pair<std::string, uint64_t>>> SiteWriteLog::heads() {
   auto lease = borrow();
   if (!lease) return tl::unexpected(lease.error());
-  auto rows = lease->db().exec("SELECT site, n FROM site_heads");
-  if (!rows && lease->db().broken() && lease->db().reset()) rows = lease->db().exec("SELECT site, n FROM site_heads");
+  auto rows = pg::with_reconnect(lease->db(), [&] { return lease->db().exec("SELECT site, n FROM site_heads"); });
   lease->drop_if_broken();
   if (!rows) return tl::unexpected(rows.error());
   std::vector<std::pair<std::string, uint64_t>> out;
@@ -178,8 +175,7 @@ Result<SiteWriteLog::Session> SiteWriteLog::lock(const std::string& site) {
   auto lease = borrow();
   if (!lease) return tl::unexpected(lease.error());
   pg::Connection& db = lease->db();
-  auto begun = db.exec("BEGIN");
-  if (!begun && db.broken() && db.reset()) begun = db.exec("BEGIN");  // dropped while idle (a restart)
+  auto begun = pg::with_reconnect(db, [&] { return db.exec("BEGIN"); });
   if (begun)
     begun = db.exec(("SELECT pg_advisory_xact_lock(" + std::string(kSiteLockClass) + ", hashtext($1))").c_str(), {{site}});
   if (!begun) {
@@ -198,8 +194,7 @@ SiteWriteLog::Session::~Session() {
 
 Result<void> SiteWriteLog::Session::newer(uint64_t after_n, const std::string& after_digest,
                                           std::vector<SiteWrite>& out) {
-  auto r = fetch(lease_.db(), site_, after_n, after_digest, out);
-  return r;
+  return fetch(lease_.db(), site_, after_n, after_digest, out);
 }
 
 Result<void> SiteWriteLog::Session::append(const SiteWrite& w) {
