@@ -80,12 +80,7 @@ class PostgresAuditLog final : public AuditLog {
 }  // namespace
 
 Result<std::string> AuditLog::check_postgres(const std::string& url) {
-  auto db = pg::Connection::open(url);
-  if (!db) return tl::unexpected(db.error());
-  auto version = pg::check_schema(*db, "audit", kSteps.size());
-  if (!version) return tl::unexpected(version.error());
-  return db->where() + ": audit schema v" + std::to_string(*version) + " of " + std::to_string(kSteps.size()) +
-         (*version < static_cast<int64_t>(kSteps.size()) ? " (the registry migrates it at start)" : "");
+  return pg::schema_line(url, "audit", kSteps.size());
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open_postgres(const std::string& url, const Replay& replay) {

@@ -165,4 +165,14 @@ Result<void> migrate(Connection& db, std::string_view component, std::initialize
   return db.exec_script("COMMIT");
 }
 
+Result<std::string> schema_line(const std::string& url, std::string_view component, size_t known) {
+  auto db = Connection::open(url);
+  if (!db) return tl::unexpected(db.error());
+  auto version = check_schema(*db, component, known);
+  if (!version) return tl::unexpected(version.error());
+  return db->where() + ": " + std::string(component) + " schema v" + std::to_string(*version) + " of " +
+         std::to_string(known) +
+         (*version < static_cast<int64_t>(known) ? " (the registry migrates it at start)" : "");
+}
+
 }  // namespace mrv::registry::pg

@@ -80,5 +80,8 @@ auto with_reconnect(Connection& db, F statement) -> decltype(statement()) {
 // Reads only: whether migrate() could bring `component` to `known` steps (a schema newer
 // than that is an error). The version found: 0 for a database the registry never used.
 [[nodiscard]] Result<int64_t> check_schema(Connection& db, std::string_view component, size_t known);
+// For check-config: connects to `url` and says, in one line, where `component`'s schema
+// stands ("postgresql HOST:PORT/DB: audit schema v1 of 1"), or why not.
+[[nodiscard]] Result<std::string> schema_line(const std::string& url, std::string_view component, size_t known);
 
 }  // namespace mrv::registry::pg

@@ -109,12 +109,7 @@ Result<std::unique_ptr<SiteWriteLog>> SiteWriteLog::open(const std::string& url,
 }
 
 Result<std::string> SiteWriteLog::check(const std::string& url) {
-  auto db = pg::Connection::open(url);
-  if (!db) return tl::unexpected(db.error());
-  auto version = pg::check_schema(*db, "sites", kSteps.size());
-  if (!version) return tl::unexpected(version.error());
-  return db->where() + ": sites schema v" + std::to_string(*version) + " of " + std::to_string(kSteps.size()) +
-         (*version < static_cast<int64_t>(kSteps.size()) ? " (the registry migrates it at start)" : "");
+  return pg::schema_line(url, "sites", kSteps.size());
 }
 
 Result<void> SiteWriteLog::fetch(pg::Connection& db, const std::string& site, uint64_t after_n,
