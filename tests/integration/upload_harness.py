@@ -142,13 +142,16 @@ def new_token():
 
 # ---------------------------------------------------------------------------- registry
 
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
 def own_database(folder, fresh=False):
     """Under `postgres.py run` (MRV_TEST_PG_URL): a database of the test server for the
     registry in `folder` alone, created once (fresh: dropped and created again), so the
     test runs on PostgreSQL unchanged."""
     server = os.environ["MRV_TEST_PG_URL"]
     name = "r" + hashlib.sha256(str(pathlib.Path(folder).resolve()).encode()).hexdigest()[:16]
-    psql = ["/usr/lib/postgresql/15/bin/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", server, "-c"]
+    psql = [f"{PG_BIN}/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", server, "-c"]
     if fresh:
         subprocess.run(psql + [f"DROP DATABASE IF EXISTS {name}"], capture_output=True, text=True, check=True)
     held = subprocess.run(psql + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
@@ -205,6 +208,28 @@ class Registry:
         shutil.rmtree(self.dir / "regdata", ignore_errors=True)
         if os.environ.get("MRV_TEST_PG_URL"):
             own_database(self.dir, fresh=True)
+
+    def backup(self, to):
+        """A stopped registry backed up into the folder `to` as docs/operations.md says:
+        its data_dir; on PostgreSQL, the whole database (pg_dump -Fc) instead."""
+        if not os.environ.get("MRV_TEST_PG_URL"):
+            shutil.copytree(self.dir / "regdata", to)
+            return
+        pathlib.Path(to).mkdir()
+        subprocess.run([f"{PG_BIN}/pg_dump", "-Fc", "-d", own_database(self.dir), "-f", str(pathlib.Path(to) / "mrv.dump")],
+                       capture_output=True, text=True, check=True)
+
+    def restore(self, backup):
+        """A stopped registry restored from backup(): its data_dir copied back; on
+        PostgreSQL, the dump restored into an empty database and data_dir/sites moved away,
+        so that the registry rebuilds its copies from the database (docs/operations.md)."""
+        if not os.environ.get("MRV_TEST_PG_URL"):
+            shutil.rmtree(self.dir / "regdata")
+            shutil.copytree(backup, self.dir / "regdata")
+            return
+        shutil.rmtree(self.dir / "regdata" / "sites")
+        subprocess.run([f"{PG_BIN}/pg_restore", "--exit-on-error", "-d", own_database(self.dir, fresh=True),
+                        str(pathlib.Path(backup) / "mrv.dump")], capture_output=True, text=True, check=True)
 
     def start(self):
         log = open(self.log_path, "a")

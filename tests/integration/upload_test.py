@@ -594,7 +594,7 @@ def registry_restore():
     site.drain(60, " (before the backup)")
     reg.stop()
     backup = W / "backup"
-    shutil.copytree(reg.dir / "regdata", backup)
+    reg.backup(backup)
     at_backup = reg.max_seq()[1]
     reg.start()
     site.set_interval(10)
@@ -602,8 +602,7 @@ def registry_restore():
     wait_for(lambda: site.cursor() > at_backup + 5000, 60, "5,000 more receipts after the backup", p, site)
     # The registry is restored under the running agent: its next post meets 409 gap.
     reg.stop()
-    shutil.rmtree(reg.dir / "regdata")
-    shutil.copytree(backup, reg.dir / "regdata")
+    reg.restore(backup)
     cursor = site.cursor()
     reg.start()
     check(at_backup < cursor, f"the registry restored holds through {at_backup}; the agent's cursor was at {cursor}")
@@ -616,8 +615,7 @@ def registry_restore():
           f"the running agent met 409 gap and went back to resend: {upload_lines[-3:]}")
     # Restored again, now while the agent is down: it sees the loss at start (GET).
     reg.stop()
-    shutil.rmtree(reg.dir / "regdata")
-    shutil.copytree(backup, reg.dir / "regdata")
+    reg.restore(backup)
     reg.start()
     site.drain(90, " (after the registry lost records)")
     n = check_exactly_once(site, reg, token=token)
