@@ -2,7 +2,9 @@
 // logged there first, and the SQLite files here are this process's copy, caught up from
 // the log before each write and followed between writes (docs/operations.md, "The
 // registry on PostgreSQL: several processes").
+#include <algorithm>
 #include <fstream>
+#include <map>
 
 #include "mrv/core/clock.hpp"
 #include "mrv/core/log.hpp"
@@ -41,9 +43,11 @@ struct SiteStore::Shared {
   std::optional<std::pair<uint64_t, std::string>> logged;  // the write in progress, once logged
   std::string last_warning;
 
-  Result<void> save() {
-    if (saved == applied) return {};
-    if (auto r = write_durably(place_file, std::to_string(applied) + " " + digest + "\n"); !r) return r;
+  // force: also when nothing changed (a new copy's "0 000…": no site to move in later).
+  Result<void> save(bool force = false) {
+    if (saved == applied && !force) return {};
+    std::string written = applied == 0 ? std::string(64, '0') : digest;
+    if (auto r = write_durably(place_file, std::to_string(applied) + " " + written + "\n"); !r) return r;
     saved = applied;
     return {};
   }
@@ -71,17 +75,105 @@ Result<void> SiteStore::attach_shared() {
   if (in) {
     in >> s->applied >> s->digest;
     if (!in || s->digest.size() != 64) return fail(ErrorCode::corruption, s->place_file.string(), "not '<n> <digest>'");
+    if (s->applied == 0) s->digest.clear();
     s->saved = s->applied;
   } else {
-    auto top = unproven_->last();
-    if (!top) return tl::unexpected(top.error());
-    if (journal_.last_seq() > 0 || *top)
-      return fail(ErrorCode::invalid_argument, path_.string(),
-                  "holds records kept before [database] was set; moving a site's records into the database is not "
-                  "built: keep the registry on SQLite for it, or move the site's files away to serve it from the "
-                  "database");
+    // Before this copy takes its first write: a copy without a place file holds a site
+    // kept before [database] was set, to be moved in.
+    if (auto r = move_into_log(*s); !r) return r;
+    if (auto r = s->save(true); !r) return r;
   }
   shared_ = std::move(s);
+  return {};
+}
+
+// A site kept on SQLite before [database] was set: this copy goes into the site's empty
+// log as the writes that rebuild it elsewhere, all in one transaction. Keys at their
+// registration times; configs; records, each checkpoint after the records it covers, with
+// the registry's cosignature of it; records still unproven; reports at their times.
+Result<void> SiteStore::move_into_log(Shared& s) {
+  auto keys = journal_.public_keys();
+  if (!keys) return tl::unexpected(keys.error());
+  auto configs = journal_.configs();
+  if (!configs) return tl::unexpected(configs.error());
+  auto unproven = unproven_->last();
+  if (!unproven) return tl::unexpected(unproven.error());
+  std::vector<SitePage::Report> reports = report_list();
+  if (keys->empty() && configs->empty() && journal_.last_seq() == 0 && !*unproven && reports.empty())
+    return {};  // a new copy: it follows the log
+  auto session = s.log.lock(site_id_);
+  if (!session) return tl::unexpected(session.error());
+  std::vector<SiteWrite> held;
+  if (auto r = session->newer(0, "", held); !r) return r;
+  if (!held.empty())
+    return fail(ErrorCode::invalid_argument, path_.string(),
+                "holds a site kept before [database] was set, and the database holds writes of this site too: move "
+                "this site's files away to serve it from the database, or empty the database of it");
+  std::map<std::string, size_t> counts;
+  auto add = [&](std::string kind, std::string body, std::string extra, int64_t at_ms) -> Result<void> {
+    ++counts[kind];
+    SiteWrite w{s.applied + 1, std::move(kind), std::move(body), std::move(extra), at_ms != 0 ? at_ms : utc_now_ms()};
+    if (auto r = session->add(w); !r) return r;
+    s.applied = w.n;
+    s.digest = w.digest_hex();
+    return {};
+  };
+  for (const auto& k : *keys)
+    if (auto r = add("key", k.pem, "", k.first_used_ms); !r) return r;
+  for (auto& [hash, text] : *configs)
+    if (auto r = add("config", std::move(text), hash, 0); !r) return r;
+
+  std::string page;  // record lines, logged about 8 MiB at a time
+  Result<void> added;
+  auto flush = [&] {
+    if (added && !page.empty()) added = add("records", std::exchange(page, {}), "", 0);
+  };
+  auto take = [&](uint64_t seq, std::string_view canonical, std::string_view hash, std::string_view signature) {
+    append_record_line(page, seq, canonical, hash, signature);
+    if (page.size() >= (8u << 20)) flush();
+  };
+  auto records_through = [&](uint64_t& next, uint64_t through) -> Result<void> {
+    if (next <= through)
+      if (auto r = journal_.for_each_record(next, through, [&](const StoredRecord& r) {
+            take(r.seq, r.canonical, r.hash, r.signature);
+          }); !r)
+        return r;
+    next = std::max(next, through + 1);
+    flush();
+    return added;
+  };
+  auto checkpoints = journal_.checkpoints(0, UINT64_MAX);
+  if (!checkpoints) return tl::unexpected(checkpoints.error());
+  uint64_t next = 1;
+  for (const StoredCheckpoint& c : *checkpoints) {
+    if (auto r = records_through(next, c.checkpoint.tree_size); !r) return r;
+    std::string cosignature;
+    for (const std::string& line : c.cosignatures)
+      if (cosignature.empty() && options_.cosigner && options_.cosigner->is_own(line, c.checkpoint.note))
+        cosignature = line;
+    if (auto r = add("checkpoint", c.checkpoint.note, cosignature, 0); !r) return r;
+  }
+  if (auto r = records_through(next, journal_.last_seq()); !r) return r;
+  if (auto r = unproven_->for_each(1, UINT64_MAX, [&](MirrorRecord&& m) { take(m.seq, m.canonical, raw(m.hash), m.signature); });
+      !r)
+    return r;
+  flush();
+  if (!added) return added;
+  std::reverse(reports.begin(), reports.end());  // oldest first
+  for (const auto& r : reports) {
+    auto text = report(r.sha256);
+    if (!text) return fail(ErrorCode::io, (reports_dir_ / (r.sha256 + ".json")).string(), text.error().message);
+    if (auto a = add("report", std::move(*text), "", r.received_ms); !a) return a;
+  }
+  if (auto r = session->commit(); !r) return r;
+  std::string what;
+  for (const auto& [kind, n] : counts) what += (what.empty() ? "" : ", ") + std::to_string(n) + " " + kind;
+  log::info("registry: site '" + site_id_ + "': moved into the database: " + std::to_string(s.applied) +
+            " writes (" + what + ")");
+  if (auto activated = tpm_activations(); !activated.empty())
+    log::warning("registry: site '" + site_id_ + "': its " + std::to_string(activated.size()) +
+                 " TPM activation(s) stay in this copy only: other processes serve them once the site's agent "
+                 "activates its key again (tpm-activate)");
   return {};
 }
 

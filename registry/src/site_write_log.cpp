@@ -182,9 +182,7 @@ Result<SiteWriteLog::Session> SiteWriteLog::lock(const std::string& site) {
 }
 
 SiteWriteLog::Session::~Session() {
-  if (!lease_.held() || !open_) return;
-  (void)lease_.db().exec("ROLLBACK");
-  lease_.drop_if_broken();
+  if (lease_.held() && open_) abandon();
 }
 
 Result<void> SiteWriteLog::Session::newer(uint64_t after_n, const std::string& after_digest,
@@ -193,6 +191,11 @@ Result<void> SiteWriteLog::Session::newer(uint64_t after_n, const std::string& a
 }
 
 Result<void> SiteWriteLog::Session::append(const SiteWrite& w) {
+  auto added = add(w);
+  return added ? commit() : added;
+}
+
+Result<void> SiteWriteLog::Session::add(const SiteWrite& w) {
   pg::Connection& db = lease_.db();
   std::string n = std::to_string(w.n), at = std::to_string(w.at_ms);
   auto done = db.exec("INSERT INTO site_writes (site, n, kind, body, extra, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -200,16 +203,29 @@ Result<void> SiteWriteLog::Session::append(const SiteWrite& w) {
   if (done)
     done = db.exec("INSERT INTO site_heads (site, n) VALUES ($1, $2) ON CONFLICT (site) DO UPDATE SET n = EXCLUDED.n",
                    {{site_}, {n}});
-  if (done) done = db.exec("COMMIT");
-  open_ = false;
   if (!done) {
-    // Not stored, or (a lost connection during COMMIT) stored without our knowing: the
-    // caller does not change its copy, and its next catch-up reads what is there.
-    (void)db.exec("ROLLBACK");
-    lease_.drop_if_broken();
+    abandon();
     return tl::unexpected(done.error());
   }
   return {};
+}
+
+Result<void> SiteWriteLog::Session::commit() {
+  auto done = lease_.db().exec("COMMIT");
+  open_ = false;
+  // Not stored, or (a lost connection during COMMIT) stored without our knowing: the
+  // caller does not change its copy, and its next catch-up reads what is there.
+  if (!done) {
+    abandon();
+    return tl::unexpected(done.error());
+  }
+  return {};
+}
+
+void SiteWriteLog::Session::abandon() {
+  (void)lease_.db().exec("ROLLBACK");
+  open_ = false;
+  lease_.drop_if_broken();
 }
 
 }  // namespace mrv::registry

@@ -67,8 +67,13 @@ class SiteWriteLog {
     [[nodiscard]] Result<void> newer(uint64_t after_n, const std::string& after_digest, std::vector<SiteWrite>& out);
     // Appends `w` (its n must be the next) and commits: the write is accepted.
     [[nodiscard]] Result<void> append(const SiteWrite& w);
+    // Several writes accepted together, all or none (a site moved into the database):
+    // add() each, then commit(). A failure ends the session, rolled back.
+    [[nodiscard]] Result<void> add(const SiteWrite& w);
+    [[nodiscard]] Result<void> commit();
 
    private:
+    void abandon();  // rolls back, and drops a broken connection
     friend class SiteWriteLog;
     Session(Lease lease, std::string site) : lease_(std::move(lease)), site_(std::move(site)) {}
     Lease lease_;

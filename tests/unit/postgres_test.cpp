@@ -268,3 +268,95 @@ TEST_CASE("postgres: two registry processes share a site: each write logged once
   REQUIRE_FALSE(gone);
   CHECK(gone.error().message.find("write 5, the newest in this process's copy, is not in the database") != std::string::npos);
 }
+
+TEST_CASE("postgres: a site kept on SQLite moves into the database at its first start with one, and another process rebuilds it", "[pg]") {
+  std::string url = fresh_database();
+  test::TempDir agent, front_a, front_b, front_c;
+  auto j = Journal::open_for_writing(test::journal_options(agent), test::test_signer(agent));
+  REQUIRE(j);
+  std::vector<AcceptedReading> batch;
+  for (int i = 0; i < 8; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
+  REQUIRE(j->append(batch));
+  REQUIRE(j->checkpoint("test"));
+  auto note = j->latest_checkpoint();
+  REQUIRE(note);
+  REQUIRE(*note);
+  batch.clear();
+  for (int i = 8; i < 12; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
+  REQUIRE(j->append(batch));
+  auto lines = [&](uint64_t from, uint64_t to) {
+    std::string out;
+    REQUIRE(j->for_each_record(from, to, [&](const StoredRecord& r) {
+      append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
+    }));
+    return out;
+  };
+  VerifyPool pool{1};
+  test::test_signer(front_a, "ed25519-cosigner-test.key");
+  auto cosigner = Cosigner::load(front_a / "ed25519-cosigner-test.key", "registry.test");
+  REQUIRE(cosigner);
+  auto open = [&](const test::TempDir& dir, SiteWriteLog* log) {
+    SiteOptions options;
+    options.cosigner = &*cosigner;
+    options.shared_log = log;
+    return SiteStore::open(dir.path(), "test-site", std::move(options), pool);
+  };
+  std::string pem = test::test_signer(agent).public_pem();
+  const std::string config = "site = \"test-site\"\n";
+  for (auto* dir : {&front_a, &front_c}) {  // two registries on SQLite, each with the site
+    auto s = open(*dir, nullptr);
+    REQUIRE(s);
+    REQUIRE((*s)->register_key(pem));
+    REQUIRE((*s)->add_config(to_hex(sha256(config)), config));
+    REQUIRE((*s)->post_records(lines(1, 8), false));
+    REQUIRE((*s)->post_checkpoint((*note)->checkpoint.note));
+    REQUIRE((*s)->post_records(lines(9, 12), false));
+  }
+  auto on_sqlite = open(front_a, nullptr);
+  REQUIRE(on_sqlite);
+  std::string records = *(*on_sqlite)->records(1, 100), checkpoints = *(*on_sqlite)->checkpoints(0, 100),
+              keys = *(*on_sqlite)->keys();
+  on_sqlite->reset();
+  REQUIRE(json::parse(checkpoints)[0]["cosignatures"].size() == 1);
+
+  auto log = SiteWriteLog::open(url, 2);
+  REQUIRE(log);
+  auto a = open(front_a, log->get());
+  INFO((a ? "" : a.error().to_string()));
+  REQUIRE(a);
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  auto kinds = db->exec("SELECT string_agg(kind || ':' || n, ',' ORDER BY n) FROM site_writes WHERE site = 'test-site'");
+  REQUIRE(kinds);
+  CHECK(kinds->text(0, 0) == "key:1,config:2,records:3,checkpoint:4,records:5");
+  // Another process, on an empty data_dir, serves the same site from the log alone: the
+  // same lines, the checkpoint with the cosignature given on SQLite, the key as registered.
+  auto b = open(front_b, log->get());
+  REQUIRE(b);
+  // Its place in the log is kept from the start: a crash before its first save does not
+  // make its copy look like a site kept before [database].
+  CHECK(std::filesystem::exists((*b)->journal_path().string() + ".shared"));
+  (*b)->follow(5);
+  for (auto* s : {a->get(), b->get()}) {
+    CHECK(*s->records(1, 100) == records);
+    CHECK(*s->checkpoints(0, 100) == checkpoints);
+    CHECK(*s->keys() == keys);
+    CHECK(json::parse(*s->summary())["held_through"] == 12);
+  }
+  // Writes go on from there, on either process.
+  batch = {test::accepted("m1", 2000, "12")};
+  REQUIRE(j->append(batch));
+  auto more = (*b)->post_records(lines(13, 13), false);
+  INFO((more ? *more : more.error().to_json()));
+  REQUIRE(more);
+  (*a)->follow(6);
+  CHECK(*(*a)->records(1, 100) == lines(1, 13));
+  // The other registry's SQLite copy of the site cannot move in on top of it: the site is
+  // named, with what to do, and the database is unchanged.
+  auto c = open(front_c, log->get());
+  REQUIRE_FALSE(c);
+  CHECK(c.error().message.find("the database holds writes of this site too") != std::string::npos);
+  auto count = db->exec("SELECT count(*) FROM site_writes");
+  REQUIRE(count);
+  CHECK(count->text(0, 0) == "6");
+}

@@ -137,6 +137,8 @@ class SiteStore {
   // up under the site's lock there, then runs `apply`, which calls log_write() once,
   // before it changes anything here.
   [[nodiscard]] Result<void> attach_shared();  // at open: where this copy is in the log
+  struct Shared;                                 // with a shared_log: where this copy is in its log
+  [[nodiscard]] Result<void> move_into_log(Shared& s);  // a site kept before [database]
   static Answer<std::vector<RecordLine>> parse_lines(std::string_view body, const StoreLimits& limits);
   Answer<void> log_checkpoint(const Checkpoint& checkpoint);  // with the cosignature it gets
   Answer<std::string> tpm_challenge_replay(const SiteWrite& w);
@@ -167,7 +169,6 @@ class SiteStore {
   std::map<std::string, PendingActivation, std::less<>> pending_tpm_;  // by key id: one per registered key
   SiteOptions options_;
   VerifyPool& pool_;
-  struct Shared;                    // with a shared_log: where this copy is in its log
   std::unique_ptr<Shared> shared_;
   bool replaying_ = false;          // a logged write: checked when it was accepted
   int64_t write_ms_ = 0;
