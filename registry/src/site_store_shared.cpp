@@ -129,6 +129,7 @@ Result<void> SiteStore::move_into_log(Shared& s) {
     if (added && !page.empty()) added = add("records", std::exchange(page, {}), "", 0);
   };
   auto take = [&](uint64_t seq, std::string_view canonical, std::string_view hash, std::string_view signature) {
+    if (!added) return;  // the move failed: the rest is not read into memory
     append_record_line(page, seq, canonical, hash, signature);
     if (page.size() >= (8u << 20)) flush();
   };

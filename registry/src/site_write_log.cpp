@@ -196,6 +196,7 @@ Result<void> SiteWriteLog::Session::append(const SiteWrite& w) {
 }
 
 Result<void> SiteWriteLog::Session::add(const SiteWrite& w) {
+  if (!open_) return fail(ErrorCode::storage, "site '" + site_ + "'", "the write's transaction has ended");
   pg::Connection& db = lease_.db();
   std::string n = std::to_string(w.n), at = std::to_string(w.at_ms);
   auto done = db.exec("INSERT INTO site_writes (site, n, kind, body, extra, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -36,6 +36,22 @@ std::string fresh_database() {
 
 Result<void> no_replay(uint64_t, const json&) { return {}; }
 
+// Readings from..to-1 of meter m1 (value i at 1000 + i ms) appended to the agent's journal.
+void append_readings(Journal& j, int from, int to) {
+  std::vector<AcceptedReading> batch;
+  for (int i = from; i < to; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
+  REQUIRE(j.append(batch));
+}
+
+// The journal's record lines, seq from..to, as the agent uploads them.
+std::string record_lines(Journal& j, uint64_t from, uint64_t to) {
+  std::string out;
+  REQUIRE(j.for_each_record(from, to, [&](const StoredRecord& r) {
+    append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
+  }));
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("postgres: migrations run once, in order, and a newer schema is refused", "[pg]") {
@@ -190,17 +206,9 @@ TEST_CASE("postgres: two registry processes share a site: each write logged once
   test::TempDir agent, front_a, front_b, front_c;
   auto j = Journal::open_for_writing(test::journal_options(agent), test::test_signer(agent));
   REQUIRE(j);
-  std::vector<AcceptedReading> batch;
-  for (int i = 0; i < 12; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
-  REQUIRE(j->append(batch));
+  append_readings(*j, 0, 12);
   REQUIRE(j->checkpoint("test"));
-  auto lines = [&](uint64_t from, uint64_t to) {
-    std::string out;
-    REQUIRE(j->for_each_record(from, to, [&](const StoredRecord& r) {
-      append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
-    }));
-    return out;
-  };
+  auto lines = [&](uint64_t from, uint64_t to) { return record_lines(*j, from, to); };
   auto log = SiteWriteLog::open(url, 2);
   REQUIRE(log);
   VerifyPool pool{1};
@@ -274,23 +282,13 @@ TEST_CASE("postgres: a site kept on SQLite moves into the database at its first 
   test::TempDir agent, front_a, front_b, front_c;
   auto j = Journal::open_for_writing(test::journal_options(agent), test::test_signer(agent));
   REQUIRE(j);
-  std::vector<AcceptedReading> batch;
-  for (int i = 0; i < 8; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
-  REQUIRE(j->append(batch));
+  append_readings(*j, 0, 8);
   REQUIRE(j->checkpoint("test"));
   auto note = j->latest_checkpoint();
   REQUIRE(note);
   REQUIRE(*note);
-  batch.clear();
-  for (int i = 8; i < 12; ++i) batch.push_back(test::accepted("m1", 1000 + i, std::to_string(i)));
-  REQUIRE(j->append(batch));
-  auto lines = [&](uint64_t from, uint64_t to) {
-    std::string out;
-    REQUIRE(j->for_each_record(from, to, [&](const StoredRecord& r) {
-      append_record_line(out, r.seq, r.canonical, r.hash, r.signature);
-    }));
-    return out;
-  };
+  append_readings(*j, 8, 12);
+  auto lines = [&](uint64_t from, uint64_t to) { return record_lines(*j, from, to); };
   VerifyPool pool{1};
   test::test_signer(front_a, "ed25519-cosigner-test.key");
   auto cosigner = Cosigner::load(front_a / "ed25519-cosigner-test.key", "registry.test");
@@ -344,8 +342,7 @@ TEST_CASE("postgres: a site kept on SQLite moves into the database at its first 
     CHECK(json::parse(*s->summary())["held_through"] == 12);
   }
   // Writes go on from there, on either process.
-  batch = {test::accepted("m1", 2000, "12")};
-  REQUIRE(j->append(batch));
+  append_readings(*j, 12, 13);
   auto more = (*b)->post_records(lines(13, 13), false);
   INFO((more ? *more : more.error().to_json()));
   REQUIRE(more);
