@@ -319,11 +319,27 @@ TEST_CASE("postgres: a site kept on SQLite moves into the database at its first 
 
   auto log = SiteWriteLog::open(url, 2);
   REQUIRE(log);
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  // A move cut short (the database refuses its fourth write) leaves nothing in the
+  // database and no place file here: the next start moves the site whole.
+  REQUIRE(db->exec_script(
+      "CREATE FUNCTION refuse_fourth() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN IF NEW.n = 4 THEN RAISE EXCEPTION 'no room'; END IF; RETURN NEW; END $$; "
+      "CREATE TRIGGER refuse_fourth BEFORE INSERT ON site_writes FOR EACH ROW EXECUTE FUNCTION refuse_fourth();"));
+  auto cut = open(front_a, log->get());
+  REQUIRE_FALSE(cut);
+  CHECK(cut.error().to_string().find("no room") != std::string::npos);
+  auto none = db->exec("SELECT count(*) FROM site_writes");
+  REQUIRE(none);
+  CHECK(none->text(0, 0) == "0");
+  for (const auto& file : std::filesystem::directory_iterator(front_a.path() / "sites"))
+    CHECK(file.path().extension() != ".shared");
+  REQUIRE(db->exec_script("DROP TRIGGER refuse_fourth ON site_writes; DROP FUNCTION refuse_fourth();"));
   auto a = open(front_a, log->get());
   INFO((a ? "" : a.error().to_string()));
   REQUIRE(a);
-  auto db = pg::Connection::open(url);
-  REQUIRE(db);
+  CHECK(std::filesystem::exists((*a)->journal_path().string() + ".shared"));
   auto kinds = db->exec("SELECT string_agg(kind || ':' || n, ',' ORDER BY n) FROM site_writes WHERE site = 'test-site'");
   REQUIRE(kinds);
   CHECK(kinds->text(0, 0) == "key:1,config:2,records:3,checkpoint:4,records:5");
