@@ -113,9 +113,10 @@ Result<void> SiteStore::move_into_log(Shared& s) {
   auto add = [&](std::string kind, std::string body, std::string extra, int64_t at_ms) -> Result<void> {
     ++counts[kind];
     SiteWrite w{s.applied + 1, std::move(kind), std::move(body), std::move(extra), at_ms != 0 ? at_ms : utc_now_ms()};
-    if (auto r = session->add(w); !r) return r;
+    auto digest = session->add(w);
+    if (!digest) return tl::unexpected(digest.error());
     s.applied = w.n;
-    s.digest = w.digest_hex();
+    s.digest = std::move(*digest);
     return {};
   };
   for (const auto& k : *keys)
@@ -191,8 +192,7 @@ Answer<std::string> SiteStore::write_locked(const std::function<Answer<std::stri
   if (s.logged && !incomplete(answer)) {
     s.applied = s.logged->first;
     s.digest = std::move(s.logged->second);
-    if (s.applied - s.saved >= kSaveEvery)
-      if (auto r = s.save(); !r) log::warning("registry: site '" + site_id_ + "': " + r.error().to_string());
+    save_now_and_then();
   }
   s.logged.reset();
   s.session.reset();  // rolls back what was not committed, and lets the site's lock go
@@ -205,8 +205,9 @@ Answer<void> SiteStore::log_write(std::string kind, std::string body, std::strin
   if (!shared_ || replaying_) return {};
   Shared& s = *shared_;
   SiteWrite w{s.applied + 1, std::move(kind), std::move(body), std::move(extra), write_ms()};
-  if (auto r = s.session->append(w); !r) return database_away(site_id_, r.error());
-  s.logged.emplace(w.n, w.digest_hex());
+  auto digest = s.session->append(w);
+  if (!digest) return database_away(site_id_, digest.error());
+  s.logged.emplace(w.n, std::move(*digest));
   return {};
 }
 
@@ -252,8 +253,14 @@ Answer<void> SiteStore::put_in_force_locked(const std::vector<SiteWrite>& writes
     s.applied = w.n;
     s.digest = w.digest_hex();
   }
-  if (auto r = s.save(); !r) log::warning("registry: site '" + site_id_ + "': " + r.error().to_string());
+  save_now_and_then();
   return {};
+}
+
+void SiteStore::save_now_and_then() {
+  Shared& s = *shared_;
+  if (s.applied - s.saved >= kSaveEvery)
+    if (auto r = s.save(); !r) log::warning("registry: site '" + site_id_ + "': " + r.error().to_string());
 }
 
 void SiteStore::follow(uint64_t head) {

@@ -148,6 +148,7 @@ class SiteStore {
   // database (kept until the write ends).
   Answer<void> catch_up_locked();
   Answer<void> put_in_force_locked(const std::vector<SiteWrite>& writes);
+  void save_now_and_then();  // the copy's place in the log, every kSaveEvery writes
   Answer<std::string> replay(const SiteWrite& w);
   // When the write in progress was accepted: now, or for a replay the logged time.
   int64_t write_ms() const;
