@@ -25,6 +25,11 @@ std::string trimmed(const char* message) {
 
 int64_t Rows::int64(int row, int col) const {
   std::string_view t = text(row, col);
+  if (PQfformat(result_.get(), col) == 1) {
+    uint64_t u = 0;
+    for (size_t i = 0; i < t.size() && i < 8; ++i) u = u << 8 | static_cast<unsigned char>(t[i]);
+    return static_cast<int64_t>(u);
+  }
   int64_t v = 0;
   std::from_chars(t.data(), t.data() + t.size(), v);
   return v;
@@ -68,7 +73,7 @@ Error Connection::error_of(const PGresult* r) const {
   return Error{code, where_, (sqlstate.empty() ? "" : "[" + sqlstate + "] ") + message};
 }
 
-Result<Rows> Connection::exec(const char* sql, std::initializer_list<Param> params) {
+Result<Rows> Connection::exec(const char* sql, std::initializer_list<Param> params, Results results) {
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   std::vector<std::string> terminated;  // text parameters need a NUL after them
@@ -82,13 +87,28 @@ Result<Rows> Connection::exec(const char* sql, std::initializer_list<Param> para
     lengths.push_back(static_cast<int>(p.value.size()));
     formats.push_back(p.binary ? 1 : 0);
   }
-  Rows rows(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr, values.data(), lengths.data(),
-                         formats.data(), 0));
+  int count = static_cast<int>(params.size()), format = results == Results::binary ? 1 : 0;
+  auto name = count > 0 ? prepared(sql, count) : std::string();
+  if (!name) return tl::unexpected(name.error());
+  Rows rows(name->empty()
+                ? PQexecParams(conn_.get(), sql, count, nullptr, values.data(), lengths.data(), formats.data(), format)
+                : PQexecPrepared(conn_.get(), name->c_str(), count, values.data(), lengths.data(), formats.data(), format));
   // Null only when out of memory; error_of handles both.
   const PGresult* r = rows.raw();
   ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return tl::unexpected(error_of(r));
   return rows;
+}
+
+Result<std::string> Connection::prepared(const char* sql, int params) {
+  constexpr size_t kMostPrepared = 64;  // the registry has a few dozen statements
+  if (auto found = prepared_.find(sql); found != prepared_.end()) return found->second;
+  if (prepared_.size() >= kMostPrepared) return std::string();
+  std::string name = "mrv_" + std::to_string(prepared_.size() + 1);
+  Rows made(PQprepare(conn_.get(), name.c_str(), sql, params, nullptr));
+  if (!made.raw() || PQresultStatus(made.raw()) != PGRES_COMMAND_OK) return tl::unexpected(error_of(made.raw()));
+  prepared_.emplace(sql, name);
+  return name;
 }
 
 Result<void> Connection::exec_script(const char* sql) {
@@ -101,6 +121,7 @@ Result<void> Connection::exec_script(const char* sql) {
 
 Result<void> Connection::reset() {
   PQreset(conn_.get());
+  prepared_.clear();  // a new session holds none
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     return fail(ErrorCode::busy, where_, "cannot reconnect: " + trimmed(PQerrorMessage(conn_.get())));
   where_ = describe(conn_.get());  // with several hosts in the URL, the one now connected

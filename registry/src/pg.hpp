@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "mrv/core/error.hpp"
 
@@ -21,15 +22,20 @@ struct Param {
   bool binary = false;
 };
 
+// How a statement's rows come back: as text, or in PostgreSQL's binary format (bytea as
+// its bytes, not hex; a bigint as 8 bytes, big-endian).
+enum class Results { text, binary };
+
 class Rows {
  public:
   explicit Rows(PGresult* r) : result_(r, &PQclear) {}
   int size() const { return PQntuples(result_.get()); }
   bool is_null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+  // A column's bytes (its text, or in binary results its raw value).
   std::string_view text(int row, int col) const {
     return {PQgetvalue(result_.get(), row, col), static_cast<size_t>(PQgetlength(result_.get(), row, col))};
   }
-  int64_t int64(int row, int col) const;
+  int64_t int64(int row, int col) const;  // a bigint, in either format
   // Rows an INSERT, UPDATE or DELETE changed.
   int64_t affected() const;
   const PGresult* raw() const { return result_.get(); }
@@ -43,10 +49,12 @@ class Connection {
   // `url`: a libpq connection string or URI. Errors name the server, never the password.
   [[nodiscard]] static Result<Connection> open(const std::string& url);
 
-  // Runs one statement; rows come back as text. A failure's message starts with the
-  // SQLSTATE in brackets; ErrorCode::busy marks what is worth retrying (a serialisation
-  // failure, a deadlock, a lost connection), ErrorCode::storage_full a full disk.
-  [[nodiscard]] Result<Rows> exec(const char* sql, std::initializer_list<Param> params = {});
+  // Runs one statement; one with parameters is prepared on its first run in this session
+  // and reused (parsed and planned once). A failure's message starts with the SQLSTATE in brackets;
+  // ErrorCode::busy marks what is worth retrying (a serialisation failure, a deadlock, a
+  // lost connection), ErrorCode::storage_full a full disk.
+  [[nodiscard]] Result<Rows> exec(const char* sql, std::initializer_list<Param> params = {},
+                                  Results results = Results::text);
   // Several statements without parameters (a migration step).
   [[nodiscard]] Result<void> exec_script(const char* sql);
   // Reconnects after the server restarted or the connection broke.
@@ -57,7 +65,10 @@ class Connection {
  private:
   Connection(PGconn* c, std::string where) : conn_(c, &PQfinish), where_(std::move(where)) {}
   Error error_of(const PGresult* r) const;
+  // The name `sql` is prepared under in this session ("" when too many are: run unnamed).
+  Result<std::string> prepared(const char* sql, int params);
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL → its statement's name
   std::string where_;  // "postgresql host:port/db", for messages
 };
 

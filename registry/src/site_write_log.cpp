@@ -21,19 +21,32 @@ constexpr const char* kSchema = R"sql(
     FOR EACH STATEMENT EXECUTE FUNCTION mrv_site_writes_append_only();
   CREATE TABLE site_heads (site TEXT PRIMARY KEY, n BIGINT NOT NULL);
 )sql";
+// Each write's digest kept beside it (null in writes logged before this step), so that a
+// catch-up checks the copy's newest write without reading its body back; new bodies
+// compressed with lz4 where the server has it (cheaper than pglz for the same size).
+constexpr const char* kDigestAndLz4 = R"sql(
+  ALTER TABLE site_writes ADD COLUMN digest TEXT;
+  DO $$ BEGIN
+    ALTER TABLE site_writes ALTER COLUMN body SET COMPRESSION lz4;
+  EXCEPTION WHEN feature_not_supported THEN NULL;
+  END $$;
+)sql";
 // The schema's steps: appended, never edited (pg::migrate).
-const std::initializer_list<const char*> kSteps = {kSchema};
+const std::initializer_list<const char*> kSteps = {kSchema, kDigestAndLz4};
 
 // The advisory lock's first key: the sites' locks apart from the migration's.
 constexpr const char* kSiteLockClass = "1936288884";  // "site" in ASCII
 
-// A page: at least one write, then up to about 16 MiB of bodies (a new process catching
-// up a long history does not hold all of it at once).
+// A page, in binary: write $3 (the copy's newest, if any: its digest only, computed here
+// for a write logged without one), then at least one more write and up to about 16 MiB
+// of bodies (a new process catching up a long history does not hold all of it at once).
 constexpr const char* kPage =
-    "SELECT n, kind, encode(body, 'hex'), extra, at_ms FROM ("
-    "  SELECT n, kind, body, extra, at_ms, sum(octet_length(body)) OVER (ORDER BY n) AS upto"
-    "  FROM site_writes WHERE site = $1 AND n >= $2 ORDER BY n LIMIT 256) page "
-    "WHERE upto - octet_length(body) < 16777216 ORDER BY n";
+    "SELECT n, kind, CASE WHEN n > $3 THEN body END, extra, at_ms, CASE WHEN n = $3 THEN coalesce(digest, encode("
+    "  sha256(convert_to(kind || E'\\n' || n || E'\\n' || at_ms || E'\\n' || extra || E'\\n', 'UTF8') || body), 'hex')) END "
+    "FROM (SELECT n, kind, body, extra, at_ms, digest, size, sum(size) OVER (ORDER BY n) AS upto FROM ("
+    "    SELECT n, kind, body, extra, at_ms, digest, CASE WHEN n > $3 THEN octet_length(body) ELSE 0 END AS size"
+    "    FROM site_writes WHERE site = $1 AND n >= $2 ORDER BY n LIMIT 256) w) page "
+    "WHERE upto - size < 16777216 ORDER BY n";
 
 }  // namespace
 
@@ -115,8 +128,8 @@ Result<std::string> SiteWriteLog::check(const std::string& url) {
 Result<void> SiteWriteLog::fetch(pg::Connection& db, const std::string& site, uint64_t after_n,
                                  const std::string& after_digest, std::vector<SiteWrite>& out) {
   out.clear();
-  std::string from = std::to_string(after_n == 0 ? 1 : after_n);
-  auto rows = db.exec(kPage, {{site}, {from}});
+  std::string from = std::to_string(after_n == 0 ? 1 : after_n), newest = std::to_string(after_n);
+  auto rows = db.exec(kPage, {{site}, {from}, {newest}}, pg::Results::binary);
   if (!rows) return tl::unexpected(rows.error());
   int i = 0;
   auto gone = [&](const std::string& why) {
@@ -128,17 +141,15 @@ Result<void> SiteWriteLog::fetch(pg::Connection& db, const std::string& site, ui
   for (; i < rows->size(); ++i) {
     SiteWrite w;
     w.n = static_cast<uint64_t>(rows->int64(i, 0));
-    w.kind = rows->text(i, 1);
-    auto body = from_hex(rows->text(i, 2));
-    if (!body) return fail(ErrorCode::corruption, db.where(), "site '" + site + "': write " + std::to_string(w.n) + ": body");
-    w.body = std::move(*body);
-    w.extra = rows->text(i, 3);
-    w.at_ms = rows->int64(i, 4);
     if (after_n > 0 && i == 0) {
       if (w.n != after_n) return gone("is not in the database");
-      if (w.digest_hex() != after_digest) return gone("differs from the database's");
+      if (rows->text(i, 5) != after_digest) return gone("differs from the database's");
       continue;
     }
+    w.kind = rows->text(i, 1);
+    w.body = rows->text(i, 2);
+    w.extra = rows->text(i, 3);
+    w.at_ms = rows->int64(i, 4);
     out.push_back(std::move(w));
   }
   if (after_n > 0 && rows->size() == 0) return gone("is not in the database");
@@ -190,25 +201,26 @@ Result<void> SiteWriteLog::Session::newer(uint64_t after_n, const std::string& a
   return fetch(lease_.db(), site_, after_n, after_digest, out);
 }
 
-Result<void> SiteWriteLog::Session::append(const SiteWrite& w) {
+Result<std::string> SiteWriteLog::Session::append(const SiteWrite& w) {
   auto added = add(w);
-  return added ? commit() : added;
+  if (!added) return added;
+  if (auto r = commit(); !r) return tl::unexpected(r.error());
+  return added;
 }
 
-Result<void> SiteWriteLog::Session::add(const SiteWrite& w) {
+Result<std::string> SiteWriteLog::Session::add(const SiteWrite& w) {
   if (!open_) return fail(ErrorCode::storage, "site '" + site_ + "'", "the write's transaction has ended");
-  pg::Connection& db = lease_.db();
-  std::string n = std::to_string(w.n), at = std::to_string(w.at_ms);
-  auto done = db.exec("INSERT INTO site_writes (site, n, kind, body, extra, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                      {{site_}, {n}, {w.kind}, {w.body, true}, {w.extra}, {at}});
-  if (done)
-    done = db.exec("INSERT INTO site_heads (site, n) VALUES ($1, $2) ON CONFLICT (site) DO UPDATE SET n = EXCLUDED.n",
-                   {{site_}, {n}});
+  std::string n = std::to_string(w.n), at = std::to_string(w.at_ms), digest = w.digest_hex();
+  auto done = lease_.db().exec(
+      "WITH w AS (INSERT INTO site_writes (site, n, kind, body, extra, at_ms, digest)"
+      "  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING site, n) "
+      "INSERT INTO site_heads (site, n) SELECT site, n FROM w ON CONFLICT (site) DO UPDATE SET n = EXCLUDED.n",
+      {{site_}, {n}, {w.kind}, {w.body, true}, {w.extra}, {at}, {digest}});
   if (!done) {
     abandon();
     return tl::unexpected(done.error());
   }
-  return {};
+  return digest;
 }
 
 Result<void> SiteWriteLog::Session::commit() {

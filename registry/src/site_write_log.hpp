@@ -65,11 +65,13 @@ class SiteWriteLog {
     ~Session();
     // The writes after the copy's newest (see SiteWriteLog::newer), under the lock.
     [[nodiscard]] Result<void> newer(uint64_t after_n, const std::string& after_digest, std::vector<SiteWrite>& out);
-    // Appends `w` (its n must be the next) and commits: the write is accepted.
-    [[nodiscard]] Result<void> append(const SiteWrite& w);
+    // Appends `w` (its n must be the next) and commits: the write is accepted. Gives its
+    // digest.
+    [[nodiscard]] Result<std::string> append(const SiteWrite& w);
     // Several writes accepted together, all or none (a site moved into the database):
-    // add() each, then commit(). A failure ends the session, rolled back.
-    [[nodiscard]] Result<void> add(const SiteWrite& w);
+    // add() each (it gives the write's digest), then commit(). A failure ends the session,
+    // rolled back.
+    [[nodiscard]] Result<std::string> add(const SiteWrite& w);
     [[nodiscard]] Result<void> commit();
 
    private:

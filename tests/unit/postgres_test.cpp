@@ -201,6 +201,60 @@ TEST_CASE("postgres: two registry processes never both take one audit seq, and e
   CHECK((*first)->last_seq() == 1);
 }
 
+TEST_CASE("postgres: the write log gives bodies byte for byte, checks a copy's newest write by its digest, and survives a lost connection", "[pg]") {
+  std::string url = fresh_database();
+  auto log = SiteWriteLog::open(url, 1);
+  REQUIRE(log);
+  std::vector<SiteWrite> writes = {{1, "key", "pem", "", 1767225600123},
+                                   {2, "report", std::string("a\0b\xff\n", 5), "x", -5},
+                                   {3, "records", "line\n", "", 1767225600999}};
+  std::vector<std::string> digests;
+  for (const SiteWrite& w : writes) {
+    auto session = (*log)->lock("s");
+    REQUIRE(session);
+    auto digest = session->append(w);
+    REQUIRE(digest);
+    CHECK(*digest == w.digest_hex());
+    digests.push_back(*digest);
+  }
+  auto db = pg::Connection::open(url);
+  REQUIRE(db);
+  auto compression = db->exec("SELECT attcompression FROM pg_attribute WHERE attrelid = 'site_writes'::regclass AND attname = 'body'");
+  REQUIRE(compression);
+  CHECK(compression->text(0, 0) == "l");  // lz4: Debian's PostgreSQL 15 has it
+  auto check = [&](const std::string& digest_of_1) {
+    std::vector<SiteWrite> out;
+    REQUIRE((*log)->newer("s", 1, digest_of_1, out));
+    REQUIRE(out.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      CHECK(out[i].n == writes[i + 1].n);
+      CHECK(out[i].kind == writes[i + 1].kind);
+      CHECK(out[i].body == writes[i + 1].body);
+      CHECK(out[i].extra == writes[i + 1].extra);
+      CHECK(out[i].at_ms == writes[i + 1].at_ms);
+    }
+    auto wrong = (*log)->newer("s", 1, digests[1], out);
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.error().code == ErrorCode::corruption);
+    CHECK(wrong.error().message.find("write 1, the newest in this process's copy, differs") != std::string::npos);
+  };
+  check(digests[0]);
+  // A database whose writes were logged before it kept digests (schema v1): the migration
+  // adds the column, and PostgreSQL computes the digests of those writes the same way.
+  log->reset();
+  REQUIRE(db->exec_script("ALTER TABLE site_writes DROP COLUMN digest; UPDATE mrv_schema SET version = 1 WHERE component = 'sites'"));
+  log = SiteWriteLog::open(url, 1);
+  REQUIRE(log);
+  auto nulls = db->exec("SELECT count(*) FROM site_writes WHERE digest IS NULL");
+  REQUIRE(nulls);
+  CHECK(nulls->text(0, 0) == "3");
+  check(digests[0]);
+  // The server drops the log's connection, which had its statements prepared: the next
+  // read reconnects and prepares them again.
+  REQUIRE(db->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()"));
+  check(digests[0]);
+}
+
 TEST_CASE("postgres: two registry processes share a site: each write logged once, in order, and followed", "[pg]") {
   std::string url = fresh_database();
   test::TempDir agent, front_a, front_b, front_c;
