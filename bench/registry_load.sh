@@ -3,7 +3,10 @@
 # and for 1,000 sites (each its own Ed25519 key and chain, enrolled through the admin API,
 # batches signed ahead of time by bench/registry_load.cpp), fresh registries over loopback
 # HTTPS take (1) as many records as they can and (2) a steady RATE records/s; for each:
-# records/s, the registries' CPU per record beside `openssl speed` verify in the same run,
+# records/s, the registries' CPU per record beside `openssl speed` verify in the same run
+# (per core: `openssl speed -multi <cores>` over the cores, since the registries use them all
+# and one core here verifies a third slower than the other; measured just before and just
+# after each load, against their mean),
 # receipt latency p50/p99 (open loop: from when a batch was due), database bytes per record.
 # Two engines:
 #   sqlite:   one mrv-registry on SQLite;
@@ -31,8 +34,8 @@ cd "$dir"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > admin.token
 chmod 600 admin.token
 ticks=$(getconf CLK_TCK)
-verify=$(openssl speed -seconds 5 ed25519 2>/dev/null | awk '/^ *253 bits/ {print $NF}')
-echo "openssl speed ed25519 verify, one core: $verify/s"
+cores=$(nproc)
+verify_rate() { openssl speed -multi "$cores" -seconds 3 ed25519 2>/dev/null | awk -v n="$cores" '/^ *253 bits/ {print $NF / n}'; }
 
 pg_pid="" pg_url=""
 cleanup() {
@@ -98,7 +101,8 @@ wait_listening() {  # pid, port
 
 run() {  # engine, sites, records per site, rate (0: as fast as it takes them), label
   local engine=$1 sites=$2 per_site=$3 want=$4 label=$1-$5 db_url="" n=1
-  local pids=() ports=() urls=()
+  local pids=() ports=() urls=() verify_before verify_after
+  verify_before=$(verify_rate)
   if [ "$engine" = postgres ]; then
     n=2
     local db="bench_${label//-/_}"
@@ -131,6 +135,7 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
   [ -s "load-$label.json" ] || { cat "load-$label.log"; kill "${pids[@]}"; exit 1; }
   for p in "${pids[@]}"; do rss+="${rss:++}$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' /proc/$p/status)"; done
   kill -TERM "${pids[@]}"; for p in "${pids[@]}"; do wait "$p" || true; done
+  verify_after=$(verify_rate)
   for i in $(seq $n); do local_bytes=$((local_bytes + $(du -sb "regdata-$label-$i/sites" 2>/dev/null | cut -f1 || echo 0))); done
   if [ "$engine" = postgres ]; then
     bytes=$("$pgbin/psql" -X -At "$db_url" -c "SELECT pg_total_relation_size('site_writes')")
@@ -139,11 +144,13 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
   fi
   grep -E '^\S+ (ERROR|WARN|WARNING|CRIT)' "registry-$label-"*.log | head -5 || true
   echo "load average at the end of $label: $(cut -d' ' -f1-3 /proc/loadavg)"
-  /usr/bin/python3 - "$label" "load-$label.json" "$before" "$after" "$ticks" "$verify" "$bytes" "$rss" \
+  /usr/bin/python3 - "$label" "load-$label.json" "$before" "$after" "$ticks" "$verify_before $verify_after" "$bytes" "$rss" \
     "$n" "$pg_before" "$pg_after" "$local_bytes" <<'PY'
 import json, sys
 label, path, before, after, ticks, verify, size, rss, n, pg_before, pg_after, local = sys.argv[1:]
 r = json.load(open(path))
+verify_runs = [float(v) for v in verify.split()]
+verify = sum(verify_runs) / len(verify_runs)
 recs = r["records"] or 1
 cpu = (int(after) - int(before)) / int(ticks)   # the posts only
 pg_cpu = (int(pg_after) - int(pg_before)) / int(ticks)
@@ -151,7 +158,8 @@ per_cpu = r["records"] / cpu if cpu else 0
 line = (f"{label}: {r['sites']} sites, {n} registr{'y' if n == '1' else 'ies'}, {r['records']} records in {r['seconds']:.1f} s:"
         f" {r['records_per_s']:.0f} records/s (target {r['target_rate'] or 'max'}); registry CPU {cpu:.1f} s ="
         f" {1e6 * cpu / recs:.0f} µs/record = {per_cpu:.0f} records per CPU-second ="
-        f" {100 * per_cpu / float(verify):.1f}% of one core's verify rate;")
+        f" {100 * per_cpu / verify:.1f}% of one core's verify rate"
+        f" ({verify:.0f}/s per core: openssl speed {' before, '.join(f'{v:.0f}' for v in verify_runs)} after);")
 if n != "1":
     line += f" PostgreSQL CPU {pg_cpu:.1f} s = {1e6 * pg_cpu / recs:.0f} µs/record;"
 line += (f" receipt latency p50 {r['latency_ms']['p50']:.0f} ms, p99 {r['latency_ms']['p99']:.0f} ms,"

@@ -69,18 +69,24 @@ bool is_lower_hex(std::string_view s, size_t size) {
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t plain = i;  // a run that needs no escape is copied whole
+    while (plain < text.size() && text[plain] != '"' && text[plain] != '\\' &&
+           static_cast<unsigned char>(text[plain]) >= 0x20)
+      ++plain;
+    out.append(text.data() + i, plain - i);
+    if (plain == text.size()) break;
+    auto c = static_cast<unsigned char>(text[plain]);
     if (c == '"' || c == '\\') {
       out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
+      out += static_cast<char>(c);
+    } else {
       out += "\\u00";
       out += kHex[c >> 4];
       out += kHex[c & 0xF];
-    } else {
-      out += ch;
     }
+    i = plain + 1;
   }
   out += '"';
 }

@@ -33,16 +33,17 @@ int hex_digit(char c) {
 bool take_string(std::string_view& in, std::string& out) {
   if (!take(in, "\"")) return false;
   out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '"') {
+  size_t i = 0;
+  for (;;) {
+    size_t plain = i;  // a run without escapes is copied whole: record lines are mostly that
+    while (plain < in.size() && in[plain] != '"' && in[plain] != '\\' && static_cast<unsigned char>(in[plain]) >= 0x20)
+      ++plain;
+    out.append(in.data() + i, plain - i);
+    i = plain;
+    if (i >= in.size() || static_cast<unsigned char>(in[i]) < 0x20) return false;
+    if (in[i] == '"') {
       in.remove_prefix(i + 1);
       return true;
-    }
-    if (static_cast<unsigned char>(c) < 0x20) return false;
-    if (c != '\\') {
-      out += c;
-      continue;
     }
     if (i + 1 >= in.size()) return false;
     char e = in[++i];
@@ -56,8 +57,8 @@ bool take_string(std::string_view& in, std::string& out) {
     } else {
       return false;
     }
+    ++i;
   }
-  return false;
 }
 
 std::optional<RecordLine> fast_path(std::string_view in) {

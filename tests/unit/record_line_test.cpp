@@ -1,6 +1,9 @@
 // Record lines: the fast path for the agent's own layout and the JSON fallback agree.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+#include <random>
+
 #include "mrv/core/canonical.hpp"
 #include "mrv/core/record_line.hpp"
 
@@ -43,4 +46,24 @@ TEST_CASE("record line: deep nesting or a flood of values is not a record line, 
   CHECK_FALSE(parse_record_line(flood));
   // An extension member of a few values still parses.
   CHECK(parse_record_line(R"({"signature":"","hash":"00","record":"{}","seq":7,"ext":{"a":[1,2]}})"));
+}
+
+TEST_CASE("record lines: any text written by append_json_string reads back the same, by the fast path and by JSON", "[record_line]") {
+  std::mt19937 rng(7);
+  const std::vector<std::string> pieces = {"a", "b", "\"", "\\", std::string(1, '\0'), "\x01", "\x1f", " ", "\x7f",
+                                           "{", "}", ":", ",", "u", "0", "\xc3\xa9", "\\u00"};
+  for (int n = 0; n < 2000; ++n) {
+    std::string text;
+    for (size_t k = rng() % 40; k > 0; --k) text += pieces[rng() % pieces.size()];
+    const std::string head = "{\"seq\":1,\"record\":";
+    std::string line = head;
+    append_json_string(line, text);
+    CHECK(nlohmann::json::parse(line.substr(head.size())).get<std::string>() == text);
+    line += ",\"hash\":\"ab\",\"signature\":\"c2ln\"}";
+    auto read = parse_record_line(line);
+    REQUIRE(read);
+    CHECK(read->record == text);
+    // A line cut inside the string is no line.
+    CHECK_FALSE(parse_record_line(line.substr(0, rng() % line.size())));
+  }
 }
