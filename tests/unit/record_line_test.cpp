@@ -63,7 +63,7 @@ TEST_CASE("record lines: any text written by append_json_string reads back the s
     auto read = parse_record_line(line);
     REQUIRE(read);
     CHECK(read->record == text);
-    // A line cut inside the string is no line.
+    // A line cut short is no line.
     CHECK_FALSE(parse_record_line(line.substr(0, rng() % line.size())));
   }
 }
