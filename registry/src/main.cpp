@@ -20,10 +20,11 @@ namespace {
 // Requests allocate and free bodies of tens to hundreds of KiB on the worker threads. By
 // default glibc hands such memory back to the kernel after each one (madvise, and a TLB
 // flush on every core) and faults it in again on the next: a few % of the registry's CPU
-// (docs/benchmarks.md). Here an arena keeps up to 64 MiB free, and blocks up to 32 MiB
-// (glibc's own ceiling for its moving threshold) come from the arenas.
+// (docs/benchmarks.md). Here an arena keeps up to 64 MiB free. Blocks over 1 MiB (a
+// large body, the buffers it grows through) are still mapped apart and handed back when
+// freed, so that one large request does not leave its peak resident.
 void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
