@@ -5,11 +5,14 @@
 // --rate the batches are sent on a fixed schedule (open loop) and a receipt's latency
 // counts from when its batch was due, so a registry that falls behind shows it.
 // With several URLs (registry processes sharing one PostgreSQL database) each site's
-// batches go to the URLs in turn, so consecutive batches of a site reach different
-// processes; sites are enrolled, and register their key and config, through the first URL,
-// and posting starts once every URL answers each site's token.
+// batches go to the URLs in turn (--route batch), so consecutive batches of a site reach
+// different processes, or each site keeps to one URL (--route site: site i to URL i mod n,
+// as a balancer that routes by connection does while an agent's connection lasts); sites
+// are enrolled, and register their key and config, through the first URL, and posting
+// starts once every URL answers each site's token.
 //   mrv-registry-load --url URL [--url URL2 ...] --ca-file CA --admin-token-file F --sites N
 //                     --records R --batch B [--rate RECORDS_PER_S] [--threads T] [--prefix P]
+//                     [--route batch|site]
 // Prints one line of JSON: records, seconds, records_per_s, latency_ms p50/p99/max, errors
 // (and failures: their count by HTTP status, or "transport").
 #include <openssl/rand.h>
@@ -113,7 +116,7 @@ double percentile(std::vector<double>& v, double p) {
 int main(int argc, char** argv) {
   CLI::App app{"mrv-registry-load: many sites uploading to one registry"};
   std::vector<std::string> urls;
-  std::string ca_file, admin_token_file, prefix = "load", work_dir = "/tmp/mrv-registry-load";
+  std::string ca_file, admin_token_file, prefix = "load", work_dir = "/tmp/mrv-registry-load", route = "batch";
   uint64_t sites_n = 100, records = 1000, batch = 100;
   double rate = 0;
   int threads = 16;
@@ -127,6 +130,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads);
   app.add_option("--prefix", prefix, "site ids are PREFIX-0000 ...: a new prefix per run on one registry");
   app.add_option("--dir", work_dir, "scratch folder for the journals made");
+  app.add_option("--route", route, "with several URLs: each site's batches to them in turn, or each site to one")
+      ->check(CLI::IsMember({"batch", "site"}));
   CLI11_PARSE(app, argc, argv);
 
   std::filesystem::create_directories(work_dir);
@@ -234,7 +239,7 @@ int main(int argc, char** argv) {
           if (rate > 0) std::this_thread::sleep_until(due);
           else due = Clock::now();
           Site& s = sites[i];
-          auto resp = s.clients[(i + r) % urls.size()]->send({"POST", "/v1/sites/" + s.id + "/records", "application/x-ndjson", "gzip", s.batches[r]});
+          auto resp = s.clients[(i + (route == "batch" ? r : 0)) % urls.size()]->send({"POST", "/v1/sites/" + s.id + "/records", "application/x-ndjson", "gzip", s.batches[r]});
           latencies[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
           if (!resp || resp->status != 200) {
             if (errors++ < 5) std::fprintf(stderr, "%s round %zu: %s\n", s.id.c_str(), r, resp ? resp->body.c_str() : resp.error().to_string().c_str());
@@ -254,7 +259,8 @@ int main(int argc, char** argv) {
   json out = {{"sites", sites_n}, {"records", posted.load()}, {"seconds", seconds},
               {"records_per_s", static_cast<double>(posted.load()) / seconds}, {"target_rate", rate},
               {"batch", batch}, {"threads", threads}, {"latency_ms", {{"p50", p50}, {"p99", p99}, {"max", max}}},
-              {"errors", errors.load()}, {"failures", failures}, {"enroll_s", enroll_s}, {"urls", urls.size()}};
+              {"errors", errors.load()}, {"failures", failures}, {"enroll_s", enroll_s}, {"urls", urls.size()},
+              {"route", route}};
   std::printf("%s\n", out.dump().c_str());
   return errors ? 1 : 0;
 }

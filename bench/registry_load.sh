@@ -12,11 +12,14 @@
 #   sqlite:   one mrv-registry on SQLite;
 #   postgres: a throwaway PostgreSQL 15 (tests/integration/postgres.py) and two mrv-registry
 #             processes on it (same [database] url, own data_dir); each site's batches go to
-#             the two in turn. Registry CPU is both processes' sum; PostgreSQL's CPU (the
+#             the two in turn (ROUTE=batch, the worst case: each write first puts in force
+#             the other process's), or each site keeps to one of them (ROUTE=site, as a
+#             balancer routing by connection does; a process puts in force only the sites it
+#             serves). Registry CPU is both processes' sum; PostgreSQL's CPU (the
 #             postmaster and its backends) is reported beside it; database bytes are
 #             pg_total_relation_size('site_writes'), the processes' local copies beside.
 # Usage: [ENGINE=sqlite|postgres|both (both)] [BUILD=build dir ($repo/build)] [SITES="100 1000"]
-#        [LOADS="max steady"] bench/registry_load.sh [RECORDS_PER_SITE_AT_1000=300] [RATE=5000] [THREADS=32]
+#        [LOADS="max steady"] [ROUTE="batch site" (batch)] bench/registry_load.sh [RECORDS_PER_SITE_AT_1000=300] [RATE=5000] [THREADS=32]
 set -euo pipefail
 per_site_1000=${1:-300}
 rate=${2:-5000}
@@ -99,12 +102,13 @@ wait_listening() {  # pid, port
   return 1
 }
 
-run() {  # engine, sites, records per site, rate (0: as fast as it takes them), label
-  local engine=$1 sites=$2 per_site=$3 want=$4 label=$1-$5 db_url="" n=1
+run() {  # engine, sites, records per site, rate (0: as fast as it takes them), label, route
+  local engine=$1 sites=$2 per_site=$3 want=$4 label=$1-$5 route=$6 db_url="" n=1
   local pids=() ports=() urls=() verify_before verify_after
   verify_before=$(verify_rate)
   if [ "$engine" = postgres ]; then
     n=2
+    label+=-$route
     local db="bench_${label//-/_}"
     "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 "$pg_url" -c "CREATE DATABASE $db" > /dev/null
     db_url=${pg_url%/*}/$db
@@ -122,7 +126,7 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
   url_list=$(IFS=,; echo "${urls[*]}")
   "$load" --url "$url_list" --ca-file ca.pem --admin-token-file admin.token --sites "$sites" \
     --records "$per_site" --batch 100 --rate "$want" --threads "$threads" --dir "$dir/journals" --prefix "$label" \
-    > "load-$label.json" 2> "load-$label.log" &
+    --route "$route" > "load-$label.json" 2> "load-$label.log" &
   local lpid=$!
   # The registries' CPU is counted from the first post: every site enrolled, its key registered.
   while ! grep -qs '^posting' "load-$label.log"; do kill -0 $lpid 2>/dev/null || break; sleep 0.05; done
@@ -183,7 +187,11 @@ for e in $engines; do
     for l in ${LOADS:-max steady}; do
       want=0
       [ "$l" = steady ] && want=$rate
-      run "$e" "$sites" "$per_site" "$want" "$sites-$l"
+      if [ "$e" = postgres ]; then
+        for route in ${ROUTE:-batch}; do run "$e" "$sites" "$per_site" "$want" "$sites-$l" "$route"; done
+      else
+        run "$e" "$sites" "$per_site" "$want" "$sites-$l" batch
+      fi
     done
   done
 done

@@ -71,10 +71,7 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   size_t i = 0;
   while (i < text.size()) {
-    size_t plain = i;  // a run that needs no escape is copied whole
-    while (plain < text.size() && text[plain] != '"' && text[plain] != '\\' &&
-           static_cast<unsigned char>(text[plain]) >= 0x20)
-      ++plain;
+    size_t plain = unescaped_run_end(text, i);  // copied whole
     out.append(text.data() + i, plain - i);
     if (plain == text.size()) break;
     auto c = static_cast<unsigned char>(text[plain]);

@@ -35,9 +35,7 @@ bool take_string(std::string_view& in, std::string& out) {
   out.clear();
   size_t i = 0;
   for (;;) {
-    size_t plain = i;  // a run without escapes is copied whole: record lines are mostly that
-    while (plain < in.size() && in[plain] != '"' && in[plain] != '\\' && static_cast<unsigned char>(in[plain]) >= 0x20)
-      ++plain;
+    size_t plain = unescaped_run_end(in, i);  // copied whole: record lines are mostly that
     out.append(in.data() + i, plain - i);
     i = plain;
     if (i >= in.size() || static_cast<unsigned char>(in[i]) < 0x20) return false;

@@ -162,7 +162,9 @@ void Api::Impl::follow_sites() {
     for (const auto& [id, n] : *heads)
       if (auto it = sites.find(id); it != sites.end() && it->second.store) behind.emplace_back(it->second.store.get(), n);
   }
-  for (auto [store, n] : behind) store->follow(n);  // a store returns at once when it holds write n
+  // Noted, not followed: a site is put in force here when this process serves it (a
+  // read, or a write's catch-up), so sites whose agents upload elsewhere cost nothing.
+  for (auto [store, n] : behind) store->note_head(n);
 }
 
 size_t Api::site_count() const {
@@ -357,6 +359,7 @@ Reply Api::execute(const Admission& a, const RequestHeader& req, const std::stri
   if (a.endpoint == Endpoint::audit) return impl_->audit_lines(a);
   if (a.endpoint == Endpoint::audit_head) return impl_->audit_head();
   SiteStore& store = *a.store;
+  if (!media_type_of(a.endpoint)) store.follow_noted();  // a read (a write catches up under the site's lock)
   auto answer = [](const Answer<std::string>& r, const std::string& type = "application/json") {
     return Reply{Impl::answer(r, type), {}};
   };

@@ -76,6 +76,7 @@ Reply Api::Impl::site_index(const std::string& principal_site) {
       entries.push_back({id, slot.unavailable});
       continue;
     }
+    slot.store->follow_noted();
     auto e = slot.store->index_entry();
     if (!e) return {refusal(e.error()), {}};
     entries.push_back(std::move(*e));

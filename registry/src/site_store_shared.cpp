@@ -1,7 +1,7 @@
 // A site shared by registry processes through the database ([database]): the writes are
 // logged there first, and the SQLite files here are this process's copy, caught up from
-// the log before each write and followed between writes (docs/operations.md, "The
-// registry on PostgreSQL: several processes").
+// the log before each write and before each read: a process that never serves a site
+// stores none of it (docs/operations.md, "The registry on PostgreSQL: several processes").
 #include <algorithm>
 #include <fstream>
 #include <map>

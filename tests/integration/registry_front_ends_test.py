@@ -10,8 +10,9 @@ the real agent to the other one. Checked on the real servers:
    on its data_dir catches up; the same checks;
 3. PostgreSQL killed mid-stream: uploads are refused 503 and nothing is accepted, then
    after its restart the agent delivers the rest; the same checks;
-4. a third registry started on an empty data_dir serves the same from its first request,
-   from the database alone;
+4. a third registry started on an empty data_dir keeps no copy of the site until it is
+   asked (a process follows a site when it serves it), then serves the same from its
+   first request, from the database alone;
 5. the database restored from a pg_dump taken before more uploads (docs/operations.md):
    a process that ran on refuses the site's writes, naming the restore; with data_dir/sites
    moved away the processes rebuild from the restored database, the agent sees where the
@@ -214,7 +215,12 @@ try:
     # --- 4. a third registry on an empty data_dir, from the database alone
     c = registry("registry-c")
     regs.append(c)
+    time.sleep(1)  # five polls of the sites' heads: C notes them and puts nothing in force
+    check(c.max_seq()[0] == 0, f"a process that serves no request of the site keeps no copy of its records "
+                                f"({c.max_seq()[0]} in {c.dir.name}'s copy)")
     n4 = check_same("a new front end on an empty data_dir", [c, a, b])  # C's first request
+    check(c.max_seq() == b.max_seq() and c.max_seq()[0] > 0,
+          f"C's first read put the site's records in force there ((count, last seq) {c.max_seq()}, B {b.max_seq()})")
 
     # --- 5. the database restored from a backup taken before more uploads
     backup = pathlib.Path(pg.base) / "mrv.dump"  # written by the server's user

@@ -34,4 +34,14 @@ bool is_valid_utf8(std::string_view text);
 // JSON string escaping as the format defines it (RFC 8259 minimal escaping).
 void append_json_string(std::string& out, std::string_view text);
 
+// Where the run of bytes from `from` that append_json_string copies unescaped ends: at
+// the first '"', '\\' or byte below 0x20, or at the end. The writer and the record-line
+// reader share it, so they agree on what needs an escape.
+inline size_t unescaped_run_end(std::string_view text, size_t from) {
+  while (from < text.size() && text[from] != '"' && text[from] != '\\' &&
+         static_cast<unsigned char>(text[from]) >= 0x20)
+    ++from;
+  return from;
+}
+
 }  // namespace mrv

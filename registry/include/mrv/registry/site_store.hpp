@@ -8,7 +8,8 @@
 // With a shared database (SiteOptions::shared_log), the SQLite files are this process's
 // copy of the site: each write is appended to the database's log of the site's writes
 // first, under the site's lock there, and what other processes appended is put in force
-// here before each write and followed between writes (site_store_shared.cpp).
+// here before each write and before each read (site_store_shared.cpp).
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -89,8 +90,14 @@ class SiteStore {
 
   // With a shared database: puts in force here what other processes appended, now that
   // the site's log reaches write `head` (the database is read without the site's lock
-  // held here, so a slow database never holds up reads). Reads answer from this copy.
+  // held here, so a slow database never holds up another request's read of this copy).
   void follow(uint64_t head);
+  // The site's newest write in the database, as last seen (Api polls the heads); a
+  // process follows a site only when it serves it, so that a site whose agent uploads
+  // to another process costs nothing here until it is read.
+  void note_head(uint64_t head) { known_head_.store(head, std::memory_order_relaxed); }
+  // Before a read: follows the site up to the head last noted.
+  void follow_noted() { follow(known_head_.load(std::memory_order_relaxed)); }
 
   Answer<std::string> summary();
   Answer<std::string> keys();
@@ -171,6 +178,7 @@ class SiteStore {
   SiteOptions options_;
   VerifyPool& pool_;
   std::unique_ptr<Shared> shared_;
+  std::atomic<uint64_t> known_head_{0};
   bool replaying_ = false;          // a logged write: checked when it was accepted
   int64_t write_ms_ = 0;
   std::string preset_cosignature_;  // a shared checkpoint's: made once, logged with it
