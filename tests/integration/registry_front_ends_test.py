@@ -8,8 +8,9 @@ the real agent to the other one. Checked on the real servers:
    seq exactly once, the site's writes are numbered 1..M without a gap;
 2. one registry killed (-9) mid-stream: the other takes the uploads, the first restarted
    on its data_dir catches up; the same checks;
-3. PostgreSQL killed mid-stream: uploads are refused 503 and nothing is accepted, then
-   after its restart the agent delivers the rest; the same checks;
+3. PostgreSQL killed mid-stream: uploads are refused 503 and nothing is accepted, reads
+   are answered from each process's copy, then after its restart the agent delivers the
+   rest; the same checks;
 4. a third registry started on an empty data_dir keeps no copy of the site until it is
    asked (a process follows a site when it serves it), then serves the same from its
    first request, from the database alone;
@@ -205,6 +206,11 @@ try:
     check(site.cursor() == held and said_503 and a.proc.poll() is None and b.proc.poll() is None,
           f"without the database nothing is receipted (cursor {held} -> {site.cursor()}), the registries "
           f"answered 503 ({said_503} times so far) and run on")
+    # A read catches its copy up first; without the database it answers from the copy.
+    for r in (a, b):
+        st, body, _ = r.request("GET", f"/v1/sites/{SITE}", token=reader, timeout=30)
+        check(st == 200 and r.proc.poll() is None,
+              f"without the database {r.dir.name} answers a read from its copy ({st} {body[:120]!r})")
     pg.start()
     wait_for(lambda: site.cursor() >= held + 300, 30, "uploads after the database came back", p)
     site.stop(p)
