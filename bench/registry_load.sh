@@ -7,6 +7,10 @@
 # (per core: `openssl speed -multi <cores>` over the cores, since the registries use them all
 # and one core here verifies a third slower than the other; measured just before and just
 # after each load, against their mean),
+# the share of registry CPU that checking signatures took (each registry logs it when it
+# stops) and the rate it checked them at beside openssl speed's: the first is what the
+# registry spends beyond verification, the second how much slower verification runs in
+# the loaded machine than in openssl speed alone;
 # receipt latency p50/p99 (open loop: from when a batch was due), database bytes per record.
 # Two engines:
 #   sqlite:   one mrv-registry on SQLite;
@@ -149,10 +153,15 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
   grep -E '^\S+ (ERROR|WARN|WARNING|CRIT)' "registry-$label-"*.log | head -5 || true
   echo "load average at the end of $label: $(cut -d' ' -f1-3 /proc/loadavg)"
   /usr/bin/python3 - "$label" "load-$label.json" "$before" "$after" "$ticks" "$verify_before $verify_after" "$bytes" "$rss" \
-    "$n" "$pg_before" "$pg_after" "$local_bytes" <<'PY'
-import json, sys
-label, path, before, after, ticks, verify, size, rss, n, pg_before, pg_after, local = sys.argv[1:]
+    "$n" "$pg_before" "$pg_after" "$local_bytes" "registry-$label-"*.log <<'PY'
+import json, re, sys
+label, path, before, after, ticks, verify, size, rss, n, pg_before, pg_after, local, *logs = sys.argv[1:]
 r = json.load(open(path))
+# Each registry's last line: the signatures it checked and the CPU time that took.
+checked = checked_cpu = 0
+for log in logs:
+    for m in re.finditer(r"checked (\d+) signatures in ([\d.]+) s of CPU time", open(log).read()):
+        checked += int(m[1]); checked_cpu += float(m[2])
 verify_runs = [float(v) for v in verify.split()]
 verify = sum(verify_runs) / len(verify_runs)
 recs = r["records"] or 1
@@ -164,6 +173,9 @@ line = (f"{label}: {r['sites']} sites, {n} registr{'y' if n == '1' else 'ies'}, 
         f" {1e6 * cpu / recs:.0f} µs/record = {per_cpu:.0f} records per CPU-second ="
         f" {100 * per_cpu / verify:.1f}% of one core's verify rate"
         f" ({verify:.0f}/s per core: openssl speed {' before, '.join(f'{v:.0f}' for v in verify_runs)} after);")
+if checked_cpu and cpu:
+    line += (f" checking signatures took {100 * checked_cpu / cpu:.1f}% of registry CPU, at"
+             f" {checked / checked_cpu:.0f}/s per CPU-second = {100 * checked / checked_cpu / verify:.1f}% of openssl speed's;")
 if n != "1":
     line += f" PostgreSQL CPU {pg_cpu:.1f} s = {1e6 * pg_cpu / recs:.0f} µs/record;"
 line += (f" receipt latency p50 {r['latency_ms']['p50']:.0f} ms, p99 {r['latency_ms']['p99']:.0f} ms,"

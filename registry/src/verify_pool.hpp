@@ -2,8 +2,10 @@
 // Signature checks on every core: a batch of records is verified by a fixed set of
 // threads. Each thread keeps its own copy of each key, because OpenSSL serialises threads
 // that share one EVP_PKEY.
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -32,6 +34,14 @@ class VerifyPool {
   // caller's thread works too. Batches from several callers run one after another.
   std::optional<size_t> verify(std::span<const Job> jobs);
 
+  // Signatures checked so far and the CPU time (all threads) spent checking them: beside
+  // the process's CPU time, the share of it that verification takes.
+  struct Totals {
+    uint64_t signatures = 0;
+    double cpu_seconds = 0;
+  };
+  Totals totals() const;
+
  private:
   void work();
   void drain();  // takes chunks of the current batch until none is left
@@ -44,6 +54,7 @@ class VerifyPool {
   uint64_t generation_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  std::atomic<uint64_t> signatures_{0}, cpu_ns_{0};
 };
 
 }  // namespace mrv::registry
