@@ -69,17 +69,22 @@ Reply Api::Impl::records(SiteStore& store, const Admission& a) {
 
 Reply Api::Impl::site_index(const std::string& principal_site) {
   std::vector<SiteIndexEntry> entries;
-  std::shared_lock lock(roster_mutex);
-  for (auto& [id, slot] : sites) {
-    if (!principal_site.empty() && id != principal_site) continue;
-    if (!slot.store) {
+  std::vector<std::pair<size_t, SiteStore*>> listed;  // (entry, store): filled in after the lock
+  {
+    std::shared_lock lock(roster_mutex);
+    for (auto& [id, slot] : sites) {
+      if (!principal_site.empty() && id != principal_site) continue;
+      if (slot.store) listed.emplace_back(entries.size(), slot.store.get());
       entries.push_back({id, slot.unavailable});
-      continue;
     }
-    slot.store->follow_noted();
-    auto e = slot.store->index_entry();
+  }
+  // Slots are never erased, so the stores outlive the lock; catching a site up here would
+  // otherwise hold every admin action behind the replay of all the sites listed.
+  for (auto [i, store] : listed) {
+    store->follow_noted();
+    auto e = store->index_entry();
     if (!e) return {refusal(e.error()), {}};
-    entries.push_back(std::move(*e));
+    entries[i] = std::move(*e);
   }
   return {html_response(render_site_index(entries, utc_now_ms())), {}};
 }
