@@ -157,11 +157,12 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
 import json, re, sys
 label, path, before, after, ticks, verify, size, rss, n, pg_before, pg_after, local, *logs = sys.argv[1:]
 r = json.load(open(path))
-# Each registry's last line: the signatures it checked and the CPU time that took.
-checked = checked_cpu = 0
+# Each registry's last line: the signatures it checked and the CPU time that took. The
+# share is shown only when every registry logged it (one that died has no such line).
+checked = checked_cpu = stopped = 0
 for log in logs:
     for m in re.finditer(r"checked (\d+) signatures in ([\d.]+) s of CPU time", open(log).read()):
-        checked += int(m[1]); checked_cpu += float(m[2])
+        checked += int(m[1]); checked_cpu += float(m[2]); stopped += 1
 verify_runs = [float(v) for v in verify.split()]
 verify = sum(verify_runs) / len(verify_runs)
 recs = r["records"] or 1
@@ -173,7 +174,7 @@ line = (f"{label}: {r['sites']} sites, {n} registr{'y' if n == '1' else 'ies'}, 
         f" {1e6 * cpu / recs:.0f} µs/record = {per_cpu:.0f} records per CPU-second ="
         f" {100 * per_cpu / verify:.1f}% of one core's verify rate"
         f" ({verify:.0f}/s per core: openssl speed {' before, '.join(f'{v:.0f}' for v in verify_runs)} after);")
-if checked_cpu and cpu:
+if checked_cpu and cpu and stopped == len(logs):
     line += (f" checking signatures took {100 * checked_cpu / cpu:.1f}% of registry CPU, at"
              f" {checked / checked_cpu:.0f}/s per CPU-second = {100 * checked / checked_cpu / verify:.1f}% of openssl speed's;")
 if n != "1":
