@@ -11,7 +11,9 @@
 # stops) and the rate it checked them at beside openssl speed's: the first is what the
 # registry spends beyond verification, the second how much slower verification runs in
 # the loaded machine than in openssl speed alone;
-# receipt latency p50/p99 (open loop: from when a batch was due), database bytes per record.
+# receipt latency p50/p99 (open loop: from when a batch was due), database bytes per record;
+# for a steady load also what idle gaps between bursts of checks cost openssl's own check
+# on this machine (bench/verify_gaps.cpp).
 # Two engines:
 #   sqlite:   one mrv-registry on SQLite;
 #   postgres: a throwaway PostgreSQL 15 (tests/integration/postgres.py) and two mrv-registry
@@ -33,6 +35,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$repo/build}
 registry=$build/registry/mrv-registry
 load=$build/bench/mrv-registry-load
+gaps_bench=$build/bench/mrv-verify-gaps
 pgbin=/usr/lib/postgresql/15/bin
 dir=$(mktemp -d /tmp/mrv-registry-load.XXXX)
 chmod 755 "$dir"
@@ -108,7 +111,10 @@ wait_listening() {  # pid, port
 
 run() {  # engine, sites, records per site, rate (0: as fast as it takes them), label, route
   local engine=$1 sites=$2 per_site=$3 want=$4 label=$1-$5 route=$6 db_url="" n=1
-  local pids=() ports=() urls=() verify_before verify_after
+  local pids=() ports=() urls=() verify_before verify_after gaps="{}"
+  # A steady load leaves the cores idle between batches: what such gaps cost openssl's own
+  # check here (bursts of 64, idle for the mean time between batches).
+  [ "$want" = 0 ] || gaps=$("$gaps_bench" --burst 64 --gap-ms "$(awk -v r="$want" 'BEGIN {print 100000 / r}')" --rounds 6)
   verify_before=$(verify_rate)
   if [ "$engine" = postgres ]; then
     n=2
@@ -153,9 +159,10 @@ run() {  # engine, sites, records per site, rate (0: as fast as it takes them), 
   grep -E '^\S+ (ERROR|WARN|WARNING|CRIT)' "registry-$label-"*.log | head -5 || true
   echo "load average at the end of $label: $(cut -d' ' -f1-3 /proc/loadavg)"
   /usr/bin/python3 - "$label" "load-$label.json" "$before" "$after" "$ticks" "$verify_before $verify_after" "$bytes" "$rss" \
-    "$n" "$pg_before" "$pg_after" "$local_bytes" "registry-$label-"*.log <<'PY'
+    "$n" "$pg_before" "$pg_after" "$local_bytes" "$gaps" "registry-$label-"*.log <<'PY'
 import json, re, sys
-label, path, before, after, ticks, verify, size, rss, n, pg_before, pg_after, local, *logs = sys.argv[1:]
+label, path, before, after, ticks, verify, size, rss, n, pg_before, pg_after, local, gaps, *logs = sys.argv[1:]
+gaps = json.loads(gaps)
 r = json.load(open(path))
 # Each registry's last line: the signatures it checked and the CPU time that took. The
 # share is shown only when every registry logged it (one that died has no such line).
@@ -177,6 +184,9 @@ line = (f"{label}: {r['sites']} sites, {n} registr{'y' if n == '1' else 'ies'}, 
 if checked_cpu and cpu and stopped == len(logs):
     line += (f" checking signatures took {100 * checked_cpu / cpu:.1f}% of registry CPU, at"
              f" {checked / checked_cpu:.0f}/s per CPU-second = {100 * checked / checked_cpu / verify:.1f}% of openssl speed's;")
+if gaps:
+    line += (f" idle {gaps['gap_ms']:.0f} ms between bursts of {gaps['burst']}, openssl's own check ran at"
+             f" {100 * gaps['ratio']:.1f}% of its back-to-back rate (mrv-verify-gaps);")
 if n != "1":
     line += f" PostgreSQL CPU {pg_cpu:.1f} s = {1e6 * pg_cpu / recs:.0f} µs/record;"
 line += (f" receipt latency p50 {r['latency_ms']['p50']:.0f} ms, p99 {r['latency_ms']['p99']:.0f} ms,"
