@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,34 +61,26 @@ std::vector<Signed> sign_ahead(std::vector<Key>& keys, size_t count) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  size_t key_count = 100, burst = 64;
+struct Options {
+  size_t keys = 100, burst = 64;
   double gap_ms = 10, seconds = 0.5;
   int rounds = 10;
-  CLI::App app{"CPU per Ed25519 check in bursts back to back, and with the thread idle between bursts"};
-  app.add_option("--keys", key_count, "keys the messages are signed under")->check(CLI::Range(1, 100000));
-  app.add_option("--burst", burst, "checks per burst")->check(CLI::Range(1, 100000));
-  app.add_option("--gap-ms", gap_ms, "idle time between bursts, ms")->check(CLI::Range(0.0, 1000.0));
-  app.add_option("--rounds", rounds, "rounds of each kind, alternating")->check(CLI::Range(1, 1000));
-  app.add_option("--seconds", seconds, "CPU time of checks per round")->check(CLI::Range(0.01, 60.0));
-  CLI11_PARSE(app, argc, argv);
+};
 
-  std::vector<Key> keys(key_count);
+// Prints one JSON line; throws if OpenSSL fails.
+void measure(const Options& o) {
+  std::vector<Key> keys(o.keys);
   for (Key& k : keys) {
     k.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
     k.verify.reset(EVP_MD_CTX_new());
-    if (!k.pkey || !k.verify || EVP_DigestVerifyInit(k.verify.get(), nullptr, nullptr, nullptr, k.pkey.get()) != 1) {
-      std::fprintf(stderr, "mrv-verify-gaps: OpenSSL could not make an Ed25519 key\n");
-      return 1;
-    }
+    if (!k.pkey || !k.verify || EVP_DigestVerifyInit(k.verify.get(), nullptr, nullptr, nullptr, k.pkey.get()) != 1)
+      throw std::runtime_error("OpenSSL could not make an Ed25519 key");
   }
-  std::vector<Signed> messages = sign_ahead(keys, 4096);
+  const std::vector<Signed> messages = sign_ahead(keys, 4096);
 
   size_t next = 0;
   auto check_burst = [&] {
-    for (size_t b = 0; b < burst; ++b, next = (next + 1) % messages.size()) {
+    for (size_t b = 0; b < o.burst; ++b, next = (next + 1) % messages.size()) {
       const Signed& s = messages[next];
       if (EVP_DigestVerify(keys[s.key].verify.get(), s.signature, sizeof s.signature,
                            reinterpret_cast<const unsigned char*>(s.message.data()), s.message.size()) != 1)
@@ -95,28 +88,47 @@ int main(int argc, char** argv) {
     }
   };
   // One round: bursts until `seconds` of CPU time went to checks; returns checks/CPU-s.
+  const timespec gap{static_cast<time_t>(o.gap_ms / 1000), static_cast<long>(o.gap_ms * 1e6) % 1'000'000'000};
   auto round = [&](bool idle) {
-    const timespec gap{static_cast<time_t>(gap_ms / 1000), static_cast<long>(gap_ms * 1e6) % 1'000'000'000};
     double cpu = 0;
     size_t checks = 0;
-    while (cpu < seconds) {
+    while (cpu < o.seconds) {
       double started = thread_cpu_s();
       check_burst();
       cpu += thread_cpu_s() - started;
-      checks += burst;
-      if (idle && gap_ms > 0) nanosleep(&gap, nullptr);
+      checks += o.burst;
+      if (idle && o.gap_ms > 0) nanosleep(&gap, nullptr);
     }
     return static_cast<double>(checks) / cpu;
   };
 
   double wall = wall_s(), back_to_back = 0, with_gaps = 0;
-  for (int r = 0; r < rounds; ++r) {
-    back_to_back += round(false) / rounds;
-    with_gaps += round(true) / rounds;
+  for (int r = 0; r < o.rounds; ++r) {
+    back_to_back += round(false) / o.rounds;
+    with_gaps += round(true) / o.rounds;
   }
   std::printf(
       "{\"keys\": %zu, \"burst\": %zu, \"gap_ms\": %.2f, \"rounds\": %d, \"back_to_back_per_cpu_s\": %.0f, "
       "\"with_gaps_per_cpu_s\": %.0f, \"ratio\": %.3f, \"wall_s\": %.1f}\n",
-      key_count, burst, gap_ms, rounds, back_to_back, with_gaps, with_gaps / back_to_back, wall_s() - wall);
+      o.keys, o.burst, o.gap_ms, o.rounds, back_to_back, with_gaps, with_gaps / back_to_back, wall_s() - wall);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"CPU per Ed25519 check in bursts back to back, and with the thread idle between bursts"};
+  app.add_option("--keys", o.keys, "keys the messages are signed under")->check(CLI::Range(1, 100000));
+  app.add_option("--burst", o.burst, "checks per burst")->check(CLI::Range(1, 100000));
+  app.add_option("--gap-ms", o.gap_ms, "idle time between bursts, ms")->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--rounds", o.rounds, "rounds of each kind, alternating")->check(CLI::Range(1, 1000));
+  app.add_option("--seconds", o.seconds, "CPU time of checks per round")->check(CLI::Range(0.01, 60.0));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    measure(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mrv-verify-gaps: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }
