@@ -50,6 +50,30 @@ TEST_CASE("crypto: a reused verifier keeps verifying after a bad signature", "[c
   }
 }
 
+// OpenSSL 3.0 (Debian 12's 3.0.19) re-initialised with another Ed25519 key keeps the
+// first one, for signing and for checking: each verifier and signer must own its context.
+TEST_CASE("crypto: verifiers of two keys used in turn each accept only their own key's signatures", "[crypto]") {
+  for (Algorithm alg : {Algorithm::ed25519, Algorithm::ecdsa_p256_sha256}) {
+    INFO(to_string(alg));
+    auto a = Signer::generate(alg), b = Signer::generate(alg);
+    REQUIRE((a && b));
+    auto a_key = PublicKey::from_pem(a->public_pem()), b_key = PublicKey::from_pem(b->public_pem());
+    REQUIRE((a_key && b_key));
+    SignatureVerifier by_a(*a_key), by_b(*b_key);
+    for (int i = 0; i < 4; ++i) {
+      std::string message = "record " + std::to_string(i);
+      auto from_a = a->sign(message), from_b = b->sign(message);
+      REQUIRE((from_a && from_b));
+      CHECK(by_a.verify(message, *from_a));
+      CHECK_FALSE(by_a.verify(message, *from_b));
+      CHECK(by_b.verify(message, *from_b));
+      CHECK_FALSE(by_b.verify(message, *from_a));
+      CHECK(a_key->verify(message, *from_a));
+      CHECK_FALSE(a_key->verify(message, *from_b));
+    }
+  }
+}
+
 TEST_CASE("crypto: a saved key is mode 0600, loads back, and is never overwritten", "[crypto]") {
   test::TempDir dir;
   auto signer = Signer::generate(Algorithm::ecdsa_p256_sha256);
