@@ -291,7 +291,10 @@ bool PublicKey::verify(std::string_view message, std::string_view signature) con
 }
 
 // Each verifier and signer makes a context of its own for its one key, never re-initialising
-// one with another key: OpenSSL 3.0 (3.0.19) then goes on with the first Ed25519 key.
+// one with another key: OpenSSL 3.0 (3.0.19) then goes on with the first Ed25519 key. Before
+// each one-shot Ed25519 operation it re-initialises that context with no arguments, which
+// keeps the key: OpenSSL 3.2 and later refuse a second one-shot on a context (it is marked
+// finalised), and this re-initialisation costs under 0.1 µs.
 struct SignatureVerifier::Impl {
   PkeyPtr key;  // this verifier's own copy: threads sharing one EVP_PKEY serialise
   Algorithm algorithm{};
@@ -329,7 +332,8 @@ bool SignatureVerifier::verify(std::string_view message, std::string_view signat
   auto sig = reinterpret_cast<const unsigned char*>(signature.data());
   bool ok;
   if (v.algorithm == Algorithm::ed25519)
-    ok = EVP_DigestVerify(v.ed_ctx.get(), sig, signature.size(),
+    ok = EVP_DigestVerifyInit(v.ed_ctx.get(), nullptr, nullptr, nullptr, nullptr) == 1 &&
+         EVP_DigestVerify(v.ed_ctx.get(), sig, signature.size(),
                           reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   else
     ok = EVP_PKEY_verify(v.ecdsa_ctx.get(), sig, signature.size(), message_sha256.data(), message_sha256.size()) == 1;
@@ -476,7 +480,8 @@ Result<std::string> Signer::sign(std::string_view message, const Sha256& message
   if (impl_->algorithm == Algorithm::ed25519) {
     sig.resize(64);
     size_t len = sig.size();
-    if (EVP_DigestSign(impl_->ed_ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+    if (EVP_DigestSignInit(impl_->ed_ctx.get(), nullptr, nullptr, nullptr, nullptr) != 1 ||  // see Impl
+        EVP_DigestSign(impl_->ed_ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
                        reinterpret_cast<const unsigned char*>(message.data()),
                        message.size()) != 1)
       return fail(ErrorCode::crypto, "", "ed25519 sign failed: " + openssl_error());
