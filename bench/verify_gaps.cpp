@@ -1,6 +1,7 @@
 // What an idle gap between bursts of signature checks costs on this machine, with plain
 // OpenSSL and no code of ours: Ed25519 checks of distinct messages under many keys (one
-// verify context per key, set up once, as the registry's verify_pool does), run in bursts,
+// verify context per key, set up once and re-initialised before each check, as the
+// registry's verify_pool does through core/src/crypto.cpp), run in bursts,
 // either back to back or with the thread asleep between them. Rounds of the two kinds
 // alternate, so a drift in the host's speed falls on both alike. Prints the checks per
 // CPU-second of each kind and their ratio (docs/benchmarks.md: a steady load leaves the
